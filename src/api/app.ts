@@ -1,0 +1,99 @@
+/**
+ * The HTTP application: Fastify with strict JSON parsing, schema validation, one error shape, 405s
+ * for known paths with the wrong method, per-route metrics, OpenAPI, and every route plugin.
+ */
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import secureJson from 'secure-json-parse';
+import { fail } from '../errors.js';
+import type { ApiDeps } from './deps.js';
+import { errorHandler, sendError } from './http-errors.js';
+import { audienceRoutes } from './routes/audience.js';
+import { opsRoutes } from './routes/ops.js';
+import { spaceRoutes } from './routes/spaces.js';
+import { stageRoutes } from './routes/stage.js';
+import { validatorCompiler } from './validation.js';
+
+export interface AppOptions {
+  logger: Logger;
+  bodyLimit: number;
+  isDraining: () => boolean;
+}
+
+/** Known paths as patterns, so a wrong method gets 405 + Allow instead of 404. */
+class MethodTable {
+  private readonly routes: Array<{ re: RegExp; method: string }> = [];
+
+  add(url: string, methods: string | string[]): void {
+    const source = url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+');
+    for (const method of [methods].flat()) this.routes.push({ re: new RegExp(`^${source}$`), method });
+  }
+
+  allowed(path: string): string[] {
+    return [...new Set(this.routes.filter((r) => r.re.test(path)).map((r) => r.method))];
+  }
+}
+
+export async function createApp(deps: ApiDeps, options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // Our own onResponse hook logs each request at debug, with the space id (info stays for lifecycle lines).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setErrorHandler(errorHandler);
+
+  // JSON only; an empty body is "no body" (so a bodyless POST with a JSON content type is fine),
+  // and __proto__/constructor keys are refused rather than merged.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch {
+      done(fail('invalid_json'), undefined);
+    }
+  });
+
+  const methods = new MethodTable();
+  app.addHook('onRoute', (route) => methods.add(route.url, route.method));
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    deps.metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, seconds);
+    const spaceId = (request.params as { id?: string } | undefined)?.id;
+    request.log.debug({ spaceId, method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = methods.allowed(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, fail('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}.`));
+    }
+    return sendError(reply, fail('route_not_found', `No endpoint at ${request.method} ${path}.`));
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Rostrum API', version: '0.1.0', description: 'Live audio spaces for huge audiences.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  opsRoutes(app, deps, options.isDraining);
+  spaceRoutes(app, deps);
+  stageRoutes(app, deps);
+  audienceRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,22 @@
+/** What the route plugins need; assembled once by the composition root (server.ts). */
+import type { AudienceService } from '../audience/audience-service.js';
+import type { StateDocuments } from '../audience/state-document.js';
+import type { Credentials } from '../control/credentials.js';
+import type { SpaceService } from '../control/space-service.js';
+import type { StageService } from '../control/stage-service.js';
+import type { TokenAuthority } from '../control/tokens.js';
+import type { Metrics } from './metrics.js';
+import type { Urls } from './urls.js';
+
+export interface ApiDeps {
+  spaces: SpaceService;
+  stage: StageService;
+  audience: AudienceService;
+  states: StateDocuments;
+  tokens: TokenAuthority;
+  credentials: Credentials;
+  urls: Urls;
+  metrics: Metrics;
+  /** Resolves when every dependency answers; rejects with the reason otherwise. */
+  checkReady: () => Promise<void>;
+}

@@ -1,0 +1,33 @@
+/**
+ * How control-plane records look at the API boundary: ISO times, URLs added, nothing private.
+ */
+import type { Space, StageMember, StageRequest } from '../control/model.js';
+import type { Urls } from './urls.js';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function presentSpace(s: Space, urls: Urls) {
+  return {
+    id: s.id,
+    title: s.title,
+    state: s.state,
+    host: { identity: s.hostIdentity, name: s.hostName },
+    scheduledStart: iso(s.scheduledStart),
+    startedAt: iso(s.startedAt),
+    endedAt: iso(s.endedAt),
+    recording: s.recording,
+    createdAt: new Date(s.createdAt).toISOString(),
+    peakListeners: s.peakListeners,
+    totalListeners: s.totalListeners,
+    listenUrl: urls.page(s.id),
+    stateUrl: urls.state(s.id),
+  };
+}
+
+export function presentMember(m: StageMember) {
+  return { identity: m.identity, name: m.name, role: m.role, muted: m.muted };
+}
+
+export function presentRequest(r: StageRequest) {
+  return { identity: r.identity, name: r.name, requestedAt: new Date(r.requestedAt).toISOString() };
+}

@@ -1,0 +1,135 @@
+/**
+ * The audience plane's writes: join (a stateless signed token, no database write), heartbeats
+ * (counted per node with HyperLogLog), reactions (aggregated per node), reminders (durable: a
+ * listener asked to be told).
+ */
+import type { Actor } from '../control/actor.js';
+import { roleIn } from '../control/actor.js';
+import type { LiveSpace } from '../control/live-space.js';
+import { REACTIONS, type Reaction } from '../control/model.js';
+import { authorize } from '../control/permissions.js';
+import type { SpaceRegistry } from '../control/space-registry.js';
+import type { TokenAuthority, TokenClaims } from '../control/tokens.js';
+import { fail } from '../errors.js';
+import { type Identity, newListenerIdentity, type SpaceId } from '../ids.js';
+import type { SpaceStore } from '../store/space-store.js';
+import { ListenerCounter } from './listener-counter.js';
+
+export interface AudienceOptions {
+  apiKey: string;
+  listenerTokenTtlSeconds: number;
+  listenerWindowSeconds: number;
+}
+
+export interface JoinGrant {
+  token: string;
+  identity: Identity;
+  expiresAt: number;
+}
+
+export class AudienceService {
+  private readonly counters = new Map<SpaceId, ListenerCounter>();
+  private readonly reactions = new Map<SpaceId, Record<Reaction, number>>();
+
+  constructor(
+    private readonly registry: SpaceRegistry,
+    private readonly store: SpaceStore,
+    private readonly tokens: TokenAuthority,
+    private readonly options: AudienceOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Heartbeats go to the listener's own interval; a third of the counting window leaves room for two misses. */
+  get heartbeatIntervalSeconds(): number {
+    return Math.max(1, Math.floor(this.options.listenerWindowSeconds / 3));
+  }
+
+  private counter(id: SpaceId): ListenerCounter {
+    let c = this.counters.get(id);
+    if (!c) {
+      c = new ListenerCounter(this.options.listenerWindowSeconds * 1000, this.now());
+      this.counters.set(id, c);
+    }
+    return c;
+  }
+
+  /** Checks a listener's token against the space: right space, not removed. */
+  private admit(live: LiveSpace, claims: TokenClaims): void {
+    if (claims.operator) return;
+    if (claims.space !== live.space.id) throw fail('token_wrong_space');
+    if (live.removed.has(claims.sub)) throw fail('identity_removed');
+  }
+
+  /**
+   * Joins as a listener. Anonymous unless the caller brings a token for this space minted by the
+   * operator's backend, whose identity (and removal) then carries over.
+   */
+  async join(id: SpaceId, claims: TokenClaims | undefined): Promise<{ live: LiveSpace; grant: JoinGrant }> {
+    const live = this.registry.peek(id) ?? (await this.registry.get(id));
+    if (live.space.state === 'ended') throw fail('space_ended', 'The space has ended; its replay needs no join.');
+    let identity: Identity;
+    if (claims && !claims.operator) {
+      this.admit(live, claims);
+      identity = claims.sub;
+    } else {
+      identity = newListenerIdentity();
+    }
+    const now = this.now();
+    const ttl = this.options.listenerTokenTtlSeconds;
+    const token = this.tokens.mintListener(this.options.apiKey, identity, id, ttl, now);
+    this.counter(id).seen(identity, now);
+    return { live, grant: { token, identity, expiresAt: (Math.floor(now / 1000) + ttl) * 1000 } };
+  }
+
+  async heartbeat(id: SpaceId, claims: TokenClaims): Promise<void> {
+    const live = this.registry.peek(id) ?? (await this.registry.get(id));
+    this.admit(live, claims);
+    if (live.space.state === 'ended') throw fail('space_ended');
+    this.counter(id).seen(claims.sub, this.now());
+  }
+
+  async react(id: SpaceId, actor: Actor, emoji: string): Promise<void> {
+    const live = this.registry.peek(id) ?? (await this.registry.get(id));
+    const role = roleIn(live, actor);
+    if (role !== 'operator') authorize('reaction.send', role, { role, self: true });
+    if (live.space.state !== 'live') throw fail('space_not_live');
+    if (!REACTIONS.includes(emoji as Reaction)) throw fail('validation_failed', `Reactions are one of ${REACTIONS.join(' ')}.`);
+    let totals = this.reactions.get(id);
+    if (!totals) {
+      totals = Object.fromEntries(REACTIONS.map((r) => [r, 0])) as Record<Reaction, number>;
+      this.reactions.set(id, totals);
+    }
+    totals[emoji as Reaction]++;
+  }
+
+  async remind(id: SpaceId, actor: Actor, register: boolean): Promise<{ registered: boolean; reminders: number }> {
+    const live = await this.registry.get(id);
+    const role = roleIn(live, actor);
+    if (role !== 'operator') authorize('reminder.register', role, { role, self: true });
+    if (live.space.state !== 'scheduled') throw fail('space_not_scheduled', 'Reminders are for scheduled spaces.');
+    if (register) await this.store.addReminder(id, actor.identity, this.now());
+    else await this.store.removeReminder(id, actor.identity);
+    return { registered: register, reminders: await this.store.countReminders(id) };
+  }
+
+  listeners(id: SpaceId): number {
+    return this.counters.get(id)?.concurrent(this.now()) ?? 0;
+  }
+
+  /** Peak and total unique, for keeping with the space. */
+  tallies(id: SpaceId): { peak: number; total: number } {
+    const c = this.counters.get(id);
+    if (!c) return { peak: 0, total: 0 };
+    c.concurrent(this.now());
+    return { peak: c.peak, total: c.totalUnique() };
+  }
+
+  reactionTotals(id: SpaceId): Record<string, number> {
+    return this.reactions.get(id) ?? {};
+  }
+
+  /** Forgets a space's counters (after its tallies were persisted at the end). */
+  forget(id: SpaceId): void {
+    this.counters.delete(id);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The space state document: everything a listener's page shows, as one small JSON body that a shared
+ * cache may hold for a second. Built at most once a second per space (or at once after a change),
+ * with an ETag from its content so an unchanged document answers 304. No tokens, no request queue.
+ */
+import { createHash } from 'node:crypto';
+import type { Urls } from '../api/urls.js';
+import type { Bus, Disposer } from '../bus/bus.js';
+import type { EventName } from '../bus/events.js';
+import type { LiveSpace } from '../control/live-space.js';
+import type { SpaceId } from '../ids.js';
+import type { AudienceService } from './audience-service.js';
+
+export interface StateDocument {
+  body: string;
+  etag: string;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+const CHANGES: readonly EventName[] = ['space.updated', 'space.live', 'space.ended', 'stage.changed'];
+
+export class StateDocuments {
+  private readonly cache = new Map<SpaceId, StateDocument & { builtAt: number }>();
+  private readonly disposers: Disposer[];
+
+  constructor(
+    private readonly audience: AudienceService,
+    private readonly urls: Urls,
+    bus: Bus,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.disposers = CHANGES.map((name) => bus.subscribe(name, ({ spaceId }) => this.cache.delete(spaceId)));
+  }
+
+  get(live: LiveSpace): StateDocument {
+    const id = live.space.id;
+    const now = this.now();
+    const held = this.cache.get(id);
+    if (held && now - held.builtAt < 1000) return held;
+    const body = JSON.stringify(this.build(live));
+    const etag = held?.body === body ? held.etag : `"${createHash('sha1').update(body).digest('base64url').slice(0, 20)}"`;
+    const doc = { body, etag, builtAt: now };
+    this.cache.set(id, doc);
+    return doc;
+  }
+
+  private build(live: LiveSpace): Record<string, unknown> {
+    const s = live.space;
+    const { peak } = this.audience.tallies(s.id);
+    return {
+      id: s.id,
+      title: s.title,
+      state: s.state,
+      scheduledStart: iso(s.scheduledStart),
+      startedAt: iso(s.startedAt),
+      endedAt: iso(s.endedAt),
+      host: { identity: s.hostIdentity, name: s.hostName },
+      recording: s.recording,
+      stage: live.stageList().map((m) => ({ identity: m.identity, name: m.name, role: m.role, muted: m.muted, talking: false })),
+      // Listeners waiting in the lobby count too; an ended space has none.
+      listeners: s.state === 'ended' ? 0 : this.audience.listeners(s.id),
+      peakListeners: Math.max(peak, s.peakListeners),
+      reactions: this.audience.reactionTotals(s.id),
+      ...(s.state === 'live' ? { playlistUrl: this.urls.playlist(s.id) } : {}),
+    };
+  }
+
+  close(): void {
+    for (const dispose of this.disposers) dispose();
+    this.cache.clear();
+  }
+}

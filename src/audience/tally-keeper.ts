@@ -1,0 +1,56 @@
+/**
+ * Keeps each live space's peak and total unique listener counts with the space: written every
+ * `intervalMs` while it is live, and once more when it ends.
+ */
+import type { Bus, Disposer } from '../bus/bus.js';
+import type { CommandRunner } from '../control/commands.js';
+import type { SpaceId } from '../ids.js';
+import type { AudienceService } from './audience-service.js';
+
+export class TallyKeeper {
+  private readonly timer: NodeJS.Timeout;
+  private readonly unsubscribe: Disposer;
+
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly audience: AudienceService,
+    bus: Bus,
+    intervalMs: number,
+    private readonly onError: (err: unknown, spaceId: SpaceId) => void,
+  ) {
+    this.timer = setInterval(() => void this.flushAll(), intervalMs);
+    this.timer.unref();
+    this.unsubscribe = bus.subscribe('space.ended', ({ spaceId }) => {
+      void this.flush(spaceId).then(() => this.audience.forget(spaceId));
+    });
+  }
+
+  async flushAll(): Promise<void> {
+    const live = [...this.runner.registry.all()].filter((s) => s.space.state === 'live');
+    await Promise.all(live.map((s) => this.flush(s.space.id)));
+  }
+
+  async flush(id: SpaceId): Promise<void> {
+    try {
+      await this.runner.run(id, (live) => {
+        const { peak, total } = this.audience.tallies(id);
+        const peakListeners = Math.max(peak, live.space.peakListeners);
+        const totalListeners = Math.max(total, live.space.totalListeners);
+        const unchanged = peakListeners === live.space.peakListeners && totalListeners === live.space.totalListeners;
+        return {
+          ops: unchanged ? [] : [{ op: 'space.update', patch: { peakListeners, totalListeners } }],
+          events: [],
+          result: undefined,
+        };
+      });
+    } catch (err) {
+      this.onError(err, id);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.unsubscribe();
+    await this.flushAll();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The in-process Bus. Handlers run synchronously in subscription order. A handler that throws is
+ * never swallowed: the error goes to `onHandlerError` (logged and counted by the server), and in
+ * tests `rethrow` makes it fail the publishing call.
+ */
+import type { Bus, Disposer } from './bus.js';
+import type { EventHandler, EventName, RostrumEvents } from './events.js';
+
+export interface LocalBusOptions {
+  onHandlerError: (err: unknown, event: EventName) => void;
+  /** Throw the handler's error out of publish() after reporting it. Default false. */
+  rethrow?: boolean;
+}
+
+export class LocalBus implements Bus {
+  private readonly handlers = new Map<EventName, Set<(payload: never) => void>>();
+
+  constructor(private readonly options: LocalBusOptions) {}
+
+  publish<K extends EventName>(name: K, payload: RostrumEvents[K]): void {
+    const set = this.handlers.get(name);
+    if (!set) return;
+    for (const handler of [...set]) {
+      try {
+        (handler as EventHandler<K>)(payload);
+      } catch (err) {
+        this.options.onHandlerError(err, name);
+        if (this.options.rethrow) throw err;
+      }
+    }
+  }
+
+  subscribe<K extends EventName>(name: K, handler: EventHandler<K>): Disposer {
+    let set = this.handlers.get(name);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(name, set);
+    }
+    set.add(handler as (payload: never) => void);
+    return () => {
+      set.delete(handler as (payload: never) => void);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+  }
+}

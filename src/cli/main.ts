@@ -1,0 +1,22 @@
+/** The `rostrum` command line: one file per command. */
+import { Command } from 'commander';
+import { CliError } from './client.js';
+import { serveCommand } from './serve.js';
+import { spaceCommand } from './space.js';
+import { tokenCommand } from './token.js';
+
+const program = new Command('rostrum')
+  .description('Rostrum: live audio spaces for huge audiences')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addCommand(serveCommand())
+  .addCommand(spaceCommand())
+  .addCommand(tokenCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const message = err instanceof CliError || err instanceof Error ? err.message : String(err);
+  process.stderr.write(`rostrum: ${message.split('\n')[0]}\n`);
+  process.exitCode = 1;
+}

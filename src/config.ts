@@ -1,0 +1,70 @@
+/**
+ * Every option Rostrum reads, its default and its environment variable, in one place.
+ * The CLI maps flags onto the same fields; nothing else in the code reads process.env.
+ */
+import path from 'node:path';
+
+export interface Config {
+  /** Interface to listen on. Default 127.0.0.1 (ROSTRUM_HOST, --host). */
+  host: string;
+  /** TCP port; 0 picks a free one. Default 8080 (ROSTRUM_PORT, --port). */
+  port: number;
+  /** Folder for the SQLite file, the generated credentials and recordings. Default ./data (ROSTRUM_DATA, --data). */
+  dataDir: string;
+  /** Base URL printed in links (hostUrl, listenUrl, playlistUrl). Default http://<host>:<port> (ROSTRUM_PUBLIC_URL). */
+  publicUrl: string | undefined;
+  /** Operator API key; when unset with no secret either, one is generated in dataDir. (ROSTRUM_API_KEY) */
+  apiKey: string | undefined;
+  /** Operator API secret, at least 32 characters. (ROSTRUM_API_SECRET) */
+  apiSecret: string | undefined;
+  /** Lifetime of a listener token minted by the join endpoint, seconds. Default 21600 = 6 h (ROSTRUM_LISTENER_TOKEN_TTL). */
+  listenerTokenTtlSeconds: number;
+  /** Clock skew tolerated when checking token times, seconds. Default 30 (ROSTRUM_CLOCK_SKEW). */
+  clockSkewSeconds: number;
+  /** Window over which a heartbeat counts a listener as present, seconds. Default 30 (ROSTRUM_LISTENER_WINDOW). */
+  listenerWindowSeconds: number;
+  /** Largest accepted request body, bytes. Default 16384 (ROSTRUM_BODY_LIMIT). */
+  bodyLimit: number;
+  /** How long shutdown waits for in-flight requests before it exits anyway, ms. Default 10000 (ROSTRUM_DRAIN_MS). */
+  drainTimeoutMs: number;
+  /** pino level: fatal|error|warn|info|debug|trace|silent. Default info (ROSTRUM_LOG_LEVEL). */
+  logLevel: string;
+  /** Create and start a demo space on boot (npm start). Default false (--demo). */
+  demo: boolean;
+  /** Rethrow errors from event handlers out of publish (tests). Default false (ROSTRUM_STRICT_EVENTS=1). */
+  strictEvents: boolean;
+}
+
+function intFrom(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+/** Reads the environment; `overrides` (from CLI flags) win over it. */
+export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const base: Config = {
+    host: env.ROSTRUM_HOST || '127.0.0.1',
+    port: intFrom(env.ROSTRUM_PORT, 8080, 'ROSTRUM_PORT'),
+    dataDir: path.resolve(env.ROSTRUM_DATA || './data'),
+    publicUrl: env.ROSTRUM_PUBLIC_URL || undefined,
+    apiKey: env.ROSTRUM_API_KEY || undefined,
+    apiSecret: env.ROSTRUM_API_SECRET || undefined,
+    listenerTokenTtlSeconds: intFrom(env.ROSTRUM_LISTENER_TOKEN_TTL, 6 * 3600, 'ROSTRUM_LISTENER_TOKEN_TTL'),
+    clockSkewSeconds: intFrom(env.ROSTRUM_CLOCK_SKEW, 30, 'ROSTRUM_CLOCK_SKEW'),
+    listenerWindowSeconds: intFrom(env.ROSTRUM_LISTENER_WINDOW, 30, 'ROSTRUM_LISTENER_WINDOW'),
+    bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT'),
+    drainTimeoutMs: intFrom(env.ROSTRUM_DRAIN_MS, 10_000, 'ROSTRUM_DRAIN_MS'),
+    logLevel: env.ROSTRUM_LOG_LEVEL || 'info',
+    demo: false,
+    strictEvents: env.ROSTRUM_STRICT_EVENTS === '1',
+  };
+  const merged: Config = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
+  }
+  merged.dataDir = path.resolve(merged.dataDir);
+  if (merged.port > 65535) throw new Error(`port must be at most 65535, got ${merged.port}`);
+  return merged;
+}

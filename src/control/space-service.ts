@@ -1,0 +1,144 @@
+/**
+ * Space lifecycle: create (scheduled or straight to live), start, end, update. scheduled → live →
+ * ended; an ended space never comes back. Every change is durable before it is acknowledged.
+ */
+import type { Bus } from '../bus/bus.js';
+import { fail } from '../errors.js';
+import { type Identity, newSpaceId, type SpaceId } from '../ids.js';
+import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../store/space-store.js';
+import { type Actor, roleIn } from './actor.js';
+import type { Change, CommandRunner } from './commands.js';
+import { LiveSpace } from './live-space.js';
+import type { Space, SpaceState, StageMember } from './model.js';
+import { type Action, authorize } from './permissions.js';
+
+export interface NewSpaceInput {
+  title: string;
+  /** Epoch ms; absent for a space that is not scheduled. */
+  scheduledStart?: number;
+  recording?: boolean;
+  hostIdentity: Identity;
+  hostName: string;
+  /** Go live at once. */
+  startNow?: boolean;
+}
+
+export interface SpaceUpdate {
+  title?: string;
+  recording?: boolean;
+  scheduledStart?: number | null;
+}
+
+export class SpaceService {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly store: SpaceStore,
+    private readonly bus: Bus,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(actor: Actor, input: NewSpaceInput): Promise<LiveSpace> {
+    if (!actor.operator) throw fail('permission_denied', 'Only the operator may create spaces.');
+    const now = this.now();
+    const space: Space = {
+      id: newSpaceId(),
+      title: input.title,
+      hostIdentity: input.hostIdentity,
+      hostName: input.hostName,
+      state: input.startNow ? 'live' : 'scheduled',
+      scheduledStart: input.scheduledStart ?? null,
+      startedAt: input.startNow ? now : null,
+      endedAt: null,
+      recording: input.recording ?? true,
+      createdAt: now,
+      updatedAt: now,
+      peakListeners: 0,
+      totalListeners: 0,
+    };
+    const host: StageMember = { identity: input.hostIdentity, name: input.hostName, role: 'host', muted: false, joinedAt: now };
+    await this.store.createSpace(space, host);
+    const live = new LiveSpace({ space, stage: [host], requests: [], invites: [], removals: [], demotions: [] });
+    this.runner.registry.add(live);
+    this.bus.publish('space.created', { spaceId: space.id, space });
+    if (input.startNow) this.bus.publish('space.live', { spaceId: space.id, startedAt: now });
+    return live;
+  }
+
+  async get(id: SpaceId): Promise<LiveSpace> {
+    return this.runner.registry.get(id);
+  }
+
+  list(query: SpaceQuery): Promise<Space[]> {
+    return this.store.listSpaces(query);
+  }
+
+  start(actor: Actor, id: SpaceId): Promise<Space> {
+    return this.transition(actor, id, 'space.start', (space, now) => {
+      if (space.state === 'live') throw fail('space_already_live');
+      return {
+        patch: { state: 'live', startedAt: now },
+        events: [['space.live', { spaceId: id, startedAt: now }]],
+      };
+    });
+  }
+
+  end(actor: Actor, id: SpaceId): Promise<Space> {
+    return this.transition(actor, id, 'space.end', (space, now, live) => {
+      const cleanup: StoreOp[] = [
+        ...[...live.requests.keys()].map((identity): StoreOp => ({ op: 'request.delete', identity })),
+        ...[...live.invites.keys()].map((identity): StoreOp => ({ op: 'invite.delete', identity })),
+      ];
+      return {
+        patch: { state: 'ended', endedAt: now },
+        extra: cleanup,
+        events: [['space.ended', { spaceId: id, endedAt: now, recording: space.recording }]],
+      };
+    });
+  }
+
+  update(actor: Actor, id: SpaceId, update: SpaceUpdate): Promise<Space> {
+    return this.transition(actor, id, 'space.update', (space) => {
+      if (update.scheduledStart !== undefined && space.state !== 'scheduled') {
+        throw fail('space_not_scheduled', 'The start time can only change while the space is scheduled.');
+      }
+      const patch: SpacePatch = {};
+      if (update.title !== undefined) patch.title = update.title;
+      if (update.recording !== undefined) patch.recording = update.recording;
+      if (update.scheduledStart !== undefined) patch.scheduledStart = update.scheduledStart;
+      return { patch, events: [] };
+    });
+  }
+
+  /** The shared shape of start/end/update: authorise, refuse an ended space, patch, log, publish. */
+  private transition(
+    actor: Actor,
+    id: SpaceId,
+    action: Action,
+    decide: (
+      space: Space,
+      now: number,
+      live: LiveSpace,
+    ) => { patch: SpacePatch; extra?: StoreOp[]; events: Change<unknown>['events'] },
+  ): Promise<Space> {
+    return this.runner.run(id, (live) => {
+      authorize(action, roleIn(live, actor));
+      if (live.space.state === 'ended') throw fail('space_ended');
+      const now = this.now();
+      const { patch, extra = [], events } = decide(live.space, now, live);
+      const next: Space = { ...live.space, ...patch, updatedAt: now };
+      return {
+        ops: [
+          { op: 'space.update', patch: { ...patch, updatedAt: now } },
+          ...extra,
+          { op: 'action.append', action: { at: now, actor: actor.identity, action, target: null } },
+        ],
+        events: [...events, ['space.updated', { spaceId: id, space: next }]],
+        result: next,
+      };
+    });
+  }
+}
+
+export function isOpen(state: SpaceState): boolean {
+  return state !== 'ended';
+}

@@ -1,0 +1,78 @@
+/**
+ * The error registry: every error Rostrum reports has a stable string code, an HTTP status and a
+ * default message. The API always answers `{"error":{"code","message"}}`. docs/errors.md lists every
+ * code, and test/errors-doc.test.ts keeps the two in step.
+ */
+
+export const ERRORS = {
+  // 400
+  invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  validation_failed: { status: 400, message: 'The request does not match the schema.' },
+  unknown_field: { status: 400, message: 'The request has a field this endpoint does not accept.' },
+  invalid_id: { status: 400, message: 'An id in the path is malformed.' },
+  invalid_time: { status: 400, message: 'A time is malformed or out of range.' },
+  // 401
+  token_missing: { status: 401, message: 'This request needs a bearer token.' },
+  token_invalid: { status: 401, message: 'The token is malformed or its signature does not verify.' },
+  token_expired: { status: 401, message: 'The token has expired.' },
+  // 403
+  permission_denied: { status: 403, message: 'Your role in this space may not do this.' },
+  token_wrong_space: { status: 403, message: 'The token was issued for another space.' },
+  identity_removed: { status: 403, message: 'This identity was removed from the space and may not rejoin.' },
+  unmute_others_forbidden: { status: 403, message: 'Only the person themself may unmute.' },
+  not_the_host: { status: 403, message: 'Only the identity that hosts this space may act as its host.' },
+  // 404
+  route_not_found: { status: 404, message: 'No such endpoint.' },
+  space_not_found: { status: 404, message: 'No such space.' },
+  participant_not_found: { status: 404, message: 'That identity is not on this stage.' },
+  request_not_found: { status: 404, message: 'That identity has no pending request to speak.' },
+  invite_not_found: { status: 404, message: 'There is no pending invitation for that identity.' },
+  // 405
+  method_not_allowed: { status: 405, message: 'This endpoint does not accept that method.' },
+  // 409
+  space_ended: { status: 409, message: 'The space has ended; it cannot be changed or restarted.' },
+  space_already_live: { status: 409, message: 'The space is already live.' },
+  space_not_live: { status: 409, message: 'The space is not live.' },
+  space_not_scheduled: { status: 409, message: 'The space is not scheduled.' },
+  stage_full: { status: 409, message: 'The stage already has the most speakers it allows.' },
+  cohost_limit: { status: 409, message: 'The space already has the most co-hosts it allows.' },
+  already_on_stage: { status: 409, message: 'That identity is already on the stage.' },
+  not_on_stage: { status: 409, message: 'That identity is not on the stage.' },
+  host_cannot_leave: { status: 409, message: 'The host stays on stage; end the space instead.' },
+  invalid_target: { status: 409, message: 'That action does not apply to that participant.' },
+  // 413 / 415
+  body_too_large: { status: 413, message: 'The request body is larger than allowed.' },
+  unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  // 429
+  rate_limited: { status: 429, message: 'Too many requests; retry after the time given.' },
+  // 5xx
+  internal_error: { status: 500, message: 'Something went wrong on the server.' },
+  not_ready: { status: 503, message: 'The server is not ready to serve this request.' },
+  shutting_down: { status: 503, message: 'The server is shutting down; retry on another node.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class RostrumError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Seconds a client should wait before retrying (sent as Retry-After). */
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, message?: string, retryAfter?: number) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'RostrumError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.retryAfter = retryAfter;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** Creates the coded error; throw it from anywhere and the API layer turns it into the response. */
+export function fail(code: ErrorCode, message?: string, retryAfter?: number): RostrumError {
+  return new RostrumError(code, message, retryAfter);
+}

@@ -1,0 +1,41 @@
+/**
+ * Branded ids: a SpaceId can never be passed where an Identity is expected, and every id that
+ * crosses the API boundary is checked against one pattern (no path traversal, no control bytes).
+ */
+import { randomBytes } from 'node:crypto';
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type SpaceId = Brand<string, 'SpaceId'>;
+/** Who a person is inside a space: chosen by the operator's backend, or `anon-…` for anonymous listeners. */
+export type Identity = Brand<string, 'Identity'>;
+
+/** Space ids: 1–64 of [A-Za-z0-9_-]. Generated ones are 12 characters of base64url (72 bits). */
+export const SPACE_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+/** Identities: 1–128 of [A-Za-z0-9_.@:-], not starting with a dot. */
+export const IDENTITY_PATTERN = '^[A-Za-z0-9_@:-][A-Za-z0-9_.@:-]{0,127}$';
+
+const spaceIdRe = new RegExp(SPACE_ID_PATTERN);
+const identityRe = new RegExp(IDENTITY_PATTERN);
+
+export function isSpaceId(value: string): value is SpaceId {
+  return spaceIdRe.test(value);
+}
+
+export function isIdentity(value: string): value is Identity {
+  return identityRe.test(value);
+}
+
+export function newSpaceId(): SpaceId {
+  return randomBytes(9).toString('base64url') as SpaceId;
+}
+
+/** An anonymous listener identity: 96 random bits, so ids from many nodes never collide. */
+export function newListenerIdentity(): Identity {
+  return `anon-${randomBytes(12).toString('base64url')}` as Identity;
+}
+
+/** Casts a value already checked by a schema (the API validates patterns before handlers run). */
+export const asSpaceId = (value: string): SpaceId => value as SpaceId;
+export const asIdentity = (value: string): Identity => value as Identity;

@@ -1,0 +1,115 @@
+/**
+ * The composition root: reads the config, picks the implementations (SQLite store, in-process bus
+ * on the embedded default), wires the services and the HTTP app, and owns shutdown. Nothing else
+ * in the code knows which implementation it was given.
+ */
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { createApp } from './api/app.js';
+import { Metrics } from './api/metrics.js';
+import { Urls } from './api/urls.js';
+import { AudienceService } from './audience/audience-service.js';
+import { StateDocuments } from './audience/state-document.js';
+import { TallyKeeper } from './audience/tally-keeper.js';
+import type { Bus } from './bus/bus.js';
+import { LocalBus } from './bus/local-bus.js';
+import type { Config } from './config.js';
+import { CommandRunner } from './control/commands.js';
+import { type Credentials, resolveServerCredentials } from './control/credentials.js';
+import { SpaceRegistry } from './control/space-registry.js';
+import { SpaceService } from './control/space-service.js';
+import { StageService } from './control/stage-service.js';
+import { TokenAuthority } from './control/tokens.js';
+import type { SpaceStore } from './store/space-store.js';
+import { SqliteSpaceStore } from './store/sqlite/sqlite-store.js';
+
+export interface RostrumServer {
+  readonly app: FastifyInstance;
+  readonly config: Config;
+  readonly credentials: Credentials;
+  readonly urls: Urls;
+  readonly spaces: SpaceService;
+  readonly log: Logger;
+  /** The base URL the server answers on. */
+  readonly url: string;
+  /** Stops taking requests, lets in-flight ones finish (up to the drain deadline), closes everything. */
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config)): Promise<RostrumServer> {
+  const credentials = resolveServerCredentials(config.dataDir, config.apiKey, config.apiSecret);
+  const store: SpaceStore = new SqliteSpaceStore(path.join(config.dataDir, 'rostrum.db'));
+  let metrics: Metrics | undefined;
+  const bus: Bus = new LocalBus({
+    onHandlerError: (err, event) => {
+      log.error({ err, event }, 'event handler threw');
+      metrics?.busHandlerErrors.inc({ event });
+    },
+    rethrow: config.strictEvents,
+  });
+  const tokens = new TokenAuthority([credentials], config.clockSkewSeconds);
+  const registry = new SpaceRegistry(store);
+  const runner = new CommandRunner(registry, store, bus, log);
+  const spaces = new SpaceService(runner, store, bus);
+  const stage = new StageService(runner);
+  const audience = new AudienceService(registry, store, tokens, {
+    apiKey: credentials.apiKey,
+    listenerTokenTtlSeconds: config.listenerTokenTtlSeconds,
+    listenerWindowSeconds: config.listenerWindowSeconds,
+  });
+  const urls = new Urls(config.publicUrl);
+  const states = new StateDocuments(audience, urls, bus);
+  metrics = new Metrics(() => {
+    const bySate: Record<string, number> = { scheduled: 0, live: 0, ended: 0 };
+    let listeners = 0;
+    for (const live of registry.all()) {
+      bySate[live.space.state] = (bySate[live.space.state] ?? 0) + 1;
+      if (live.space.state === 'live') listeners += audience.listeners(live.space.id);
+    }
+    return { spaces: bySate, listeners };
+  });
+  const tallies = new TallyKeeper(runner, audience, bus, 30_000, (err, spaceId) =>
+    log.error({ err, spaceId }, 'could not keep listener tallies'),
+  );
+
+  let draining = false;
+  const app = await createApp(
+    { spaces, stage, audience, states, tokens, credentials, urls, metrics, checkReady: () => store.ping() },
+    { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining },
+  );
+  const address = await app.listen({ host: config.host, port: config.port });
+  urls.listeningAt(address);
+  log.info({ url: address, store: store.kind, dataDir: config.dataDir }, 'Rostrum listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      log.info({ deadlineMs: config.drainTimeoutMs }, 'draining');
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          log.warn('drain deadline passed; closing open connections');
+          app.server.closeAllConnections();
+          resolve();
+        }, config.drainTimeoutMs);
+        timer.unref();
+      });
+      await Promise.race([app.close(), deadline]);
+      clearTimeout(timer);
+      await tallies.close();
+      states.close();
+      await bus.close();
+      await store.close();
+      log.info('closed');
+    })();
+    return closing;
+  };
+
+  return { app, config, credentials, urls, spaces, log, url: urls.base, close };
+}

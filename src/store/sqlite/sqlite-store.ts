@@ -1,0 +1,246 @@
+/**
+ * SpaceStore on SQLite (better-sqlite3): WAL journal with synchronous=FULL, so a write acknowledged
+ * to a client has reached the disk and survives a kill -9 or a power cut. better-sqlite3 is
+ * synchronous; each call takes microseconds, so the event loop is not held in any way that matters.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { ActionRecord, Space, SpaceSnapshot, SpaceState, StageMember } from '../../control/model.js';
+import { fail } from '../../errors.js';
+import type { Identity, SpaceId } from '../../ids.js';
+import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../space-store.js';
+import { MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+const SPACE_COLUMNS: Record<keyof SpacePatch, string> = {
+  title: 'title',
+  state: 'state',
+  scheduledStart: 'scheduled_start',
+  startedAt: 'started_at',
+  endedAt: 'ended_at',
+  recording: 'recording',
+  updatedAt: 'updated_at',
+  peakListeners: 'peak_listeners',
+  totalListeners: 'total_listeners',
+};
+
+function toSpace(r: Row): Space {
+  return {
+    id: r.id as SpaceId,
+    title: r.title as string,
+    hostIdentity: r.host_identity as Identity,
+    hostName: r.host_name as string,
+    state: r.state as SpaceState,
+    scheduledStart: r.scheduled_start as number | null,
+    startedAt: r.started_at as number | null,
+    endedAt: r.ended_at as number | null,
+    recording: r.recording === 1,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    peakListeners: r.peak_listeners as number,
+    totalListeners: r.total_listeners as number,
+  };
+}
+
+const sqlValue = (v: unknown): unknown => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
+
+export class SqliteSpaceStore implements SpaceStore {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a committed transaction is on disk before the call returns (an acknowledged moderation
+    // action is never lost), at the cost of an fsync per commit.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const db = this.db;
+    this.stmts = {
+      insertSpace: db.prepare(
+        `INSERT INTO spaces (id, title, host_identity, host_name, state, scheduled_start, started_at, ended_at,
+           recording, created_at, updated_at, peak_listeners, total_listeners)
+         VALUES (@id, @title, @hostIdentity, @hostName, @state, @scheduledStart, @startedAt, @endedAt,
+           @recording, @createdAt, @updatedAt, @peakListeners, @totalListeners)`,
+      ),
+      getSpace: db.prepare('SELECT * FROM spaces WHERE id = ?'),
+      stage: db.prepare('SELECT * FROM stage_members WHERE space_id = ? ORDER BY joined_at, identity'),
+      requests: db.prepare('SELECT * FROM stage_requests WHERE space_id = ? ORDER BY requested_at, identity'),
+      invites: db.prepare('SELECT * FROM invites WHERE space_id = ? ORDER BY invited_at, identity'),
+      removals: db.prepare('SELECT * FROM removals WHERE space_id = ?'),
+      demotions: db.prepare('SELECT * FROM demotions WHERE space_id = ?'),
+      putStage: db.prepare(
+        `INSERT INTO stage_members (space_id, identity, name, role, muted, joined_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (space_id, identity) DO UPDATE SET name = excluded.name, role = excluded.role,
+           muted = excluded.muted, joined_at = excluded.joined_at`,
+      ),
+      deleteStage: db.prepare('DELETE FROM stage_members WHERE space_id = ? AND identity = ?'),
+      putRequest: db.prepare('INSERT OR REPLACE INTO stage_requests (space_id, identity, name, requested_at) VALUES (?, ?, ?, ?)'),
+      deleteRequest: db.prepare('DELETE FROM stage_requests WHERE space_id = ? AND identity = ?'),
+      putInvite: db.prepare('INSERT OR REPLACE INTO invites (space_id, identity, invited_by, invited_at) VALUES (?, ?, ?, ?)'),
+      deleteInvite: db.prepare('DELETE FROM invites WHERE space_id = ? AND identity = ?'),
+      putRemoval: db.prepare('INSERT OR REPLACE INTO removals (space_id, identity, removed_by, removed_at) VALUES (?, ?, ?, ?)'),
+      putDemotion: db.prepare('INSERT OR REPLACE INTO demotions (space_id, identity, at) VALUES (?, ?, ?)'),
+      appendAction: db.prepare('INSERT INTO actions (space_id, at, actor, action, target) VALUES (?, ?, ?, ?, ?)'),
+      actions: db.prepare('SELECT at, actor, action, target FROM actions WHERE space_id = ? ORDER BY seq LIMIT ?'),
+      addReminder: db.prepare('INSERT OR IGNORE INTO reminders (space_id, identity, registered_at) VALUES (?, ?, ?)'),
+      removeReminder: db.prepare('DELETE FROM reminders WHERE space_id = ? AND identity = ?'),
+      countReminders: db.prepare('SELECT count(*) AS n FROM reminders WHERE space_id = ?'),
+      ping: db.prepare('SELECT 1'),
+    };
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    const applied = new Set(
+      (this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => r.version as number),
+    );
+    MIGRATIONS.forEach((sql, index) => {
+      const version = index + 1;
+      if (applied.has(version)) return;
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
+      })();
+    });
+  }
+
+  async createSpace(space: Space, host: StageMember): Promise<void> {
+    this.db.transaction(() => {
+      this.stmts.insertSpace.run({ ...space, recording: space.recording ? 1 : 0 });
+      this.putStage(space.id, host);
+    })();
+  }
+
+  async loadSpace(id: SpaceId): Promise<SpaceSnapshot | undefined> {
+    const row = this.stmts.getSpace.get(id) as Row | undefined;
+    if (!row) return undefined;
+    const rows = (stmt: Database.Statement) => stmt.all(id) as Row[];
+    return {
+      space: toSpace(row),
+      stage: rows(this.stmts.stage).map((r) => ({
+        identity: r.identity as Identity,
+        name: r.name as string,
+        role: r.role as StageMember['role'],
+        muted: r.muted === 1,
+        joinedAt: r.joined_at as number,
+      })),
+      requests: rows(this.stmts.requests).map((r) => ({
+        identity: r.identity as Identity,
+        name: r.name as string,
+        requestedAt: r.requested_at as number,
+      })),
+      invites: rows(this.stmts.invites).map((r) => ({
+        identity: r.identity as Identity,
+        invitedBy: r.invited_by as Identity,
+        invitedAt: r.invited_at as number,
+      })),
+      removals: rows(this.stmts.removals).map((r) => ({
+        identity: r.identity as Identity,
+        removedBy: r.removed_by as Identity,
+        removedAt: r.removed_at as number,
+      })),
+      demotions: rows(this.stmts.demotions).map((r) => ({ identity: r.identity as Identity, at: r.at as number })),
+    };
+  }
+
+  async listSpaces(query: SpaceQuery): Promise<Space[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.states && query.states.length > 0) {
+      where.push(`state IN (${query.states.map(() => '?').join(', ')})`);
+      params.push(...query.states);
+    }
+    if (query.hostIdentity !== undefined) {
+      where.push('host_identity = ?');
+      params.push(query.hostIdentity);
+    }
+    const sql = `SELECT * FROM spaces ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, query.limit) as Row[]).map(toSpace);
+  }
+
+  async commit(id: SpaceId, ops: readonly StoreOp[]): Promise<void> {
+    this.db.transaction(() => {
+      if (!this.stmts.getSpace.get(id)) throw fail('space_not_found');
+      for (const op of ops) this.apply(id, op);
+    })();
+  }
+
+  private putStage(id: SpaceId, m: StageMember): void {
+    this.stmts.putStage.run(id, m.identity, m.name, m.role, m.muted ? 1 : 0, m.joinedAt);
+  }
+
+  private apply(id: SpaceId, op: StoreOp): void {
+    const s = this.stmts;
+    switch (op.op) {
+      case 'space.update': {
+        const entries = Object.entries(op.patch).filter(([, v]) => v !== undefined);
+        if (entries.length === 0) return;
+        const sets = entries.map(([k]) => `${SPACE_COLUMNS[k as keyof SpacePatch]} = ?`).join(', ');
+        this.db.prepare(`UPDATE spaces SET ${sets} WHERE id = ?`).run(...entries.map(([, v]) => sqlValue(v)), id);
+        return;
+      }
+      case 'stage.put':
+        return this.putStage(id, op.member);
+      case 'stage.delete':
+        s.deleteStage.run(id, op.identity);
+        return;
+      case 'request.put':
+        s.putRequest.run(id, op.request.identity, op.request.name, op.request.requestedAt);
+        return;
+      case 'request.delete':
+        s.deleteRequest.run(id, op.identity);
+        return;
+      case 'invite.put':
+        s.putInvite.run(id, op.invite.identity, op.invite.invitedBy, op.invite.invitedAt);
+        return;
+      case 'invite.delete':
+        s.deleteInvite.run(id, op.identity);
+        return;
+      case 'removal.put':
+        s.putRemoval.run(id, op.removal.identity, op.removal.removedBy, op.removal.removedAt);
+        return;
+      case 'demotion.put':
+        s.putDemotion.run(id, op.demotion.identity, op.demotion.at);
+        return;
+      case 'action.append':
+        s.appendAction.run(id, op.action.at, op.action.actor, op.action.action, op.action.target);
+        return;
+    }
+  }
+
+  async listActions(id: SpaceId, limit: number): Promise<ActionRecord[]> {
+    return (this.stmts.actions.all(id, limit) as Row[]).map((r) => ({
+      at: r.at as number,
+      actor: r.actor as Identity,
+      action: r.action as string,
+      target: (r.target as Identity | null) ?? null,
+    }));
+  }
+
+  async addReminder(id: SpaceId, identity: Identity, at: number): Promise<boolean> {
+    return this.stmts.addReminder.run(id, identity, at).changes === 1;
+  }
+
+  async removeReminder(id: SpaceId, identity: Identity): Promise<boolean> {
+    return this.stmts.removeReminder.run(id, identity).changes === 1;
+  }
+
+  async countReminders(id: SpaceId): Promise<number> {
+    return (this.stmts.countReminders.get(id) as { n: number }).n;
+  }
+
+  async ping(): Promise<void> {
+    this.stmts.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
