@@ -23,8 +23,12 @@ export interface Config {
   clockSkewSeconds: number;
   /** Window over which a heartbeat counts a listener as present, seconds. Default 30 (ROSTRUM_LISTENER_WINDOW). */
   listenerWindowSeconds: number;
+  /** Reactions one token may send per 10 s before getting 429. Default 20 (ROSTRUM_REACTION_LIMIT). */
+  reactionLimit: number;
   /** Largest accepted request body, bytes. Default 16384 (ROSTRUM_BODY_LIMIT). */
   bodyLimit: number;
+  /** On shutdown, how long /readyz fails while requests are still served, so balancers move away, ms. Default 0 (ROSTRUM_DRAIN_GRACE_MS). */
+  drainGraceMs: number;
   /** How long shutdown waits for in-flight requests before it exits anyway, ms. Default 10000 (ROSTRUM_DRAIN_MS). */
   drainTimeoutMs: number;
   /** pino level: fatal|error|warn|info|debug|trace|silent. Default info (ROSTRUM_LOG_LEVEL). */
@@ -54,7 +58,9 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     listenerTokenTtlSeconds: intFrom(env.ROSTRUM_LISTENER_TOKEN_TTL, 6 * 3600, 'ROSTRUM_LISTENER_TOKEN_TTL'),
     clockSkewSeconds: intFrom(env.ROSTRUM_CLOCK_SKEW, 30, 'ROSTRUM_CLOCK_SKEW'),
     listenerWindowSeconds: intFrom(env.ROSTRUM_LISTENER_WINDOW, 30, 'ROSTRUM_LISTENER_WINDOW'),
+    reactionLimit: intFrom(env.ROSTRUM_REACTION_LIMIT, 20, 'ROSTRUM_REACTION_LIMIT'),
     bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT'),
+    drainGraceMs: intFrom(env.ROSTRUM_DRAIN_GRACE_MS, 0, 'ROSTRUM_DRAIN_GRACE_MS'),
     drainTimeoutMs: intFrom(env.ROSTRUM_DRAIN_MS, 10_000, 'ROSTRUM_DRAIN_MS'),
     logLevel: env.ROSTRUM_LOG_LEVEL || 'info',
     demo: false,

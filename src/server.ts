@@ -78,9 +78,21 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   );
 
   let draining = false;
+  let closingHttp = false;
   const app = await createApp(
-    { spaces, stage, audience, states, tokens, credentials, urls, metrics, checkReady: () => store.ping() },
-    { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining },
+    {
+      spaces,
+      stage,
+      audience,
+      states,
+      tokens,
+      credentials,
+      urls,
+      metrics,
+      reactionLimit: config.reactionLimit,
+      checkReady: () => store.ping(),
+    },
+    { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining, isClosing: () => closingHttp },
   );
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
@@ -90,7 +102,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const close = (): Promise<void> => {
     closing ??= (async () => {
       draining = true;
-      log.info({ deadlineMs: config.drainTimeoutMs }, 'draining');
+      log.info({ graceMs: config.drainGraceMs, deadlineMs: config.drainTimeoutMs }, 'draining');
+      // Keep serving while balancers notice /readyz failing, then stop taking requests.
+      if (config.drainGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainGraceMs));
+      closingHttp = true;
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(() => {

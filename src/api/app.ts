@@ -2,6 +2,7 @@
  * The HTTP application: Fastify with strict JSON parsing, schema validation, one error shape, 405s
  * for known paths with the wrong method, per-route metrics, OpenAPI, and every route plugin.
  */
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -18,7 +19,10 @@ import { validatorCompiler } from './validation.js';
 export interface AppOptions {
   logger: Logger;
   bodyLimit: number;
+  /** True from the start of shutdown: /readyz answers 503 so balancers stop sending traffic. */
   isDraining: () => boolean;
+  /** True once the server stops taking requests: new ones get a coded 503 (liveness still answers). */
+  isClosing: () => boolean;
 }
 
 /** Known paths as patterns, so a wrong method gets 405 + Allow instead of 404. */
@@ -41,7 +45,8 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     // Our own onResponse hook logs each request at debug, with the space id (info stays for lifecycle lines).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit,
-    return503OnClosing: true,
+    // We answer requests that arrive while closing ourselves, in our own error shape (see onRequest).
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
 
@@ -58,6 +63,13 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
       done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
     } catch {
       done(fail('invalid_json'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (options.isClosing() && request.url !== '/healthz') {
+      reply.header('connection', 'close');
+      return sendError(reply, fail('shutting_down', undefined, 1));
     }
   });
 
@@ -89,6 +101,13 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearer: [] }],
     },
+  });
+
+  // Per-route limits (routes opt in with config.rateLimit); answered in our error shape with Retry-After.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      fail('rate_limited', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s.`, context.ttl / 1000),
   });
 
   opsRoutes(app, deps, options.isDraining);

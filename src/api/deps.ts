@@ -17,6 +17,8 @@ export interface ApiDeps {
   credentials: Credentials;
   urls: Urls;
   metrics: Metrics;
+  /** Reactions one token may send per 10 s. */
+  reactionLimit: number;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReady: () => Promise<void>;
 }

@@ -51,7 +51,11 @@ export function toRostrumError(err: unknown): RostrumError {
 
 export function sendError(reply: FastifyReply, err: RostrumError): FastifyReply {
   if (err.retryAfter !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfter)));
-  return reply.code(err.status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(JSON.stringify(err.toJSON()));
+  return reply
+    .code(err.status)
+    .header('cache-control', 'no-store')
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(err.toJSON()));
 }
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -4,8 +4,8 @@
  * Objects are closed: an unknown field is an error, never silently dropped.
  */
 import { type Static, Type } from 'typebox';
-import { IDENTITY_PATTERN, SPACE_ID_PATTERN } from '../ids.js';
 import { REACTIONS, ROLES, SPACE_STATES, STAGE_ROLES } from '../control/model.js';
+import { IDENTITY_PATTERN, SPACE_ID_PATTERN } from '../ids.js';
 
 const closed = { additionalProperties: false } as const;
 const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601 date and time' });
@@ -29,9 +29,7 @@ export const CreateSpaceBody = Type.Object(
     title: Title,
     scheduledStart: Type.Optional(IsoTime),
     recording: Type.Optional(Type.Boolean({ default: true })),
-    host: Type.Optional(
-      Type.Object({ identity: Type.String({ pattern: IDENTITY_PATTERN }), name: Type.Optional(DisplayName) }, closed),
-    ),
+    host: Type.Optional(Type.Object({ identity: Type.String({ pattern: IDENTITY_PATTERN }), name: Type.Optional(DisplayName) }, closed)),
     startNow: Type.Optional(Type.Boolean({ description: 'Go live at once instead of waiting for start.' })),
   },
   closed,
@@ -117,10 +115,7 @@ export const JoinResponse = Type.Object({
   }),
 });
 
-export const ReactionBody = Type.Object(
-  { emoji: Type.Enum(REACTIONS, { description: 'One of the fixed reaction set.' }) },
-  closed,
-);
+export const ReactionBody = Type.Object({ emoji: Type.Enum(REACTIONS, { description: 'One of the fixed reaction set.' }) }, closed);
 export type ReactionBody = Static<typeof ReactionBody>;
 
 export const ReminderResponse = Type.Object({ registered: Type.Boolean(), reminders: Type.Integer() });
@@ -138,6 +133,13 @@ export type TokenBody = Static<typeof TokenBody>;
 export const TokenResponse = Type.Object({ token: Type.String(), identity: Type.String(), role: Type.String(), expiresAt: IsoTime });
 
 export const Ok = Type.Object({ ok: Type.Literal(true) });
+
+export const ActionList = Type.Object({
+  actions: Type.Array(
+    Type.Object({ at: IsoTime, actor: Type.String(), action: Type.String(), target: Type.Union([Type.String(), Type.Null()]) }),
+  ),
+});
+export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })) }, closed);
 
 export const NoContent = Type.Null();
 /** For endpoints that take no body: absent, empty, or `{}` — anything else is an unknown field. */

@@ -16,7 +16,14 @@ export async function ensureDemoSpace(server: RostrumServer): Promise<void> {
   const space =
     existing ??
     (await spaces.create(operator, { title: 'Rostrum demo space', hostIdentity: DEMO_HOST, hostName: 'Demo Host', startNow: true })).space;
-  const hostToken = createToken({ ...credentials, identity: DEMO_HOST, name: 'Demo Host', space: space.id, role: 'host', ttlSeconds: 24 * 3600 });
+  const hostToken = createToken({
+    ...credentials,
+    identity: DEMO_HOST,
+    name: 'Demo Host',
+    space: space.id,
+    role: 'host',
+    ttlSeconds: 24 * 3600,
+  });
   server.log.info({ spaceId: space.id }, 'demo space live');
   process.stdout.write(
     [

@@ -8,17 +8,23 @@ export function tokenCommand(): Command {
     .description('print a token for an identity in a space')
     .requiredOption('--space <id>', 'the space')
     .requiredOption('--identity <name>', 'who the token speaks for')
-    .addOption(new Option('--role <role>', 'host|cohost|speaker|listener').choices(['host', 'cohost', 'speaker', 'listener']).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'host|cohost|speaker|listener').choices(['host', 'cohost', 'speaker', 'listener']).makeOptionMandatory(),
+    )
     .option('--name <name>', 'display name')
     .option('--ttl <seconds>', 'lifetime in seconds', '21600')
     .action(async (opts) => {
       const ttlSeconds = Number(opts.ttl);
-      const { token } = await new ApiClient(opts).request<{ token: string }>('POST', `/api/spaces/${encodeURIComponent(opts.space)}/tokens`, {
-        identity: opts.identity,
-        role: opts.role,
-        ...(opts.name ? { name: opts.name } : {}),
-        ttlSeconds,
-      });
+      const { token } = await new ApiClient(opts).request<{ token: string }>(
+        'POST',
+        `/api/spaces/${encodeURIComponent(opts.space)}/tokens`,
+        {
+          identity: opts.identity,
+          role: opts.role,
+          ...(opts.name ? { name: opts.name } : {}),
+          ttlSeconds,
+        },
+      );
       process.stdout.write(`${token}\n`);
     });
 }

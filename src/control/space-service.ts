@@ -9,7 +9,7 @@ import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../store/space
 import { type Actor, roleIn } from './actor.js';
 import type { Change, CommandRunner } from './commands.js';
 import { LiveSpace } from './live-space.js';
-import type { Space, SpaceState, StageMember } from './model.js';
+import type { ActionRecord, Space, StageMember } from './model.js';
 import { type Action, authorize } from './permissions.js';
 
 export interface NewSpaceInput {
@@ -72,6 +72,13 @@ export class SpaceService {
     return this.store.listSpaces(query);
   }
 
+  /** The moderation log, oldest first (host, co-hosts, operator). */
+  async actions(actor: Actor, id: SpaceId, limit: number): Promise<ActionRecord[]> {
+    const live = await this.runner.registry.get(id);
+    authorize('log.view', roleIn(live, actor));
+    return this.store.listActions(id, limit);
+  }
+
   start(actor: Actor, id: SpaceId): Promise<Space> {
     return this.transition(actor, id, 'space.start', (space, now) => {
       if (space.state === 'live') throw fail('space_already_live');
@@ -114,11 +121,7 @@ export class SpaceService {
     actor: Actor,
     id: SpaceId,
     action: Action,
-    decide: (
-      space: Space,
-      now: number,
-      live: LiveSpace,
-    ) => { patch: SpacePatch; extra?: StoreOp[]; events: Change<unknown>['events'] },
+    decide: (space: Space, now: number, live: LiveSpace) => { patch: SpacePatch; extra?: StoreOp[]; events: Change<unknown>['events'] },
   ): Promise<Space> {
     return this.runner.run(id, (live) => {
       authorize(action, roleIn(live, actor));
@@ -137,8 +140,4 @@ export class SpaceService {
       };
     });
   }
-}
-
-export function isOpen(state: SpaceState): boolean {
-  return state !== 'ended';
 }

@@ -69,17 +69,24 @@ export class StageService {
   }
 
   requestToSpeak(id: SpaceId, actor: Actor): Promise<StageRequest> {
-    return this.command(id, actor, 'request.create', actor.identity, (live, now) => {
-      authorize('request.create', roleIn(live, actor), { role: live.roleOf(actor.identity), self: true });
-      const existing = live.requests.get(actor.identity);
-      if (existing) return { ops: [], events: [], result: existing };
-      const request = { identity: actor.identity, name: actor.name, requestedAt: now };
-      return {
-        ops: [{ op: 'request.put', request }],
-        events: [['request.created', { spaceId: id, identity: actor.identity, name: actor.name }]],
-        result: request,
-      };
-    }, { needsLive: true });
+    return this.command(
+      id,
+      actor,
+      'request.create',
+      actor.identity,
+      (live, now) => {
+        authorize('request.create', roleIn(live, actor), { role: live.roleOf(actor.identity), self: true });
+        const existing = live.requests.get(actor.identity);
+        if (existing) return { ops: [], events: [], result: existing };
+        const request = { identity: actor.identity, name: actor.name, requestedAt: now };
+        return {
+          ops: [{ op: 'request.put', request }],
+          events: [['request.created', { spaceId: id, identity: actor.identity, name: actor.name }]],
+          result: request,
+        };
+      },
+      { needsLive: true },
+    );
   }
 
   cancelRequest(id: SpaceId, actor: Actor): Promise<void> {
@@ -96,30 +103,44 @@ export class StageService {
 
   resolveRequest(id: SpaceId, actor: Actor, target: Identity, approve: boolean): Promise<StageMember | null> {
     const action = approve ? 'request.approve' : 'request.decline';
-    return this.command(id, actor, action, target, (live, now) => {
-      authorize(action, roleIn(live, actor), { role: live.roleOf(target), self: target === actor.identity });
-      const request = live.requests.get(target);
-      if (!request) throw fail('request_not_found');
-      const ops: StoreOp[] = [{ op: 'request.delete', identity: target }];
-      const events: AnyEvent[] = [['request.resolved', { spaceId: id, identity: target, outcome: approve ? 'approved' : 'declined' }]];
-      if (!approve) return { ops, events, result: null };
-      const seat = this.seat(live, { identity: target, name: request.name, role: 'speaker', muted: true, joinedAt: now });
-      ops.push(...seat.ops, { op: 'invite.delete', identity: target });
-      events.push(this.stageChanged(live, ops));
-      return { ops, events, result: seat.result };
-    }, { needsLive: approve });
+    return this.command(
+      id,
+      actor,
+      action,
+      target,
+      (live, now) => {
+        authorize(action, roleIn(live, actor), { role: live.roleOf(target), self: target === actor.identity });
+        const request = live.requests.get(target);
+        if (!request) throw fail('request_not_found');
+        const ops: StoreOp[] = [{ op: 'request.delete', identity: target }];
+        const events: AnyEvent[] = [['request.resolved', { spaceId: id, identity: target, outcome: approve ? 'approved' : 'declined' }]];
+        if (!approve) return { ops, events, result: null };
+        const seat = this.seat(live, { identity: target, name: request.name, role: 'speaker', muted: true, joinedAt: now });
+        ops.push(...seat.ops, { op: 'invite.delete', identity: target });
+        events.push(this.stageChanged(live, ops));
+        return { ops, events, result: seat.result };
+      },
+      { needsLive: approve },
+    );
   }
 
   invite(id: SpaceId, actor: Actor, target: Identity): Promise<void> {
-    return this.command(id, actor, 'invite.create', target, (live, now) => {
-      if (live.removed.has(target)) throw fail('invalid_target', 'That identity was removed from the space.');
-      authorize('invite.create', roleIn(live, actor), { role: live.roleOf(target), self: target === actor.identity });
-      return {
-        ops: [{ op: 'invite.put', invite: { identity: target, invitedBy: actor.identity, invitedAt: now } }],
-        events: [['invite.created', { spaceId: id, identity: target, by: actor.identity }]],
-        result: undefined,
-      };
-    }, { needsLive: true });
+    return this.command(
+      id,
+      actor,
+      'invite.create',
+      target,
+      (live, now) => {
+        if (live.removed.has(target)) throw fail('invalid_target', 'That identity was removed from the space.');
+        authorize('invite.create', roleIn(live, actor), { role: live.roleOf(target), self: target === actor.identity });
+        return {
+          ops: [{ op: 'invite.put', invite: { identity: target, invitedBy: actor.identity, invitedAt: now } }],
+          events: [['invite.created', { spaceId: id, identity: target, by: actor.identity }]],
+          result: undefined,
+        };
+      },
+      { needsLive: true },
+    );
   }
 
   respondToInvite(id: SpaceId, actor: Actor, accept: boolean): Promise<StageMember | null> {
@@ -127,7 +148,9 @@ export class StageService {
       authorize('invite.respond', roleIn(live, actor), { role: live.roleOf(actor.identity), self: true });
       if (!live.invites.has(actor.identity)) throw fail('invite_not_found');
       const ops: StoreOp[] = [{ op: 'invite.delete', identity: actor.identity }];
-      const events: AnyEvent[] = [['invite.resolved', { spaceId: id, identity: actor.identity, outcome: accept ? 'accepted' : 'declined' }]];
+      const events: AnyEvent[] = [
+        ['invite.resolved', { spaceId: id, identity: actor.identity, outcome: accept ? 'accepted' : 'declined' }],
+      ];
       if (!accept) return { ops, events, result: null };
       if (live.space.state !== 'live') throw fail('space_not_live');
       const seat = this.seat(live, { identity: actor.identity, name: actor.name, role: 'speaker', muted: true, joinedAt: now });

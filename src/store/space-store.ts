@@ -3,7 +3,7 @@
  * durable when its promise resolves. Implementations: sqlite/ (embedded default); PostgreSQL later.
  * test/store/contract.ts is the suite every implementation must pass.
  */
-import type { Identity, SpaceId } from '../ids.js';
+
 import type {
   ActionRecord,
   Demotion,
@@ -15,10 +15,14 @@ import type {
   StageMember,
   StageRequest,
 } from '../control/model.js';
+import type { Identity, SpaceId } from '../ids.js';
 
 /** The fields of a space that change after creation. */
 export type SpacePatch = Partial<
-  Pick<Space, 'title' | 'state' | 'scheduledStart' | 'startedAt' | 'endedAt' | 'recording' | 'updatedAt' | 'peakListeners' | 'totalListeners'>
+  Pick<
+    Space,
+    'title' | 'state' | 'scheduledStart' | 'startedAt' | 'endedAt' | 'recording' | 'updatedAt' | 'peakListeners' | 'totalListeners'
+  >
 >;
 
 /** One change inside an atomic commit. */

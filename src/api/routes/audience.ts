@@ -2,8 +2,9 @@
  * The audience plane's writes: join (no auth for a public space; works in the lobby too),
  * heartbeat, reactions, reminders. Join is the flash-crowd hot path: one in-memory lookup, one HMAC.
  */
-import type { FastifyInstance } from 'fastify';
+
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
 import { asSpaceId } from '../../ids.js';
 import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -15,54 +16,99 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { audience, tokens, urls, metrics } = deps;
 
-  r.post('/api/spaces/:id/join', {
-    schema: {
-      tags: ['audience'],
-      summary: 'Join as a listener: a signed listener token and the URLs a player needs',
-      description: 'No auth for a public space. A token minted by the operator for this space carries its identity over.',
-      params: SpaceIdParam, body: EmptyBody,
-      response: { 200: JoinResponse, ...errors },
-    },
-  }, async (request, reply) => {
-    const id = asSpaceId(request.params.id);
-    const { live, grant } = await audience.join(id, optionalClaims(request, tokens));
-    metrics.joins.inc();
-    reply.header('cache-control', 'no-store');
-    return {
-      token: grant.token,
-      identity: grant.identity,
-      role: 'listener' as const,
-      expiresAt: new Date(grant.expiresAt).toISOString(),
-      heartbeatIntervalSeconds: audience.heartbeatIntervalSeconds,
-      space: { id, title: live.space.title, state: live.space.state },
-      urls: {
-        state: urls.state(id),
-        heartbeat: urls.heartbeat(id),
-        reactions: urls.reactions(id),
-        playlist: live.space.state === 'live' ? urls.playlist(id) : null,
+  r.post(
+    '/api/spaces/:id/join',
+    {
+      schema: {
+        tags: ['audience'],
+        summary: 'Join as a listener: a signed listener token and the URLs a player needs',
+        description: 'No auth for a public space. A token minted by the operator for this space carries its identity over.',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: JoinResponse, ...errors },
       },
-    };
-  });
+    },
+    async (request, reply) => {
+      const id = asSpaceId(request.params.id);
+      const { live, grant } = await audience.join(id, optionalClaims(request, tokens));
+      metrics.joins.inc();
+      reply.header('cache-control', 'no-store');
+      return {
+        token: grant.token,
+        identity: grant.identity,
+        role: 'listener' as const,
+        expiresAt: new Date(grant.expiresAt).toISOString(),
+        heartbeatIntervalSeconds: audience.heartbeatIntervalSeconds,
+        space: { id, title: live.space.title, state: live.space.state },
+        urls: {
+          state: urls.state(id),
+          heartbeat: urls.heartbeat(id),
+          reactions: urls.reactions(id),
+          playlist: live.space.state === 'live' ? urls.playlist(id) : null,
+        },
+      };
+    },
+  );
 
-  r.post('/api/spaces/:id/heartbeat', {
-    schema: { tags: ['audience'], summary: 'I am still listening', params: SpaceIdParam, body: EmptyBody, response: { 204: NoContent, ...errors } },
-  }, async (request, reply) => {
-    await audience.heartbeat(asSpaceId(request.params.id), claimsOf(request, tokens));
-    return reply.code(204).send(null);
-  });
+  r.post(
+    '/api/spaces/:id/heartbeat',
+    {
+      schema: {
+        tags: ['audience'],
+        summary: 'I am still listening',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 204: NoContent, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await audience.heartbeat(asSpaceId(request.params.id), claimsOf(request, tokens));
+      return reply.code(204).send(null);
+    },
+  );
 
-  r.post('/api/spaces/:id/reactions', {
-    schema: { tags: ['audience'], summary: 'Send a reaction', params: SpaceIdParam, body: ReactionBody, response: { 202: NoContent, ...errors } },
-  }, async (request, reply) => {
-    await audience.react(asSpaceId(request.params.id), actorOf(request, tokens), request.body.emoji);
-    return reply.code(202).send(null);
-  });
+  r.post(
+    '/api/spaces/:id/reactions',
+    {
+      schema: {
+        tags: ['audience'],
+        summary: 'Send a reaction',
+        params: SpaceIdParam,
+        body: ReactionBody,
+        response: { 202: NoContent, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await audience.react(asSpaceId(request.params.id), actorOf(request, tokens), request.body.emoji);
+      return reply.code(202).send(null);
+    },
+  );
 
-  r.put('/api/spaces/:id/reminder', {
-    schema: { tags: ['audience'], summary: 'Remind me when this scheduled space starts', params: SpaceIdParam, body: EmptyBody, response: { 200: ReminderResponse, ...errors } },
-  }, async (request) => audience.remind(asSpaceId(request.params.id), actorOf(request, tokens), true));
+  r.put(
+    '/api/spaces/:id/reminder',
+    {
+      schema: {
+        tags: ['audience'],
+        summary: 'Remind me when this scheduled space starts',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: ReminderResponse, ...errors },
+      },
+    },
+    async (request) => audience.remind(asSpaceId(request.params.id), actorOf(request, tokens), true),
+  );
 
-  r.delete('/api/spaces/:id/reminder', {
-    schema: { tags: ['audience'], summary: 'Cancel my reminder', params: SpaceIdParam, body: EmptyBody, response: { 200: ReminderResponse, ...errors } },
-  }, async (request) => audience.remind(asSpaceId(request.params.id), actorOf(request, tokens), false));
+  r.delete(
+    '/api/spaces/:id/reminder',
+    {
+      schema: {
+        tags: ['audience'],
+        summary: 'Cancel my reminder',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: ReminderResponse, ...errors },
+      },
+    },
+    async (request) => audience.remind(asSpaceId(request.params.id), actorOf(request, tokens), false),
+  );
 }

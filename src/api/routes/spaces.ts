@@ -2,8 +2,9 @@
  * Spaces: create, list, read, start, end, update, mint tokens (operator), and the cacheable state
  * document everyone polls.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { createToken } from '../../control/tokens.js';
 import { fail } from '../../errors.js';
 import { asIdentity, asSpaceId } from '../../ids.js';
@@ -11,10 +12,12 @@ import { actorOf, operatorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { presentSpace } from '../present.js';
 import {
+  ActionList,
   CreatedSpace,
-  EmptyBody,
   CreateSpaceBody,
+  EmptyBody,
   ErrorBody,
+  LimitQuery,
   ListQuery,
   Space,
   SpaceIdParam,
@@ -36,88 +39,165 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const mint = (space: string, identity: string, name: string | undefined, role: TokenBody['role'], ttlSeconds: number) =>
     createToken({ ...credentials, space, identity, ...(name ? { name } : {}), role, ttlSeconds });
 
-  r.post('/api/spaces', {
-    schema: { tags: ['spaces'], summary: 'Create a space (operator)', body: CreateSpaceBody, response: { 201: CreatedSpace, ...errors } },
-  }, async (request, reply) => {
-    const actor = operatorOf(request, tokens);
-    const body = request.body;
-    const hostIdentity = asIdentity(body.host?.identity ?? 'host');
-    const live = await spaces.create(actor, {
-      title: body.title,
-      ...(body.scheduledStart ? { scheduledStart: parseTime(body.scheduledStart, 'scheduledStart') } : {}),
-      recording: body.recording ?? true,
-      hostIdentity,
-      hostName: body.host?.name ?? 'Host',
-      startNow: body.startNow ?? false,
-    });
-    const s = live.space;
-    const hostToken = mint(s.id, s.hostIdentity, s.hostName, 'host', HOST_TOKEN_TTL_S);
-    reply.code(201);
-    return { ...presentSpace(s, urls), hostToken, hostUrl: `${urls.page(s.id)}#token=${hostToken}` };
-  });
+  r.post(
+    '/api/spaces',
+    {
+      schema: { tags: ['spaces'], summary: 'Create a space (operator)', body: CreateSpaceBody, response: { 201: CreatedSpace, ...errors } },
+    },
+    async (request, reply) => {
+      const actor = operatorOf(request, tokens);
+      const body = request.body;
+      const hostIdentity = asIdentity(body.host?.identity ?? 'host');
+      const live = await spaces.create(actor, {
+        title: body.title,
+        ...(body.scheduledStart ? { scheduledStart: parseTime(body.scheduledStart, 'scheduledStart') } : {}),
+        recording: body.recording ?? true,
+        hostIdentity,
+        hostName: body.host?.name ?? 'Host',
+        startNow: body.startNow ?? false,
+      });
+      const s = live.space;
+      const hostToken = mint(s.id, s.hostIdentity, s.hostName, 'host', HOST_TOKEN_TTL_S);
+      reply.code(201);
+      return { ...presentSpace(s, urls), hostToken, hostUrl: `${urls.page(s.id)}#token=${hostToken}` };
+    },
+  );
 
-  r.get('/api/spaces', {
-    schema: { tags: ['spaces'], summary: 'List spaces, newest first', querystring: ListQuery, response: { 200: SpaceList, ...errors } },
-  }, async (request) => {
-    const { state, limit = 100 } = request.query;
-    const list = await spaces.list({ ...(state ? { states: [state] } : {}), limit });
-    return { spaces: list.map((s) => presentSpace(s, urls)) };
-  });
+  r.get(
+    '/api/spaces',
+    {
+      schema: { tags: ['spaces'], summary: 'List spaces, newest first', querystring: ListQuery, response: { 200: SpaceList, ...errors } },
+    },
+    async (request) => {
+      const { state, limit = 100 } = request.query;
+      const list = await spaces.list({ ...(state ? { states: [state] } : {}), limit });
+      return { spaces: list.map((s) => presentSpace(s, urls)) };
+    },
+  );
 
-  r.get('/api/spaces/:id', {
-    schema: { tags: ['spaces'], summary: 'One space', params: SpaceIdParam, response: { 200: Space, ...errors } },
-  }, async (request) => {
-    const live = await spaces.get(asSpaceId(request.params.id));
-    return presentSpace(live.space, urls);
-  });
+  r.get(
+    '/api/spaces/:id',
+    {
+      schema: { tags: ['spaces'], summary: 'One space', params: SpaceIdParam, response: { 200: Space, ...errors } },
+    },
+    async (request) => {
+      const live = await spaces.get(asSpaceId(request.params.id));
+      return presentSpace(live.space, urls);
+    },
+  );
 
-  r.patch('/api/spaces/:id', {
-    schema: { tags: ['spaces'], summary: 'Change title, recording or start time (host)', params: SpaceIdParam, body: UpdateSpaceBody, response: { 200: Space, ...errors } },
-  }, async (request) => {
-    const { title, recording, scheduledStart } = request.body;
-    const space = await spaces.update(actorOf(request, tokens), asSpaceId(request.params.id), {
-      ...(title !== undefined ? { title } : {}),
-      ...(recording !== undefined ? { recording } : {}),
-      ...(scheduledStart !== undefined ? { scheduledStart: scheduledStart === null ? null : parseTime(scheduledStart, 'scheduledStart') } : {}),
-    });
-    return presentSpace(space, urls);
-  });
+  r.patch(
+    '/api/spaces/:id',
+    {
+      schema: {
+        tags: ['spaces'],
+        summary: 'Change title, recording or start time (host)',
+        params: SpaceIdParam,
+        body: UpdateSpaceBody,
+        response: { 200: Space, ...errors },
+      },
+    },
+    async (request) => {
+      const { title, recording, scheduledStart } = request.body;
+      const space = await spaces.update(actorOf(request, tokens), asSpaceId(request.params.id), {
+        ...(title !== undefined ? { title } : {}),
+        ...(recording !== undefined ? { recording } : {}),
+        ...(scheduledStart !== undefined
+          ? { scheduledStart: scheduledStart === null ? null : parseTime(scheduledStart, 'scheduledStart') }
+          : {}),
+      });
+      return presentSpace(space, urls);
+    },
+  );
 
-  r.post('/api/spaces/:id/start', {
-    schema: { tags: ['spaces'], summary: 'Go live (host)', params: SpaceIdParam, body: EmptyBody, response: { 200: Space, ...errors } },
-  }, async (request) => presentSpace(await spaces.start(actorOf(request, tokens), asSpaceId(request.params.id)), urls));
+  r.post(
+    '/api/spaces/:id/start',
+    {
+      schema: { tags: ['spaces'], summary: 'Go live (host)', params: SpaceIdParam, body: EmptyBody, response: { 200: Space, ...errors } },
+    },
+    async (request) => presentSpace(await spaces.start(actorOf(request, tokens), asSpaceId(request.params.id)), urls),
+  );
 
-  r.post('/api/spaces/:id/end', {
-    schema: { tags: ['spaces'], summary: 'End the space (host)', params: SpaceIdParam, body: EmptyBody, response: { 200: Space, ...errors } },
-  }, async (request) => presentSpace(await spaces.end(actorOf(request, tokens), asSpaceId(request.params.id)), urls));
+  r.post(
+    '/api/spaces/:id/end',
+    {
+      schema: {
+        tags: ['spaces'],
+        summary: 'End the space (host)',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: Space, ...errors },
+      },
+    },
+    async (request) => presentSpace(await spaces.end(actorOf(request, tokens), asSpaceId(request.params.id)), urls),
+  );
 
-  r.post('/api/spaces/:id/tokens', {
-    schema: { tags: ['spaces'], summary: 'Mint a token for an identity in this space (operator)', params: SpaceIdParam, body: TokenBody, response: { 201: TokenResponse, ...errors } },
-  }, async (request, reply) => {
-    operatorOf(request, tokens);
-    const live = await spaces.get(asSpaceId(request.params.id));
-    const { identity, name, role, ttlSeconds = DEFAULT_TOKEN_TTL_S } = request.body;
-    if (role === 'host' && identity !== live.space.hostIdentity) {
-      throw fail('not_the_host', `The host of this space is "${live.space.hostIdentity}".`);
-    }
-    if (live.removed.has(asIdentity(identity))) throw fail('identity_removed');
-    const token = mint(live.space.id, identity, name ?? (role === 'host' ? live.space.hostName : undefined), role, ttlSeconds);
-    reply.code(201);
-    return { token, identity, role, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() };
-  });
+  r.post(
+    '/api/spaces/:id/tokens',
+    {
+      schema: {
+        tags: ['spaces'],
+        summary: 'Mint a token for an identity in this space (operator)',
+        params: SpaceIdParam,
+        body: TokenBody,
+        response: { 201: TokenResponse, ...errors },
+      },
+    },
+    async (request, reply) => {
+      operatorOf(request, tokens);
+      const live = await spaces.get(asSpaceId(request.params.id));
+      const { identity, name, role, ttlSeconds = DEFAULT_TOKEN_TTL_S } = request.body;
+      if (role === 'host' && identity !== live.space.hostIdentity) {
+        throw fail('not_the_host', `The host of this space is "${live.space.hostIdentity}".`);
+      }
+      if (live.removed.has(asIdentity(identity))) throw fail('identity_removed');
+      const token = mint(live.space.id, identity, name ?? (role === 'host' ? live.space.hostName : undefined), role, ttlSeconds);
+      reply.code(201);
+      return { token, identity, role, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() };
+    },
+  );
 
-  r.get('/api/spaces/:id/state', {
-    schema: { tags: ['audience'], summary: 'The space state document (cacheable for 1 s)', params: SpaceIdParam, response: { 200: StateDocument, ...errors } },
-  }, async (request, typedReply) => {
-    // The body is serialised once a second by StateDocuments, not per request: send it as it is.
-    const reply = typedReply as FastifyReply;
-    const live = await spaces.get(asSpaceId(request.params.id));
-    const doc = states.get(live);
-    reply.header('cache-control', 'public, max-age=1').header('etag', doc.etag).header('access-control-allow-origin', '*');
-    const match = request.headers['if-none-match'];
-    if (match !== undefined && match.split(',').some((tag) => tag.trim() === doc.etag || tag.trim() === '*')) {
-      return reply.code(304).send();
-    }
-    return reply.type('application/json; charset=utf-8').serializer((payload) => payload as string).send(doc.body);
-  });
+  r.get(
+    '/api/spaces/:id/actions',
+    {
+      schema: {
+        tags: ['spaces'],
+        summary: 'The moderation log, oldest first (host, co-hosts)',
+        params: SpaceIdParam,
+        querystring: LimitQuery,
+        response: { 200: ActionList, ...errors },
+      },
+    },
+    async (request) => {
+      const list = await spaces.actions(actorOf(request, tokens), asSpaceId(request.params.id), request.query.limit ?? 200);
+      return { actions: list.map((a) => ({ ...a, at: new Date(a.at).toISOString() })) };
+    },
+  );
+
+  r.get(
+    '/api/spaces/:id/state',
+    {
+      schema: {
+        tags: ['audience'],
+        summary: 'The space state document (cacheable for 1 s)',
+        params: SpaceIdParam,
+        response: { 200: StateDocument, ...errors },
+      },
+    },
+    async (request, typedReply) => {
+      // The body is serialised once a second by StateDocuments, not per request: send it as it is.
+      const reply = typedReply as FastifyReply;
+      const live = await spaces.get(asSpaceId(request.params.id));
+      const doc = states.get(live);
+      reply.header('cache-control', 'public, max-age=1').header('etag', doc.etag).header('access-control-allow-origin', '*');
+      const match = request.headers['if-none-match'];
+      if (match?.split(',').some((tag) => tag.trim() === doc.etag || tag.trim() === '*')) {
+        return reply.code(304).send();
+      }
+      return reply
+        .type('application/json; charset=utf-8')
+        .serializer((payload) => payload as string)
+        .send(doc.body);
+    },
+  );
 }

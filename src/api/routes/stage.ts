@@ -2,8 +2,9 @@
  * Stage and moderation over HTTP. Every endpoint needs a token for the space; what it may do is
  * decided by control/permissions.ts, never here.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Actor } from '../../control/actor.js';
 import type { StageMember as Member } from '../../control/model.js';
@@ -16,67 +17,129 @@ import { EmptyBody, ErrorBody, Ok, RequestList, SpaceIdParam, StageMember, Stage
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const MemberOrOk = { 200: Type.Union([StageMember, Ok]), ...errors };
 
-type TargetAction = (space: SpaceId, actor: Actor, target: Identity) => Promise<Member | null | undefined | void>;
+type TargetAction = (space: SpaceId, actor: Actor, target: Identity) => Promise<Member | null>;
 
 export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { stage, tokens } = deps;
   const who = (request: FastifyRequest) => actorOf(request, tokens);
-  const answer = (m: Member | null | undefined | void) => (m ? presentMember(m) : { ok: true as const });
+  const answer = (m: Member | null) => (m ? presentMember(m) : { ok: true as const });
+  /** For actions whose answer is only that they happened. */
+  const done = (promise: Promise<void>) => promise.then(() => null);
 
-  r.post('/api/spaces/:id/stage', {
-    schema: { tags: ['stage'], summary: 'Take a stage seat with a speaker or co-host token', params: SpaceIdParam, body: EmptyBody, response: { 200: StageMember, ...errors } },
-  }, async (request) => presentMember(await stage.takeSeat(asSpaceId(request.params.id), who(request))));
+  r.post(
+    '/api/spaces/:id/stage',
+    {
+      schema: {
+        tags: ['stage'],
+        summary: 'Take a stage seat with a speaker or co-host token',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: StageMember, ...errors },
+      },
+    },
+    async (request) => presentMember(await stage.takeSeat(asSpaceId(request.params.id), who(request))),
+  );
 
-  r.delete('/api/spaces/:id/stage', {
-    schema: { tags: ['stage'], summary: 'Leave the stage (keep listening)', params: SpaceIdParam, body: EmptyBody, response: { 200: Ok, ...errors } },
-  }, async (request) => {
-    await stage.leave(asSpaceId(request.params.id), who(request));
-    return { ok: true as const };
-  });
+  r.delete(
+    '/api/spaces/:id/stage',
+    {
+      schema: {
+        tags: ['stage'],
+        summary: 'Leave the stage (keep listening)',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: Ok, ...errors },
+      },
+    },
+    async (request) => {
+      await stage.leave(asSpaceId(request.params.id), who(request));
+      return { ok: true as const };
+    },
+  );
 
-  r.get('/api/spaces/:id/requests', {
-    schema: { tags: ['stage'], summary: 'The request-to-speak queue (host, co-hosts)', params: SpaceIdParam, response: { 200: RequestList, ...errors } },
-  }, async (request) => {
-    const list = await stage.listRequests(asSpaceId(request.params.id), who(request));
-    return { requests: list.map(presentRequest) };
-  });
+  r.get(
+    '/api/spaces/:id/requests',
+    {
+      schema: {
+        tags: ['stage'],
+        summary: 'The request-to-speak queue (host, co-hosts)',
+        params: SpaceIdParam,
+        response: { 200: RequestList, ...errors },
+      },
+    },
+    async (request) => {
+      const list = await stage.listRequests(asSpaceId(request.params.id), who(request));
+      return { requests: list.map(presentRequest) };
+    },
+  );
 
-  r.post('/api/spaces/:id/requests', {
-    schema: { tags: ['stage'], summary: 'Ask to speak', params: SpaceIdParam, body: EmptyBody, response: { 200: StageRequest, ...errors } },
-  }, async (request) => presentRequest(await stage.requestToSpeak(asSpaceId(request.params.id), who(request))));
+  r.post(
+    '/api/spaces/:id/requests',
+    {
+      schema: {
+        tags: ['stage'],
+        summary: 'Ask to speak',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: StageRequest, ...errors },
+      },
+    },
+    async (request) => presentRequest(await stage.requestToSpeak(asSpaceId(request.params.id), who(request))),
+  );
 
-  r.delete('/api/spaces/:id/requests', {
-    schema: { tags: ['stage'], summary: 'Withdraw your request to speak', params: SpaceIdParam, body: EmptyBody, response: { 200: Ok, ...errors } },
-  }, async (request) => {
-    await stage.cancelRequest(asSpaceId(request.params.id), who(request));
-    return { ok: true as const };
-  });
+  r.delete(
+    '/api/spaces/:id/requests',
+    {
+      schema: {
+        tags: ['stage'],
+        summary: 'Withdraw your request to speak',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: Ok, ...errors },
+      },
+    },
+    async (request) => {
+      await stage.cancelRequest(asSpaceId(request.params.id), who(request));
+      return { ok: true as const };
+    },
+  );
 
-  r.post('/api/spaces/:id/invite/accept', {
-    schema: { tags: ['stage'], summary: 'Accept your invitation to speak', params: SpaceIdParam, body: EmptyBody, response: MemberOrOk },
-  }, async (request) => answer(await stage.respondToInvite(asSpaceId(request.params.id), who(request), true)));
+  r.post(
+    '/api/spaces/:id/invite/accept',
+    {
+      schema: { tags: ['stage'], summary: 'Accept your invitation to speak', params: SpaceIdParam, body: EmptyBody, response: MemberOrOk },
+    },
+    async (request) => answer(await stage.respondToInvite(asSpaceId(request.params.id), who(request), true)),
+  );
 
-  r.post('/api/spaces/:id/invite/decline', {
-    schema: { tags: ['stage'], summary: 'Decline your invitation to speak', params: SpaceIdParam, body: EmptyBody, response: MemberOrOk },
-  }, async (request) => answer(await stage.respondToInvite(asSpaceId(request.params.id), who(request), false)));
+  r.post(
+    '/api/spaces/:id/invite/decline',
+    {
+      schema: { tags: ['stage'], summary: 'Decline your invitation to speak', params: SpaceIdParam, body: EmptyBody, response: MemberOrOk },
+    },
+    async (request) => answer(await stage.respondToInvite(asSpaceId(request.params.id), who(request), false)),
+  );
 
   // Actions on one participant: POST /api/spaces/:id/participants/:identity/<verb>.
   const targetActions: Record<string, { summary: string; run: TargetAction }> = {
     approve: { summary: 'Approve their request to speak', run: (s, a, t) => stage.resolveRequest(s, a, t, true) },
     decline: { summary: 'Decline their request to speak', run: (s, a, t) => stage.resolveRequest(s, a, t, false) },
-    invite: { summary: 'Invite a listener to speak', run: (s, a, t) => stage.invite(s, a, t) },
+    invite: { summary: 'Invite a listener to speak', run: (s, a, t) => done(stage.invite(s, a, t)) },
     mute: { summary: 'Mute someone on stage (host, co-hosts, or self)', run: (s, a, t) => stage.setMuted(s, a, t, true) },
     unmute: { summary: 'Unmute yourself (only ever self)', run: (s, a, t) => stage.setMuted(s, a, t, false) },
-    'move-to-audience': { summary: 'Move a speaker to the audience', run: (s, a, t) => stage.moveToAudience(s, a, t) },
-    remove: { summary: 'Remove from the space and revoke their access', run: (s, a, t) => stage.remove(s, a, t) },
+    'move-to-audience': { summary: 'Move a speaker to the audience', run: (s, a, t) => done(stage.moveToAudience(s, a, t)) },
+    remove: { summary: 'Remove from the space and revoke their access', run: (s, a, t) => done(stage.remove(s, a, t)) },
     'appoint-cohost': { summary: 'Make a speaker a co-host (host)', run: (s, a, t) => stage.setCohost(s, a, t, true) },
     'dismiss-cohost': { summary: 'Make a co-host a speaker again (host)', run: (s, a, t) => stage.setCohost(s, a, t, false) },
   };
   for (const [verb, { summary, run }] of Object.entries(targetActions)) {
-    r.post(`/api/spaces/:id/participants/:identity/${verb}`, {
-      schema: { tags: ['stage'], summary, params: TargetParams, body: EmptyBody, response: MemberOrOk },
-    }, async (request) =>
-      answer(await run(asSpaceId(request.params.id), who(request), asIdentity(request.params.identity))));
+    r.post(
+      `/api/spaces/:id/participants/:identity/${verb}`,
+      {
+        schema: { tags: ['stage'], summary, params: TargetParams, body: EmptyBody, response: MemberOrOk },
+      },
+      async (request) => answer(await run(asSpaceId(request.params.id), who(request), asIdentity(request.params.identity))),
+    );
   }
 }

@@ -98,9 +98,7 @@ export class SqliteSpaceStore implements SpaceStore {
 
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    const applied = new Set(
-      (this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => r.version as number),
-    );
+    const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => r.version as number));
     MIGRATIONS.forEach((sql, index) => {
       const version = index + 1;
       if (applied.has(version)) return;
@@ -187,7 +185,8 @@ export class SqliteSpaceStore implements SpaceStore {
         return;
       }
       case 'stage.put':
-        return this.putStage(id, op.member);
+        this.putStage(id, op.member);
+        return;
       case 'stage.delete':
         s.deleteStage.run(id, op.identity);
         return;

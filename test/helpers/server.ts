@@ -1,0 +1,91 @@
+/**
+ * Test servers: a real Rostrum on 127.0.0.1 with a fresh data directory, in this process
+ * (startTestServer) or as a child process of the real CLI (spawnServer, for kill -9 and signals).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { type Config, loadConfig } from '../../src/config.js';
+import type { Role } from '../../src/control/model.js';
+import { createToken } from '../../src/control/tokens.js';
+import { type RostrumServer, startServer } from '../../src/server.js';
+import { Api } from './http.js';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+export const BIN = path.join(ROOT, 'bin/rostrum.js');
+
+export function tempDir(prefix = 'rostrum-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface TestServer {
+  server: RostrumServer;
+  url: string;
+  api: Api;
+  dataDir: string;
+  /** An operator token (the API key holder). */
+  operator: string;
+  /** Mints a token for an identity in a space. */
+  token(space: string, identity: string, role: Role, extra?: { ttlSeconds?: number; now?: number; name?: string }): string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? tempDir();
+  const config = loadConfig({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', strictEvents: true, ...overrides }, {});
+  const server = await startServer(config);
+  const creds = server.credentials;
+  return {
+    server,
+    url: server.url,
+    api: new Api(server.url),
+    dataDir,
+    operator: createToken({ ...creds, identity: 'operator', operator: true, ttlSeconds: 3600 }),
+    token: (space, identity, role, extra = {}) =>
+      createToken({
+        ...creds,
+        space,
+        identity,
+        role,
+        name: extra.name ?? identity,
+        ttlSeconds: extra.ttlSeconds ?? 3600,
+        ...(extra.now ? { now: extra.now } : {}),
+      }),
+    close: () => server.close(),
+  };
+}
+
+export interface ChildServer {
+  child: ChildProcess;
+  url: string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+}
+
+/** Runs `rostrum serve --port 0` as a child and resolves once it logs that it listens. */
+export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', dataDir], {
+    env: { ...process.env, ROSTRUM_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start within 10 s')), 10_000);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'Rostrum listening' && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
+  });
+  return { child, url, exited };
+}
