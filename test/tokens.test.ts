@@ -1,0 +1,165 @@
+/**
+ * Tokens: forged, tampered, expired, not yet valid, for another space, and revoked by removal — all
+ * refused over real HTTP. jose (an independent JWT implementation) verifies our tokens and signs
+ * tokens the server accepts, so the format is standard HS256 JWT.
+ */
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import { createToken, TokenAuthority } from '../src/control/tokens.js';
+import { createSpace, stageFixture } from './helpers/fixture.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('tokens over HTTP', () => {
+  let t: TestServer;
+  let id: string;
+  before(async () => {
+    t = await startTestServer({ clockSkewSeconds: 30 });
+    id = await createSpace(t, { live: true });
+  });
+  after(() => t.close());
+
+  const asHost = (token: string) => t.api.call('PATCH', `/api/spaces/${id}`, { token, body: { title: 'x' } });
+
+  test('a token signed with another secret is refused as token_invalid', async () => {
+    const forged = createToken({ apiKey: t.server.credentials.apiKey, apiSecret: 'x'.repeat(40), identity: 'h', space: id, role: 'host' });
+    const res = await asHost(forged);
+    assert.equal(res.status, 401);
+    assert.equal(res.body.error.code, 'token_invalid');
+  });
+
+  test('a token whose payload was edited after signing is refused', async () => {
+    const listener = t.token(id, 'someone', 'listener');
+    const [header, , signature] = listener.split('.');
+    const payload = { ...JSON.parse(Buffer.from(listener.split('.')[1]!, 'base64url').toString()), operator: true };
+    const res = await asHost(`${header}.${b64(payload)}.${signature}`);
+    assert.equal(res.body.error.code, 'token_invalid');
+  });
+
+  test('an unsigned token (alg none) is refused', async () => {
+    const payload = { iss: t.server.credentials.apiKey, sub: 'operator', iat: 0, exp: 2 ** 31, operator: true };
+    const res = await asHost(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`);
+    assert.equal(res.body.error.code, 'token_invalid');
+  });
+
+  test('a token from an unknown API key is refused', async () => {
+    const token = createToken({ apiKey: 'someone-else', apiSecret: t.server.credentials.apiSecret, identity: 'h', space: id, role: 'host' });
+    assert.equal((await asHost(token)).body.error.code, 'token_invalid');
+  });
+
+  test('garbage, a wrong scheme and a missing token are told apart', async () => {
+    assert.equal((await asHost('not-a-jwt')).body.error.code, 'token_invalid');
+    const basic = await t.api.call('PATCH', `/api/spaces/${id}`, { headers: { authorization: 'Basic Zm9vOmJhcg==' }, body: { title: 'x' } });
+    assert.equal(basic.body.error.code, 'token_invalid');
+    const none = await t.api.call('PATCH', `/api/spaces/${id}`, { body: { title: 'x' } });
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error.code, 'token_missing');
+  });
+
+  test('an expired token is refused as token_expired, but small clock skew is tolerated', async () => {
+    const hourAgo = Date.now() - 3600_000;
+    const expired = t.token(id, 'h', 'host', { now: hourAgo, ttlSeconds: 60 });
+    const res = await asHost(expired);
+    assert.equal(res.status, 401);
+    assert.equal(res.body.error.code, 'token_expired');
+
+    const justExpired = t.token(id, 'h', 'host', { now: Date.now() - 70_000, ttlSeconds: 60 });
+    assert.equal((await asHost(justExpired)).status, 200, 'expired 10 s ago is within the 30 s skew');
+  });
+
+  test('a token that is not valid yet is refused', async () => {
+    const future = t.token(id, 'h', 'host', { now: Date.now() + 3600_000 });
+    assert.equal((await asHost(future)).body.error.code, 'token_invalid');
+  });
+
+  test('a token for another space is refused as token_wrong_space', async () => {
+    const other = await createSpace(t, { live: true });
+    const res = await asHost(t.token(other, 'h', 'host'));
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, 'token_wrong_space');
+  });
+
+  test('a removed identity cannot come back with its old token, a new token, or a join', async () => {
+    const fx = await stageFixture(t, { live: true });
+    const removed = await t.api.post(`/api/spaces/${fx.id}/participants/s/remove`, { token: fx.tokens.host });
+    assert.equal(removed.status, 200);
+
+    const oldToken = await t.api.post(`/api/spaces/${fx.id}/stage`, { token: fx.tokens.speaker });
+    assert.equal(oldToken.status, 403);
+    assert.equal(oldToken.body.error.code, 'identity_removed');
+
+    const fresh = t.token(fx.id, 's', 'speaker');
+    assert.equal((await t.api.post(`/api/spaces/${fx.id}/stage`, { token: fresh })).body.error.code, 'identity_removed');
+    assert.equal((await t.api.post(`/api/spaces/${fx.id}/join`, { token: fresh })).body.error.code, 'identity_removed');
+    assert.equal((await t.api.post(`/api/spaces/${fx.id}/requests`, { token: fresh })).body.error.code, 'identity_removed');
+
+    const minted = await t.api.post(`/api/spaces/${fx.id}/tokens`, { token: t.operator, body: { identity: 's', role: 'speaker' } });
+    assert.equal(minted.status, 403);
+    assert.equal(minted.body.error.code, 'identity_removed');
+  });
+
+  test('a speaker moved to the audience needs a new invitation: tokens issued before the move no longer seat it', async () => {
+    const fx = await stageFixture(t, { live: true });
+    await t.api.post(`/api/spaces/${fx.id}/participants/s/move-to-audience`, { token: fx.tokens.host });
+
+    const again = await t.api.post(`/api/spaces/${fx.id}/stage`, { token: fx.tokens.speaker });
+    assert.equal(again.status, 403);
+
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const reissued = t.token(fx.id, 's', 'speaker');
+    assert.equal((await t.api.post(`/api/spaces/${fx.id}/stage`, { token: reissued })).status, 200);
+  });
+
+  test('host tokens are only minted for the identity that hosts the space', async () => {
+    const res = await t.api.post(`/api/spaces/${id}/tokens`, { token: t.operator, body: { identity: 'mallory', role: 'host' } });
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, 'not_the_host');
+  });
+
+  test('a listener token from join is a standard HS256 JWT that jose verifies', async () => {
+    const joined = await t.api.post(`/api/spaces/${id}/join`);
+    const secret = new TextEncoder().encode(t.server.credentials.apiSecret);
+    const { payload } = await jwtVerify(joined.body.token, secret, { algorithms: ['HS256'], issuer: t.server.credentials.apiKey });
+    assert.equal(payload.sub, joined.body.identity);
+    assert.equal(payload.space, id);
+    assert.equal(payload.role, 'listener');
+    assert.equal(decodeProtectedHeader(joined.body.token).alg, 'HS256');
+  });
+
+  test('a token signed by jose is accepted by the server', async () => {
+    const secret = new TextEncoder().encode(t.server.credentials.apiSecret);
+    const token = await new SignJWT({ space: id, role: 'host', name: 'Hana' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(t.server.credentials.apiKey)
+      .setSubject('h')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(secret);
+    assert.equal((await asHost(token)).status, 200);
+  });
+});
+
+describe('TokenAuthority', () => {
+  const creds = { apiKey: 'k1', apiSecret: 's'.repeat(32) };
+  const authority = new TokenAuthority([creds], 0);
+
+  test('verify compares signatures of equal length in constant time and refuses a one-character change', () => {
+    const token = createToken({ ...creds, identity: 'a', space: 'sp', role: 'listener' });
+    const last = token.at(-1) === 'A' ? 'B' : 'A';
+    assert.throws(() => authority.verify(`${token.slice(0, -1)}${last}`), { code: 'token_invalid' });
+  });
+
+  test('tokens that claim no space are refused unless they are operator tokens', () => {
+    const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'k1', sub: 'a', iat: 1, exp: 2 ** 31 })}`;
+    const sig = createHmac('sha256', creds.apiSecret).update(body).digest('base64url');
+    assert.throws(() => authority.verify(`${body}.${sig}`), { code: 'token_invalid' });
+  });
+
+  test('createToken refuses a short secret and a malformed identity', () => {
+    assert.throws(() => createToken({ apiKey: 'k', apiSecret: 'short', identity: 'a' }), /at least 32/);
+    assert.throws(() => createToken({ ...creds, identity: '../etc' }), /not a valid identity/);
+  });
+});
