@@ -70,6 +70,8 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.post(
     '/api/spaces/:id/reactions',
     {
+      // Keyed by the bearer token (a forged one only spends its own bucket), else by address.
+      config: { rateLimit: { max: deps.reactionLimit, timeWindow: 10_000, keyGenerator: (req) => req.headers.authorization ?? req.ip } },
       schema: {
         tags: ['audience'],
         summary: 'Send a reaction',
