@@ -39,11 +39,12 @@ const post = (path: string) => (t: TestServer, fx: StageFixture, token: string) 
 const onTarget = (target: string, verb: string) => post(`/participants/${target}/${verb}`);
 const self = (verb: string) => (t: TestServer, fx: StageFixture, token: string, actor: ActorName) =>
   t.api.post(`/api/spaces/${fx.id}/participants/${IDENTITY[actor]}/${verb}`, { token });
-const expectStage = (identity: string, expected: { role: string; muted: boolean } | undefined) => async (t: TestServer, fx: StageFixture) => {
-  const stage = await stageOf(t, fx.id);
-  if (expected === undefined) assert.equal(stage[identity], undefined, `${identity} should be off stage`);
-  else assert.deepEqual(stage[identity], expected);
-};
+const expectStage =
+  (identity: string, expected: { role: string; muted: boolean } | undefined) => async (t: TestServer, fx: StageFixture) => {
+    const stage = await stageOf(t, fx.id);
+    if (expected === undefined) assert.equal(stage[identity], undefined, `${identity} should be off stage`);
+    else assert.deepEqual(stage[identity], expected);
+  };
 const expectState = (state: string) => async (t: TestServer, fx: StageFixture) => {
   assert.equal((await t.api.get(`/api/spaces/${fx.id}`)).body.state, state);
 };
@@ -55,8 +56,22 @@ const HOSTS: ActorName[] = ['host', 'operator'];
 const MODERATORS: ActorName[] = ['host', 'cohost', 'operator'];
 
 const CASES: Case[] = [
-  { name: 'start a scheduled space', live: false, act: post('/start'), allowed: HOSTS, effect: expectState('live'), deniedCode: 'permission_denied' },
-  { name: 'end a live space', live: true, act: post('/end'), allowed: HOSTS, effect: expectState('ended'), deniedCode: 'permission_denied' },
+  {
+    name: 'start a scheduled space',
+    live: false,
+    act: post('/start'),
+    allowed: HOSTS,
+    effect: expectState('live'),
+    deniedCode: 'permission_denied',
+  },
+  {
+    name: 'end a live space',
+    live: true,
+    act: post('/end'),
+    allowed: HOSTS,
+    effect: expectState('ended'),
+    deniedCode: 'permission_denied',
+  },
   {
     name: 'change the title',
     live: true,
@@ -200,7 +215,13 @@ const CASES: Case[] = [
     effect: expectStage('c2', undefined),
     deniedCode: 'permission_denied',
   },
-  { name: 'move the host to the audience', live: true, act: onTarget('h', 'move-to-audience'), allowed: NOBODY, deniedCode: 'permission_denied' },
+  {
+    name: 'move the host to the audience',
+    live: true,
+    act: onTarget('h', 'move-to-audience'),
+    allowed: NOBODY,
+    deniedCode: 'permission_denied',
+  },
   {
     name: 'remove a speaker',
     live: true,
@@ -278,10 +299,16 @@ describe('permission table: every role × action over HTTP', () => {
         const response = await c.act(t, fx, fx.tokens[TOKEN_OF[actor]], actor);
 
         if (allowed) {
-          assert.ok(response.status >= 200 && response.status < 300, `expected success, got ${response.status} ${JSON.stringify(response.body)}`);
+          assert.ok(
+            response.status >= 200 && response.status < 300,
+            `expected success, got ${response.status} ${JSON.stringify(response.body)}`,
+          );
           await c.effect?.(t, fx, actor);
         } else {
-          assert.ok([403, 404, 409].includes(response.status), `expected a refusal, got ${response.status} ${JSON.stringify(response.body)}`);
+          assert.ok(
+            [403, 404, 409].includes(response.status),
+            `expected a refusal, got ${response.status} ${JSON.stringify(response.body)}`,
+          );
           assert.equal(typeof response.body.error.code, 'string');
           if (c.deniedCode) assert.equal(response.body.error.code, c.deniedCode);
           assert.deepEqual(await snapshot(t, fx.id), before, 'a refused action changed the space');

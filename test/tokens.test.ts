@@ -46,13 +46,22 @@ describe('tokens over HTTP', () => {
   });
 
   test('a token from an unknown API key is refused', async () => {
-    const token = createToken({ apiKey: 'someone-else', apiSecret: t.server.credentials.apiSecret, identity: 'h', space: id, role: 'host' });
+    const token = createToken({
+      apiKey: 'someone-else',
+      apiSecret: t.server.credentials.apiSecret,
+      identity: 'h',
+      space: id,
+      role: 'host',
+    });
     assert.equal((await asHost(token)).body.error.code, 'token_invalid');
   });
 
   test('garbage, a wrong scheme and a missing token are told apart', async () => {
     assert.equal((await asHost('not-a-jwt')).body.error.code, 'token_invalid');
-    const basic = await t.api.call('PATCH', `/api/spaces/${id}`, { headers: { authorization: 'Basic Zm9vOmJhcg==' }, body: { title: 'x' } });
+    const basic = await t.api.call('PATCH', `/api/spaces/${id}`, {
+      headers: { authorization: 'Basic Zm9vOmJhcg==' },
+      body: { title: 'x' },
+    });
     assert.equal(basic.body.error.code, 'token_invalid');
     const none = await t.api.call('PATCH', `/api/spaces/${id}`, { body: { title: 'x' } });
     assert.equal(none.status, 401);

@@ -51,7 +51,10 @@ export async function stageOf(t: TestServer, id: string): Promise<Record<string,
   const doc = await t.api.get(`/api/spaces/${id}/state`);
   assert.equal(doc.status, 200);
   return Object.fromEntries(
-    (doc.body.stage as Array<{ identity: string; role: string; muted: boolean }>).map((m) => [m.identity, { role: m.role, muted: m.muted }]),
+    (doc.body.stage as Array<{ identity: string; role: string; muted: boolean }>).map((m) => [
+      m.identity,
+      { role: m.role, muted: m.muted },
+    ]),
   );
 }
 
