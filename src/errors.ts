@@ -36,7 +36,6 @@ export const ERRORS = {
   space_not_scheduled: { status: 409, message: 'The space is not scheduled.' },
   stage_full: { status: 409, message: 'The stage already has the most speakers it allows.' },
   cohost_limit: { status: 409, message: 'The space already has the most co-hosts it allows.' },
-  already_on_stage: { status: 409, message: 'That identity is already on the stage.' },
   not_on_stage: { status: 409, message: 'That identity is not on the stage.' },
   host_cannot_leave: { status: 409, message: 'The host stays on stage; end the space instead.' },
   invalid_target: { status: 409, message: 'That action does not apply to that participant.' },

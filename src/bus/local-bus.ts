@@ -36,9 +36,15 @@ export class LocalBus implements Bus {
       set = new Set();
       this.handlers.set(name, set);
     }
-    set.add(handler as (payload: never) => void);
+    // Each subscription gets its own entry, so subscribing one function twice delivers twice and
+    // each disposer removes only its own subscription, once.
+    const entry = (payload: never) => (handler as (p: never) => void)(payload);
+    set.add(entry);
+    let active = true;
     return () => {
-      set.delete(handler as (payload: never) => void);
+      if (!active) return;
+      active = false;
+      set.delete(entry);
     };
   }
 

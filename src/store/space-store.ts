@@ -1,7 +1,7 @@
 /**
  * SpaceStore: the durable record of spaces and of every stage and moderation change. A write is
  * durable when its promise resolves. Implementations: sqlite/ (embedded default); PostgreSQL later.
- * test/store/contract.ts is the suite every implementation must pass.
+ * test/store/space-store-contract.ts is the suite every implementation must pass.
  */
 
 import type {

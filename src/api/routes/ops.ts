@@ -14,11 +14,11 @@ export function opsRoutes(app: FastifyInstance, deps: ApiDeps, isDraining: () =>
 
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
-    if (isDraining()) throw fail('shutting_down');
+    if (isDraining()) throw fail('shutting_down', undefined, 1);
     try {
       await deps.checkReady();
     } catch (err) {
-      throw fail('not_ready', `Not ready: ${(err as Error).message}`);
+      throw fail('not_ready', `Not ready: ${(err as Error).message}`, 5);
     }
     return { status: 'ready' };
   });
