@@ -75,3 +75,32 @@ describe('state document', () => {
     assert.ok(!/request/i.test(text));
   });
 });
+
+describe('pages', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer();
+  });
+  after(() => t.close());
+
+  test('the share link serves a page with the title escaped, and the home page lists live spaces', async () => {
+    const created = await t.api.post('/api/spaces', {
+      token: t.operator,
+      body: { title: '<script>alert(1)</script> & friends', startNow: true },
+    });
+    const share = await t.api.get(`/s/${created.body.id}`);
+    assert.equal(share.status, 200);
+    assert.match(share.headers.get('content-type') ?? '', /text\/html/);
+    assert.ok(share.body.includes('&#60;script&#62;alert(1)&#60;/script&#62; &#38; friends'));
+    assert.ok(!share.body.includes('<script>alert(1)'));
+
+    const home = await t.api.get('/');
+    assert.ok(home.body.includes(`/s/${created.body.id}`));
+  });
+
+  test('the share link of an unknown space is a coded 404', async () => {
+    const res = await t.api.get('/s/NoSuchSpace');
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error.code, 'space_not_found');
+  });
+});

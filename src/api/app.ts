@@ -12,6 +12,7 @@ import type { ApiDeps } from './deps.js';
 import { errorHandler, sendError } from './http-errors.js';
 import { audienceRoutes } from './routes/audience.js';
 import { opsRoutes } from './routes/ops.js';
+import { pageRoutes } from './routes/pages.js';
 import { spaceRoutes } from './routes/spaces.js';
 import { stageRoutes } from './routes/stage.js';
 import { validatorCompiler } from './validation.js';
@@ -114,5 +115,6 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   spaceRoutes(app, deps);
   stageRoutes(app, deps);
   audienceRoutes(app, deps);
+  pageRoutes(app, deps);
   return app;
 }
