@@ -1,0 +1,63 @@
+/**
+ * The audience plane stays stateless: a crowd of joins, heartbeats and reactions never writes to the
+ * database (a second SQLite connection sees no commit), while a reminder — asked for — is durable.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { createSpace } from './helpers/fixture.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+describe('audience plane', () => {
+  let t: TestServer;
+  let db: Database.Database;
+  const commits = () => db.pragma('data_version', { simple: true }) as number;
+
+  before(async () => {
+    t = await startTestServer({ reactionLimit: 1000 });
+    db = new Database(path.join(t.dataDir, 'rostrum.db'), { readonly: true });
+  });
+  after(async () => {
+    db.close();
+    await t.close();
+  });
+
+  test('200 joins, heartbeats and reactions write nothing to the database', async () => {
+    const id = await createSpace(t, { live: true });
+    const before_ = commits();
+
+    const joins = await Promise.all(Array.from({ length: 200 }, () => t.api.post(`/api/spaces/${id}/join`)));
+    for (const j of joins) assert.equal(j.status, 200);
+    await Promise.all(joins.map((j) => t.api.post(`/api/spaces/${id}/heartbeat`, { token: j.body.token })));
+    await Promise.all(
+      joins.slice(0, 50).map((j) => t.api.post(`/api/spaces/${id}/reactions`, { token: j.body.token, body: { emoji: '👏' } })),
+    );
+
+    assert.equal(commits(), before_, 'a listener action committed to the database');
+    assert.equal(new Set(joins.map((j) => j.body.identity)).size, 200, 'every join is a distinct listener');
+  });
+
+  test('a reminder for a scheduled space is durable and counted once per identity', async () => {
+    const id = await createSpace(t, { live: false });
+    const before_ = commits();
+    const token = t.token(id, 'fan', 'listener');
+    assert.deepEqual((await t.api.call('PUT', `/api/spaces/${id}/reminder`, { token })).body, { registered: true, reminders: 1 });
+    assert.deepEqual((await t.api.call('PUT', `/api/spaces/${id}/reminder`, { token })).body, { registered: true, reminders: 1 });
+    assert.ok(commits() > before_);
+    assert.deepEqual((await t.api.call('DELETE', `/api/spaces/${id}/reminder`, { token })).body, { registered: false, reminders: 0 });
+  });
+
+  test('a reminder for a live space is refused with space_not_scheduled', async () => {
+    const id = await createSpace(t, { live: true });
+    const res = await t.api.call('PUT', `/api/spaces/${id}/reminder`, { token: t.token(id, 'fan', 'listener') });
+    assert.equal(res.status, 409);
+    assert.equal(res.body.error.code, 'space_not_scheduled');
+  });
+
+  test('reactions are refused before the space is live', async () => {
+    const id = await createSpace(t, { live: false });
+    const res = await t.api.post(`/api/spaces/${id}/reactions`, { token: t.token(id, 'fan', 'listener'), body: { emoji: '🔥' } });
+    assert.equal(res.body.error.code, 'space_not_live');
+  });
+});
