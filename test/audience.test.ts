@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Ajv } from 'ajv';
 import Database from 'better-sqlite3';
+import { JoinResponse } from '../src/api/schemas.js';
 import { createSpace } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -36,6 +38,22 @@ describe('audience plane', () => {
 
     assert.equal(commits(), before_, 'a listener action committed to the database');
     assert.equal(new Set(joins.map((j) => j.body.identity)).size, 200, 'every join is a distinct listener');
+  });
+
+  test('the join response matches its published schema exactly, in the lobby and live', async () => {
+    const validate = new Ajv({ strict: false, allErrors: true }).compile({ ...JoinResponse, additionalProperties: false });
+    const id = await createSpace(t, { live: false, title: 'Quotes " and \\ backslashes <b>' });
+    for (const state of ['scheduled', 'live']) {
+      if (state === 'live') await t.api.post(`/api/spaces/${id}/start`, { token: t.operator });
+      const res = await t.api.post(`/api/spaces/${id}/join`);
+      assert.equal(res.status, 200);
+      assert.ok(validate(res.body), JSON.stringify(validate.errors));
+      assert.equal(res.body.space.title, 'Quotes " and \\ backslashes <b>');
+      assert.equal(res.body.space.state, state);
+      assert.equal(res.body.urls.playlist, state === 'live' ? `${t.url}/hls/${id}/index.m3u8` : null);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.ok(Date.parse(res.body.expiresAt) > Date.now());
+    }
   });
 
   test('a reminder for a scheduled space is durable and counted once per identity', async () => {

@@ -61,7 +61,7 @@ export function sendError(reply: FastifyReply, err: RostrumError): FastifyReply 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const coded = toRostrumError(err);
   if (coded.status >= 500 && coded.code === 'internal_error') {
-    request.log.error({ err }, 'request failed');
+    request.log.error({ err, reqId: request.id, url: request.url }, 'request failed');
   }
   return sendError(reply, coded);
 }

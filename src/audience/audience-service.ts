@@ -60,12 +60,22 @@ export class AudienceService {
     if (live.removed.has(claims.sub)) throw fail('identity_removed');
   }
 
+  /** The space if this node holds it in memory: the join fast path needs no await. */
+  held(id: SpaceId): LiveSpace | undefined {
+    return this.registry.peek(id);
+  }
+
+  /** Loads the space (a coded 404 if there is none). */
+  resolve(id: SpaceId): Promise<LiveSpace> {
+    return this.registry.get(id);
+  }
+
   /**
-   * Joins as a listener. Anonymous unless the caller brings a token for this space minted by the
-   * operator's backend, whose identity (and removal) then carries over.
+   * Joins as a listener: a signed token, counted at once, nothing written to the database.
+   * Anonymous unless the caller brings a token for this space minted by the operator's backend,
+   * whose identity (and removal) then carries over.
    */
-  async join(id: SpaceId, claims: TokenClaims | undefined): Promise<{ live: LiveSpace; grant: JoinGrant }> {
-    const live = this.registry.peek(id) ?? (await this.registry.get(id));
+  join(live: LiveSpace, claims: TokenClaims | undefined): JoinGrant {
     if (live.space.state === 'ended') throw fail('space_ended', 'The space has ended; its replay needs no join.');
     let identity: Identity;
     if (claims && !claims.operator) {
@@ -76,9 +86,10 @@ export class AudienceService {
     }
     const now = this.now();
     const ttl = this.options.listenerTokenTtlSeconds;
+    const id = live.space.id;
     const token = this.tokens.mintListener(this.options.apiKey, identity, id, ttl, now);
     this.counter(id).seen(identity, now);
-    return { live, grant: { token, identity, expiresAt: (Math.floor(now / 1000) + ttl) * 1000 } };
+    return { token, identity, expiresAt: (Math.floor(now / 1000) + ttl) * 1000 };
   }
 
   async heartbeat(id: SpaceId, claims: TokenClaims): Promise<void> {

@@ -9,7 +9,7 @@
  * test/tokens.test.ts checks both directions against jose as an independent implementation. The
  * codec is strict: only HS256, signatures compared in constant time, every claim type-checked.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { fail } from '../errors.js';
 import { type Identity, isIdentity, isSpaceId, type SpaceId } from '../ids.js';
 import { ROLES, type Role } from './model.js';
@@ -58,7 +58,7 @@ function headerFor(apiKey: string): string {
   return b64json({ alg: 'HS256', typ: 'JWT', kid: apiKey });
 }
 
-function sign(input: string, secret: string): string {
+function sign(input: string, secret: string | KeyObject): string {
   return createHmac('sha256', secret).update(input).digest('base64url');
 }
 
@@ -87,14 +87,15 @@ export function createToken(options: CreateTokenOptions): string {
 
 /** Checks tokens signed by any of the configured keys; also mints listener tokens fast. */
 export class TokenAuthority {
-  private readonly secrets: Map<string, string>;
+  /** Secrets as KeyObjects, made once: HMAC with a string key re-imports it on every call. */
+  private readonly secrets: Map<string, KeyObject>;
   private readonly headers = new Map<string, string>();
 
   constructor(
     keys: ReadonlyArray<{ apiKey: string; apiSecret: string }>,
     private readonly skewSeconds: number,
   ) {
-    this.secrets = new Map(keys.map((k) => [k.apiKey, k.apiSecret]));
+    this.secrets = new Map(keys.map((k) => [k.apiKey, createSecretKey(Buffer.from(k.apiSecret, 'utf8'))]));
     for (const k of keys) this.headers.set(k.apiKey, headerFor(k.apiKey));
   }
 

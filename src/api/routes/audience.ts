@@ -4,10 +4,12 @@
  */
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { LiveSpace } from '../../control/live-space.js';
 import { asSpaceId } from '../../ids.js';
 import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
+import { joinBody } from '../join-body.js';
 import { EmptyBody, ErrorBody, JoinResponse, NoContent, ReactionBody, ReminderResponse, SpaceIdParam } from '../schemas.js';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -28,25 +30,25 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         response: { 200: JoinResponse, ...errors },
       },
     },
-    async (request, reply) => {
-      const id = asSpaceId(request.params.id);
-      const { live, grant } = await audience.join(id, optionalClaims(request, tokens));
-      metrics.joins.inc();
-      reply.header('cache-control', 'no-store');
-      return {
-        token: grant.token,
-        identity: grant.identity,
-        role: 'listener' as const,
-        expiresAt: new Date(grant.expiresAt).toISOString(),
-        heartbeatIntervalSeconds: audience.heartbeatIntervalSeconds,
-        space: { id, title: live.space.title, state: live.space.state },
-        urls: {
-          state: urls.state(id),
-          heartbeat: urls.heartbeat(id),
-          reactions: urls.reactions(id),
-          playlist: live.space.state === 'live' ? urls.playlist(id) : null,
-        },
+    // Not async: when the space is in memory (always, once anyone joined), the join completes
+    // synchronously — no promise, no microtask — and the body is prebuilt (see join-body.ts).
+    (request, typedReply) => {
+      const reply = typedReply as FastifyReply;
+      const claims = optionalClaims(request, tokens);
+      const answer = (live: LiveSpace): void => {
+        const grant = audience.join(live, claims);
+        metrics.joins.inc();
+        reply
+          .header('cache-control', 'no-store')
+          .type('application/json; charset=utf-8')
+          .serializer((payload) => payload as string)
+          .send(joinBody(live, grant, urls, audience.heartbeatIntervalSeconds));
       };
+      const id = asSpaceId(request.params.id);
+      const held = audience.held(id);
+      if (!held) return audience.resolve(id).then(answer);
+      answer(held);
+      return undefined;
     },
   );
 

@@ -1,0 +1,63 @@
+/**
+ * The Rostrum server under test, as the operator runs it: `node bin/rostrum.js serve --port 0` in
+ * its own child process, on 127.0.0.1, with a fresh data directory (removed again on stop) and the
+ * default log level (info: lifecycle lines only, so the "Rostrum listening" line gives us the URL).
+ * Also creates the live space the join figure needs, through the API with an operator token.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Credentials } from '../src/control/credentials.js';
+import { createToken } from '../src/control/tokens.js';
+import { type ListeningChild, ROOT, removeTempDir, spawnListening, tempDir } from './processes.js';
+
+export interface RostrumChild extends ListeningChild {
+  dataDir: string;
+  credentials: Credentials;
+  operatorToken: string;
+}
+
+/** `nodeArgs` go before the script, e.g. --cpu-prof to find the server's hot spots. */
+export async function startRostrum(nodeArgs: string[] = []): Promise<RostrumChild> {
+  const dataDir = tempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'rostrum-bench-')));
+  // Only our settings: an operator's ROSTRUM_* in the environment would change what is measured.
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ROSTRUM_')));
+  Object.assign(env, { ROSTRUM_LOG_LEVEL: 'info', ROSTRUM_HOST: '127.0.0.1', ROSTRUM_DRAIN_MS: '2000' });
+  let server: ListeningChild;
+  try {
+    server = await spawnListening(
+      'rostrum',
+      [...nodeArgs, path.join(ROOT, 'bin/rostrum.js'), 'serve', '--port', '0', '--data', dataDir],
+      env,
+      (entry) => (entry.msg === 'Rostrum listening' && typeof entry.url === 'string' ? entry.url : undefined),
+    );
+  } catch (err) {
+    removeTempDir(dataDir);
+    throw err;
+  }
+  const credentials = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8')) as Credentials;
+  return {
+    ...server,
+    dataDir,
+    credentials,
+    operatorToken: createToken({ ...credentials, identity: 'operator', operator: true, ttlSeconds: 3600 }),
+    stop: async () => {
+      await server.stop();
+      removeTempDir(dataDir);
+    },
+  };
+}
+
+/** POST /api/spaces with `startNow`, so listeners can join at once; returns the space id. */
+export async function createLiveSpace(server: RostrumChild, title = 'bench'): Promise<string> {
+  const response = await fetch(`${server.url}/api/spaces`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.operatorToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ title, startNow: true }),
+  });
+  const text = await response.text();
+  if (response.status !== 201 && response.status !== 200) throw new Error(`creating the space failed: ${response.status} ${text}`);
+  const body = JSON.parse(text) as { id?: unknown; state?: unknown };
+  if (typeof body.id !== 'string' || body.state !== 'live') throw new Error(`unexpected space: ${text}`);
+  return body.id;
+}
