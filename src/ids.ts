@@ -11,7 +11,7 @@ export type SpaceId = Brand<string, 'SpaceId'>;
 /** Who a person is inside a space: chosen by the operator's backend, or `anon-…` for anonymous listeners. */
 export type Identity = Brand<string, 'Identity'>;
 
-/** Space ids: 1–64 of [A-Za-z0-9_-]. Generated ones are 12 characters of base64url (72 bits). */
+/** Space ids: 1–64 of [A-Za-z0-9_-]. Generated ones are 12 letters and digits (see newSpaceId). */
 export const SPACE_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 /** Identities: 1–128 of [A-Za-z0-9_.@:-], not starting with a dot. */
 export const IDENTITY_PATTERN = '^[A-Za-z0-9_@:-][A-Za-z0-9_.@:-]{0,127}$';
@@ -27,8 +27,21 @@ export function isIdentity(value: string): value is Identity {
   return identityRe.test(value);
 }
 
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * 12 characters of [A-Za-z0-9] (71 bits). Only letters and digits: an id that began with "-" (as
+ * base64url ids do one time in 64) would read as an option on a command line (`rostrum space start -x…`).
+ */
 export function newSpaceId(): SpaceId {
-  return randomBytes(9).toString('base64url') as SpaceId;
+  let id = '';
+  while (id.length < 12) {
+    for (const byte of randomBytes(16)) {
+      // 248 = 4 × 62: dropping bytes above it keeps every character equally likely.
+      if (byte < 248 && id.length < 12) id += BASE62[byte % 62];
+    }
+  }
+  return id as SpaceId;
 }
 
 /**
