@@ -25,6 +25,8 @@ export interface Config {
   listenerWindowSeconds: number;
   /** Reactions one token may send per 10 s before getting 429. Default 20 (ROSTRUM_REACTION_LIMIT). */
   reactionLimit: number;
+  /** Requests to speak and reminder sign-ups one address may make per minute. Default 30 (ROSTRUM_REQUEST_LIMIT). */
+  requestLimit: number;
   /** Largest accepted request body, bytes. Default 16384 (ROSTRUM_BODY_LIMIT). */
   bodyLimit: number;
   /** On shutdown, how long /readyz fails while requests are still served, so balancers move away, ms. Default 0 (ROSTRUM_DRAIN_GRACE_MS). */
@@ -39,10 +41,10 @@ export interface Config {
   strictEvents: boolean;
 }
 
-function intFrom(value: string | undefined, fallback: number, name: string): number {
+function intFrom(value: string | undefined, fallback: number, name: string, min = 0): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer of at least ${min}, got "${value}"`);
   return n;
 }
 
@@ -55,11 +57,12 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     publicUrl: env.ROSTRUM_PUBLIC_URL || undefined,
     apiKey: env.ROSTRUM_API_KEY || undefined,
     apiSecret: env.ROSTRUM_API_SECRET || undefined,
-    listenerTokenTtlSeconds: intFrom(env.ROSTRUM_LISTENER_TOKEN_TTL, 6 * 3600, 'ROSTRUM_LISTENER_TOKEN_TTL'),
+    listenerTokenTtlSeconds: intFrom(env.ROSTRUM_LISTENER_TOKEN_TTL, 6 * 3600, 'ROSTRUM_LISTENER_TOKEN_TTL', 60),
     clockSkewSeconds: intFrom(env.ROSTRUM_CLOCK_SKEW, 30, 'ROSTRUM_CLOCK_SKEW'),
-    listenerWindowSeconds: intFrom(env.ROSTRUM_LISTENER_WINDOW, 30, 'ROSTRUM_LISTENER_WINDOW'),
-    reactionLimit: intFrom(env.ROSTRUM_REACTION_LIMIT, 20, 'ROSTRUM_REACTION_LIMIT'),
-    bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT'),
+    listenerWindowSeconds: intFrom(env.ROSTRUM_LISTENER_WINDOW, 30, 'ROSTRUM_LISTENER_WINDOW', 2),
+    reactionLimit: intFrom(env.ROSTRUM_REACTION_LIMIT, 20, 'ROSTRUM_REACTION_LIMIT', 1),
+    requestLimit: intFrom(env.ROSTRUM_REQUEST_LIMIT, 30, 'ROSTRUM_REQUEST_LIMIT', 1),
+    bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT', 1024),
     drainGraceMs: intFrom(env.ROSTRUM_DRAIN_GRACE_MS, 0, 'ROSTRUM_DRAIN_GRACE_MS'),
     drainTimeoutMs: intFrom(env.ROSTRUM_DRAIN_MS, 10_000, 'ROSTRUM_DRAIN_MS'),
     logLevel: env.ROSTRUM_LOG_LEVEL || 'info',

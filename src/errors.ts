@@ -10,6 +10,7 @@ export const ERRORS = {
   validation_failed: { status: 400, message: 'The request does not match the schema.' },
   unknown_field: { status: 400, message: 'The request has a field this endpoint does not accept.' },
   invalid_id: { status: 400, message: 'An id in the path is malformed.' },
+  bad_url: { status: 400, message: 'The URL is malformed (for example a broken %-escape).' },
   invalid_time: { status: 400, message: 'A time is malformed or out of range.' },
   // 401
   token_missing: { status: 401, message: 'This request needs a bearer token.' },
@@ -37,6 +38,7 @@ export const ERRORS = {
   stage_full: { status: 409, message: 'The stage already has the most speakers it allows.' },
   cohost_limit: { status: 409, message: 'The space already has the most co-hosts it allows.' },
   not_on_stage: { status: 409, message: 'That identity is not on the stage.' },
+  request_queue_full: { status: 409, message: 'The request-to-speak queue is full; try again later.' },
   host_cannot_leave: { status: 409, message: 'The host stays on stage; end the space instead.' },
   invalid_target: { status: 409, message: 'That action does not apply to that participant.' },
   // 413 / 415

@@ -65,13 +65,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const urls = new Urls(config.publicUrl);
   const states = new StateDocuments(audience, urls, bus);
   metrics = new Metrics(() => {
-    const bySate: Record<string, number> = { scheduled: 0, live: 0, ended: 0 };
+    const byState: Record<string, number> = { scheduled: 0, live: 0, ended: 0 };
     let listeners = 0;
     for (const live of registry.all()) {
-      bySate[live.space.state] = (bySate[live.space.state] ?? 0) + 1;
+      byState[live.space.state] = (byState[live.space.state] ?? 0) + 1;
       if (live.space.state === 'live') listeners += audience.listeners(live.space.id);
     }
-    return { spaces: bySate, listeners };
+    return { spaces: byState, listeners };
   });
   const tallies = new TallyKeeper(runner, audience, bus, 30_000, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),
@@ -90,6 +90,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       urls,
       metrics,
       reactionLimit: config.reactionLimit,
+      requestLimit: config.requestLimit,
       checkReady: () => store.ping(),
     },
     { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining, isClosing: () => closingHttp },
@@ -115,8 +116,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         }, config.drainTimeoutMs);
         timer.unref();
       });
-      await Promise.race([app.close(), deadline]);
+      const httpClosed = app.close();
+      await Promise.race([httpClosed, deadline]);
       clearTimeout(timer);
+      // Past the deadline the connections are cut; wait for Fastify to finish before the store closes.
+      await httpClosed;
       await tallies.close();
       states.close();
       await bus.close();

@@ -246,6 +246,15 @@ const CASES: BadCase[] = [
     status: 400,
     code: 'validation_failed',
   },
+  { name: 'a broken %-escape', method: 'GET', path: () => '/api/spaces/%zz/state', options: () => ({}), status: 400, code: 'bad_url' },
+  {
+    name: 'an id of 300 characters',
+    method: 'GET',
+    path: () => `/api/spaces/${'a'.repeat(300)}/state`,
+    options: () => ({}),
+    status: 400,
+    code: 'invalid_id',
+  },
   {
     name: 'a wrong method',
     method: 'DELETE',

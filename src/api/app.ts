@@ -52,6 +52,9 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     // We answer requests that arrive while closing ourselves, in our own error shape (see onRequest).
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // URLs Fastify cannot route (broken %-escapes, params longer than maxParamLength) get our shape too.
+    frameworkErrors: (error, _request, reply) =>
+      sendError(reply, error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? fail('invalid_id', 'An id in the path is too long.') : fail('bad_url')),
   });
 
   app.setValidatorCompiler(validatorCompiler);

@@ -19,6 +19,8 @@ export interface ApiDeps {
   metrics: Metrics;
   /** Reactions one token may send per 10 s. */
   reactionLimit: number;
+  /** Requests to speak and reminder sign-ups one address may make per minute. */
+  requestLimit: number;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReady: () => Promise<void>;
 }

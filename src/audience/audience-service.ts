@@ -77,19 +77,21 @@ export class AudienceService {
    */
   join(live: LiveSpace, claims: TokenClaims | undefined): JoinGrant {
     if (live.space.state === 'ended') throw fail('space_ended', 'The space has ended; its replay needs no join.');
+    const now = this.now();
+    const iat = Math.floor(now / 1000);
+    let exp = iat + this.options.listenerTokenTtlSeconds;
     let identity: Identity;
     if (claims && !claims.operator) {
       this.admit(live, claims);
       identity = claims.sub;
+      // A join never outlives the token it was made from, so joining again cannot renew access.
+      exp = Math.min(exp, claims.exp);
     } else {
       identity = newListenerIdentity();
     }
-    const now = this.now();
-    const ttl = this.options.listenerTokenTtlSeconds;
-    const id = live.space.id;
-    const token = this.tokens.mintListener(this.options.apiKey, identity, id, ttl, now);
-    this.counter(id).seen(identity, now);
-    return { token, identity, expiresAt: (Math.floor(now / 1000) + ttl) * 1000 };
+    const token = this.tokens.mintListener(this.options.apiKey, identity, live.space.id, iat, exp);
+    this.counter(live.space.id).seen(identity, now);
+    return { token, identity, expiresAt: exp * 1000 };
   }
 
   async heartbeat(id: SpaceId, claims: TokenClaims): Promise<void> {

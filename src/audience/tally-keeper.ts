@@ -1,6 +1,7 @@
 /**
  * Keeps each live space's peak and total unique listener counts with the space: written every
- * `intervalMs` while it is live, and once more when it ends.
+ * `intervalMs` while it is live, and once more when it ends — after which the node lets go of the
+ * ended space's counters and in-memory state (it reloads from the store if asked for again).
  */
 import type { Bus, Disposer } from '../bus/bus.js';
 import type { CommandRunner } from '../control/commands.js';
@@ -21,7 +22,10 @@ export class TallyKeeper {
     this.timer = setInterval(() => void this.flushAll(), intervalMs);
     this.timer.unref();
     this.unsubscribe = bus.subscribe('space.ended', ({ spaceId }) => {
-      void this.flush(spaceId).then(() => this.audience.forget(spaceId));
+      void this.flush(spaceId).then(() => {
+        this.audience.forget(spaceId);
+        this.runner.registry.evict(spaceId);
+      });
     });
   }
 

@@ -26,5 +26,11 @@ export function roleIn(live: LiveSpace, actor: Actor): ActorRole {
   if (actor.operator) return 'operator';
   if (actor.claims.space !== live.space.id) throw fail('token_wrong_space');
   if (live.removed.has(actor.identity)) throw fail('identity_removed');
-  return live.roleOf(actor.identity);
+  const role = live.roleOf(actor.identity);
+  // Host powers need a host token: a listener token for the host's identity (say, one re-minted by
+  // join) must not carry them.
+  if (role === 'host' && actor.claims.role !== 'host') {
+    throw fail('permission_denied', "This identity hosts the space; act as host with the host's token.");
+  }
+  return role;
 }

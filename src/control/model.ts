@@ -13,7 +13,7 @@ export const ROLES = ['host', 'cohost', 'speaker', 'listener'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Stage limits from DESIGN.md: one host, up to two co-hosts, up to ten speakers (13 on stage). */
-export const LIMITS = { host: 1, cohost: 2, speaker: 10 } as const;
+export const LIMITS = { host: 1, cohost: 2, speaker: 10, /** pending requests to speak */ requests: 500 } as const;
 
 /** The fixed reaction set. Anything else is refused. */
 export const REACTIONS = ['👏', '❤️', '😂', '🔥', '💯', '🙏', '😮', '👍'] as const;

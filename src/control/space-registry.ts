@@ -44,6 +44,11 @@ export class SpaceRegistry {
     return live;
   }
 
+  /** Lets go of a space (an ended one, once its tallies are kept); the next use reloads it. */
+  evict(id: SpaceId): void {
+    this.spaces.delete(id);
+  }
+
   add(live: LiveSpace): void {
     this.spaces.set(live.space.id, live);
   }

@@ -9,7 +9,7 @@ import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../store/space
 import { type Actor, roleIn } from './actor.js';
 import type { Change, CommandRunner } from './commands.js';
 import { LiveSpace } from './live-space.js';
-import type { ActionRecord, Space, StageMember } from './model.js';
+import type { ActionRecord, Role, Space, StageMember } from './model.js';
 import { type Action, authorize } from './permissions.js';
 
 export interface NewSpaceInput {
@@ -70,6 +70,20 @@ export class SpaceService {
 
   list(query: SpaceQuery): Promise<Space[]> {
     return this.store.listSpaces(query);
+  }
+
+  /**
+   * May the operator issue `identity` a token with `role` in this space? Host tokens only for the
+   * identity that hosts it; nothing for a removed identity. Returns the space.
+   */
+  async grant(actor: Actor, id: SpaceId, identity: Identity, role: Role): Promise<Space> {
+    if (!actor.operator) throw fail('permission_denied', 'Only the operator may mint tokens.');
+    const live = await this.runner.registry.get(id);
+    if (role === 'host' && identity !== live.space.hostIdentity) {
+      throw fail('not_the_host', `The host of this space is "${live.space.hostIdentity}".`);
+    }
+    if (live.removed.has(identity)) throw fail('identity_removed');
+    return live.space;
   }
 
   /** The moderation log, oldest first (host, co-hosts, operator). */

@@ -10,7 +10,7 @@ import { type Actor, roleIn } from './actor.js';
 import type { AnyEvent, CommandRunner } from './commands.js';
 import type { LiveSpace } from './live-space.js';
 import { LIMITS, type StageMember, type StageRequest, type StageRole } from './model.js';
-import { type Action, authorize } from './permissions.js';
+import { type Action, type ActorRole, authorize } from './permissions.js';
 
 type Outcome<T> = { ops: StoreOp[]; events: AnyEvent[]; result: T };
 
@@ -20,20 +20,24 @@ export class StageService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Runs one stage command: the space must not have ended; `action` is logged. */
+  /**
+   * Runs one stage command: first who is asking (right space, not removed), then the space's state
+   * (not ended; live where needed), then the command's own decision; `action` is logged.
+   */
   private command<T>(
     id: SpaceId,
     actor: Actor,
     action: Action | 'stage.take_seat',
     target: Identity,
-    decide: (live: LiveSpace, now: number) => Outcome<T>,
+    decide: (live: LiveSpace, now: number, role: ActorRole) => Outcome<T>,
     opts: { needsLive?: boolean } = {},
   ): Promise<T> {
     return this.runner.run(id, (live) => {
+      const role = roleIn(live, actor);
       if (live.space.state === 'ended') throw fail('space_ended');
       if (opts.needsLive && live.space.state !== 'live') throw fail('space_not_live');
       const now = this.now();
-      const outcome = decide(live, now);
+      const outcome = decide(live, now, role);
       if (outcome.ops.length === 0) return outcome;
       outcome.ops.push({ op: 'action.append', action: { at: now, actor: actor.identity, action, target } });
       return outcome;
@@ -74,10 +78,11 @@ export class StageService {
       actor,
       'request.create',
       actor.identity,
-      (live, now) => {
-        authorize('request.create', roleIn(live, actor), { role: live.roleOf(actor.identity), self: true });
+      (live, now, role) => {
+        authorize('request.create', role, { role: live.roleOf(actor.identity), self: true });
         const existing = live.requests.get(actor.identity);
         if (existing) return { ops: [], events: [], result: existing };
+        if (live.requests.size >= LIMITS.requests) throw fail('request_queue_full');
         const request = { identity: actor.identity, name: actor.name, requestedAt: now };
         return {
           ops: [{ op: 'request.put', request }],
@@ -90,8 +95,8 @@ export class StageService {
   }
 
   cancelRequest(id: SpaceId, actor: Actor): Promise<void> {
-    return this.command(id, actor, 'request.cancel', actor.identity, (live) => {
-      authorize('request.cancel', roleIn(live, actor), { role: live.roleOf(actor.identity), self: true });
+    return this.command(id, actor, 'request.cancel', actor.identity, (live, _now, role) => {
+      authorize('request.cancel', role, { role: live.roleOf(actor.identity), self: true });
       if (!live.requests.has(actor.identity)) throw fail('request_not_found');
       return {
         ops: [{ op: 'request.delete', identity: actor.identity }],
@@ -108,8 +113,8 @@ export class StageService {
       actor,
       action,
       target,
-      (live, now) => {
-        authorize(action, roleIn(live, actor), { role: live.roleOf(target), self: target === actor.identity });
+      (live, now, role) => {
+        authorize(action, role, { role: live.roleOf(target), self: target === actor.identity });
         const request = live.requests.get(target);
         if (!request) throw fail('request_not_found');
         const ops: StoreOp[] = [{ op: 'request.delete', identity: target }];
@@ -130,9 +135,9 @@ export class StageService {
       actor,
       'invite.create',
       target,
-      (live, now) => {
+      (live, now, role) => {
         if (live.removed.has(target)) throw fail('invalid_target', 'That identity was removed from the space.');
-        authorize('invite.create', roleIn(live, actor), { role: live.roleOf(target), self: target === actor.identity });
+        authorize('invite.create', role, { role: live.roleOf(target), self: target === actor.identity });
         return {
           ops: [{ op: 'invite.put', invite: { identity: target, invitedBy: actor.identity, invitedAt: now } }],
           events: [['invite.created', { spaceId: id, identity: target, by: actor.identity }]],
@@ -144,9 +149,12 @@ export class StageService {
   }
 
   respondToInvite(id: SpaceId, actor: Actor, accept: boolean): Promise<StageMember | null> {
-    return this.command(id, actor, 'invite.respond', actor.identity, (live, now) => {
-      authorize('invite.respond', roleIn(live, actor), { role: live.roleOf(actor.identity), self: true });
-      if (!live.invites.has(actor.identity)) throw fail('invite_not_found');
+    return this.command(id, actor, 'invite.respond', actor.identity, (live, now, role) => {
+      authorize('invite.respond', role, { role: live.roleOf(actor.identity), self: true });
+      const invite = live.invites.get(actor.identity);
+      if (!invite) throw fail('invite_not_found');
+      // A move to the audience after the invitation outranks it.
+      if ((live.demotedAt.get(actor.identity) ?? -1) >= invite.invitedAt) throw fail('invite_not_found', 'The invitation was withdrawn.');
       const ops: StoreOp[] = [{ op: 'invite.delete', identity: actor.identity }];
       const events: AnyEvent[] = [
         ['invite.resolved', { spaceId: id, identity: actor.identity, outcome: accept ? 'accepted' : 'declined' }],
@@ -167,7 +175,6 @@ export class StageService {
    */
   takeSeat(id: SpaceId, actor: Actor): Promise<StageMember> {
     return this.command(id, actor, 'stage.take_seat', actor.identity, (live, now) => {
-      roleIn(live, actor);
       const current = live.stage.get(actor.identity);
       if (current) return { ops: [], events: [], result: current };
       const granted = actor.claims.role;
@@ -179,26 +186,24 @@ export class StageService {
         throw fail('permission_denied', 'A moderator moved this identity to the audience; it needs a new invitation.');
       }
       const seat = this.seat(live, { identity: actor.identity, name: actor.name, role: granted as StageRole, muted: true, joinedAt: now });
-      const ops: StoreOp[] = [...seat.ops, { op: 'request.delete', identity: actor.identity }];
+      const ops: StoreOp[] = [...seat.ops, ...this.clearPending(actor.identity)];
       return { ops, events: [this.stageChanged(live, ops)], result: seat.result };
     });
   }
 
   leave(id: SpaceId, actor: Actor): Promise<void> {
-    return this.command(id, actor, 'stage.leave', actor.identity, (live) => {
-      const role = roleIn(live, actor);
+    return this.command(id, actor, 'stage.leave', actor.identity, (live, _now, role) => {
       if (role === 'host') throw fail('host_cannot_leave');
       if (role === 'listener' || role === 'operator') throw fail('not_on_stage');
       authorize('stage.leave', role, { role, self: true });
-      const ops: StoreOp[] = [{ op: 'stage.delete', identity: actor.identity }];
+      const ops: StoreOp[] = [{ op: 'stage.delete', identity: actor.identity }, ...this.clearPending(actor.identity)];
       return { ops, events: [this.stageChanged(live, ops)], result: undefined };
     });
   }
 
   setMuted(id: SpaceId, actor: Actor, target: Identity, muted: boolean): Promise<StageMember> {
     const action = muted ? 'participant.mute' : 'participant.unmute';
-    return this.command(id, actor, action, target, (live) => {
-      const role = roleIn(live, actor);
+    return this.command(id, actor, action, target, (live, _now, role) => {
       const member = this.member(live, target);
       authorize(action, role, { role: member.role, self: target === actor.identity });
       if (member.muted === muted) return { ops: [], events: [], result: member };
@@ -212,13 +217,13 @@ export class StageService {
   }
 
   moveToAudience(id: SpaceId, actor: Actor, target: Identity): Promise<void> {
-    return this.command(id, actor, 'participant.move_to_audience', target, (live, now) => {
-      const role = roleIn(live, actor);
+    return this.command(id, actor, 'participant.move_to_audience', target, (live, now, role) => {
       const member = this.member(live, target);
       authorize('participant.move_to_audience', role, { role: member.role, self: target === actor.identity });
       const ops: StoreOp[] = [
         { op: 'stage.delete', identity: target },
         { op: 'demotion.put', demotion: { identity: target, at: now } },
+        ...this.clearPending(target),
       ];
       const events: AnyEvent[] = [
         ['participant.moved_to_audience', { spaceId: id, identity: target, by: actor.identity }],
@@ -229,15 +234,13 @@ export class StageService {
   }
 
   remove(id: SpaceId, actor: Actor, target: Identity): Promise<void> {
-    return this.command(id, actor, 'participant.remove', target, (live, now) => {
-      const role = roleIn(live, actor);
+    return this.command(id, actor, 'participant.remove', target, (live, now, role) => {
       authorize('participant.remove', role, { role: live.roleOf(target), self: target === actor.identity });
       if (live.removed.has(target)) return { ops: [], events: [], result: undefined };
       const ops: StoreOp[] = [
         { op: 'removal.put', removal: { identity: target, removedBy: actor.identity, removedAt: now } },
         { op: 'stage.delete', identity: target },
-        { op: 'request.delete', identity: target },
-        { op: 'invite.delete', identity: target },
+        ...this.clearPending(target),
       ];
       const events: AnyEvent[] = [['participant.removed', { spaceId: id, identity: target, by: actor.identity }]];
       if (live.stage.has(target)) events.push(this.stageChanged(live, ops));
@@ -247,8 +250,7 @@ export class StageService {
 
   setCohost(id: SpaceId, actor: Actor, target: Identity, appoint: boolean): Promise<StageMember> {
     const action = appoint ? 'cohost.appoint' : 'cohost.dismiss';
-    return this.command(id, actor, action, target, (live) => {
-      const role = roleIn(live, actor);
+    return this.command(id, actor, action, target, (live, now, role) => {
       const member = live.stage.get(target);
       authorize(action, role, { role: member?.role ?? 'listener', self: target === actor.identity });
       if (!member) throw fail('participant_not_found');
@@ -256,7 +258,17 @@ export class StageService {
       if (appoint && live.count('cohost') >= LIMITS.cohost) throw fail('cohost_limit');
       if (!appoint && live.count('speaker') >= LIMITS.speaker) throw fail('stage_full');
       const ops: StoreOp[] = [{ op: 'stage.put', member: next }];
+      // A dismissed co-host's old co-host token must not make them co-host again.
+      if (!appoint) ops.push({ op: 'demotion.put', demotion: { identity: target, at: now } });
       return { ops, events: [this.stageChanged(live, ops)], result: next };
     });
+  }
+
+  /** Ops that drop an identity's pending request and invitation. */
+  private clearPending(identity: Identity): StoreOp[] {
+    return [
+      { op: 'request.delete', identity },
+      { op: 'invite.delete', identity },
+    ];
   }
 }

@@ -34,7 +34,11 @@ export interface TestServer {
 
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? tempDir();
-  const config = loadConfig({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', strictEvents: true, ...overrides }, {});
+  // Tests come from one address: per-address limits are raised unless a test sets its own.
+  const config = loadConfig(
+    { port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', strictEvents: true, requestLimit: 100_000, ...overrides },
+    {},
+  );
   const server = await startServer(config);
   const creds = server.credentials;
   return {

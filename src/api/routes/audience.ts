@@ -91,6 +91,8 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.put(
     '/api/spaces/:id/reminder',
     {
+      // A durable write: limited per address, like requests to speak.
+      config: { rateLimit: { max: deps.requestLimit, timeWindow: 60_000 } },
       schema: {
         tags: ['audience'],
         summary: 'Remind me when this scheduled space starts',

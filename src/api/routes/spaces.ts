@@ -144,14 +144,9 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (request, reply) => {
-      operatorOf(request, tokens);
-      const live = await spaces.get(asSpaceId(request.params.id));
       const { identity, name, role, ttlSeconds = DEFAULT_TOKEN_TTL_S } = request.body;
-      if (role === 'host' && identity !== live.space.hostIdentity) {
-        throw fail('not_the_host', `The host of this space is "${live.space.hostIdentity}".`);
-      }
-      if (live.removed.has(asIdentity(identity))) throw fail('identity_removed');
-      const token = mint(live.space.id, identity, name ?? (role === 'host' ? live.space.hostName : undefined), role, ttlSeconds);
+      const space = await spaces.grant(operatorOf(request, tokens), asSpaceId(request.params.id), asIdentity(identity), role);
+      const token = mint(space.id, identity, name ?? (role === 'host' ? space.hostName : undefined), role, ttlSeconds);
       reply.code(201);
       return { token, identity, role, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() };
     },
