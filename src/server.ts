@@ -21,6 +21,7 @@ import { SpaceRegistry } from './control/space-registry.js';
 import { SpaceService } from './control/space-service.js';
 import { StageService } from './control/stage-service.js';
 import { TokenAuthority } from './control/tokens.js';
+import { SignallingHub } from './stage/signalling-hub.js';
 import type { SpaceStore } from './store/space-store.js';
 import { SqliteSpaceStore } from './store/sqlite/sqlite-store.js';
 
@@ -95,6 +96,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining, isClosing: () => closingHttp },
   );
+  const signalling = new SignallingHub(registry, tokens, bus);
+  await signalling.register(app);
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
   log.info({ url: address, store: store.kind, dataDir: config.dataDir }, 'Rostrum listening');
@@ -107,6 +110,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       // Keep serving while balancers notice /readyz failing, then stop taking requests.
       if (config.drainGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainGraceMs));
       closingHttp = true;
+      signalling.close();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(() => {

@@ -6,7 +6,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { createToken } from '../../control/tokens.js';
-import { fail } from '../../errors.js';
 import { asIdentity, asSpaceId } from '../../ids.js';
 import { actorOf, operatorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';

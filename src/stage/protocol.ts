@@ -1,0 +1,53 @@
+/**
+ * The stage signalling protocol: JSON messages over the `/rtc` WebSocket. Client messages are
+ * validated against these schemas; server messages are typed here. Errors use the same codes as
+ * the HTTP API (`{"type":"error","error":{"code","message"}}`).
+ */
+import { type Static, Type } from 'typebox';
+import type { StageMember } from '../control/model.js';
+import type { ErrorCode } from '../errors.js';
+import { SPACE_ID_PATTERN } from '../ids.js';
+
+/** Largest message either side may send, bytes (ws closes with 1009 beyond it). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** A connection must authenticate within this long, ms. */
+export const AUTH_DEADLINE_MS = 5000;
+
+const closed = { additionalProperties: false } as const;
+
+export const ClientMessage = Type.Union([
+  Type.Object(
+    {
+      type: Type.Literal('auth'),
+      token: Type.String({ minLength: 1, maxLength: 4096 }),
+      /** Needed only with an operator token, which is for no one space. */
+      space: Type.Optional(Type.String({ pattern: SPACE_ID_PATTERN })),
+    },
+    closed,
+  ),
+  Type.Object({ type: Type.Literal('ping'), t: Type.Number() }, closed),
+]);
+export type ClientMessage = Static<typeof ClientMessage>;
+
+export type PublicMember = Pick<StageMember, 'identity' | 'name' | 'role' | 'muted'>;
+
+export type ServerMessage =
+  | { type: 'welcome'; identity: string; role: string; spaceId: string; stage: PublicMember[] }
+  | { type: 'stage'; stage: PublicMember[] }
+  | { type: 'muted'; identity: string; by: string }
+  | { type: 'unmuted'; identity: string }
+  | { type: 'request'; identity: string; name: string }
+  | { type: 'request_resolved'; identity: string; outcome: string }
+  | { type: 'moved_to_audience'; identity: string; by: string }
+  | { type: 'removed'; identity: string; by: string }
+  | { type: 'ended' }
+  | { type: 'pong'; t: number; serverTime: number }
+  | { type: 'error'; error: { code: ErrorCode; message: string } };
+
+/** WebSocket close codes we use (RFC 6455 §7.4). */
+export const CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+} as const;

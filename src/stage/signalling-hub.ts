@@ -1,0 +1,168 @@
+/**
+ * The stage's signalling hub: the `/rtc` WebSocket endpoint and the fan-out of stage events to the
+ * people a space's stage concerns — those on stage, moderators, and listeners with a pending request
+ * to speak. Listeners at large never open a socket: they poll the cacheable state document.
+ */
+import websocket from '@fastify/websocket';
+import { Ajv } from 'ajv';
+import type { FastifyInstance } from 'fastify';
+import type { Bus, Disposer } from '../bus/bus.js';
+import { type Actor, actorFromClaims, roleIn } from '../control/actor.js';
+import type { LiveSpace } from '../control/live-space.js';
+import type { SpaceRegistry } from '../control/space-registry.js';
+import type { TokenAuthority } from '../control/tokens.js';
+import { fail } from '../errors.js';
+import { asSpaceId, type Identity, type SpaceId } from '../ids.js';
+import { CLOSE, ClientMessage, MAX_MESSAGE_BYTES, type PublicMember, type ServerMessage } from './protocol.js';
+import { StageConnection } from './stage-connection.js';
+
+const publicStage = (live: LiveSpace): PublicMember[] =>
+  live.stageList().map(({ identity, name, role, muted }) => ({ identity, name, role, muted }));
+
+export class SignallingHub {
+  private readonly bySpace = new Map<SpaceId, Set<StageConnection>>();
+  private readonly disposers: Disposer[] = [];
+  private readonly validate = new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage);
+
+  constructor(
+    private readonly registry: SpaceRegistry,
+    private readonly tokens: TokenAuthority,
+    bus: Bus,
+  ) {
+    const on = this.disposers.push.bind(this.disposers);
+    on(
+      bus.subscribe('stage.changed', ({ spaceId }) =>
+        this.withSpace(spaceId, (live) => this.toAll(spaceId, { type: 'stage', stage: publicStage(live) })),
+      ),
+    );
+    on(bus.subscribe('participant.muted', ({ spaceId, identity, by }) => this.toAll(spaceId, { type: 'muted', identity, by })));
+    on(bus.subscribe('participant.unmuted', ({ spaceId, identity }) => this.toAll(spaceId, { type: 'unmuted', identity })));
+    on(
+      bus.subscribe('request.created', ({ spaceId, identity, name }) =>
+        this.withSpace(spaceId, (live) => this.toModerators(spaceId, live, { type: 'request', identity, name })),
+      ),
+    );
+    on(
+      bus.subscribe('request.resolved', ({ spaceId, identity, outcome }) =>
+        this.withSpace(spaceId, (live) => {
+          const message: ServerMessage = { type: 'request_resolved', identity, outcome };
+          this.toModerators(spaceId, live, message);
+          if (outcome !== 'approved') this.toIdentity(spaceId, identity, message, CLOSE.normal);
+          else this.toIdentity(spaceId, identity, message);
+        }),
+      ),
+    );
+    on(
+      bus.subscribe('participant.moved_to_audience', ({ spaceId, identity, by }) => {
+        this.toAll(spaceId, { type: 'moved_to_audience', identity, by });
+        this.closeIdentity(spaceId, identity, CLOSE.normal, 'moved to the audience');
+      }),
+    );
+    on(
+      bus.subscribe('participant.removed', ({ spaceId, identity, by }) => {
+        this.toAll(spaceId, { type: 'removed', identity, by });
+        this.closeIdentity(spaceId, identity, CLOSE.policy, 'removed');
+      }),
+    );
+    on(
+      bus.subscribe('space.ended', ({ spaceId }) => {
+        this.toAll(spaceId, { type: 'ended' });
+        for (const c of this.bySpace.get(spaceId) ?? []) c.close(CLOSE.normal, 'space ended');
+      }),
+    );
+  }
+
+  /** Registers `GET /rtc` (a WebSocket upgrade) on the app. */
+  async register(app: FastifyInstance): Promise<void> {
+    await app.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } });
+    app.get('/rtc', { websocket: true, schema: { hide: true } }, (socket) => {
+      new StageConnection(socket, this.validate, {
+        authenticate: (token, space) => this.authenticate(token, space),
+        joined: (c) => this.joined(c),
+        left: (c) => this.left(c),
+      });
+    });
+  }
+
+  /** Who may hold a stage socket: people on stage, moderators, and listeners waiting on a request. */
+  private async authenticate(token: string, space: string | undefined): Promise<{ actor: Actor; spaceId: SpaceId }> {
+    const actor = actorFromClaims(this.tokens.verify(token));
+    const id = actor.operator ? space : actor.claims.space;
+    if (!id) throw fail('validation_failed', 'An operator token needs "space" in the auth message.');
+    const live = await this.registry.get(asSpaceId(id));
+    const role = roleIn(live, actor);
+    if (live.space.state === 'ended') throw fail('space_ended');
+    if (role === 'listener' && !live.requests.has(actor.identity)) {
+      throw fail('not_on_stage', 'The stage socket is for people on stage or waiting to be; listeners poll the state document.');
+    }
+    return { actor, spaceId: live.space.id };
+  }
+
+  private joined(c: StageConnection): void {
+    const id = c.spaceId!;
+    let set = this.bySpace.get(id);
+    if (!set) {
+      set = new Set();
+      this.bySpace.set(id, set);
+    }
+    set.add(c);
+    const live = this.registry.peek(id);
+    if (!live) {
+      c.close(CLOSE.goingAway, 'space unloaded');
+      return;
+    }
+    const actor = c.actor!;
+    c.send({
+      type: 'welcome',
+      identity: actor.identity,
+      role: actor.operator ? 'operator' : live.roleOf(actor.identity),
+      spaceId: id,
+      stage: publicStage(live),
+    });
+  }
+
+  private left(c: StageConnection): void {
+    if (!c.spaceId) return;
+    const set = this.bySpace.get(c.spaceId);
+    set?.delete(c);
+    if (set?.size === 0) this.bySpace.delete(c.spaceId);
+  }
+
+  private withSpace(id: SpaceId, fn: (live: LiveSpace) => void): void {
+    if (!this.bySpace.has(id)) return;
+    const live = this.registry.peek(id);
+    if (live) fn(live);
+  }
+
+  private toAll(id: SpaceId, message: ServerMessage): void {
+    for (const c of this.bySpace.get(id) ?? []) c.send(message);
+  }
+
+  private toModerators(id: SpaceId, live: LiveSpace, message: ServerMessage): void {
+    for (const c of this.bySpace.get(id) ?? []) {
+      const actor = c.actor!;
+      const role = actor.operator ? 'operator' : live.roleOf(actor.identity);
+      if (role === 'host' || role === 'cohost' || role === 'operator') c.send(message);
+    }
+  }
+
+  /** Sends to one identity's sockets; with `closeCode`, closes them afterwards. */
+  private toIdentity(id: SpaceId, identity: Identity, message: ServerMessage, closeCode?: number): void {
+    for (const c of [...(this.bySpace.get(id) ?? [])]) {
+      if (c.actor?.identity !== identity) continue;
+      c.send(message);
+      if (closeCode !== undefined) c.close(closeCode, message.type);
+    }
+  }
+
+  private closeIdentity(id: SpaceId, identity: Identity, code: number, reason: string): void {
+    for (const c of [...(this.bySpace.get(id) ?? [])]) if (c.actor?.identity === identity) c.close(code, reason);
+  }
+
+  /** Closes every socket and stops listening to the bus. Idempotent. */
+  close(): void {
+    for (const dispose of this.disposers.splice(0)) dispose();
+    for (const set of this.bySpace.values()) for (const c of [...set]) c.close(CLOSE.goingAway, 'server shutting down');
+    this.bySpace.clear();
+  }
+}

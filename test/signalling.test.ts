@@ -1,0 +1,192 @@
+/**
+ * The stage signalling socket (`/rtc`) over a real WebSocket: who may open one, the pushes of stage
+ * events, and bad input — malformed JSON, unknown messages, oversized messages, floods — answered
+ * with coded errors while the server stays healthy.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { type StageFixture, stageFixture } from './helpers/fixture.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+interface Client {
+  ws: WebSocket;
+  messages: any[];
+  /** Resolves with the first message (already received or to come) that matches. */
+  next(match: (m: any) => boolean, timeoutMs?: number): Promise<any>;
+  closed: Promise<{ code: number; reason: string }>;
+  send(value: unknown): void;
+}
+
+async function connect(t: TestServer, auth?: Record<string, unknown>): Promise<Client> {
+  const ws = new WebSocket(`${t.url.replace('http', 'ws')}/rtc`);
+  const messages: any[] = [];
+  const waiters: Array<{ match: (m: any) => boolean; resolve: (m: any) => void }> = [];
+  ws.on('message', (data) => {
+    const m = JSON.parse(String(data));
+    messages.push(m);
+    for (const w of [...waiters]) {
+      if (w.match(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const client: Client = {
+    ws,
+    messages,
+    closed,
+    send: (value) => ws.send(typeof value === 'string' ? value : JSON.stringify(value)),
+    next: (match, timeoutMs = 3000) =>
+      new Promise((resolve, reject) => {
+        const found = messages.find(match);
+        if (found) return resolve(found);
+        const timer = setTimeout(() => reject(new Error(`no matching message; got ${JSON.stringify(messages)}`)), timeoutMs);
+        waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+      }),
+  };
+  if (auth) client.send({ type: 'auth', ...auth });
+  return client;
+}
+
+const errorCode = (code: string) => (m: any) => m.type === 'error' && m.error.code === code;
+
+describe('stage signalling socket', () => {
+  let t: TestServer;
+  let fx: StageFixture;
+  const clients: Client[] = [];
+  const open = async (auth?: Record<string, unknown>) => {
+    const c = await connect(t, auth);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    t = await startTestServer();
+  });
+  after(async () => {
+    for (const c of clients) c.ws.terminate();
+    await t.close();
+  });
+
+  test('a speaker is welcomed with the stage, and hears of a mute by the host at once', async () => {
+    fx = await stageFixture(t, { live: true });
+    const speaker = await open({ token: fx.tokens.speaker });
+    const welcome = await speaker.next((m) => m.type === 'welcome');
+    assert.equal(welcome.identity, 's');
+    assert.equal(welcome.role, 'speaker');
+    assert.deepEqual(
+      welcome.stage.map((m: any) => m.identity),
+      ['h', 'c', 's', 's2'],
+    );
+
+    await t.api.post(`/api/spaces/${fx.id}/participants/h/mute`, { token: fx.tokens.host });
+
+    const muted = await speaker.next((m) => m.type === 'muted');
+    assert.deepEqual(muted, { type: 'muted', identity: 'h', by: 'h' });
+    const stage = await speaker.next((m) => m.type === 'stage' && m.stage[0].muted);
+    assert.equal(stage.stage[0].identity, 'h');
+  });
+
+  test('moderators hear of new requests to speak; the asker hears the outcome and is closed when declined', async () => {
+    const f = await stageFixture(t, { live: true });
+    const host = await open({ token: f.tokens.host });
+    await host.next((m) => m.type === 'welcome');
+    const asker = t.token(f.id, 'asker', 'listener');
+    await t.api.post(`/api/spaces/${f.id}/requests`, { token: asker });
+    assert.deepEqual(await host.next((m) => m.type === 'request'), { type: 'request', identity: 'asker', name: 'asker' });
+
+    const waiting = await open({ token: asker });
+    assert.equal((await waiting.next((m) => m.type === 'welcome')).role, 'listener');
+    await t.api.post(`/api/spaces/${f.id}/participants/asker/decline`, { token: f.tokens.host });
+    assert.equal((await waiting.next((m) => m.type === 'request_resolved')).outcome, 'declined');
+    assert.equal((await waiting.closed).code, 1000);
+  });
+
+  test('a removed speaker is told and disconnected; a new socket for it is refused', async () => {
+    const f = await stageFixture(t, { live: true });
+    const speaker = await open({ token: f.tokens.speaker });
+    await speaker.next((m) => m.type === 'welcome');
+
+    await t.api.post(`/api/spaces/${f.id}/participants/s/remove`, { token: f.tokens.host });
+
+    assert.equal((await speaker.next((m) => m.type === 'removed')).identity, 's');
+    assert.equal((await speaker.closed).code, 1008);
+    const again = await open({ token: t.token(f.id, 's', 'speaker') });
+    await again.next(errorCode('identity_removed'));
+    assert.equal((await again.closed).code, 1008);
+  });
+
+  test('the end of the space is pushed and every socket closes', async () => {
+    const f = await stageFixture(t, { live: true });
+    const speaker = await open({ token: f.tokens.speaker });
+    await speaker.next((m) => m.type === 'welcome');
+    await t.api.post(`/api/spaces/${f.id}/end`, { token: f.tokens.host });
+    await speaker.next((m) => m.type === 'ended');
+    assert.equal((await speaker.closed).code, 1000);
+  });
+
+  test('a listener with no request, a forged token and a token for nothing are refused with codes', async () => {
+    const f = await stageFixture(t, { live: true });
+    const listener = await open({ token: f.tokens.listener });
+    await listener.next(errorCode('not_on_stage'));
+    assert.equal((await listener.closed).code, 1008);
+
+    const forged = await open({ token: `${f.tokens.speaker.slice(0, -2)}xx` });
+    await forged.next(errorCode('token_invalid'));
+
+    const operator = await open({ token: t.operator });
+    await operator.next(errorCode('validation_failed'));
+  });
+
+  test('bad messages get coded errors and the connection survives', async () => {
+    const f = await stageFixture(t, { live: true });
+    const c = await open({ token: f.tokens.speaker });
+    await c.next((m) => m.type === 'welcome');
+
+    c.send('{not json');
+    await c.next(errorCode('invalid_json'));
+    c.send({ type: 'offer', sdp: 'v=0' });
+    await c.next(errorCode('validation_failed'));
+    c.send({ type: 'ping', t: 'soon' });
+    assert.equal(c.messages.filter(errorCode('validation_failed')).length >= 1, true);
+    c.send({ type: 'ping', t: 42 });
+    const pong = await c.next((m) => m.type === 'pong');
+    assert.equal(pong.t, 42);
+    assert.equal(c.ws.readyState, WebSocket.OPEN);
+  });
+
+  test('a message over 64 KB closes the socket with 1009, and the server stays healthy', async () => {
+    const f = await stageFixture(t, { live: true });
+    const c = await open({ token: f.tokens.speaker });
+    await c.next((m) => m.type === 'welcome');
+    c.send({ type: 'ping', t: 1, pad: 'x'.repeat(70 * 1024) });
+    assert.equal((await c.closed).code, 1009);
+    assert.equal((await t.api.get('/healthz')).status, 200);
+  });
+
+  test('a message flood is refused with rate_limited, and a sustained one closes the socket', async () => {
+    const f = await stageFixture(t, { live: true });
+    const c = await open({ token: f.tokens.speaker });
+    await c.next((m) => m.type === 'welcome');
+    for (let i = 0; i < 400; i++) c.send({ type: 'ping', t: i });
+    await c.next(errorCode('rate_limited'));
+    assert.equal((await c.closed).code, 1008);
+    const other = await open({ token: f.tokens.speaker2 });
+    assert.equal((await other.next((m) => m.type === 'welcome')).identity, 's2', 'others are unaffected');
+  });
+
+  test('a socket that never authenticates is closed', { timeout: 10_000 }, async () => {
+    const c = await open();
+    c.send({ type: 'ping', t: 1 });
+    await c.next(errorCode('token_missing'));
+    assert.equal((await c.closed).code, 1008);
+  });
+});
