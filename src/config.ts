@@ -23,6 +23,8 @@ export interface Config {
   clockSkewSeconds: number;
   /** Window over which a heartbeat counts a listener as present, seconds. Default 30 (ROSTRUM_LISTENER_WINDOW). */
   listenerWindowSeconds: number;
+  /** How often live spaces' peak and total listener counts are written to the store, ms. Default 30000 (ROSTRUM_TALLY_INTERVAL_MS). */
+  tallyIntervalMs: number;
   /** Reactions one token may send per 10 s before getting 429. Default 20 (ROSTRUM_REACTION_LIMIT). */
   reactionLimit: number;
   /** Requests to speak and reminder sign-ups one address may make per minute. Default 30 (ROSTRUM_REQUEST_LIMIT). */
@@ -60,6 +62,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     listenerTokenTtlSeconds: intFrom(env.ROSTRUM_LISTENER_TOKEN_TTL, 6 * 3600, 'ROSTRUM_LISTENER_TOKEN_TTL', 60),
     clockSkewSeconds: intFrom(env.ROSTRUM_CLOCK_SKEW, 30, 'ROSTRUM_CLOCK_SKEW'),
     listenerWindowSeconds: intFrom(env.ROSTRUM_LISTENER_WINDOW, 30, 'ROSTRUM_LISTENER_WINDOW', 2),
+    tallyIntervalMs: intFrom(env.ROSTRUM_TALLY_INTERVAL_MS, 30_000, 'ROSTRUM_TALLY_INTERVAL_MS', 1000),
     reactionLimit: intFrom(env.ROSTRUM_REACTION_LIMIT, 20, 'ROSTRUM_REACTION_LIMIT', 1),
     requestLimit: intFrom(env.ROSTRUM_REQUEST_LIMIT, 30, 'ROSTRUM_REQUEST_LIMIT', 1),
     bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT', 1024),

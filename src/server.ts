@@ -74,7 +74,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     }
     return { spaces: byState, listeners };
   });
-  const tallies = new TallyKeeper(runner, audience, bus, 30_000, (err, spaceId) =>
+  const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),
   );
 

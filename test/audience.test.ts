@@ -17,7 +17,8 @@ describe('audience plane', () => {
   const commits = () => db.pragma('data_version', { simple: true }) as number;
 
   before(async () => {
-    t = await startTestServer({ reactionLimit: 1000 });
+    // No periodic tally write may land inside the measured window.
+    t = await startTestServer({ reactionLimit: 1000, tallyIntervalMs: 3_600_000 });
     db = new Database(path.join(t.dataDir, 'rostrum.db'), { readonly: true });
   });
   after(async () => {
