@@ -8,22 +8,47 @@ import type { StoreOp } from '../store/space-store.js';
 import type { Invite, Role, Space, SpaceSnapshot, StageMember, StageRequest, StageRole } from './model.js';
 
 export class LiveSpace {
-  space: Space;
-  readonly stage = new Map<Identity, StageMember>();
-  readonly requests = new Map<Identity, StageRequest>();
-  readonly invites = new Map<Identity, Invite>();
-  readonly removed = new Set<Identity>();
-  /** Identity → when a moderator last moved it to the audience (epoch ms). */
-  readonly demotedAt = new Map<Identity, number>();
+  // Mutable only here, through apply(); everyone else sees read-only views.
+  private current: Space;
+  private readonly members = new Map<Identity, StageMember>();
+  private readonly pendingRequests = new Map<Identity, StageRequest>();
+  private readonly pendingInvites = new Map<Identity, Invite>();
+  private readonly removals = new Set<Identity>();
+  private readonly demotions = new Map<Identity, number>();
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(snapshot: SpaceSnapshot) {
-    this.space = snapshot.space;
-    for (const m of snapshot.stage) this.stage.set(m.identity, m);
-    for (const r of snapshot.requests) this.requests.set(r.identity, r);
-    for (const i of snapshot.invites) this.invites.set(i.identity, i);
-    for (const r of snapshot.removals) this.removed.add(r.identity);
-    for (const d of snapshot.demotions) this.demotedAt.set(d.identity, d.at);
+    this.current = snapshot.space;
+    for (const m of snapshot.stage) this.members.set(m.identity, m);
+    for (const r of snapshot.requests) this.pendingRequests.set(r.identity, r);
+    for (const i of snapshot.invites) this.pendingInvites.set(i.identity, i);
+    for (const r of snapshot.removals) this.removals.add(r.identity);
+    for (const d of snapshot.demotions) this.demotions.set(d.identity, d.at);
+  }
+
+  get space(): Space {
+    return this.current;
+  }
+
+  get stage(): ReadonlyMap<Identity, StageMember> {
+    return this.members;
+  }
+
+  get requests(): ReadonlyMap<Identity, StageRequest> {
+    return this.pendingRequests;
+  }
+
+  get invites(): ReadonlyMap<Identity, Invite> {
+    return this.pendingInvites;
+  }
+
+  get removed(): ReadonlySet<Identity> {
+    return this.removals;
+  }
+
+  /** Identity → when a moderator last moved it to the audience or dismissed it as co-host (epoch ms). */
+  get demotedAt(): ReadonlyMap<Identity, number> {
+    return this.demotions;
   }
 
   /** The role an identity holds now: its stage role, or listener. */
@@ -54,31 +79,31 @@ export class LiveSpace {
   apply(op: StoreOp): void {
     switch (op.op) {
       case 'space.update':
-        this.space = { ...this.space, ...op.patch };
+        this.current = { ...this.current, ...op.patch };
         return;
       case 'stage.put':
-        this.stage.set(op.member.identity, op.member);
+        this.members.set(op.member.identity, op.member);
         return;
       case 'stage.delete':
-        this.stage.delete(op.identity);
+        this.members.delete(op.identity);
         return;
       case 'request.put':
-        this.requests.set(op.request.identity, op.request);
+        this.pendingRequests.set(op.request.identity, op.request);
         return;
       case 'request.delete':
-        this.requests.delete(op.identity);
+        this.pendingRequests.delete(op.identity);
         return;
       case 'invite.put':
-        this.invites.set(op.invite.identity, op.invite);
+        this.pendingInvites.set(op.invite.identity, op.invite);
         return;
       case 'invite.delete':
-        this.invites.delete(op.identity);
+        this.pendingInvites.delete(op.identity);
         return;
       case 'removal.put':
-        this.removed.add(op.removal.identity);
+        this.removals.add(op.removal.identity);
         return;
       case 'demotion.put':
-        this.demotedAt.set(op.demotion.identity, op.demotion.at);
+        this.demotions.set(op.demotion.identity, op.demotion.at);
         return;
       case 'action.append':
         return;
