@@ -124,6 +124,21 @@ describe('stage signalling socket', () => {
     assert.equal((await again.closed).code, 1008);
   });
 
+  test('leaving the stage closes the socket: off stage, a person is back in the crowd', async () => {
+    const f = await stageFixture(t, { live: true });
+    const speaker = await open({ token: f.tokens.speaker2 });
+    await speaker.next((m) => m.type === 'welcome');
+    const host = await open({ token: f.tokens.host });
+    await host.next((m) => m.type === 'welcome');
+
+    await t.api.call('DELETE', `/api/spaces/${f.id}/stage`, { token: f.tokens.speaker2 });
+
+    assert.equal((await speaker.closed).code, 1000);
+    const stage = await host.next((m) => m.type === 'stage' && !m.stage.some((x: any) => x.identity === 's2'));
+    assert.ok(stage.stage.some((x: any) => x.identity === 'h'));
+    assert.equal(host.ws.readyState, WebSocket.OPEN);
+  });
+
   test('the end of the space is pushed and every socket closes', async () => {
     const f = await stageFixture(t, { live: true });
     const speaker = await open({ token: f.tokens.speaker });

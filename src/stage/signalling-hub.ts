@@ -32,7 +32,16 @@ export class SignallingHub {
     const on = this.disposers.push.bind(this.disposers);
     on(
       bus.subscribe('stage.changed', ({ spaceId }) =>
-        this.withSpace(spaceId, (live) => this.toAll(spaceId, { type: 'stage', stage: publicStage(live) })),
+        this.withSpace(spaceId, (live) => {
+          this.toAll(spaceId, { type: 'stage', stage: publicStage(live) });
+          // Someone who left the stage (and is not waiting to come back) goes back to the crowd.
+          for (const c of [...(this.bySpace.get(spaceId) ?? [])]) {
+            const actor = c.actor!;
+            if (!actor.operator && live.roleOf(actor.identity) === 'listener' && !live.requests.has(actor.identity)) {
+              c.close(CLOSE.normal, 'off the stage');
+            }
+          }
+        }),
       ),
     );
     on(bus.subscribe('participant.muted', ({ spaceId, identity, by }) => this.toAll(spaceId, { type: 'muted', identity, by })));
