@@ -71,3 +71,36 @@ test('a space and its moderation actions survive kill -9 and a restart', async (
     first.child.kill('SIGKILL');
   }
 });
+
+test('reaction totals and listener tallies are kept with the space and continue after a restart', async () => {
+  const dataDir = tempDir();
+  const env = { ROSTRUM_TALLY_INTERVAL_MS: '1000' };
+  const first = await spawnServer(dataDir, env);
+  let second: Awaited<ReturnType<typeof spawnServer>> | undefined;
+  try {
+    const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
+    const operator = createToken({ ...creds, identity: 'operator', operator: true });
+    const api = new Api(first.url);
+    const id = (await api.post('/api/spaces', { token: operator, body: { title: 'Cheers', startNow: true } })).body.id as string;
+    const fan = createToken({ ...creds, identity: 'fan', space: id, role: 'listener' });
+    for (let i = 0; i < 3; i++)
+      assert.equal((await api.post(`/api/spaces/${id}/reactions`, { token: fan, body: { emoji: '🔥' } })).status, 202);
+    await api.post(`/api/spaces/${id}/join`);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    second = await spawnServer(dataDir, env);
+    const again = new Api(second.url);
+
+    const doc = (await again.get(`/api/spaces/${id}/state`)).body;
+    assert.equal(doc.reactions['🔥'], 3);
+    assert.ok(doc.peakListeners >= 1, 'the peak was kept');
+    await again.post(`/api/spaces/${id}/reactions`, { token: fan, body: { emoji: '🔥' } });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await again.get(`/api/spaces/${id}/state`)).body.reactions['🔥'], 4, 'the count continues');
+  } finally {
+    first.child.kill('SIGKILL');
+    second?.child.kill('SIGKILL');
+  }
+});

@@ -109,7 +109,8 @@ export class AudienceService {
     if (!REACTIONS.includes(emoji as Reaction)) throw fail('validation_failed', `Reactions are one of ${REACTIONS.join(' ')}.`);
     let totals = this.reactions.get(id);
     if (!totals) {
-      totals = Object.fromEntries(REACTIONS.map((r) => [r, 0])) as Record<Reaction, number>;
+      // Start from what is kept with the space, so a restart or a reload continues the count.
+      totals = { ...(Object.fromEntries(REACTIONS.map((r) => [r, 0])) as Record<Reaction, number>), ...live.space.reactions };
       this.reactions.set(id, totals);
     }
     totals[emoji as Reaction]++;
@@ -137,12 +138,14 @@ export class AudienceService {
     return { peak: c.peak, total: c.totalUnique() };
   }
 
-  reactionTotals(id: SpaceId): Record<string, number> {
-    return this.reactions.get(id) ?? {};
+  /** This node's running totals, or those kept with the space when nobody has reacted here since it loaded. */
+  reactionTotals(live: LiveSpace): Readonly<Record<string, number>> {
+    return this.reactions.get(live.space.id) ?? live.space.reactions;
   }
 
-  /** Forgets a space's counters (after its tallies were persisted at the end). */
+  /** Forgets a space's counters and totals (after they were kept with the space at its end). */
   forget(id: SpaceId): void {
     this.counters.delete(id);
+    this.reactions.delete(id);
   }
 }

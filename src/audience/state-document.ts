@@ -61,7 +61,7 @@ export class StateDocuments {
       // Listeners waiting in the lobby count too; an ended space has none.
       listeners: s.state === 'ended' ? 0 : this.audience.listeners(s.id),
       peakListeners: Math.max(peak, s.peakListeners),
-      reactions: this.audience.reactionTotals(s.id),
+      reactions: this.audience.reactionTotals(live),
       ...(s.state === 'live' ? { playlistUrl: this.urls.playlist(s.id) } : {}),
     };
   }

@@ -1,5 +1,6 @@
 /**
- * Keeps each live space's peak and total unique listener counts with the space: written every
+ * Keeps each live space's peak and total unique listener counts, and its reaction totals, with the
+ * space: written every
  * `intervalMs` while it is live, and once more when it ends — after which the node lets go of the
  * ended space's counters and in-memory state (it reloads from the store if asked for again).
  */
@@ -40,9 +41,13 @@ export class TallyKeeper {
         const { peak, total } = this.audience.tallies(id);
         const peakListeners = Math.max(peak, live.space.peakListeners);
         const totalListeners = Math.max(total, live.space.totalListeners);
-        const unchanged = peakListeners === live.space.peakListeners && totalListeners === live.space.totalListeners;
+        const reactions = this.audience.reactionTotals(live);
+        const unchanged =
+          peakListeners === live.space.peakListeners &&
+          totalListeners === live.space.totalListeners &&
+          JSON.stringify(reactions) === JSON.stringify(live.space.reactions);
         return {
-          ops: unchanged ? [] : [{ op: 'space.update', patch: { peakListeners, totalListeners } }],
+          ops: unchanged ? [] : [{ op: 'space.update', patch: { peakListeners, totalListeners, reactions: { ...reactions } } }],
           events: [],
           result: undefined,
         };

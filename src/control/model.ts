@@ -37,6 +37,8 @@ export interface Space {
   peakListeners: number;
   /** Estimated distinct listeners over the whole space. */
   totalListeners: number;
+  /** Reaction totals by emoji, kept with the space (written with the listener tallies). */
+  reactions: Record<string, number>;
 }
 
 export interface StageMember {

@@ -54,6 +54,7 @@ export class SpaceService {
       updatedAt: now,
       peakListeners: 0,
       totalListeners: 0,
+      reactions: {},
     };
     const host: StageMember = { identity: input.hostIdentity, name: input.hostName, role: 'host', muted: false, joinedAt: now };
     await this.store.createSpace(space, host);

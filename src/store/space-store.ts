@@ -21,7 +21,16 @@ import type { Identity, SpaceId } from '../ids.js';
 export type SpacePatch = Partial<
   Pick<
     Space,
-    'title' | 'state' | 'scheduledStart' | 'startedAt' | 'endedAt' | 'recording' | 'updatedAt' | 'peakListeners' | 'totalListeners'
+    | 'title'
+    | 'state'
+    | 'scheduledStart'
+    | 'startedAt'
+    | 'endedAt'
+    | 'recording'
+    | 'updatedAt'
+    | 'peakListeners'
+    | 'totalListeners'
+    | 'reactions'
   >
 >;
 

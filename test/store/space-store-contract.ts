@@ -40,8 +40,9 @@ function makeSpace(id: string, overrides: Partial<Space> = {}): Space {
     updatedAt: T0,
     peakListeners: 0,
     totalListeners: 0,
+    reactions: {},
     ...overrides,
-  };
+  } as Space;
 }
 
 function makeHost(space: Space, overrides: Partial<StageMember> = {}): StageMember {
@@ -128,6 +129,7 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
             updatedAt: T0 + 3_600_001,
             peakListeners: 12_345,
             totalListeners: 987_654,
+            reactions: { '🔥': 3, '👏': 1_000_000 },
           });
           const host = makeHost(space, { muted: true, joinedAt: T0 + 61_000 });
 
@@ -262,6 +264,8 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
           };
           assert.deepEqual(afterFirst.space, expectedFirst);
           assert.deepEqual(afterSecond.space, { ...expectedFirst, peakListeners: 40, totalListeners: 41 });
+          await store.commit(space.id, [{ op: 'space.update', patch: { reactions: { '❤️': 2 } } }]);
+          assert.deepEqual(await load(store, 's'), { ...afterSecond, space: { ...afterSecond.space, reactions: { '❤️': 2 } } });
         }));
 
       test('space.update with an empty patch changes nothing', () =>

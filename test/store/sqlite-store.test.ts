@@ -128,6 +128,7 @@ describe('SqliteSpaceStore', () => {
         updatedAt: 1,
         peakListeners: 0,
         totalListeners: 0,
+        reactions: {},
       };
       const first = new SqliteSpaceStore(file);
       await first.createSpace(space, { identity: space.hostIdentity, name: 'Host', role: 'host', muted: false, joinedAt: 1 });

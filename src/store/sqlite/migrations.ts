@@ -70,4 +70,5 @@ export const MIGRATIONS: readonly string[] = [
      target TEXT
    );
    CREATE INDEX actions_space ON actions (space_id, seq);`,
+  `ALTER TABLE spaces ADD COLUMN reactions TEXT NOT NULL DEFAULT '{}';`,
 ];

@@ -24,6 +24,7 @@ const SPACE_COLUMNS: Record<keyof SpacePatch, string> = {
   updatedAt: 'updated_at',
   peakListeners: 'peak_listeners',
   totalListeners: 'total_listeners',
+  reactions: 'reactions',
 };
 
 function toSpace(r: Row): Space {
@@ -41,10 +42,15 @@ function toSpace(r: Row): Space {
     updatedAt: r.updated_at as number,
     peakListeners: r.peak_listeners as number,
     totalListeners: r.total_listeners as number,
+    reactions: JSON.parse(r.reactions as string) as Record<string, number>,
   };
 }
 
-const sqlValue = (v: unknown): unknown => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
+const sqlValue = (v: unknown): unknown => {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v !== null && typeof v === 'object') return JSON.stringify(v);
+  return v;
+};
 
 export class SqliteSpaceStore implements SpaceStore {
   readonly kind = 'sqlite';
@@ -65,9 +71,9 @@ export class SqliteSpaceStore implements SpaceStore {
     this.stmts = {
       insertSpace: db.prepare(
         `INSERT INTO spaces (id, title, host_identity, host_name, state, scheduled_start, started_at, ended_at,
-           recording, created_at, updated_at, peak_listeners, total_listeners)
+           recording, created_at, updated_at, peak_listeners, total_listeners, reactions)
          VALUES (@id, @title, @hostIdentity, @hostName, @state, @scheduledStart, @startedAt, @endedAt,
-           @recording, @createdAt, @updatedAt, @peakListeners, @totalListeners)`,
+           @recording, @createdAt, @updatedAt, @peakListeners, @totalListeners, @reactions)`,
       ),
       getSpace: db.prepare('SELECT * FROM spaces WHERE id = ?'),
       stage: db.prepare('SELECT * FROM stage_members WHERE space_id = ? ORDER BY joined_at, identity'),
@@ -111,7 +117,7 @@ export class SqliteSpaceStore implements SpaceStore {
 
   async createSpace(space: Space, host: StageMember): Promise<void> {
     this.db.transaction(() => {
-      this.stmts.insertSpace.run({ ...space, recording: space.recording ? 1 : 0 });
+      this.stmts.insertSpace.run({ ...space, recording: space.recording ? 1 : 0, reactions: JSON.stringify(space.reactions) });
       this.putStage(space.id, host);
     })();
   }
