@@ -21,6 +21,7 @@ import { SpaceRegistry } from './control/space-registry.js';
 import { SpaceService } from './control/space-service.js';
 import { StageService } from './control/stage-service.js';
 import { TokenAuthority } from './control/tokens.js';
+import { isLoopback } from './stage/rtc-config.js';
 import { SignallingHub } from './stage/signalling-hub.js';
 import type { SpaceStore } from './store/space-store.js';
 import { SqliteSpaceStore } from './store/sqlite/sqlite-store.js';
@@ -96,7 +97,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining, isClosing: () => closingHttp },
   );
-  const signalling = new SignallingHub(registry, tokens, bus);
+  const signalling = new SignallingHub(registry, tokens, bus, isLoopback(config.host));
   await signalling.register(app);
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);

@@ -49,7 +49,13 @@ async function connect(t: TestServer, auth?: Record<string, unknown>): Promise<C
         const found = messages.find(match);
         if (found) return resolve(found);
         const timer = setTimeout(() => reject(new Error(`no matching message; got ${JSON.stringify(messages)}`)), timeoutMs);
-        waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+        waiters.push({
+          match,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
       }),
   };
   if (auth) client.send({ type: 'auth', ...auth });
@@ -176,6 +182,33 @@ describe('stage signalling socket', () => {
     const pong = await c.next((m) => m.type === 'pong');
     assert.equal(pong.t, 42);
     assert.equal(c.ws.readyState, WebSocket.OPEN);
+  });
+
+  test('bad offers are refused with validation_failed: video, no Opus, two microphones, too many candidates', async () => {
+    const f = await stageFixture(t, { live: true });
+    const c = await open({ token: f.tokens.speaker });
+    await c.next((m) => m.type === 'welcome');
+    const audio = (dir: string, codec = 'opus/48000/2') => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 ${codec}\r\na=${dir}\r\n`;
+    const offers = [
+      `v=0\r\n${audio('sendonly')}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n`,
+      `v=0\r\n${audio('sendonly', 'PCMU/8000')}`,
+      `v=0\r\n${audio('sendonly')}${audio('sendonly')}`,
+      `v=0\r\n${audio('sendonly')}${'a=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n'.repeat(11)}`,
+      'not sdp at all',
+    ];
+    for (const sdp of offers) c.send({ type: 'offer', sdp });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const refusals = c.messages.filter(errorCode('validation_failed'));
+    assert.equal(refusals.length, offers.length, JSON.stringify(c.messages));
+    assert.equal(c.ws.readyState, WebSocket.OPEN);
+  });
+
+  test('a listener waiting on a request cannot publish audio', async () => {
+    const f = await stageFixture(t, { live: true });
+    const waiting = await open({ token: f.tokens.listener2 });
+    await waiting.next((m) => m.type === 'welcome');
+    waiting.send({ type: 'offer', sdp: 'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=sendonly\r\n' });
+    await waiting.next(errorCode('not_on_stage'));
   });
 
   test('a message over 64 KB closes the socket with 1009, and the server stays healthy', async () => {

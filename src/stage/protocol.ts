@@ -10,6 +10,10 @@ import { SPACE_ID_PATTERN } from '../ids.js';
 
 /** Largest message either side may send, bytes (ws closes with 1009 beyond it). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Largest SDP offer accepted, characters. */
+export const MAX_SDP_BYTES = 16 * 1024;
+/** Receive slots a speaker offers: everyone else who can be on stage (13 − 1). */
+export const SLOTS = 12;
 /** A connection must authenticate within this long, ms. */
 export const AUTH_DEADLINE_MS = 5000;
 
@@ -26,6 +30,8 @@ export const ClientMessage = Type.Union([
     closed,
   ),
   Type.Object({ type: Type.Literal('ping'), t: Type.Number() }, closed),
+  /** Publish: an SDP offer with one sendonly audio (the microphone) and up to SLOTS recvonly audios. */
+  Type.Object({ type: Type.Literal('offer'), sdp: Type.String({ minLength: 1, maxLength: MAX_SDP_BYTES }) }, closed),
 ]);
 export type ClientMessage = Static<typeof ClientMessage>;
 
@@ -42,6 +48,9 @@ export type ServerMessage =
   | { type: 'removed'; identity: string; by: string }
   | { type: 'ended' }
   | { type: 'pong'; t: number; serverTime: number }
+  | { type: 'answer'; sdp: string }
+  /** Which slot (receive transceiver, by mid) now carries whose voice; null when it fell silent. */
+  | { type: 'slot'; mid: string; identity: string | null }
   | { type: 'error'; error: { code: ErrorCode; message: string } };
 
 /** WebSocket close codes we use (RFC 6455 §7.4). */

@@ -13,14 +13,19 @@ import type { SpaceRegistry } from '../control/space-registry.js';
 import type { TokenAuthority } from '../control/tokens.js';
 import { fail } from '../errors.js';
 import { asSpaceId, type Identity, type SpaceId } from '../ids.js';
+import { AudioRouter } from './audio-router.js';
 import { CLOSE, ClientMessage, MAX_MESSAGE_BYTES, type PublicMember, type ServerMessage } from './protocol.js';
+import { checkOffer } from './sdp-policy.js';
 import { StageConnection } from './stage-connection.js';
+import { StageSession } from './stage-session.js';
 
 const publicStage = (live: LiveSpace): PublicMember[] =>
   live.stageList().map(({ identity, name, role, muted }) => ({ identity, name, role, muted }));
 
 export class SignallingHub {
   private readonly bySpace = new Map<SpaceId, Set<StageConnection>>();
+  private readonly routers = new Map<SpaceId, AudioRouter>();
+  private readonly sessions = new Map<StageConnection, StageSession>();
   private readonly disposers: Disposer[] = [];
   private readonly validate = new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage);
 
@@ -28,6 +33,8 @@ export class SignallingHub {
     private readonly registry: SpaceRegistry,
     private readonly tokens: TokenAuthority,
     bus: Bus,
+    /** Restrict WebRTC to loopback (the server itself listens on a loopback address). */
+    private readonly loopbackOnly: boolean,
   ) {
     const on = this.disposers.push.bind(this.disposers);
     on(
@@ -87,6 +94,7 @@ export class SignallingHub {
     app.get('/rtc', { websocket: true, schema: { hide: true } }, (socket) => {
       new StageConnection(socket, this.validate, {
         authenticate: (token, space) => this.authenticate(token, space),
+        offer: (c, sdp) => this.offer(c, sdp),
         joined: (c) => this.joined(c),
         left: (c) => this.left(c),
       });
@@ -130,7 +138,52 @@ export class SignallingHub {
     });
   }
 
+  /** A speaker publishes: check the offer, answer it, and route its microphone to everyone else. */
+  private async offer(c: StageConnection, sdp: string): Promise<string> {
+    const id = c.spaceId!;
+    const live = this.registry.peek(id);
+    const identity = c.actor!.identity;
+    if (!live || c.actor!.operator || live.roleOf(identity) === 'listener') {
+      throw fail('not_on_stage', 'Only people on stage publish audio.');
+    }
+    checkOffer(sdp);
+    this.dropSession(c);
+    let router = this.routers.get(id);
+    if (!router) {
+      router = new AudioRouter(() => this.registry.peek(id));
+      this.routers.set(id, router);
+    }
+    const target = router;
+    const { session, sdp: answer } = await StageSession.answer(
+      identity,
+      sdp,
+      {
+        onMicrophone: (rtp) => target.publish(identity, rtp),
+        onSlot: (mid, who) => c.send({ type: 'slot', mid, identity: who }),
+      },
+      this.loopbackOnly,
+    );
+    if (!this.bySpace.get(id)?.has(c)) {
+      await session.close();
+      throw fail('not_on_stage', 'The connection closed while the offer was answered.');
+    }
+    this.sessions.set(c, session);
+    target.add(session);
+    return answer;
+  }
+
+  private dropSession(c: StageConnection): void {
+    const session = this.sessions.get(c);
+    if (!session) return;
+    this.sessions.delete(c);
+    const router = c.spaceId ? this.routers.get(c.spaceId) : undefined;
+    router?.remove(session);
+    if (router?.size === 0) this.routers.delete(c.spaceId!);
+    void session.close();
+  }
+
   private left(c: StageConnection): void {
+    this.dropSession(c);
     if (!c.spaceId) return;
     const set = this.bySpace.get(c.spaceId);
     set?.delete(c);

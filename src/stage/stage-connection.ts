@@ -16,6 +16,8 @@ export interface ConnectionHandlers {
   /** Called once authenticated (send the welcome); and once closed. */
   joined(connection: StageConnection): void;
   left(connection: StageConnection): void;
+  /** Answers a speaker's SDP offer; resolves with the answer, or throws a coded error. */
+  offer(connection: StageConnection, sdp: string): Promise<string>;
 }
 
 /** Token bucket: `burst` messages at once, refilled at `perSecond`. */
@@ -127,6 +129,19 @@ export class StageConnection {
             const coded = err instanceof RostrumError ? err : new RostrumError('internal_error');
             this.sendError(coded.code, coded.message);
             this.close(CLOSE.policy, coded.code);
+          },
+        );
+        return;
+      case 'offer':
+        if (!this.actor) {
+          this.sendError('token_missing', 'Authenticate first.');
+          return;
+        }
+        this.handlers.offer(this, message.sdp).then(
+          (sdp) => this.send({ type: 'answer', sdp }),
+          (err: unknown) => {
+            const coded = err instanceof RostrumError ? err : new RostrumError('internal_error');
+            this.sendError(coded.code, coded.message);
           },
         );
         return;

@@ -1,0 +1,144 @@
+/**
+ * A speaker bot: joins a space's stage over the real `/rtc` signalling and real WebRTC (werift),
+ * publishes a sine tone as Opus, and decodes everything it hears into PCM. Used by the tests, and
+ * by `rostrum bot speak` (next).
+ */
+import opus from '@discordjs/opus';
+import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift';
+import WebSocket from 'ws';
+import { SLOTS } from '../stage/protocol.js';
+import { isLoopback, rtcConfig } from '../stage/rtc-config.js';
+import { FRAME_SAMPLES, SAMPLE_RATE, toneFrame } from './tone.js';
+
+// @discordjs/opus is CommonJS: its named exports arrive on the default export under ESM.
+const { OpusEncoder } = opus;
+
+export interface SpeakerBotOptions {
+  /** Base URL of the Rostrum server, e.g. http://127.0.0.1:8080. */
+  server: string;
+  token: string;
+  /** Tone to publish, Hz; none to stay silent. */
+  toneHz?: number;
+}
+
+export class SpeakerBot {
+  /** Everything heard, as mono s16le PCM at 48 kHz, with the time each 20 ms frame arrived. */
+  readonly heard: Array<{ at: number; pcm: Buffer }> = [];
+  readonly messages: Array<{ type: string; [key: string]: unknown }> = [];
+  private readonly decoder: InstanceType<typeof OpusEncoder> = new OpusEncoder(SAMPLE_RATE, 1);
+  private readonly encoder: InstanceType<typeof OpusEncoder> = new OpusEncoder(SAMPLE_RATE, 1);
+  private timer: NodeJS.Timeout | undefined;
+  private frame = 0;
+
+  private constructor(
+    private readonly ws: WebSocket,
+    private readonly pc: RTCPeerConnection,
+    private readonly mic: MediaStreamTrack,
+  ) {}
+
+  static async join(options: SpeakerBotOptions): Promise<SpeakerBot> {
+    const ws = new WebSocket(`${options.server.replace(/^http/, 'ws')}/rtc`);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const pc = new RTCPeerConnection(rtcConfig(isLoopback(new URL(options.server).hostname)));
+    const mic = new MediaStreamTrack({ kind: 'audio' });
+    const bot = new SpeakerBot(ws, pc, mic);
+    ws.on('message', (data) => bot.messages.push(JSON.parse(String(data))));
+    pc.addTransceiver(mic, { direction: 'sendonly' });
+    for (let i = 0; i < SLOTS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.onTrack.subscribe((track) => {
+      track.onReceiveRtp.subscribe((rtp) => {
+        try {
+          bot.heard.push({ at: Date.now(), pcm: bot.decoder.decode(rtp.payload) });
+        } catch {
+          // a packet the decoder refuses is a loss, as in any client
+        }
+      });
+    });
+
+    try {
+      await bot.negotiate(options.token);
+    } catch (err) {
+      await bot.close();
+      throw err;
+    }
+    if (options.toneHz !== undefined) bot.play(options.toneHz);
+    return bot;
+  }
+
+  private async negotiate(token: string): Promise<void> {
+    this.ws.send(JSON.stringify({ type: 'auth', token: token }));
+    await this.waitFor((m) => m.type === 'welcome' || m.type === 'error');
+    const welcome = this.messages.find((m) => m.type === 'welcome');
+    if (!welcome) throw new Error(`not welcomed: ${JSON.stringify(this.messages)}`);
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await new Promise<void>((resolve) => {
+      if (this.pc.iceGatheringState === 'complete') return resolve();
+      this.pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
+    });
+    this.ws.send(JSON.stringify({ type: 'offer', sdp: this.pc.localDescription?.sdp }));
+    const answer = await this.waitFor((m) => m.type === 'answer' || m.type === 'error');
+    if (answer.type !== 'answer') throw new Error(`offer refused: ${JSON.stringify(answer)}`);
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp as string });
+    await new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + 10_000;
+      const check = () => {
+        if (this.pc.connectionState === 'connected') return resolve();
+        if (Date.now() > deadline) return reject(new Error(`WebRTC did not connect (${this.pc.connectionState})`));
+        setTimeout(check, 20);
+      };
+      check();
+    });
+  }
+
+  /** Sends a 20 ms Opus frame of the tone every 20 ms. */
+  private play(hz: number): void {
+    const ssrc = Math.floor(Math.random() * 2 ** 31);
+    this.timer = setInterval(() => {
+      const payload = this.encoder.encode(toneFrame(hz, this.frame));
+      const header = new RtpHeader({
+        payloadType: 111,
+        sequenceNumber: this.frame & 0xffff,
+        timestamp: (this.frame * FRAME_SAMPLES) >>> 0,
+        ssrc,
+        marker: false,
+      });
+      this.mic.writeRtp(new RtpPacket(header, payload));
+      this.frame++;
+    }, 20);
+  }
+
+  /** PCM heard since `since` (epoch ms). */
+  heardSince(since: number): Buffer {
+    return Buffer.concat(this.heard.filter((h) => h.at >= since).map((h) => h.pcm));
+  }
+
+  waitFor(
+    match: (m: { type: string; [key: string]: unknown }) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<{ type: string; [key: string]: unknown }> {
+    return new Promise((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      const check = () => {
+        const found = this.messages.find(match);
+        if (found) return resolve(found);
+        if (Date.now() > deadline) return reject(new Error(`timed out; messages: ${JSON.stringify(this.messages)}`));
+        setTimeout(check, 10);
+      };
+      check();
+    });
+  }
+
+  /** Sends a signalling message (e.g. to unmute through HTTP, use the API instead). */
+  send(message: unknown): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.ws.close();
+    await this.pc.close();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Speakers hear each other over real WebRTC, through the server, and never themselves; a mute is
+ * enforced by the server dropping the audio; removal ends the session. Two bot speakers publish
+ * 440 Hz and 660 Hz tones as Opus; what each receives is decoded and measured with Goertzel.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { SpeakerBot } from '../src/bots/speaker-bot.js';
+import { goertzel } from '../src/bots/tone.js';
+import { createSpace } from './helpers/fixture.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/** A tone at level 0.3 measures ~0.02 after Opus; silence and the other tone's leakage stay below 1e-4. */
+const PRESENT = 2e-3;
+const ABSENT = 2e-4;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('stage audio over WebRTC', () => {
+  let t: TestServer;
+  let id: string;
+  let a: SpeakerBot;
+  let b: SpeakerBot;
+  const tokenB = () => t.token(id, 'b', 'speaker');
+
+  before(async () => {
+    t = await startTestServer();
+    id = await createSpace(t, { live: true });
+    for (const [who, hz] of [
+      ['a', 440],
+      ['b', 660],
+    ] as const) {
+      const token = t.token(id, who, 'speaker');
+      assert.equal((await t.api.post(`/api/spaces/${id}/stage`, { token })).status, 200);
+      assert.equal((await t.api.post(`/api/spaces/${id}/participants/${who}/unmute`, { token })).status, 200);
+      const bot = await SpeakerBot.join({ server: t.url, token, toneHz: hz });
+      if (who === 'a') a = bot;
+      else b = bot;
+    }
+    await sleep(1000);
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await t.close();
+  });
+
+  test('each speaker hears the other and not itself', async () => {
+    const since = Date.now();
+    await sleep(1000);
+    const atA = a.heardSince(since);
+    const atB = b.heardSince(since);
+    assert.ok(atA.length > 0 && atB.length > 0, 'both hear something');
+    assert.ok(goertzel(atA, 660) > PRESENT, `A hears B's 660 Hz (${goertzel(atA, 660)})`);
+    assert.ok(goertzel(atA, 440) < ABSENT, `A does not hear itself (${goertzel(atA, 440)})`);
+    assert.ok(goertzel(atB, 440) > PRESENT, `B hears A's 440 Hz (${goertzel(atB, 440)})`);
+    assert.ok(goertzel(atB, 660) < ABSENT, `B does not hear itself (${goertzel(atB, 660)})`);
+  });
+
+  test('a host mute silences B for A within 300 ms although B keeps sending; only B may unmute', async () => {
+    const host = t.token(id, 'h', 'host');
+    const mutedAt = Date.now();
+    assert.equal((await t.api.post(`/api/spaces/${id}/participants/b/mute`, { token: host })).status, 200);
+    await sleep(1000);
+    const afterMute = a.heard.filter((h) => h.at >= mutedAt + 300).map((h) => h.pcm);
+    assert.ok(goertzel(Buffer.concat(afterMute), 660) < ABSENT, 'no 660 Hz reaches A after 300 ms');
+
+    const byHost = await t.api.post(`/api/spaces/${id}/participants/b/unmute`, { token: host });
+    assert.equal(byHost.body.error.code, 'unmute_others_forbidden');
+
+    assert.equal((await t.api.post(`/api/spaces/${id}/participants/b/unmute`, { token: tokenB() })).status, 200);
+    const unmutedAt = Date.now();
+    await sleep(1000);
+    assert.ok(goertzel(a.heardSince(unmutedAt + 200), 660) > PRESENT, '660 Hz returns after B unmutes itself');
+  });
+
+  test('removing B ends its session, and a new token for B is refused', async () => {
+    await t.api.post(`/api/spaces/${id}/participants/b/remove`, { token: t.token(id, 'h', 'host') });
+    await b.waitFor((m) => m.type === 'removed');
+    const removedAt = Date.now();
+    await sleep(800);
+    assert.ok(goertzel(a.heardSince(removedAt + 200), 660) < ABSENT, 'A no longer hears B');
+    await assert.rejects(SpeakerBot.join({ server: t.url, token: tokenB(), toneHz: 660 }), /identity_removed/);
+  });
+});
