@@ -17,8 +17,10 @@ export interface SpeakerBotOptions {
   /** Base URL of the Rostrum server, e.g. http://127.0.0.1:8080. */
   server: string;
   token: string;
-  /** Tone to publish, Hz; none to stay silent. */
+  /** Tone to publish, Hz. */
   toneHz?: number;
+  /** Or PCM to publish (mono s16le, 48 kHz), looped. */
+  pcm?: Buffer;
 }
 
 export class SpeakerBot {
@@ -64,7 +66,14 @@ export class SpeakerBot {
       await bot.close();
       throw err;
     }
-    if (options.toneHz !== undefined) bot.play(options.toneHz);
+    if (options.pcm !== undefined) {
+      const pcm = options.pcm;
+      const frames = Math.max(1, Math.floor(pcm.length / (FRAME_SAMPLES * 2)));
+      bot.play((i) => pcm.subarray((i % frames) * FRAME_SAMPLES * 2, ((i % frames) + 1) * FRAME_SAMPLES * 2));
+    } else if (options.toneHz !== undefined) {
+      const hz = options.toneHz;
+      bot.play((i) => toneFrame(hz, i));
+    }
     return bot;
   }
 
@@ -93,11 +102,16 @@ export class SpeakerBot {
     });
   }
 
-  /** Sends a 20 ms Opus frame of the tone every 20 ms. */
-  private play(hz: number): void {
+  /** Frames published so far (20 ms each). */
+  get framesSent(): number {
+    return this.frame;
+  }
+
+  /** Encodes and sends `frameAt(i)` as one 20 ms Opus packet every 20 ms. */
+  private play(frameAt: (index: number) => Buffer): void {
     const ssrc = Math.floor(Math.random() * 2 ** 31);
     this.timer = setInterval(() => {
-      const payload = this.encoder.encode(toneFrame(hz, this.frame));
+      const payload = this.encoder.encode(frameAt(this.frame));
       const header = new RtpHeader({
         payloadType: 111,
         sequenceNumber: this.frame & 0xffff,

@@ -35,13 +35,14 @@ export class ApiClient {
     this.token = createToken({ ...creds, identity: 'operator', name: 'Operator', operator: true, ttlSeconds: 300 });
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** Calls the API as the operator, or with `asToken` (a participant's token) when given. */
+  async request<T>(method: string, path: string, body?: unknown, asToken?: string): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.server}${path}`, {
         method,
         headers: {
-          authorization: `Bearer ${this.token}`,
+          authorization: `Bearer ${asToken ?? this.token}`,
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),

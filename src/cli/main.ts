@@ -1,5 +1,6 @@
 /** The `rostrum` command line: one file per command. */
 import { Command } from 'commander';
+import { botCommand } from './bot.js';
 import { CliError } from './client.js';
 import { serveCommand } from './serve.js';
 import { spaceCommand } from './space.js';
@@ -11,7 +12,8 @@ const program = new Command('rostrum')
   .showHelpAfterError()
   .addCommand(serveCommand())
   .addCommand(spaceCommand())
-  .addCommand(tokenCommand());
+  .addCommand(tokenCommand())
+  .addCommand(botCommand());
 
 try {
   await program.parseAsync(process.argv);

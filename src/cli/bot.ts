@@ -1,0 +1,53 @@
+/**
+ * `rostrum bot speak`: a speaker bot joins a space's stage over real WebRTC (as an invited speaker:
+ * the operator credentials mint its token), plays a tone or a WAV file for the given time, and can
+ * record what it hears. Exits 0 when it played the whole duration.
+ */
+import { Command, Option } from 'commander';
+import { SpeakerBot } from '../bots/speaker-bot.js';
+import { readWav, writeWav } from '../bots/wav.js';
+import { ApiClient, CliError } from './client.js';
+import { withServerOptions } from './options.js';
+
+function positive(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new CliError(`${name} must be a positive number, got "${value}"`);
+    return n;
+  };
+}
+
+export function botCommand(): Command {
+  const bot = new Command('bot').description('bots that join a space (for demos, tests and rehearsals)');
+  withServerOptions(bot.command('speak'))
+    .description('join the stage as a speaker and play a tone or a WAV file')
+    .requiredOption('--space <id>', 'the space')
+    .option('--identity <name>', 'the bot speaker identity', 'bot-speaker')
+    .addOption(new Option('--tone <hz>', 'play a sine tone of this frequency').argParser(positive('--tone')).conflicts('wav'))
+    .option('--wav <file>', 'play this WAV file (16-bit mono 48 kHz), looped')
+    .option('--seconds <s>', 'how long to speak', positive('--seconds'), 10)
+    .option('--listen-wav <file>', 'also record what the bot hears to this WAV file')
+    .action(async (opts) => {
+      const pcm = opts.wav ? readWav(opts.wav) : undefined;
+      const client = new ApiClient(opts);
+      const path = `/api/spaces/${encodeURIComponent(opts.space)}`;
+      const { token } = await client.request<{ token: string }>('POST', `${path}/tokens`, {
+        identity: opts.identity,
+        name: opts.identity,
+        role: 'speaker',
+      });
+      await client.request('POST', `${path}/stage`, undefined, token);
+      await client.request('POST', `${path}/participants/${encodeURIComponent(opts.identity)}/unmute`, undefined, token);
+      const speaker = await SpeakerBot.join({ server: client.server, token, ...(pcm ? { pcm } : { toneHz: opts.tone ?? 440 }) });
+      const started = Date.now();
+      const ended = await Promise.race([
+        new Promise<'done'>((resolve) => setTimeout(() => resolve('done'), opts.seconds * 1000)),
+        speaker.waitFor((m) => m.type === 'removed' || m.type === 'ended' || m.type === 'moved_to_audience', opts.seconds * 1000 + 1000),
+      ]).catch(() => 'done' as const);
+      if (opts.listenWav) writeWav(opts.listenWav, speaker.heardSince(started));
+      await speaker.close();
+      if (ended !== 'done') throw new CliError(`left the stage early: ${ended.type}`);
+      process.stdout.write(`${JSON.stringify({ identity: opts.identity, seconds: opts.seconds, framesSent: speaker.framesSent })}\n`);
+    });
+  return bot;
+}
