@@ -65,7 +65,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     listenerWindowSeconds: config.listenerWindowSeconds,
   });
   const urls = new Urls(config.publicUrl);
-  const states = new StateDocuments(audience, urls, bus);
+  let signalling: SignallingHub | undefined;
+  const states = new StateDocuments(audience, urls, bus, (id) => signalling?.talking(id) ?? []);
   metrics = new Metrics(() => {
     const byState: Record<string, number> = { scheduled: 0, live: 0, ended: 0 };
     let listeners = 0;
@@ -97,8 +98,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining, isClosing: () => closingHttp },
   );
-  const signalling = new SignallingHub(registry, tokens, bus, isLoopback(config.host));
-  await signalling.register(app);
+  const hub = new SignallingHub(registry, tokens, bus, isLoopback(config.host));
+  signalling = hub;
+  await hub.register(app);
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
   log.info({ url: address, store: store.kind, dataDir: config.dataDir }, 'Rostrum listening');
@@ -111,7 +113,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       // Keep serving while balancers notice /readyz failing, then stop taking requests.
       if (config.drainGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainGraceMs));
       closingHttp = true;
-      signalling.close();
+      hub.close();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(() => {

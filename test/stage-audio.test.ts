@@ -54,6 +54,14 @@ describe('stage audio over WebRTC', () => {
     assert.ok(goertzel(atA, 440) < ABSENT, `A does not hear itself (${goertzel(atA, 440)})`);
     assert.ok(goertzel(atB, 440) > PRESENT, `B hears A's 440 Hz (${goertzel(atB, 440)})`);
     assert.ok(goertzel(atB, 660) < ABSENT, `B does not hear itself (${goertzel(atB, 660)})`);
+
+    const doc = (await t.api.get(`/api/spaces/${id}/state`)).body;
+    const talking = Object.fromEntries(doc.stage.map((m: { identity: string; talking: boolean }) => [m.identity, m.talking]));
+    assert.deepEqual(talking, { h: false, a: true, b: true }, 'the state document shows who is talking');
+    assert.ok(
+      a.messages.some((m) => m.type === 'talking' && m.identity === 'b' && m.talking === true),
+      'talking is pushed to the stage',
+    );
   });
 
   test('a host mute silences B for A within 300 ms although B keeps sending; only B may unmute', async () => {
@@ -63,6 +71,8 @@ describe('stage audio over WebRTC', () => {
     await sleep(1000);
     const afterMute = a.heard.filter((h) => h.at >= mutedAt + 300).map((h) => h.pcm);
     assert.ok(goertzel(Buffer.concat(afterMute), 660) < ABSENT, 'no 660 Hz reaches A after 300 ms');
+    const doc = (await t.api.get(`/api/spaces/${id}/state`)).body;
+    assert.equal(doc.stage.find((m: { identity: string }) => m.identity === 'b').talking, false, 'a muted speaker is not talking');
 
     const byHost = await t.api.post(`/api/spaces/${id}/participants/b/unmute`, { token: host });
     assert.equal(byHost.body.error.code, 'unmute_others_forbidden');

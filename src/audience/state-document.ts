@@ -18,7 +18,7 @@ export interface StateDocument {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-const CHANGES: readonly EventName[] = ['space.updated', 'space.live', 'space.ended', 'stage.changed'];
+const CHANGES: readonly EventName[] = ['space.updated', 'space.live', 'space.ended', 'stage.changed', 'participant.talking'];
 
 export class StateDocuments {
   private readonly cache = new Map<SpaceId, StateDocument & { builtAt: number }>();
@@ -28,6 +28,8 @@ export class StateDocuments {
     private readonly audience: AudienceService,
     private readonly urls: Urls,
     bus: Bus,
+    /** Who is talking on a space's stage now (from the stage plane). */
+    private readonly talking: (id: SpaceId) => readonly string[],
     private readonly now: () => number = Date.now,
   ) {
     this.disposers = CHANGES.map((name) => bus.subscribe(name, ({ spaceId }) => this.cache.delete(spaceId)));
@@ -48,6 +50,7 @@ export class StateDocuments {
   private build(live: LiveSpace): Record<string, unknown> {
     const s = live.space;
     const { peak } = this.audience.tallies(s.id);
+    const talking = new Set(this.talking(s.id));
     return {
       id: s.id,
       title: s.title,
@@ -57,7 +60,9 @@ export class StateDocuments {
       endedAt: iso(s.endedAt),
       host: { identity: s.hostIdentity, name: s.hostName },
       recording: s.recording,
-      stage: live.stageList().map((m) => ({ identity: m.identity, name: m.name, role: m.role, muted: m.muted, talking: false })),
+      stage: live
+        .stageList()
+        .map((m) => ({ identity: m.identity, name: m.name, role: m.role, muted: m.muted, talking: talking.has(m.identity) })),
       // Listeners waiting in the lobby count too; an ended space has none.
       listeners: s.state === 'ended' ? 0 : this.audience.listeners(s.id),
       peakListeners: Math.max(peak, s.peakListeners),

@@ -14,6 +14,8 @@ export interface RostrumEvents {
   'stage.changed': { spaceId: SpaceId; stage: StageMember[] };
   'participant.muted': { spaceId: SpaceId; identity: Identity; by: Identity };
   'participant.unmuted': { spaceId: SpaceId; identity: Identity };
+  /** Someone on stage started or stopped talking (measured from their audio, with hysteresis). */
+  'participant.talking': { spaceId: SpaceId; identity: Identity; talking: boolean };
   'participant.moved_to_audience': { spaceId: SpaceId; identity: Identity; by: Identity };
   /** The identity's access is revoked: tear down its sessions at once. */
   'participant.removed': { spaceId: SpaceId; identity: Identity; by: Identity };

@@ -7,13 +7,25 @@ import type { RtpPacket } from 'werift';
 import type { LiveSpace } from '../control/live-space.js';
 import type { Identity } from '../ids.js';
 import type { StageSession } from './stage-session.js';
+import { TalkingDetector } from './talking-detector.js';
 
 export class AudioRouter {
   private readonly sessions = new Map<Identity, StageSession>();
+  private readonly detector: TalkingDetector;
   /** Packets dropped because their speaker was muted or off stage (for metrics and tests). */
   dropped = 0;
 
-  constructor(private readonly live: () => LiveSpace | undefined) {}
+  constructor(
+    private readonly live: () => LiveSpace | undefined,
+    onTalking: (identity: Identity, talking: boolean) => void,
+  ) {
+    this.detector = new TalkingDetector(onTalking);
+  }
+
+  /** Who is talking now (only audio that is forwarded counts: a muted speaker is never talking). */
+  talking(): Identity[] {
+    return this.detector.talking();
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -27,6 +39,7 @@ export class AudioRouter {
   remove(session: StageSession): void {
     if (this.sessions.get(session.identity) !== session) return;
     this.sessions.delete(session.identity);
+    this.detector.forget(session.identity);
     for (const other of this.sessions.values()) other.release(session.identity);
   }
 
@@ -37,8 +50,13 @@ export class AudioRouter {
       return;
     }
     const now = Date.now();
+    this.detector.push(source, rtp.payload, now);
     for (const [identity, session] of this.sessions) {
       if (identity !== source) session.forward(source, rtp, now);
     }
+  }
+
+  close(): void {
+    this.detector.close();
   }
 }

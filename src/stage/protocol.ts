@@ -42,6 +42,7 @@ export type ServerMessage =
   | { type: 'stage'; stage: PublicMember[] }
   | { type: 'muted'; identity: string; by: string }
   | { type: 'unmuted'; identity: string }
+  | { type: 'talking'; identity: string; talking: boolean }
   | { type: 'request'; identity: string; name: string }
   | { type: 'request_resolved'; identity: string; outcome: string }
   | { type: 'moved_to_audience'; identity: string; by: string }

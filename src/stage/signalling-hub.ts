@@ -32,7 +32,7 @@ export class SignallingHub {
   constructor(
     private readonly registry: SpaceRegistry,
     private readonly tokens: TokenAuthority,
-    bus: Bus,
+    private readonly bus: Bus,
     /** Restrict WebRTC to loopback (the server itself listens on a loopback address). */
     private readonly loopbackOnly: boolean,
   ) {
@@ -53,6 +53,9 @@ export class SignallingHub {
     );
     on(bus.subscribe('participant.muted', ({ spaceId, identity, by }) => this.toAll(spaceId, { type: 'muted', identity, by })));
     on(bus.subscribe('participant.unmuted', ({ spaceId, identity }) => this.toAll(spaceId, { type: 'unmuted', identity })));
+    on(
+      bus.subscribe('participant.talking', ({ spaceId, identity, talking }) => this.toAll(spaceId, { type: 'talking', identity, talking })),
+    );
     on(
       bus.subscribe('request.created', ({ spaceId, identity, name }) =>
         this.withSpace(spaceId, (live) => this.toModerators(spaceId, live, { type: 'request', identity, name })),
@@ -150,7 +153,10 @@ export class SignallingHub {
     this.dropSession(c);
     let router = this.routers.get(id);
     if (!router) {
-      router = new AudioRouter(() => this.registry.peek(id));
+      router = new AudioRouter(
+        () => this.registry.peek(id),
+        (who, talking) => this.bus.publish('participant.talking', { spaceId: id, identity: who, talking }),
+      );
       this.routers.set(id, router);
     }
     const target = router;
@@ -178,7 +184,10 @@ export class SignallingHub {
     this.sessions.delete(c);
     const router = c.spaceId ? this.routers.get(c.spaceId) : undefined;
     router?.remove(session);
-    if (router?.size === 0) this.routers.delete(c.spaceId!);
+    if (router?.size === 0) {
+      router.close();
+      this.routers.delete(c.spaceId!);
+    }
     void session.close();
   }
 
@@ -219,6 +228,11 @@ export class SignallingHub {
 
   private closeIdentity(id: SpaceId, identity: Identity, code: number, reason: string): void {
     for (const c of [...(this.bySpace.get(id) ?? [])]) if (c.actor?.identity === identity) c.close(code, reason);
+  }
+
+  /** Who is talking on a space's stage now. */
+  talking(id: SpaceId): Identity[] {
+    return this.routers.get(id)?.talking() ?? [];
   }
 
   /** Closes every socket and stops listening to the bus. Idempotent. */
