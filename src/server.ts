@@ -98,7 +98,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining, isClosing: () => closingHttp },
   );
-  const hub = new SignallingHub(registry, tokens, bus, isLoopback(config.host));
+  const hub = new SignallingHub(registry, tokens, bus, isLoopback(config.host), log);
   signalling = hub;
   await hub.register(app);
   const address = await app.listen({ host: config.host, port: config.port });

@@ -6,6 +6,7 @@
 import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { Bus, Disposer } from '../bus/bus.js';
 import { type Actor, actorFromClaims, roleIn } from '../control/actor.js';
 import type { LiveSpace } from '../control/live-space.js';
@@ -35,6 +36,7 @@ export class SignallingHub {
     private readonly bus: Bus,
     /** Restrict WebRTC to loopback (the server itself listens on a loopback address). */
     private readonly loopbackOnly: boolean,
+    private readonly log: Logger,
   ) {
     const on = this.disposers.push.bind(this.disposers);
     on(
@@ -98,6 +100,7 @@ export class SignallingHub {
       new StageConnection(socket, this.validate, {
         authenticate: (token, space) => this.authenticate(token, space),
         offer: (c, sdp) => this.offer(c, sdp),
+        unexpected: (err, c) => this.log.error({ err, spaceId: c.spaceId, identity: c.actor?.identity }, 'stage signalling failed'),
         joined: (c) => this.joined(c),
         left: (c) => this.left(c),
       });

@@ -16,6 +16,8 @@ export interface ConnectionHandlers {
   /** Called once authenticated (send the welcome); and once closed. */
   joined(connection: StageConnection): void;
   left(connection: StageConnection): void;
+  /** An error that is not one of ours: log it (it is also answered as internal_error). */
+  unexpected(err: unknown, connection: StageConnection): void;
   /** Answers a speaker's SDP offer; resolves with the answer, or throws a coded error. */
   offer(connection: StageConnection, sdp: string): Promise<string>;
 }
@@ -110,7 +112,19 @@ export class StageConnection {
     return { kind: 'ok', message: parsed };
   }
 
+  /** Sends a thrown error as a coded error message; an unexpected one is reported as well. */
+  private report(err: unknown): RostrumError {
+    const coded = err instanceof RostrumError ? err : new RostrumError('internal_error');
+    if (!(err instanceof RostrumError)) this.handlers.unexpected(err, this);
+    this.sendError(coded.code, coded.message);
+    return coded;
+  }
+
   private dispatch(message: ClientMessage): void {
+    if (message.type !== 'auth' && !this.actor) {
+      this.sendError('token_missing', 'Authenticate first.');
+      return;
+    }
     switch (message.type) {
       case 'auth':
         if (this.actor) {
@@ -125,31 +139,16 @@ export class StageConnection {
             this.spaceId = spaceId;
             this.handlers.joined(this);
           },
-          (err: unknown) => {
-            const coded = err instanceof RostrumError ? err : new RostrumError('internal_error');
-            this.sendError(coded.code, coded.message);
-            this.close(CLOSE.policy, coded.code);
-          },
+          (err: unknown) => this.close(CLOSE.policy, this.report(err).code),
         );
         return;
       case 'offer':
-        if (!this.actor) {
-          this.sendError('token_missing', 'Authenticate first.');
-          return;
-        }
         this.handlers.offer(this, message.sdp).then(
           (sdp) => this.send({ type: 'answer', sdp }),
-          (err: unknown) => {
-            const coded = err instanceof RostrumError ? err : new RostrumError('internal_error');
-            this.sendError(coded.code, coded.message);
-          },
+          (err: unknown) => this.report(err),
         );
         return;
       case 'ping':
-        if (!this.actor) {
-          this.sendError('token_missing', 'Authenticate first.');
-          return;
-        }
         this.send({ type: 'pong', t: message.t, serverTime: Date.now() });
         return;
     }
