@@ -24,10 +24,9 @@ export interface SpeakerBotOptions {
 }
 
 export class SpeakerBot {
-  /** Everything heard, as mono s16le PCM at 48 kHz, with the time each 20 ms frame arrived. */
-  readonly heard: Array<{ at: number; pcm: Buffer }> = [];
+  /** Everything heard, per receive slot: 20 ms frames of mono s16le PCM at 48 kHz, with arrival times. */
+  private readonly slots: Array<Array<{ at: number; pcm: Buffer }>> = [];
   readonly messages: Array<{ type: string; [key: string]: unknown }> = [];
-  private readonly decoder: InstanceType<typeof OpusEncoder> = new OpusEncoder(SAMPLE_RATE, 1);
   private readonly encoder: InstanceType<typeof OpusEncoder> = new OpusEncoder(SAMPLE_RATE, 1);
   private timer: NodeJS.Timeout | undefined;
   private frame = 0;
@@ -51,9 +50,13 @@ export class SpeakerBot {
     pc.addTransceiver(mic, { direction: 'sendonly' });
     for (let i = 0; i < SLOTS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
     pc.onTrack.subscribe((track) => {
+      // One decoder per slot: each carries its own Opus stream.
+      const decoder = new OpusEncoder(SAMPLE_RATE, 1);
+      const frames: Array<{ at: number; pcm: Buffer }> = [];
+      bot.slots.push(frames);
       track.onReceiveRtp.subscribe((rtp) => {
         try {
-          bot.heard.push({ at: Date.now(), pcm: bot.decoder.decode(rtp.payload) });
+          frames.push({ at: Date.now(), pcm: decoder.decode(rtp.payload) });
         } catch {
           // a packet the decoder refuses is a loss, as in any client
         }
@@ -82,6 +85,11 @@ export class SpeakerBot {
     await this.waitFor((m) => m.type === 'welcome' || m.type === 'error');
     const welcome = this.messages.find((m) => m.type === 'welcome');
     if (!welcome) throw new Error(`not welcomed: ${JSON.stringify(this.messages)}`);
+    if (welcome.role === 'listener') {
+      // Waiting on a request to speak: publish once a moderator approves it.
+      const outcome = await this.waitFor((m) => m.type === 'request_resolved' && m.identity === welcome.identity, 60_000);
+      if (outcome.outcome !== 'approved') throw new Error(`request to speak ${String(outcome.outcome)}`);
+    }
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await new Promise<void>((resolve) => {
       if (this.pc.iceGatheringState === 'complete') return resolve();
@@ -124,9 +132,17 @@ export class SpeakerBot {
     }, 20);
   }
 
-  /** PCM heard since `since` (epoch ms). */
+  /** What was heard since `since` (epoch ms): every slot's audio mixed, as a listener would hear it. */
   heardSince(since: number): Buffer {
-    return Buffer.concat(this.heard.filter((h) => h.at >= since).map((h) => h.pcm));
+    const streams = this.slots.map((frames) => Buffer.concat(frames.filter((f) => f.at >= since).map((f) => f.pcm)));
+    const length = Math.max(0, ...streams.map((s) => s.length));
+    const mixed = Buffer.alloc(length);
+    for (let i = 0; i + 1 < length; i += 2) {
+      let sum = 0;
+      for (const s of streams) if (i + 1 < s.length) sum += s.readInt16LE(i);
+      mixed.writeInt16LE(Math.max(-32768, Math.min(32767, sum)), i);
+    }
+    return mixed;
   }
 
   waitFor(
