@@ -6,16 +6,17 @@
  */
 import type { JoinGrant } from '../audience/audience-service.js';
 import type { LiveSpace } from '../control/live-space.js';
+import type { Space } from '../control/model.js';
 import type { Urls } from './urls.js';
 
-const fragments = new WeakMap<LiveSpace, { key: string; json: string }>();
+// Keyed by the Space record itself: LiveSpace replaces it on every change, so a stale entry is never hit.
+const fragments = new WeakMap<Space, string>();
 let lastIso = { ms: Number.NaN, iso: '' };
 
 function spaceFragment(live: LiveSpace, urls: Urls): string {
   const s = live.space;
-  const key = `${s.state}\u0000${s.title}\u0000${urls.base}`;
-  const held = fragments.get(live);
-  if (held?.key === key) return held.json;
+  const held = fragments.get(s);
+  if (held !== undefined) return held;
   const json = JSON.stringify({
     space: { id: s.id, title: s.title, state: s.state },
     urls: {
@@ -25,7 +26,7 @@ function spaceFragment(live: LiveSpace, urls: Urls): string {
       playlist: s.state === 'live' ? urls.playlist(s.id) : null,
     },
   }).slice(1, -1);
-  fragments.set(live, { key, json });
+  fragments.set(s, json);
   return json;
 }
 

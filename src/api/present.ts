@@ -4,7 +4,8 @@
 import type { Space, StageMember, StageRequest } from '../control/model.js';
 import type { Urls } from './urls.js';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** Epoch ms → ISO-8601 (null stays null), as every time leaves the API. */
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export function presentSpace(s: Space, urls: Urls) {
   return {

@@ -20,6 +20,8 @@ export const TargetParams = Type.Object(
 export const ErrorBody = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),
 });
+/** The error responses every API route documents. */
+export const ErrorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 export const Title = Type.String({ minLength: 1, maxLength: 140 });
 export const DisplayName = Type.String({ minLength: 1, maxLength: 100 });

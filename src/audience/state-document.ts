@@ -4,6 +4,7 @@
  * with an ETag from its content so an unchanged document answers 304. No tokens, no request queue.
  */
 import { createHash } from 'node:crypto';
+import { iso } from '../api/present.js';
 import type { Urls } from '../api/urls.js';
 import type { Bus, Disposer } from '../bus/bus.js';
 import type { EventName } from '../bus/events.js';
@@ -15,8 +16,6 @@ export interface StateDocument {
   body: string;
   etag: string;
 }
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 const CHANGES: readonly EventName[] = ['space.updated', 'space.live', 'space.ended', 'stage.changed', 'participant.talking'];
 

@@ -161,11 +161,6 @@ export class SpeakerBot {
     });
   }
 
-  /** Sends a signalling message (e.g. to unmute through HTTP, use the API instead). */
-  send(message: unknown): void {
-    this.ws.send(JSON.stringify(message));
-  }
-
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.ws.close();

@@ -10,9 +10,7 @@ import { asSpaceId } from '../../ids.js';
 import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { joinBody } from '../join-body.js';
-import { EmptyBody, ErrorBody, JoinResponse, NoContent, ReactionBody, ReminderResponse, SpaceIdParam } from '../schemas.js';
-
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+import { EmptyBody, ErrorResponses, JoinResponse, NoContent, ReactionBody, ReminderResponse, SpaceIdParam } from '../schemas.js';
 
 export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -27,7 +25,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         description: 'No auth for a public space. A token minted by the operator for this space carries its identity over.',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: JoinResponse, ...errors },
+        response: { 200: JoinResponse, ...ErrorResponses },
       },
     },
     // Not async: when the space is in memory (always, once anyone joined), the join completes
@@ -60,7 +58,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'I am still listening',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 204: NoContent, ...errors },
+        response: { 204: NoContent, ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -79,7 +77,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Send a reaction',
         params: SpaceIdParam,
         body: ReactionBody,
-        response: { 202: NoContent, ...errors },
+        response: { 202: NoContent, ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -98,7 +96,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Remind me when this scheduled space starts',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: ReminderResponse, ...errors },
+        response: { 200: ReminderResponse, ...ErrorResponses },
       },
     },
     async (request) => audience.remind(asSpaceId(request.params.id), actorOf(request, tokens), true),
@@ -112,7 +110,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Cancel my reminder',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: ReminderResponse, ...errors },
+        response: { 200: ReminderResponse, ...ErrorResponses },
       },
     },
     async (request) => audience.remind(asSpaceId(request.params.id), actorOf(request, tokens), false),

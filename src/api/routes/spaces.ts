@@ -15,7 +15,7 @@ import {
   CreatedSpace,
   CreateSpaceBody,
   EmptyBody,
-  ErrorBody,
+  ErrorResponses,
   LimitQuery,
   ListQuery,
   Space,
@@ -30,7 +30,6 @@ import { parseTime } from '../time.js';
 
 const HOST_TOKEN_TTL_S = 24 * 3600;
 const DEFAULT_TOKEN_TTL_S = 6 * 3600;
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -41,7 +40,12 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.post(
     '/api/spaces',
     {
-      schema: { tags: ['spaces'], summary: 'Create a space (operator)', body: CreateSpaceBody, response: { 201: CreatedSpace, ...errors } },
+      schema: {
+        tags: ['spaces'],
+        summary: 'Create a space (operator)',
+        body: CreateSpaceBody,
+        response: { 201: CreatedSpace, ...ErrorResponses },
+      },
     },
     async (request, reply) => {
       const actor = operatorOf(request, tokens);
@@ -65,7 +69,12 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces',
     {
-      schema: { tags: ['spaces'], summary: 'List spaces, newest first', querystring: ListQuery, response: { 200: SpaceList, ...errors } },
+      schema: {
+        tags: ['spaces'],
+        summary: 'List spaces, newest first',
+        querystring: ListQuery,
+        response: { 200: SpaceList, ...ErrorResponses },
+      },
     },
     async (request) => {
       const { state, limit = 100 } = request.query;
@@ -77,7 +86,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces/:id',
     {
-      schema: { tags: ['spaces'], summary: 'One space', params: SpaceIdParam, response: { 200: Space, ...errors } },
+      schema: { tags: ['spaces'], summary: 'One space', params: SpaceIdParam, response: { 200: Space, ...ErrorResponses } },
     },
     async (request) => {
       const live = await spaces.get(asSpaceId(request.params.id));
@@ -93,7 +102,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Change title, recording or start time (host)',
         params: SpaceIdParam,
         body: UpdateSpaceBody,
-        response: { 200: Space, ...errors },
+        response: { 200: Space, ...ErrorResponses },
       },
     },
     async (request) => {
@@ -112,7 +121,13 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.post(
     '/api/spaces/:id/start',
     {
-      schema: { tags: ['spaces'], summary: 'Go live (host)', params: SpaceIdParam, body: EmptyBody, response: { 200: Space, ...errors } },
+      schema: {
+        tags: ['spaces'],
+        summary: 'Go live (host)',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: Space, ...ErrorResponses },
+      },
     },
     async (request) => presentSpace(await spaces.start(actorOf(request, tokens), asSpaceId(request.params.id)), urls),
   );
@@ -125,7 +140,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'End the space (host)',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: Space, ...errors },
+        response: { 200: Space, ...ErrorResponses },
       },
     },
     async (request) => presentSpace(await spaces.end(actorOf(request, tokens), asSpaceId(request.params.id)), urls),
@@ -139,7 +154,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Mint a token for an identity in this space (operator)',
         params: SpaceIdParam,
         body: TokenBody,
-        response: { 201: TokenResponse, ...errors },
+        response: { 201: TokenResponse, ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -159,7 +174,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'The moderation log, oldest first (host, co-hosts)',
         params: SpaceIdParam,
         querystring: LimitQuery,
-        response: { 200: ActionList, ...errors },
+        response: { 200: ActionList, ...ErrorResponses },
       },
     },
     async (request) => {
@@ -175,7 +190,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         tags: ['audience'],
         summary: 'The space state document (cacheable for 1 s)',
         params: SpaceIdParam,
-        response: { 200: StateDocument, ...errors },
+        response: { 200: StateDocument, ...ErrorResponses },
       },
     },
     async (request, typedReply) => {

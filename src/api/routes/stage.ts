@@ -12,10 +12,9 @@ import { asIdentity, asSpaceId, type Identity, type SpaceId } from '../../ids.js
 import { actorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { presentMember, presentRequest } from '../present.js';
-import { EmptyBody, ErrorBody, Ok, RequestList, SpaceIdParam, StageMember, StageRequest, TargetParams } from '../schemas.js';
+import { EmptyBody, ErrorResponses, Ok, RequestList, SpaceIdParam, StageMember, StageRequest, TargetParams } from '../schemas.js';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
-const MemberOrOk = { 200: Type.Union([StageMember, Ok]), ...errors };
+const MemberOrOk = { 200: Type.Union([StageMember, Ok]), ...ErrorResponses };
 
 type TargetAction = (space: SpaceId, actor: Actor, target: Identity) => Promise<Member | null>;
 
@@ -35,7 +34,7 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Take a stage seat with a speaker or co-host token',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: StageMember, ...errors },
+        response: { 200: StageMember, ...ErrorResponses },
       },
     },
     async (request) => presentMember(await stage.takeSeat(asSpaceId(request.params.id), who(request))),
@@ -49,7 +48,7 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Leave the stage (keep listening)',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: Ok, ...errors },
+        response: { 200: Ok, ...ErrorResponses },
       },
     },
     async (request) => {
@@ -65,7 +64,7 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
         tags: ['stage'],
         summary: 'The request-to-speak queue (host, co-hosts)',
         params: SpaceIdParam,
-        response: { 200: RequestList, ...errors },
+        response: { 200: RequestList, ...ErrorResponses },
       },
     },
     async (request) => {
@@ -84,7 +83,7 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Ask to speak',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: StageRequest, ...errors },
+        response: { 200: StageRequest, ...ErrorResponses },
       },
     },
     async (request) => presentRequest(await stage.requestToSpeak(asSpaceId(request.params.id), who(request))),
@@ -98,7 +97,7 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Withdraw your request to speak',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: Ok, ...errors },
+        response: { 200: Ok, ...ErrorResponses },
       },
     },
     async (request) => {
