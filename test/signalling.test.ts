@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { RTCPeerConnection } from 'werift';
 import WebSocket from 'ws';
+import { rtcConfig } from '../src/stage/rtc-config.js';
 import { type StageFixture, stageFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -201,6 +203,38 @@ describe('stage signalling socket', () => {
     const refusals = c.messages.filter(errorCode('validation_failed'));
     assert.equal(refusals.length, offers.length, JSON.stringify(c.messages));
     assert.equal(c.ws.readyState, WebSocket.OPEN);
+  });
+
+  test('trickled candidates: only after an offer, only well-formed, at most 20 per offer', async () => {
+    const f = await stageFixture(t, { live: true });
+    const c = await open({ token: f.tokens.speaker });
+    await c.next((m) => m.type === 'welcome');
+    const line = (i: number) => `candidate:${i} 1 udp 2122260223 127.0.0.1 ${40000 + i} typ host generation 0`;
+    c.send({ type: 'candidate', candidate: line(0), sdpMid: '0' });
+    assert.match((await c.next(errorCode('validation_failed'))).error.message, /offer before/);
+    c.messages.length = 0;
+
+    // A real offer, sent before gathering (as a browser trickling ICE does), then its candidates.
+    const pc = new RTCPeerConnection(rtcConfig(true));
+    pc.addTransceiver('audio', { direction: 'sendonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    const offer = await pc.createOffer();
+    c.send({ type: 'offer', sdp: offer.sdp });
+    for (const bad of ['candidate:1 1 udp 1 127.0.0.1 9 typ bogus', 'a=ssrc:1 cname:x', 'candidate:1 1 udp 1 1.2.3.4 99999999 typ host']) {
+      c.send({ type: 'candidate', candidate: bad, sdpMid: '0' });
+    }
+    for (let i = 1; i <= 21; i++) c.send({ type: 'candidate', candidate: line(i), sdpMid: '0', sdpMLineIndex: 0 });
+    c.send({ type: 'candidate', candidate: null });
+    c.send({ type: 'candidate', candidate: line(99), sdpMid: '0', extra: true });
+    await c.next((m) => m.type === 'answer', 5000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const refusals = c.messages.filter(errorCode('validation_failed')).map((m) => m.error.message);
+    assert.equal(refusals.filter((m) => /Not an ICE candidate/.test(m)).length, 3, JSON.stringify(refusals));
+    assert.equal(refusals.filter((m) => /At most 20 trickled/.test(m)).length, 1, JSON.stringify(refusals));
+    assert.equal(refusals.filter((m) => /Not a known message/.test(m)).length, 1, 'an unknown field fails the schema');
+    assert.equal(refusals.length, 5, JSON.stringify(refusals));
+    assert.equal(c.ws.readyState, WebSocket.OPEN);
+    await pc.close();
   });
 
   test('a listener waiting on a request cannot publish audio', async () => {

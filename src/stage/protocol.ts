@@ -14,6 +14,10 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SDP_BYTES = 16 * 1024;
 /** Receive slots a speaker offers: everyone else who can be on stage (13 − 1). */
 export const SLOTS = 12;
+/** Longest trickled ICE candidate line accepted, characters. */
+export const MAX_CANDIDATE_BYTES = 512;
+/** Trickled candidates accepted per offer (the offer's own count toward the SDP cap instead). */
+export const MAX_TRICKLED_CANDIDATES = 20;
 /** A connection must authenticate within this long, ms. */
 export const AUTH_DEADLINE_MS = 5000;
 
@@ -32,6 +36,20 @@ export const ClientMessage = Type.Union([
   Type.Object({ type: Type.Literal('ping'), t: Type.Number() }, closed),
   /** Publish: an SDP offer with one sendonly audio (the microphone) and up to SLOTS recvonly audios. */
   Type.Object({ type: Type.Literal('offer'), sdp: Type.String({ minLength: 1, maxLength: MAX_SDP_BYTES }) }, closed),
+  /**
+   * Trickle ICE: one of the speaker's candidates for the current offer, sent after the offer as it is
+   * gathered (RFC 8838); `candidate: null` (or an empty string) ends gathering.
+   */
+  Type.Object(
+    {
+      type: Type.Literal('candidate'),
+      candidate: Type.Union([Type.String({ maxLength: MAX_CANDIDATE_BYTES }), Type.Null()]),
+      sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
+      sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: SLOTS }), Type.Null()])),
+      usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+    },
+    closed,
+  ),
 ]);
 export type ClientMessage = Static<typeof ClientMessage>;
 

@@ -28,3 +28,12 @@ export function checkOffer(sdp: string): void {
     }
   }
 }
+
+/** `candidate:<foundation> <component> <udp|tcp> <priority> <address> <port> typ <type> …` (RFC 8839 §5.1). */
+const CANDIDATE = /^(a=)?candidate:[!-~]{1,32} \d{1,3} (udp|tcp) \d{1,10} [\w.:-]{1,255} \d{1,5} typ (host|srflx|prflx|relay)( [ -~]*)?$/i;
+
+/** What a trickled candidate line may be: one well-formed candidate, or empty (end of candidates). */
+export function checkCandidate(line: string | null): void {
+  if (line === null || line === '') return;
+  if (!CANDIDATE.test(line)) throw fail('validation_failed', 'Not an ICE candidate line.');
+}

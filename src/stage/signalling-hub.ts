@@ -16,8 +16,8 @@ import { fail } from '../errors.js';
 import { asSpaceId, type Identity, type SpaceId } from '../ids.js';
 import { AudioRouter } from './audio-router.js';
 import { CLOSE, ClientMessage, MAX_MESSAGE_BYTES, type PublicMember, type ServerMessage } from './protocol.js';
-import { checkOffer } from './sdp-policy.js';
-import { StageConnection } from './stage-connection.js';
+import { checkCandidate, checkOffer } from './sdp-policy.js';
+import { type CandidateMessage, StageConnection } from './stage-connection.js';
 import { StageSession } from './stage-session.js';
 
 const publicStage = (live: LiveSpace): PublicMember[] =>
@@ -100,6 +100,7 @@ export class SignallingHub {
       new StageConnection(socket, this.validate, {
         authenticate: (token, space) => this.authenticate(token, space),
         offer: (c, sdp) => this.offer(c, sdp),
+        candidate: (c, message) => this.candidate(c, message),
         unexpected: (err, c) => this.log.error({ err, spaceId: c.spaceId, identity: c.actor?.identity }, 'stage signalling failed'),
         joined: (c) => this.joined(c),
         left: (c) => this.left(c),
@@ -154,6 +155,33 @@ export class SignallingHub {
     }
     checkOffer(sdp);
     this.dropSession(c);
+    const session = new StageSession(
+      identity,
+      {
+        // Looked up per packet: the space's router is made when the first session is added.
+        onMicrophone: (rtp) => this.routers.get(id)?.publish(identity, rtp),
+        onSlot: (mid, who) => c.send({ type: 'slot', mid, identity: who }),
+      },
+      this.loopbackOnly,
+    );
+    // Registered before the answer, so candidates trickled meanwhile reach it.
+    this.sessions.set(c, session);
+    let answer: string;
+    try {
+      answer = await session.answer(sdp);
+    } catch (err) {
+      this.dropSession(c, session);
+      throw err;
+    }
+    if (this.sessions.get(c) !== session) {
+      await session.close();
+      throw fail('not_on_stage', 'The connection closed (or offered again) while the offer was answered.');
+    }
+    this.routerFor(id).add(session);
+    return answer;
+  }
+
+  private routerFor(id: SpaceId): AudioRouter {
     let router = this.routers.get(id);
     if (!router) {
       router = new AudioRouter(
@@ -162,28 +190,22 @@ export class SignallingHub {
       );
       this.routers.set(id, router);
     }
-    const target = router;
-    const { session, sdp: answer } = await StageSession.answer(
-      identity,
-      sdp,
-      {
-        onMicrophone: (rtp) => target.publish(identity, rtp),
-        onSlot: (mid, who) => c.send({ type: 'slot', mid, identity: who }),
-      },
-      this.loopbackOnly,
-    );
-    if (!this.bySpace.get(id)?.has(c)) {
-      await session.close();
-      throw fail('not_on_stage', 'The connection closed while the offer was answered.');
-    }
-    this.sessions.set(c, session);
-    target.add(session);
-    return answer;
+    return router;
   }
 
-  private dropSession(c: StageConnection): void {
+  /** A speaker's trickled ICE candidate, for the session of its latest offer. */
+  private async candidate(c: StageConnection, message: CandidateMessage): Promise<void> {
+    checkCandidate(message.candidate);
     const session = this.sessions.get(c);
-    if (!session) return;
+    if (!session) throw fail('validation_failed', 'Send the offer before its candidates.');
+    const { type: _type, ...init } = message;
+    await session.addCandidate({ ...init, candidate: init.candidate ?? '' });
+  }
+
+  /** Ends the connection's session (only if it is still `expected`, when given). */
+  private dropSession(c: StageConnection, expected?: StageSession): void {
+    const session = this.sessions.get(c);
+    if (!session || (expected && session !== expected)) return;
     this.sessions.delete(c);
     const router = c.spaceId ? this.routers.get(c.spaceId) : undefined;
     router?.remove(session);

@@ -20,7 +20,11 @@ export interface ConnectionHandlers {
   unexpected(err: unknown, connection: StageConnection): void;
   /** Answers a speaker's SDP offer; resolves with the answer, or throws a coded error. */
   offer(connection: StageConnection, sdp: string): Promise<string>;
+  /** A trickled ICE candidate for the current offer; rejects with a coded error. */
+  candidate(connection: StageConnection, candidate: CandidateMessage): Promise<void>;
 }
+
+export type CandidateMessage = Extract<ClientMessage, { type: 'candidate' }>;
 
 /** Token bucket: `burst` messages at once, refilled at `perSecond`. */
 const RATE = { burst: 40, perSecond: 20 } as const;
@@ -147,6 +151,9 @@ export class StageConnection {
           (sdp) => this.send({ type: 'answer', sdp }),
           (err: unknown) => this.report(err),
         );
+        return;
+      case 'candidate':
+        this.handlers.candidate(this, message).catch((err: unknown) => this.report(err));
         return;
       case 'ping':
         this.send({ type: 'pong', t: message.t, serverTime: Date.now() });

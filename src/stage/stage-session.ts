@@ -5,8 +5,10 @@
  * Opus packets into those slots unchanged (an SFU: no decode, no re-encode, no added jitter buffer),
  * so nobody ever hears themself and adding a speaker needs no renegotiation.
  */
-import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift';
+import { MediaStreamTrack, type RTCIceCandidateInit, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift';
+import { fail } from '../errors.js';
 import type { Identity } from '../ids.js';
+import { MAX_TRICKLED_CANDIDATES } from './protocol.js';
 import { rtcConfig } from './rtc-config.js';
 
 /** A slot that carried nobody for this long may be given to another speaker, ms. */
@@ -37,45 +39,58 @@ function waitForGathering(pc: RTCPeerConnection): Promise<void> {
 
 export class StageSession {
   private readonly slots: Slot[] = [];
+  private readonly pc: RTCPeerConnection;
+  private trickled = 0;
   private closed = false;
 
-  private constructor(
+  /** The session exists (and takes trickled candidates) before its offer is answered. */
+  constructor(
     readonly identity: Identity,
-    private readonly pc: RTCPeerConnection,
     private readonly events: SessionEvents,
-  ) {}
-
-  /** Answers a speaker's offer (already checked by sdp-policy). Resolves once ICE gathering is done. */
-  static async answer(
-    identity: Identity,
-    offer: string,
-    events: SessionEvents,
     loopbackOnly: boolean,
-  ): Promise<{ session: StageSession; sdp: string }> {
-    const pc = new RTCPeerConnection(rtcConfig(loopbackOnly));
-    const session = new StageSession(identity, pc, events);
-    try {
-      pc.onTrack.subscribe((track) => {
-        track.onReceiveRtp.subscribe((rtp) => {
-          if (!session.closed) events.onMicrophone(rtp);
-        });
+  ) {
+    this.pc = new RTCPeerConnection(rtcConfig(loopbackOnly));
+    this.pc.onTrack.subscribe((track) => {
+      track.onReceiveRtp.subscribe((rtp) => {
+        if (!this.closed) events.onMicrophone(rtp);
       });
-      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
-      // The speaker's receive-only sections are our send-only slots; its microphone stays recvonly here.
-      const mic = micMid(offer);
-      for (const transceiver of pc.getTransceivers()) {
-        if (transceiver.mid === mic) continue;
-        transceiver.setDirection('sendonly');
-        const track = new MediaStreamTrack({ kind: 'audio' });
-        await transceiver.sender.replaceTrack(track);
-        session.slots.push({ mid: transceiver.mid ?? String(session.slots.length), track, source: null, lastAt: 0 });
-      }
-      await pc.setLocalDescription(await pc.createAnswer());
-      await waitForGathering(pc);
-      return { session, sdp: pc.localDescription?.sdp ?? '' };
+    });
+  }
+
+  /**
+   * Answers the speaker's offer (already checked by sdp-policy). Resolves once our own ICE gathering
+   * is done, so the answer carries the server's candidates (host candidates: known at once).
+   */
+  async answer(offer: string): Promise<string> {
+    const pc = this.pc;
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    // The speaker's receive-only sections are our send-only slots; its microphone stays recvonly here.
+    const mic = micMid(offer);
+    for (const transceiver of pc.getTransceivers()) {
+      if (transceiver.mid === mic) continue;
+      transceiver.setDirection('sendonly');
+      const track = new MediaStreamTrack({ kind: 'audio' });
+      await transceiver.sender.replaceTrack(track);
+      this.slots.push({ mid: transceiver.mid ?? String(this.slots.length), track, source: null, lastAt: 0 });
+    }
+    await pc.setLocalDescription(await pc.createAnswer());
+    await waitForGathering(pc);
+    return pc.localDescription?.sdp ?? '';
+  }
+
+  /**
+   * A trickled candidate from the speaker (already checked by sdp-policy); before the offer is
+   * applied werift buffers it. An empty candidate marks the end of gathering.
+   */
+  async addCandidate(init: RTCIceCandidateInit): Promise<void> {
+    if (this.closed) return;
+    if (init.candidate && ++this.trickled > MAX_TRICKLED_CANDIDATES) {
+      throw fail('validation_failed', `At most ${MAX_TRICKLED_CANDIDATES} trickled candidates per offer.`);
+    }
+    try {
+      await this.pc.addIceCandidate(init);
     } catch (err) {
-      await session.close();
-      throw err;
+      throw fail('validation_failed', `The candidate was not accepted: ${(err as Error).message}`);
     }
   }
 

@@ -3,6 +3,8 @@
  * that polls the cacheable state document once a second and shows the space as it is. The full web
  * app (player, stage controls, host console) replaces these pages at the same URLs.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { asSpaceId } from '../../ids.js';
 import type { ApiDeps } from '../deps.js';
@@ -48,7 +50,21 @@ async function refresh() {
 }
 refresh();`;
 
+/** The browser modules under web/ that pages import, read once at start-up. */
+const WEB_ROOT = new URL('../../../../web/', import.meta.url);
+const ASSETS = ['stage-client.js'] as const;
+
 export function pageRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  for (const name of ASSETS) {
+    const body = readFileSync(new URL(name, WEB_ROOT));
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
+    app.get(`/assets/${name}`, { schema: { hide: true } }, async (request, reply) => {
+      reply.header('cache-control', 'public, max-age=300').header('etag', etag).type('text/javascript; charset=utf-8');
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+      return body;
+    });
+  }
+
   app.get('/s/:id', { schema: { hide: true, params: SpaceIdParam } }, async (request, reply) => {
     const live = await deps.spaces.get(asSpaceId((request.params as { id: string }).id));
     const body = `<p id="state" class="state">…</p><h1 id="title">${escapeHtml(live.space.title)}</h1>

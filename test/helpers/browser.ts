@@ -1,0 +1,26 @@
+/**
+ * A real browser for tests: Debian's Chromium (installed by `npm test` through
+ * scripts/system-packages/test.txt), driven by playwright-core. Its microphone is fake: a WAV file
+ * we write, looped, so what it says can be measured at the other end.
+ */
+import { type Browser, chromium } from 'playwright-core';
+
+export const CHROMIUM = process.env.ROSTRUM_CHROMIUM ?? '/usr/bin/chromium';
+
+export async function launchBrowser(options: { microphoneWav?: string } = {}): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required',
+      // ICE over 127.0.0.1, like every other stage test: Chromium skips loopback candidates otherwise.
+      '--allow-loopback-in-peer-connection',
+      ...(options.microphoneWav ? [`--use-file-for-fake-audio-capture=${options.microphoneWav}`] : []),
+    ],
+  });
+}
