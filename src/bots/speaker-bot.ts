@@ -1,19 +1,16 @@
 /**
  * A speaker bot: joins a space's stage over the real `/rtc` signalling and real WebRTC (werift),
  * publishes a sine tone as Opus, and decodes everything it hears into PCM. Used by the tests, and
- * by `rostrum bot speak` (next).
+ * by `rostrum bot speak` and by the stage benchmark.
  */
-import opus from '@discordjs/opus';
-import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection } from 'werift';
 import WebSocket from 'ws';
 import { SLOTS } from '../stage/protocol.js';
 import { isLoopback, rtcConfig } from '../stage/rtc-config.js';
-import { FRAME_SAMPLES, SAMPLE_RATE, toneFrame } from './tone.js';
+import { type HeardFrame, mixPcm, OpusReceiver, OpusSender, type SenderOptions } from './opus-stream.js';
+import { FRAME_SAMPLES, toneFrame } from './tone.js';
 
-// @discordjs/opus is CommonJS: its named exports arrive on the default export under ESM.
-const { OpusEncoder } = opus;
-
-export interface SpeakerBotOptions {
+export interface SpeakerBotOptions extends SenderOptions {
   /** Base URL of the Rostrum server, e.g. http://127.0.0.1:8080. */
   server: string;
   token: string;
@@ -21,20 +18,23 @@ export interface SpeakerBotOptions {
   toneHz?: number;
   /** Or PCM to publish (mono s16le, 48 kHz), looped. */
   pcm?: Buffer;
+  /** Or any 20 ms frame, by index. */
+  frameAt?: (index: number) => Buffer;
+  /** Keep what is heard (default true; load generators turn it off). */
+  keepHeard?: boolean;
+  /** Called for every frame heard, with its receive slot's index. */
+  onHeard?: (slot: number, frame: HeardFrame) => void;
 }
 
 export class SpeakerBot {
-  /** Everything heard, per receive slot: 20 ms frames of mono s16le PCM at 48 kHz, with arrival times. */
-  private readonly slots: Array<Array<{ at: number; pcm: Buffer }>> = [];
+  /** What each receive slot carried. */
+  readonly receivers: OpusReceiver[] = [];
   readonly messages: Array<{ type: string; [key: string]: unknown }> = [];
-  private readonly encoder: InstanceType<typeof OpusEncoder> = new OpusEncoder(SAMPLE_RATE, 1);
-  private timer: NodeJS.Timeout | undefined;
-  private frame = 0;
+  private sender: OpusSender | undefined;
 
   private constructor(
     private readonly ws: WebSocket,
     private readonly pc: RTCPeerConnection,
-    private readonly mic: MediaStreamTrack,
   ) {}
 
   static async join(options: SpeakerBotOptions): Promise<SpeakerBot> {
@@ -45,22 +45,15 @@ export class SpeakerBot {
     });
     const pc = new RTCPeerConnection(rtcConfig(isLoopback(new URL(options.server).hostname)));
     const mic = new MediaStreamTrack({ kind: 'audio' });
-    const bot = new SpeakerBot(ws, pc, mic);
+    const bot = new SpeakerBot(ws, pc);
     ws.on('message', (data) => bot.messages.push(JSON.parse(String(data))));
     pc.addTransceiver(mic, { direction: 'sendonly' });
     for (let i = 0; i < SLOTS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
     pc.onTrack.subscribe((track) => {
       // One decoder per slot: each carries its own Opus stream.
-      const decoder = new OpusEncoder(SAMPLE_RATE, 1);
-      const frames: Array<{ at: number; pcm: Buffer }> = [];
-      bot.slots.push(frames);
-      track.onReceiveRtp.subscribe((rtp) => {
-        try {
-          frames.push({ at: Date.now(), pcm: decoder.decode(rtp.payload) });
-        } catch {
-          // a packet the decoder refuses is a loss, as in any client
-        }
-      });
+      const slot = bot.receivers.length;
+      const onHeard = options.onHeard;
+      bot.receivers.push(new OpusReceiver(track, onHeard && ((frame) => onHeard(slot, frame)), options.keepHeard ?? true));
     });
 
     try {
@@ -69,15 +62,23 @@ export class SpeakerBot {
       await bot.close();
       throw err;
     }
+    const frameAt = SpeakerBot.source(options);
+    if (frameAt) {
+      bot.sender = new OpusSender(mic, frameAt, options);
+      bot.sender.start();
+    }
+    return bot;
+  }
+
+  private static source(options: SpeakerBotOptions): ((index: number) => Buffer) | undefined {
+    if (options.frameAt) return options.frameAt;
     if (options.pcm !== undefined) {
       const pcm = options.pcm;
       const frames = Math.max(1, Math.floor(pcm.length / (FRAME_SAMPLES * 2)));
-      bot.play((i) => pcm.subarray((i % frames) * FRAME_SAMPLES * 2, ((i % frames) + 1) * FRAME_SAMPLES * 2));
-    } else if (options.toneHz !== undefined) {
-      const hz = options.toneHz;
-      bot.play((i) => toneFrame(hz, i));
+      return (i) => pcm.subarray((i % frames) * FRAME_SAMPLES * 2, ((i % frames) + 1) * FRAME_SAMPLES * 2);
     }
-    return bot;
+    const hz = options.toneHz;
+    return hz === undefined ? undefined : (i) => toneFrame(hz, i);
   }
 
   private async negotiate(token: string): Promise<void> {
@@ -112,37 +113,12 @@ export class SpeakerBot {
 
   /** Frames published so far (20 ms each). */
   get framesSent(): number {
-    return this.frame;
-  }
-
-  /** Encodes and sends `frameAt(i)` as one 20 ms Opus packet every 20 ms. */
-  private play(frameAt: (index: number) => Buffer): void {
-    const ssrc = Math.floor(Math.random() * 2 ** 31);
-    this.timer = setInterval(() => {
-      const payload = this.encoder.encode(frameAt(this.frame));
-      const header = new RtpHeader({
-        payloadType: 111,
-        sequenceNumber: this.frame & 0xffff,
-        timestamp: (this.frame * FRAME_SAMPLES) >>> 0,
-        ssrc,
-        marker: false,
-      });
-      this.mic.writeRtp(new RtpPacket(header, payload));
-      this.frame++;
-    }, 20);
+    return this.sender?.frames ?? 0;
   }
 
   /** What was heard since `since` (epoch ms): every slot's audio mixed, as a listener would hear it. */
   heardSince(since: number): Buffer {
-    const streams = this.slots.map((frames) => Buffer.concat(frames.filter((f) => f.at >= since).map((f) => f.pcm)));
-    const length = Math.max(0, ...streams.map((s) => s.length));
-    const mixed = Buffer.alloc(length);
-    for (let i = 0; i + 1 < length; i += 2) {
-      let sum = 0;
-      for (const s of streams) if (i + 1 < s.length) sum += s.readInt16LE(i);
-      mixed.writeInt16LE(Math.max(-32768, Math.min(32767, sum)), i);
-    }
-    return mixed;
+    return mixPcm(this.receivers.map((r) => Buffer.concat(r.frames.filter((f) => f.at >= since).map((f) => f.pcm))));
   }
 
   waitFor(
@@ -162,7 +138,7 @@ export class SpeakerBot {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.sender?.stop();
     this.ws.close();
     await this.pc.close();
   }

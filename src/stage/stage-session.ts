@@ -5,7 +5,7 @@
  * Opus packets into those slots unchanged (an SFU: no decode, no re-encode, no added jitter buffer),
  * so nobody ever hears themself and adding a speaker needs no renegotiation.
  */
-import { MediaStreamTrack, type RTCIceCandidateInit, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift';
+import { MediaStreamTrack, type RTCIceCandidateInit, RTCPeerConnection, type RTCRtpSender, RtpHeader, RtpPacket } from 'werift';
 import { fail } from '../errors.js';
 import type { Identity } from '../ids.js';
 import { MAX_TRICKLED_CANDIDATES } from './protocol.js';
@@ -17,9 +17,15 @@ const SLOT_IDLE_MS = 2000;
 interface Slot {
   mid: string;
   track: MediaStreamTrack;
+  sender: RTCRtpSender;
   source: Identity | null;
+  /** The SSRC of the stream forwarded into the slot last. */
+  sourceSsrc: number | null;
   lastAt: number;
 }
+
+/** Opus's RTP clock: 48 kHz, so 48 ticks a millisecond. */
+const RTP_TICKS_PER_MS = 48;
 
 export interface SessionEvents {
   /** A packet from this speaker's microphone. */
@@ -71,7 +77,8 @@ export class StageSession {
       transceiver.setDirection('sendonly');
       const track = new MediaStreamTrack({ kind: 'audio' });
       await transceiver.sender.replaceTrack(track);
-      this.slots.push({ mid: transceiver.mid ?? String(this.slots.length), track, source: null, lastAt: 0 });
+      const slot = { mid: transceiver.mid ?? String(this.slots.length), track, sender: transceiver.sender, source: null, sourceSsrc: null };
+      this.slots.push({ ...slot, lastAt: 0 });
     }
     await pc.setLocalDescription(await pc.createAnswer());
     await waitForGathering(pc);
@@ -108,9 +115,17 @@ export class StageSession {
       slot.source = source;
       this.events.onSlot(slot.mid, source);
     }
+    const h = rtp.header;
+    if (slot.sourceSsrc !== h.ssrc) {
+      // A new stream in this slot (another speaker, or the same one reconnected): continue the slot's
+      // numbering after its last packet and its clock by the time since, so the receiver's jitter
+      // buffer sees one stream with a pause, not a jump backwards it would discard.
+      const elapsed = slot.lastAt ? Math.round((now - slot.lastAt) * RTP_TICKS_PER_MS) : 0;
+      slot.sender.replaceRTP({ sequenceNumber: (h.sequenceNumber - 1) & 0xffff, timestamp: (h.timestamp - elapsed) >>> 0 });
+      slot.sourceSsrc = h.ssrc;
+    }
     slot.lastAt = now;
     // The sender rewrites SSRC, payload type and offsets in place: every receiver gets its own copy.
-    const h = rtp.header;
     const header = new RtpHeader({
       payloadType: h.payloadType,
       sequenceNumber: h.sequenceNumber,
@@ -126,6 +141,7 @@ export class StageSession {
     const slot = this.slots.find((s) => s.source === source);
     if (!slot) return;
     slot.source = null;
+    slot.sourceSsrc = null;
     this.events.onSlot(slot.mid, null);
   }
 
