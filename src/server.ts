@@ -74,7 +74,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       byState[live.space.state] = (byState[live.space.state] ?? 0) + 1;
       if (live.space.state === 'live') listeners += audience.listeners(live.space.id);
     }
-    return { spaces: byState, listeners };
+    return { spaces: byState, listeners, stagePackets: { ...(signalling?.packets ?? {}) } };
   });
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),

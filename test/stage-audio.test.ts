@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
-import { goertzel } from '../src/bots/tone.js';
+import { goertzel, toneFrame } from '../src/bots/tone.js';
 import { createSpace } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -109,6 +109,30 @@ describe('stage audio over WebRTC', () => {
       assert.ok(goertzel(carol.heardSince(since + 200), 440) > PRESENT, 'Carol hears A');
     } finally {
       await carol.close();
+    }
+  });
+
+  test('silence is held back at the server (levels from the RFC 6464 header), and speech after it arrives whole', async () => {
+    const silentPackets = async () => {
+      const text = (await fetch(`${t.url}/metrics`).then((r) => r.text())) as string;
+      return Number(/^rostrum_stage_packets_total\{outcome="silent"\} (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+    };
+    const before = await silentPackets();
+    const token = t.token(id, 'quiet', 'speaker');
+    assert.equal((await t.api.post(`/api/spaces/${id}/stage`, { token })).status, 200);
+    assert.equal((await t.api.post(`/api/spaces/${id}/participants/quiet/unmute`, { token })).status, 200);
+    // 1.5 s of digital silence, then a 990 Hz tone.
+    const quiet = await SpeakerBot.join({ server: t.url, token, frameAt: (i) => (i < 75 ? Buffer.alloc(1920) : toneFrame(990, i)) });
+    try {
+      await sleep(2500);
+      const held = (await silentPackets()) - before;
+      assert.ok(held >= 30, `the silent stretch past the 500 ms hangover was not forwarded (${held} packets held)`);
+      assert.ok(goertzel(a.heardSince(Date.now() - 600), 990) > PRESENT, 'the tone after the silence is heard');
+      // Nor any pause before it (mutes, a reconnect): every slot A receives is one unbroken sequence.
+      const jumps = a.receivers.reduce((n, r) => n + r.discontinuities, 0);
+      assert.equal(jumps, 0, 'the pauses are not seen as packet loss by the receiver');
+    } finally {
+      await quiet.close();
     }
   });
 

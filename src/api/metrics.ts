@@ -25,8 +25,8 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** `sample` is read at each scrape: spaces by state and concurrent listeners on this node. */
-  constructor(sample: () => { spaces: Record<string, number>; listeners: number }) {
+  /** `sample` is read at each scrape: spaces by state, concurrent listeners, stage packets on this node. */
+  constructor(sample: () => { spaces: Record<string, number>; listeners: number; stagePackets: Record<string, number> }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'rostrum_' });
     new Gauge({
       name: 'rostrum_spaces',
@@ -36,6 +36,16 @@ export class Metrics {
       collect() {
         this.reset();
         for (const [state, n] of Object.entries(sample().spaces)) this.set({ state }, n);
+      },
+    });
+    new Counter({
+      name: 'rostrum_stage_packets_total',
+      help: 'Speakers’ microphone packets by outcome: forwarded, muted (dropped by the server), silent (held back)',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [outcome, n] of Object.entries(sample().stagePackets)) this.inc({ outcome }, n);
       },
     });
     new Gauge({

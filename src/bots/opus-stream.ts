@@ -6,6 +6,7 @@
  */
 import opus from '@discordjs/opus';
 import { type MediaStreamTrack, RtpHeader, RtpPacket } from 'werift';
+import { dBov } from '../audio/levels.js';
 import { FRAME_SAMPLES, SAMPLE_RATE } from './tone.js';
 
 // @discordjs/opus is CommonJS: its named exports arrive on the default export under ESM.
@@ -22,10 +23,15 @@ const MAX_CONCEALED = 10;
 const LOST = Buffer.alloc(0);
 
 export interface SenderOptions {
-  /** Drop this fraction of packets before they are sent (loss injected at the source; 0–1). */
+  /**
+   * Drop this fraction of packets before they are sent (loss injected at the source; 0–1): one
+   * packet at a random place in every block of 1/lossRate, so the rate is exact and the places random.
+   */
   lossRate?: number;
   /** Called with each frame's index and the time (performance.now()) it was written. */
   onSent?: (index: number, at: number) => void;
+  /** The negotiated id of the RFC 6464 audio level header extension: each packet then carries its level, as browsers' do. */
+  audioLevelId?: number;
 }
 
 export class OpusSender {
@@ -58,10 +64,23 @@ export class OpusSender {
     this.timer = undefined;
   }
 
+  private lossBlock: { start: number; lost: number } | undefined;
+
+  private isLost(index: number): boolean {
+    const rate = this.options.lossRate;
+    if (!rate) return false;
+    const size = Math.max(1, Math.round(1 / rate));
+    if (!this.lossBlock || index >= this.lossBlock.start + size) {
+      this.lossBlock = { start: index, lost: index + Math.floor(Math.random() * size) };
+    }
+    return index === this.lossBlock.lost;
+  }
+
   private sendNext(): void {
     const index = this.frames++;
-    const payload = this.encoder.encode(this.frameAt(index));
-    if (this.options.lossRate && Math.random() < this.options.lossRate) {
+    const pcm = this.frameAt(index);
+    const payload = this.encoder.encode(pcm);
+    if (this.isLost(index)) {
       this.dropped++;
       return;
     }
@@ -72,6 +91,11 @@ export class OpusSender {
       ssrc: this.ssrc,
       marker: false,
     });
+    const levelId = this.options.audioLevelId;
+    if (levelId !== undefined) {
+      header.extension = true;
+      header.extensions = [{ id: levelId, payload: Buffer.from([dBov(pcm)]) }];
+    }
     this.track.writeRtp(new RtpPacket(header, payload));
     this.options.onSent?.(index, performance.now());
   }
@@ -93,6 +117,8 @@ export class OpusReceiver {
   readonly frames: HeardFrame[] = [];
   received = 0;
   concealed = 0;
+  /** Jumps in the sequence numbers (loss, or a stream restarting without continuity). */
+  discontinuities = 0;
 
   constructor(
     track: MediaStreamTrack,
@@ -109,6 +135,7 @@ export class OpusReceiver {
     const gap = this.lastSeq === undefined ? 1 : (seq - this.lastSeq) & 0xffff;
     if (gap === 0 || gap > 0x8000) return; // a duplicate or a late packet: already concealed
     this.lastSeq = seq;
+    if (gap > 1) this.discontinuities++;
     if (gap > 1 && gap <= MAX_CONCEALED) {
       for (let i = 1; i < gap; i++) this.push({ at, perf, pcm: this.conceal(), concealed: true });
     }

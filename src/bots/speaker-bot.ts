@@ -6,7 +6,7 @@
 import { MediaStreamTrack, RTCPeerConnection } from 'werift';
 import WebSocket from 'ws';
 import { SLOTS } from '../stage/protocol.js';
-import { isLoopback, rtcConfig } from '../stage/rtc-config.js';
+import { AUDIO_LEVEL_URI, extensionId, isLoopback, rtcConfig } from '../stage/rtc-config.js';
 import { type HeardFrame, mixPcm, OpusReceiver, OpusSender, type SenderOptions } from './opus-stream.js';
 import { FRAME_SAMPLES, toneFrame } from './tone.js';
 
@@ -64,7 +64,8 @@ export class SpeakerBot {
     }
     const frameAt = SpeakerBot.source(options);
     if (frameAt) {
-      bot.sender = new OpusSender(mic, frameAt, options);
+      const audioLevelId = extensionId(pc.remoteDescription?.sdp ?? '', AUDIO_LEVEL_URI);
+      bot.sender = new OpusSender(mic, frameAt, { ...options, ...(audioLevelId === undefined ? {} : { audioLevelId }) });
       bot.sender.start();
     }
     return bot;

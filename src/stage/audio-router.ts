@@ -9,14 +9,30 @@ import type { Identity } from '../ids.js';
 import type { StageSession } from './stage-session.js';
 import { TalkingDetector } from './talking-detector.js';
 
+/** Microphone packets by outcome: forwarded, dropped for a mute (or a speaker off stage), held back as silence. */
+export interface PacketCounts {
+  forwarded: number;
+  muted: number;
+  silent: number;
+}
+
+/** Packets at or below −70 dBov are silence (speech sits around −20 to −40; the floor is 127). */
+const SILENT_DBOV = 70;
+/** Silence still forwarded after the last sound, so word endings and short pauses pass intact, ms. */
+const HANGOVER_MS = 500;
+
 export class AudioRouter {
   private readonly sessions = new Map<Identity, StageSession>();
   private readonly detector: TalkingDetector;
-  /** Packets dropped because their speaker was muted or off stage (for metrics and tests). */
-  dropped = 0;
+  /** Since when each speaker's packets have said silence. */
+  private readonly quietSince = new Map<Identity, number>();
+  /** Speakers whose last packets were held back (muted or silent): their next one resumes a pause. */
+  private readonly held = new Set<Identity>();
 
   constructor(
     private readonly live: () => LiveSpace | undefined,
+    /** Shared by every space's router: what became of each microphone packet. */
+    private readonly counts: PacketCounts,
     onTalking: (identity: Identity, talking: boolean) => void,
   ) {
     this.detector = new TalkingDetector(onTalking);
@@ -40,19 +56,41 @@ export class AudioRouter {
     if (this.sessions.get(session.identity) !== session) return;
     this.sessions.delete(session.identity);
     this.detector.forget(session.identity);
+    this.quietSince.delete(session.identity);
+    this.held.delete(session.identity);
     for (const other of this.sessions.values()) other.release(session.identity);
   }
 
-  publish(source: Identity, rtp: RtpPacket): void {
+  /**
+   * Routes one microphone packet. `level` is its RFC 6464 level (−dBov) when the client sends one:
+   * then the talking indicator needs no decoding, and a speaker silent for longer than HANGOVER_MS
+   * is not forwarded at all until it makes a sound (the receivers see a pause, as with DTX).
+   */
+  publish(source: Identity, rtp: RtpPacket, level?: number): void {
     const member = this.live()?.stage.get(source);
     if (!member || member.muted) {
-      this.dropped++;
+      this.counts.muted++;
+      this.held.add(source);
       return;
     }
     const now = Date.now();
-    this.detector.push(source, rtp.payload, now);
+    if (level === undefined) this.detector.push(source, rtp.payload, now);
+    else this.detector.pushLevel(source, level, now);
+    if (level !== undefined && level >= SILENT_DBOV) {
+      const quietSince = this.quietSince.get(source) ?? now;
+      this.quietSince.set(source, quietSince);
+      if (now - quietSince > HANGOVER_MS) {
+        this.counts.silent++;
+        this.held.add(source);
+        return;
+      }
+    } else {
+      this.quietSince.delete(source);
+    }
+    this.counts.forwarded++;
+    const resumed = this.held.delete(source);
     for (const [identity, session] of this.sessions) {
-      if (identity !== source) session.forward(source, rtp, now);
+      if (identity !== source) session.forward(source, rtp, now, resumed);
     }
   }
 

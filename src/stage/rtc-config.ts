@@ -3,7 +3,7 @@
  * on a loopback address (the embedded default, every test) — ICE restricted to 127.0.0.1, so no
  * connectivity check ever leaves the machine's loopback interface.
  */
-import { type RTCPeerConnectionConfig, useOPUS, useSdesMid } from 'werift';
+import { type RTCPeerConnectionConfig, useAudioLevelIndication, useOPUS, useSdesMid } from 'werift';
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
@@ -11,10 +11,11 @@ export function isLoopback(host: string): boolean {
 
 export function rtcConfig(loopbackOnly: boolean): RTCPeerConnectionConfig {
   // max-bundle: one ICE transport (one UDP socket) per session, not one per audio section; the MID
-  // header extension lets the receiver tell the bundled slots apart.
+  // header extension lets the receiver tell the bundled slots apart. The audio level extension
+  // (RFC 6464) carries each packet's level, so the server need not decode to know who is talking.
   const config: RTCPeerConnectionConfig = {
     codecs: { audio: [useOPUS()] },
-    headerExtensions: { audio: [useSdesMid()] },
+    headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] },
     bundlePolicy: 'max-bundle',
   };
   if (!loopbackOnly) return config;
@@ -24,4 +25,20 @@ export function rtcConfig(loopbackOnly: boolean): RTCPeerConnectionConfig {
     iceUseIpv6: false,
     iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === '127.0.0.1' && pair.localCandidate.host === '127.0.0.1',
   };
+}
+
+/** RFC 6464: the client-to-mixer audio level header extension. */
+export const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
+
+/** The id an SDP gives a header extension (`a=extmap:<id> <uri>`), if it offers it. */
+export function extensionId(sdp: string, uri: string): number | undefined {
+  for (const match of sdp.matchAll(/^a=extmap:(\d+)(?:\/\w+)? (\S+)/gm)) if (match[2] === uri) return Number(match[1]);
+  return undefined;
+}
+
+/** The level in −dBov (0 loudest, 127 silence) an RTP packet carries in extension `id`, if any. */
+export function audioLevelOf(extensions: ReadonlyArray<{ id: number; payload: Buffer }>, id: number | undefined): number | undefined {
+  if (id === undefined) return undefined;
+  for (const ext of extensions) if (ext.id === id && ext.payload.length > 0) return ext.payload[0]! & 0x7f;
+  return undefined;
 }

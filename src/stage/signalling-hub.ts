@@ -14,7 +14,7 @@ import type { SpaceRegistry } from '../control/space-registry.js';
 import type { TokenAuthority } from '../control/tokens.js';
 import { fail } from '../errors.js';
 import { asSpaceId, type Identity, type SpaceId } from '../ids.js';
-import { AudioRouter } from './audio-router.js';
+import { AudioRouter, type PacketCounts } from './audio-router.js';
 import { CLOSE, ClientMessage, MAX_MESSAGE_BYTES, type PublicMember, type ServerMessage } from './protocol.js';
 import { checkCandidate, checkOffer } from './sdp-policy.js';
 import { type CandidateMessage, StageConnection } from './stage-connection.js';
@@ -28,6 +28,8 @@ export class SignallingHub {
   private readonly routers = new Map<SpaceId, AudioRouter>();
   private readonly sessions = new Map<StageConnection, StageSession>();
   private readonly disposers: Disposer[] = [];
+  /** What became of every microphone packet, across spaces (exported as a metric). */
+  readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0 };
   private readonly validate = new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage);
 
   constructor(
@@ -159,7 +161,7 @@ export class SignallingHub {
       identity,
       {
         // Looked up per packet: the space's router is made when the first session is added.
-        onMicrophone: (rtp) => this.routers.get(id)?.publish(identity, rtp),
+        onMicrophone: (rtp, level) => this.routers.get(id)?.publish(identity, rtp, level),
         onSlot: (mid, who) => c.send({ type: 'slot', mid, identity: who }),
       },
       this.loopbackOnly,
@@ -186,6 +188,7 @@ export class SignallingHub {
     if (!router) {
       router = new AudioRouter(
         () => this.registry.peek(id),
+        this.packets,
         (who, talking) => this.bus.publish('participant.talking', { spaceId: id, identity: who, talking }),
       );
       this.routers.set(id, router);

@@ -9,7 +9,7 @@ import { MediaStreamTrack, type RTCIceCandidateInit, RTCPeerConnection, type RTC
 import { fail } from '../errors.js';
 import type { Identity } from '../ids.js';
 import { MAX_TRICKLED_CANDIDATES } from './protocol.js';
-import { rtcConfig } from './rtc-config.js';
+import { AUDIO_LEVEL_URI, audioLevelOf, extensionId, rtcConfig } from './rtc-config.js';
 
 /** A slot that carried nobody for this long may be given to another speaker, ms. */
 const SLOT_IDLE_MS = 2000;
@@ -28,8 +28,8 @@ interface Slot {
 const RTP_TICKS_PER_MS = 48;
 
 export interface SessionEvents {
-  /** A packet from this speaker's microphone. */
-  onMicrophone(rtp: RtpPacket): void;
+  /** A packet from this speaker's microphone, with its RFC 6464 level (−dBov) when the client sends one. */
+  onMicrophone(rtp: RtpPacket, level: number | undefined): void;
   /** A slot now carries `identity` (or nobody). */
   onSlot(mid: string, identity: Identity | null): void;
 }
@@ -47,6 +47,8 @@ export class StageSession {
   private readonly slots: Slot[] = [];
   private readonly pc: RTCPeerConnection;
   private trickled = 0;
+  /** The id of the audio level header extension in the speaker's offer, if it offered one. */
+  private levelId: number | undefined;
   private closed = false;
 
   /** The session exists (and takes trickled candidates) before its offer is answered. */
@@ -58,7 +60,7 @@ export class StageSession {
     this.pc = new RTCPeerConnection(rtcConfig(loopbackOnly));
     this.pc.onTrack.subscribe((track) => {
       track.onReceiveRtp.subscribe((rtp) => {
-        if (!this.closed) events.onMicrophone(rtp);
+        if (!this.closed) events.onMicrophone(rtp, audioLevelOf(rtp.header.extensions, this.levelId));
       });
     });
   }
@@ -69,6 +71,7 @@ export class StageSession {
    */
   async answer(offer: string): Promise<string> {
     const pc = this.pc;
+    this.levelId = extensionId(offer, AUDIO_LEVEL_URI);
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     // The speaker's receive-only sections are our send-only slots; its microphone stays recvonly here.
     const mic = micMid(offer);
@@ -105,8 +108,11 @@ export class StageSession {
     return this.pc.connectionState;
   }
 
-  /** Forwards one packet of `source` into its slot (assigning one if needed). */
-  forward(source: Identity, rtp: RtpPacket, now: number): void {
+  /**
+   * Forwards one packet of `source` into its slot (assigning one if needed). `resumed` says the
+   * router held back the source's packets just before (silence or a mute): that pause is not loss.
+   */
+  forward(source: Identity, rtp: RtpPacket, now: number, resumed = false): void {
     if (this.closed) return;
     let slot = this.slots.find((s) => s.source === source);
     if (!slot) {
@@ -116,10 +122,10 @@ export class StageSession {
       this.events.onSlot(slot.mid, source);
     }
     const h = rtp.header;
-    if (slot.sourceSsrc !== h.ssrc) {
-      // A new stream in this slot (another speaker, or the same one reconnected): continue the slot's
-      // numbering after its last packet and its clock by the time since, so the receiver's jitter
-      // buffer sees one stream with a pause, not a jump backwards it would discard.
+    if (resumed || slot.sourceSsrc !== h.ssrc) {
+      // A new stream in this slot (another speaker, the same one reconnected, or back from a pause):
+      // continue the slot's numbering after its last packet and its clock by the time since, so the
+      // receiver's jitter buffer sees one stream with a pause (as with DTX), not loss or a jump back.
       const elapsed = slot.lastAt ? Math.round((now - slot.lastAt) * RTP_TICKS_PER_MS) : 0;
       slot.sender.replaceRTP({ sequenceNumber: (h.sequenceNumber - 1) & 0xffff, timestamp: (h.timestamp - elapsed) >>> 0 });
       slot.sourceSsrc = h.ssrc;

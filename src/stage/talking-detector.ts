@@ -1,10 +1,12 @@
 /**
- * Who is talking right now, from the audio itself: each speaker's forwarded Opus is decoded (about
- * 20 µs a packet with native libopus) and its level compared with two thresholds — talking starts
+ * Who is talking right now, from the audio itself: each packet's level, from its RFC 6464 header
+ * when the client sends one (browsers do), else by decoding the Opus (about 20 µs a packet with
+ * native libopus), is compared with two thresholds — talking starts
  * above START and ends only after HOLD_MS below STOP — so the indicator does not flicker between
  * words. Changes are reported at once; a steady state is never re-reported.
  */
 import opus from '@discordjs/opus';
+import { rms } from '../audio/levels.js';
 import type { Identity } from '../ids.js';
 
 // @discordjs/opus is CommonJS: its named exports arrive on the default export under ESM.
@@ -17,19 +19,9 @@ const STOP = 0.01;
 /** How long a speaker must stay quiet before talking ends, ms. */
 const HOLD_MS = 400;
 
-function rms(pcm: Buffer): number {
-  const n = Math.floor(pcm.length / 2);
-  if (n === 0) return 0;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const s = pcm.readInt16LE(i * 2) / 32768;
-    sum += s * s;
-  }
-  return Math.sqrt(sum / n);
-}
-
 interface SpeakerState {
-  decoder: InstanceType<typeof OpusEncoder>;
+  /** Made on the first packet without a level header. */
+  decoder: InstanceType<typeof OpusEncoder> | undefined;
   talking: boolean;
   lastLoudAt: number;
 }
@@ -49,18 +41,34 @@ export class TalkingDetector {
     return [...this.speakers].filter(([, s]) => s.talking).map(([identity]) => identity);
   }
 
+  /** A packet without a level header: decode it to measure. */
   push(identity: Identity, payload: Buffer, now: number): void {
-    let state = this.speakers.get(identity);
-    if (!state) {
-      state = { decoder: new OpusEncoder(48_000, 1), talking: false, lastLoudAt: 0 };
-      this.speakers.set(identity, state);
-    }
+    const state = this.state(identity);
+    state.decoder ??= new OpusEncoder(48_000, 1);
     let level: number;
     try {
       level = rms(state.decoder.decode(payload));
     } catch {
       return; // an undecodable packet says nothing about talking
     }
+    this.observe(identity, state, level, now);
+  }
+
+  /** A packet whose RFC 6464 header gives its level, −dBov (0 loudest, 127 silence): no decoding. */
+  pushLevel(identity: Identity, dBov: number, now: number): void {
+    this.observe(identity, this.state(identity), 10 ** (-dBov / 20), now);
+  }
+
+  private state(identity: Identity): SpeakerState {
+    let state = this.speakers.get(identity);
+    if (!state) {
+      state = { decoder: undefined, talking: false, lastLoudAt: 0 };
+      this.speakers.set(identity, state);
+    }
+    return state;
+  }
+
+  private observe(identity: Identity, state: SpeakerState, level: number, now: number): void {
     if (level >= STOP) state.lastLoudAt = now;
     if (!state.talking && level >= START) {
       state.talking = true;

@@ -1,0 +1,332 @@
+/**
+ * The stage benchmark: what the server adds between speakers, measured with real WebRTC bots
+ * (werift + libopus) against a Rostrum server in its own process.
+ *
+ * - Latency: speaker A sends a click (a loud 20 ms frame after silence) every 200 ms; speaker B
+ *   times each click's arrival (decoded level crossing a threshold). The reference is the same
+ *   sender and receiver connected directly, peer to peer, in the bench process (a loopback echo
+ *   of the same stack): the server's added latency is the difference.
+ * - Latency under HTTP load: the same, while wrk hammers the listener join endpoint on the same
+ *   server process (does HTTP work delay media on a shared event loop?).
+ * - CPU: a full stage, 13 bot speakers each hearing the other 12, for a timed window; the server
+ *   process's CPU time (from /proc) over wall time, against the idle server over the same window.
+ * - Loss: A's 440 Hz tone as B hears it (libopus concealment for lost packets), with 5 % of A's
+ *   packets dropped at the source, against the same run without loss: the tone's energy in dB.
+ */
+import fs from 'node:fs';
+import { MediaStreamTrack, RTCPeerConnection } from 'werift';
+import { rms } from '../src/audio/levels.js';
+import { type HeardFrame, OpusReceiver, OpusSender } from '../src/bots/opus-stream.js';
+import { SpeakerBot } from '../src/bots/speaker-bot.js';
+import { FRAME_SAMPLES, goertzel, toneFrame } from '../src/bots/tone.js';
+import type { Role } from '../src/control/model.js';
+import { createToken } from '../src/control/tokens.js';
+import { rtcConfig } from '../src/stage/rtc-config.js';
+import { createLiveSpace, type RostrumChild, startRostrum } from './rostrum.js';
+import { runWrk } from './wrk.js';
+
+export interface StageSettings {
+  /** Clicks timed per latency run. */
+  clicks: number;
+  /** Seconds of the CPU window (after a warm-up of the same length). */
+  cpuSeconds: number;
+  /** Seconds of tone per loss run. */
+  lossSeconds: number;
+  /** wrk connections for the under-load latency run. */
+  loadConnections: number;
+}
+
+export interface Distribution {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** Clicks sent that never arrived. */
+  missed: number;
+}
+
+export interface StageMeasurement {
+  latency: { direct: Distribution; server: Distribution; underLoad: Distribution; loadRps: number };
+  cpu: {
+    speakers: number;
+    seconds: number;
+    serverPercent: number;
+    idlePercent: number;
+    /** Packets the bots received per second during the window, and what a full stage should get. */
+    forwardedPerSecond: number;
+    expectedPerSecond: number;
+    /** The bench process (13 bots: encode, decrypt, decode) over the same window. */
+    botsPercent: number;
+  };
+  loss: { cleanEnergy: number; lossyEnergy: number; deltaDb: number; observedLoss: number; lossRate: number };
+  problems: string[];
+}
+
+const CLICK_EVERY_FRAMES = 10; // 200 ms
+const CLICK_LEVEL = 0.5;
+/** Decoded RMS (of full scale) above which a frame is the click; silence decodes to ~0. */
+const CLICK_THRESHOLD = 0.05;
+const LOSS_RATE = 0.05;
+const SILENCE = Buffer.alloc(FRAME_SAMPLES * 2);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Times clicks: the sender side records when each click left, the receiver side when it arrived. */
+class ClickTimer {
+  private readonly sent: number[] = [];
+  private readonly latencies: number[] = [];
+  private wasLoud = false;
+
+  readonly frameAt = (index: number): Buffer =>
+    index % CLICK_EVERY_FRAMES === 0 && index > 0 ? toneFrame(1000, index, CLICK_LEVEL) : SILENCE;
+
+  readonly onSent = (index: number, at: number): void => {
+    if (index % CLICK_EVERY_FRAMES === 0 && index > 0) this.sent.push(at);
+  };
+
+  readonly onHeard = (frame: HeardFrame): void => {
+    const loud = !frame.concealed && rms(frame.pcm) > CLICK_THRESHOLD;
+    if (loud && !this.wasLoud) {
+      const sentAt = this.sent.findLast((t) => t <= frame.perf);
+      if (sentAt !== undefined && frame.perf - sentAt < CLICK_EVERY_FRAMES * 20) this.latencies.push(frame.perf - sentAt);
+    }
+    this.wasLoud = loud;
+  };
+
+  get clicksSent(): number {
+    return this.sent.length;
+  }
+
+  distribution(): Distribution {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return {
+      count: sorted.length,
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      max: sorted.at(-1) ?? Number.NaN,
+      missed: Math.max(0, this.sent.length - sorted.length),
+    };
+  }
+}
+
+async function waitConnected(pc: RTCPeerConnection, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (pc.connectionState !== 'connected') {
+    if (Date.now() > deadline) throw new Error(`${what} did not connect (${pc.connectionState})`);
+    await sleep(20);
+  }
+}
+
+async function gathered(pc: RTCPeerConnection): Promise<string> {
+  while (pc.iceGatheringState !== 'complete') await sleep(5);
+  return pc.localDescription!.sdp;
+}
+
+/** The reference path: sender and receiver connected directly, no server between them. */
+async function directClicks(clicks: number): Promise<Distribution> {
+  const a = new RTCPeerConnection(rtcConfig(true));
+  const b = new RTCPeerConnection(rtcConfig(true));
+  const timer = new ClickTimer();
+  try {
+    const mic = new MediaStreamTrack({ kind: 'audio' });
+    a.addTransceiver(mic, { direction: 'sendonly' });
+    b.onTrack.subscribe((track) => new OpusReceiver(track, timer.onHeard, false));
+    await a.setLocalDescription(await a.createOffer());
+    await b.setRemoteDescription({ type: 'offer', sdp: await gathered(a) });
+    await b.setLocalDescription(await b.createAnswer());
+    await a.setRemoteDescription({ type: 'answer', sdp: await gathered(b) });
+    await waitConnected(a, 'the direct reference pair');
+    const sender = new OpusSender(mic, timer.frameAt, { onSent: timer.onSent });
+    sender.start();
+    await sleep((clicks + 1) * CLICK_EVERY_FRAMES * 20 + 300);
+    sender.stop();
+    return timer.distribution();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+/** A seated, unmuted speaker's token (the host is on stage from the start). */
+async function seat(server: RostrumChild, spaceId: string, identity: string, role: Role): Promise<string> {
+  const token = createToken({ ...server.credentials, identity, space: spaceId, role, ttlSeconds: 3600 });
+  const call = async (path: string) => {
+    const res = await fetch(`${server.url}/api/spaces/${spaceId}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (!res.ok) throw new Error(`POST ${path} as ${identity}: ${res.status} ${await res.text()}`);
+  };
+  if (role !== 'host') await call('/stage');
+  await call(`/participants/${identity}/unmute`);
+  return token;
+}
+
+/** Clicks from A to B through the server. */
+async function serverClicks(server: RostrumChild, spaceId: string, clicks: number, tag: string): Promise<Distribution> {
+  const timer = new ClickTimer();
+  const b = await SpeakerBot.join({
+    server: server.url,
+    token: await seat(server, spaceId, `b${tag}`, 'speaker'),
+    keepHeard: false,
+    onHeard: (_slot, frame) => timer.onHeard(frame),
+  });
+  const a = await SpeakerBot.join({
+    server: server.url,
+    token: await seat(server, spaceId, `a${tag}`, 'speaker'),
+    keepHeard: false,
+    frameAt: timer.frameAt,
+    onSent: timer.onSent,
+  });
+  try {
+    await sleep((clicks + 1) * CLICK_EVERY_FRAMES * 20 + 300);
+    return timer.distribution();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+/** utime + stime of a process, in seconds (Linux /proc; clock ticks are 100 Hz on Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function cpuPercent(pid: number, seconds: number): Promise<number> {
+  const before = cpuSeconds(pid);
+  const started = performance.now();
+  await sleep(seconds * 1000);
+  return ((cpuSeconds(pid) - before) / ((performance.now() - started) / 1000)) * 100;
+}
+
+/** A full stage: host, 2 co-hosts, 10 speakers, each publishing its own tone and hearing the rest. */
+export async function fullStageCpu(server: RostrumChild, seconds: number, log: (line: string) => void): Promise<StageMeasurement['cpu']> {
+  const pid = server.child.pid!;
+  const spaceId = await createLiveSpace(server, 'full stage');
+  const idlePercent = await cpuPercent(pid, seconds);
+  const members: Array<[string, Role]> = [
+    ['host', 'host'],
+    ['c1', 'cohost'],
+    ['c2', 'cohost'],
+    ...Array.from({ length: 10 }, (_, i): [string, Role] => [`s${i + 1}`, 'speaker']),
+  ];
+  const bots: SpeakerBot[] = [];
+  let heard = 0;
+  try {
+    for (const [i, [identity, role]] of members.entries()) {
+      const token = await seat(server, spaceId, identity, role);
+      bots.push(await SpeakerBot.join({ server: server.url, token, toneHz: 300 + 50 * i, keepHeard: false, onHeard: () => heard++ }));
+    }
+    log(`stage: ${bots.length} speakers on stage; warming up ${seconds} s`);
+    await sleep(seconds * 1000);
+    const heardBefore = heard;
+    const botsBefore = process.cpuUsage();
+    const started = performance.now();
+    const serverPercent = await cpuPercent(pid, seconds);
+    const wall = (performance.now() - started) / 1000;
+    const botsCpu = process.cpuUsage(botsBefore);
+    return {
+      speakers: members.length,
+      seconds: wall,
+      serverPercent,
+      idlePercent,
+      forwardedPerSecond: (heard - heardBefore) / wall,
+      expectedPerSecond: members.length * (members.length - 1) * 50,
+      botsPercent: ((botsCpu.user + botsCpu.system) / 1e6 / wall) * 100,
+    };
+  } finally {
+    for (const bot of bots) await bot.close();
+  }
+}
+
+/** B's reception of A's 440 Hz tone, with `lossRate` of A's packets dropped before they leave. */
+async function toneThroughStage(
+  server: RostrumChild,
+  spaceId: string,
+  seconds: number,
+  lossRate: number,
+  tag: string,
+): Promise<{ energy: number; observedLoss: number }> {
+  const b = await SpeakerBot.join({ server: server.url, token: await seat(server, spaceId, `lb${tag}`, 'speaker') });
+  const a = await SpeakerBot.join({
+    server: server.url,
+    token: await seat(server, spaceId, `la${tag}`, 'speaker'),
+    toneHz: 440,
+    lossRate,
+  });
+  try {
+    await sleep(500);
+    const since = Date.now();
+    const receivedBefore = b.receivers.reduce((n, r) => n + r.received, 0);
+    const concealedBefore = b.receivers.reduce((n, r) => n + r.concealed, 0);
+    await sleep(seconds * 1000);
+    const received = b.receivers.reduce((n, r) => n + r.received, 0) - receivedBefore;
+    const concealed = b.receivers.reduce((n, r) => n + r.concealed, 0) - concealedBefore;
+    return { energy: goertzel(b.heardSince(since), 440), observedLoss: concealed / Math.max(1, received + concealed) };
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+export async function measureStage(settings: StageSettings, log: (line: string) => void): Promise<StageMeasurement> {
+  const problems: string[] = [];
+  const server = await startRostrum();
+  try {
+    log(`stage: rostrum at ${server.url}`);
+    const direct = await directClicks(settings.clicks);
+    log(`stage: direct p50 ${direct.p50.toFixed(1)} ms p99 ${direct.p99.toFixed(1)} ms (${direct.count} clicks)`);
+    const spaceId = await createLiveSpace(server, 'latency');
+    const viaServer = await serverClicks(server, spaceId, settings.clicks, '1');
+    log(`stage: via server p50 ${viaServer.p50.toFixed(1)} ms p99 ${viaServer.p99.toFixed(1)} ms (${viaServer.count} clicks)`);
+
+    const loadSeconds = Math.ceil(((settings.clicks + 1) * CLICK_EVERY_FRAMES * 20) / 1000) + 4;
+    const load = runWrk({
+      url: `${server.url}/api/spaces/${spaceId}/join`,
+      threads: 1,
+      connections: settings.loadConnections,
+      durationSeconds: loadSeconds,
+    });
+    await sleep(500);
+    const underLoad = await serverClicks(server, spaceId, settings.clicks, '2');
+    const loadResult = await load;
+    log(
+      `stage: under ${Math.round(loadResult.requestsPerSecond)} joins/s p50 ${underLoad.p50.toFixed(1)} ms p99 ${underLoad.p99.toFixed(1)} ms`,
+    );
+    for (const [name, d] of Object.entries({ direct, 'via server': viaServer, 'under load': underLoad })) {
+      if (d.count < settings.clicks * 0.9) problems.push(`${name}: only ${d.count} of ${settings.clicks} clicks were timed`);
+    }
+
+    const cpu = await fullStageCpu(server, settings.cpuSeconds, log);
+    log(`stage: 13 speakers: server ${cpu.serverPercent.toFixed(1)} % of a core (idle ${cpu.idlePercent.toFixed(1)} %)`);
+    if (cpu.forwardedPerSecond < cpu.expectedPerSecond * 0.95) {
+      problems.push(`full stage: bots heard ${Math.round(cpu.forwardedPerSecond)} packets/s of ${cpu.expectedPerSecond} expected`);
+    }
+
+    const lossSpace = await createLiveSpace(server, 'loss');
+    const clean = await toneThroughStage(server, lossSpace, settings.lossSeconds, 0, 'clean');
+    const lossy = await toneThroughStage(server, lossSpace, settings.lossSeconds, LOSS_RATE, 'lossy');
+    const deltaDb = 10 * Math.log10(lossy.energy / clean.energy);
+    log(`stage: 5 % loss: ${deltaDb.toFixed(2)} dB (observed loss ${(lossy.observedLoss * 100).toFixed(1)} %)`);
+    if (Math.abs(lossy.observedLoss - LOSS_RATE) > 0.01) {
+      problems.push(`the lossy run saw ${(lossy.observedLoss * 100).toFixed(1)} % loss, not about ${LOSS_RATE * 100} %`);
+    }
+    if (clean.observedLoss > 0.005) problems.push(`the clean run lost ${(clean.observedLoss * 100).toFixed(2)} % of packets`);
+    return {
+      latency: { direct, server: viaServer, underLoad, loadRps: loadResult.requestsPerSecond },
+      cpu,
+      loss: { cleanEnergy: clean.energy, lossyEnergy: lossy.energy, deltaDb, observedLoss: lossy.observedLoss, lossRate: LOSS_RATE },
+      problems,
+    };
+  } finally {
+    await server.stop();
+  }
+}
