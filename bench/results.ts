@@ -52,7 +52,8 @@ export interface Report {
   };
   settings: Record<string, string | number>;
   figures: Figure[];
-  rounds: RoundSummary[];
+  /** The join suite's alternating rounds (other suites have none). */
+  rounds?: RoundSummary[];
   /** Anything that invalidates the run (failed sanity checks); non-empty means failed. */
   problems: string[];
   pass: boolean;
@@ -90,7 +91,7 @@ function goalText(goal: Goal | null): string {
 export function toMarkdown(report: Report): string {
   const m = report.machine;
   const lines = [
-    `# Rostrum benchmark (${report.mode})`,
+    `# Rostrum benchmark: ${report.suite} (${report.mode})`,
     '',
     `**${report.pass ? 'PASS' : 'FAIL'}** — ${report.date}, took ${Math.round(report.durationSeconds)} s.`,
     '',
@@ -108,14 +109,19 @@ export function toMarkdown(report: Report): string {
     ),
     '',
     ...report.figures.filter((f) => f.note).map((f) => `- ${f.name}: ${f.note}`),
-    '',
-    '## Rounds (reference and Rostrum alternating)',
-    '',
-    '| round | reference req/s | join req/s | ratio | join p99 | failures |',
-    '|---|---|---|---|---|---|',
-    ...report.rounds.map(
-      (r, i) => `| ${i + 1} | ${num(r.referenceRps)} | ${num(r.joinRps)} | ${num(r.ratio)} | ${num(r.joinP99Ms, 'ms')} | ${r.failures} |`,
-    ),
+    ...(report.rounds?.length
+      ? [
+          '',
+          '## Rounds (reference and Rostrum alternating)',
+          '',
+          '| round | reference req/s | join req/s | ratio | join p99 | failures |',
+          '|---|---|---|---|---|---|',
+          ...report.rounds.map(
+            (r, i) =>
+              `| ${i + 1} | ${num(r.referenceRps)} | ${num(r.joinRps)} | ${num(r.ratio)} | ${num(r.joinP99Ms, 'ms')} | ${r.failures} |`,
+          ),
+        ]
+      : []),
     '',
     `Problems: ${report.problems.length === 0 ? 'none' : ''}`,
     ...report.problems.map((p) => `- ${p}`),
@@ -125,10 +131,11 @@ export function toMarkdown(report: Report): string {
   return lines.join('\n');
 }
 
-export function writeResults(report: Report, dir: string): { json: string; markdown: string } {
+/** Writes `<name>.json` and `<name>.md` (one pair per suite) into `dir`. */
+export function writeResults(report: Report, dir: string, name: string): { json: string; markdown: string } {
   fs.mkdirSync(dir, { recursive: true });
-  const json = path.join(dir, 'latest.json');
-  const markdown = path.join(dir, 'latest.md');
+  const json = path.join(dir, `${name}.json`);
+  const markdown = path.join(dir, `${name}.md`);
   fs.writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(markdown, toMarkdown(report));
   return { json, markdown };

@@ -1,12 +1,16 @@
 /**
- * `npm run bench`: the benchmark suite's entry. Makes sure wrk is installed, measures the listener
- * join figure against a bare Fastify reference in the same run (bench/join.ts), and writes
- * bench/results/latest.json and latest.md. Exits non-zero when a goal is missed or the run had errors.
+ * `npm run bench`: the benchmark suites' entry. Makes sure wrk is installed, then runs
+ * - join: the listener join figure against a bare Fastify reference in the same run (bench/join.ts);
+ * - stage: speaker-to-speaker latency against a direct peer-to-peer path, full-stage CPU, quality
+ *   under 5 % loss, and media and HTTP on one process (bench/stage.ts);
+ * and writes bench/results/<suite>.json and <suite>.md. Exits non-zero when a goal is missed or a
+ * run had errors.
  *
- *   npm run bench                      full run: 3 alternating rounds × 10 s per server
- *   npm run bench -- --quick           short run (well under a minute), for a quick check
- *   npm run bench -- --profile         also CPU-profile both servers (kept in a temp folder) and list
- *                                      their hottest functions per request, in latest.md too
+ *   npm run bench                      full run of every suite
+ *   npm run bench -- --quick           short runs (about two minutes in all), for a quick check
+ *   npm run bench -- --only stage      one suite (join or stage)
+ *   npm run bench -- --profile         also CPU-profile the join servers (kept in a temp folder) and
+ *                                      list their hottest functions per request, in join.md too
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,10 +20,19 @@ import { type JoinMeasurement, type JoinSettings, measureJoin } from './join.js'
 import { installExitHandlers, ROOT, stopAll } from './processes.js';
 import { newestProfile, type ProfileSummary, profileMarkdown, summarize } from './profile.js';
 import { type Figure, judge, num, type Report, writeResults } from './results.js';
+import { measureStage, type StageCpu, type StageMeasurement, type StageSettings } from './stage.js';
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--profile]';
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--profile] [--only join|stage]';
+const SUITES = ['join', 'stage'] as const;
+type Suite = (typeof SUITES)[number];
 const args = process.argv.slice(2);
-for (const arg of args) {
+let only: Suite | undefined;
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i]!;
+  if (arg === '--only' && SUITES.includes(args[i + 1] as Suite)) {
+    only = args[++i] as Suite;
+    continue;
+  }
   if (arg === '--help' || arg === '-h' || !['--quick', '--profile'].includes(arg)) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(arg.startsWith('-h') || arg === '--help' ? 0 : 2);
@@ -38,7 +51,6 @@ const settings: JoinSettings = {
   connections: 64,
   ...(cpuProfDir ? { cpuProfDir } : {}),
 };
-const started = Date.now();
 const log = (line: string) => process.stdout.write(`bench: ${line}\n`);
 
 function wrkVersion(): string {
@@ -113,6 +125,29 @@ async function main(): Promise<number> {
     process.stderr.write('bench: the system packages it needs (wrk) are missing\n');
     return 1;
   }
+  const passed: boolean[] = [];
+  if (!only || only === 'join') passed.push(await runJoin());
+  if (!only || only === 'stage') passed.push(await runStage());
+  return passed.every(Boolean) ? 0 : 1;
+}
+
+/** Logs each figure, writes the suite's files, and says whether it passed. */
+function finish(report: Report, name: Suite): boolean {
+  const files = writeResults(report, path.join(ROOT, 'bench/results'), name);
+  for (const f of report.figures) {
+    const reference = f.reference === null ? '' : `, reference ${num(f.reference, f.unit)}`;
+    const ratio = f.ratio === null ? '' : `, ratio ${num(f.ratio)}`;
+    log(`${f.name}: ${num(f.value, f.unit)}${reference}${ratio}: ${f.pass === null ? 'info' : f.pass ? 'pass' : 'FAIL'}`);
+  }
+  for (const p of report.problems) log(`problem: ${p}`);
+  log(
+    `${name}: ${report.pass ? 'PASS' : 'FAIL'} in ${Math.round(report.durationSeconds)} s; wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.markdown)}`,
+  );
+  return report.pass;
+}
+
+async function runJoin(): Promise<boolean> {
+  const started = Date.now();
   const host = machine(); // before the run, so the load average shows what else was running
   log(`${quick ? 'quick' : 'full'} run: ${settings.rounds} rounds × ${settings.seconds} s per server`);
 
@@ -160,18 +195,122 @@ async function main(): Promise<number> {
     ...(appendix.length ? { appendix: `## Server CPU profiles: top self time\n\n${appendix.join('\n\n')}` } : {}),
     details: measurement ? { sanity: measurement.sanity, rounds: measurement.rounds, served: measurement.served, profiles } : undefined,
   };
-  const files = writeResults(report, path.join(ROOT, 'bench/results'));
-  for (const f of figs) {
-    const reference = f.reference === null ? '' : `, reference ${num(f.reference, f.unit)}`;
-    const ratio = f.ratio === null ? '' : `, ratio ${num(f.ratio)}`;
-    log(`${f.name}: ${num(f.value, f.unit)}${reference}${ratio}: ${f.pass === null ? 'info' : f.pass ? 'pass' : 'FAIL'}`);
-  }
   if (appendix.length) log(`CPU profiles:\n\n${appendix.join('\n\n')}\n`);
-  for (const p of problems) log(`problem: ${p}`);
-  log(
-    `${report.pass ? 'PASS' : 'FAIL'} in ${Math.round(report.durationSeconds)} s; wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.markdown)}`,
+  return finish(report, 'join');
+}
+
+const stageSettings: StageSettings = {
+  clicks: quick ? 30 : 150,
+  cpuSeconds: quick ? 4 : 10,
+  lossSeconds: quick ? 5 : 15,
+  loadConnections: 64,
+};
+
+function stageFigures(m: StageMeasurement): Figure[] {
+  const { direct, server, underLoad } = m.latency;
+  const added = (d: typeof server, p: 'p50' | 'p99') => Math.max(0, d[p] - direct[p]);
+  const cpu = (c: StageCpu, goal: boolean) =>
+    judge({
+      id: `stage.cpu.${c.talk}`,
+      name: `server CPU, 13 speakers ${c.talk === 'all' ? 'all talking at once' : 'talking in turns (2 at a time)'}`,
+      value: c.serverPercent,
+      unit: '% of a core',
+      reference: c.idlePercent,
+      ratio: null,
+      goal: goal ? { on: 'value', op: '<=', target: 10 } : null,
+      note: `reference: the same server idle over the same window. Bots heard ${Math.round(c.forwardedPerSecond)} packets/s (a full stage: ${c.expectedPerSecond}); the 13 bots used ${c.botsPercent.toFixed(0)} % of a core.`,
+    });
+  return [
+    judge({
+      id: 'stage.latency.added.p50',
+      name: 'server-added speaker→speaker latency p50',
+      value: added(server, 'p50'),
+      unit: 'ms',
+      reference: direct.p50,
+      ratio: direct.p50 > 0 ? server.p50 / direct.p50 : null,
+      goal: { on: 'value', op: '<=', target: 40 },
+      note: `a click from bot A timed at bot B through the server (p50 ${server.p50.toFixed(2)} ms, p99 ${server.p99.toFixed(2)} ms, ${server.count} clicks), minus the same sender and receiver connected directly (the reference).`,
+    }),
+    judge({
+      id: 'stage.latency.added.p99',
+      name: 'server-added speaker→speaker latency p99',
+      value: added(server, 'p99'),
+      unit: 'ms',
+      reference: direct.p99,
+      ratio: direct.p99 > 0 ? server.p99 / direct.p99 : null,
+      goal: { on: 'value', op: '<=', target: 80 },
+    }),
+    judge({
+      id: 'stage.latency.under_http_load.p99',
+      name: 'server-added latency p99 while the same process serves joins flat out',
+      value: added(underLoad, 'p99'),
+      unit: 'ms',
+      reference: added(server, 'p99'),
+      ratio: null,
+      goal: { on: 'value', op: '<=', target: 80 },
+      note: `wrk at ${Math.round(m.latency.loadRps)} joins/s on the same server during the clicks (p50 added ${added(underLoad, 'p50').toFixed(2)} ms); reference: the same figure without load.`,
+    }),
+    cpu(m.cpu, true),
+    cpu(m.conversationCpu, false),
+    judge({
+      id: 'stage.http.joins_with_stage',
+      name: 'listener joins/s while a full stage talks',
+      value: m.http.joinsWithStage,
+      unit: 'req/s',
+      reference: m.http.joinsIdle,
+      ratio: m.http.joinsWithStage / m.http.joinsIdle,
+      goal: null,
+      note: 'the same server with no stage (reference) and with 13 speakers talking at once; the bots run on the same 2 cores.',
+    }),
+    judge({
+      id: 'stage.loss.tone_db',
+      name: 'tone energy under 5 % packet loss, vs loss-free',
+      value: m.loss.deltaDb,
+      unit: 'dB',
+      reference: 0,
+      ratio: m.loss.lossyEnergy / m.loss.cleanEnergy,
+      goal: { on: 'value', op: '>=', target: -3 },
+      note: `5 % of A's packets dropped at the source (one at a random place in every 20; ${(m.loss.observedLoss * 100).toFixed(1)} % seen at B), concealed by libopus PLC at B; Goertzel energy of the 440 Hz tone against the same run without loss.`,
+    }),
+  ];
+}
+
+async function runStage(): Promise<boolean> {
+  const started = Date.now();
+  const host = machine();
+  log(`stage: ${quick ? 'quick' : 'full'} run: ${stageSettings.clicks} clicks, ${stageSettings.cpuSeconds} s CPU windows`);
+  let measurement: StageMeasurement | undefined;
+  let error: Error | undefined;
+  try {
+    measurement = await measureStage(stageSettings, log);
+  } catch (err) {
+    error = err as Error;
+  } finally {
+    await stopAll();
+  }
+  const figs = measurement ? stageFigures(measurement) : [];
+  const problems = [...(measurement?.problems ?? []), ...(error ? [`the run failed: ${error.stack ?? error.message}`] : [])];
+  return finish(
+    {
+      suite: 'rostrum stage',
+      date: new Date().toISOString(),
+      mode: quick ? 'quick' : 'full',
+      durationSeconds: (Date.now() - started) / 1000,
+      machine: host,
+      settings: {
+        server: 'rostrum serve in its own process, 127.0.0.1; bots (werift + libopus) in the bench process',
+        clicks: stageSettings.clicks,
+        'CPU window s': stageSettings.cpuSeconds,
+        'loss run s': stageSettings.lossSeconds,
+        'wrk connections': stageSettings.loadConnections,
+      },
+      figures: figs,
+      problems,
+      pass: !error && problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
+      details: measurement,
+    },
+    'stage',
   );
-  return report.pass ? 0 : 1;
 }
 
 main().then(

@@ -48,19 +48,25 @@ export interface Distribution {
 
 export interface StageMeasurement {
   latency: { direct: Distribution; server: Distribution; underLoad: Distribution; loadRps: number };
-  cpu: {
-    speakers: number;
-    seconds: number;
-    serverPercent: number;
-    idlePercent: number;
-    /** Packets the bots received per second during the window, and what a full stage should get. */
-    forwardedPerSecond: number;
-    expectedPerSecond: number;
-    /** The bench process (13 bots: encode, decrypt, decode) over the same window. */
-    botsPercent: number;
-  };
+  cpu: StageCpu;
+  conversationCpu: StageCpu;
+  /** Listener joins per second on the same server, idle and while a full stage talks. */
+  http: { joinsIdle: number; joinsWithStage: number };
   loss: { cleanEnergy: number; lossyEnergy: number; deltaDb: number; observedLoss: number; lossRate: number };
   problems: string[];
+}
+
+export interface StageCpu {
+  talk: Talk;
+  speakers: number;
+  seconds: number;
+  serverPercent: number;
+  idlePercent: number;
+  /** Packets the bots received per second during the window, and what a full stage should get. */
+  forwardedPerSecond: number;
+  expectedPerSecond: number;
+  /** The bench process (13 bots: encode, decrypt, decode) over the same window. */
+  botsPercent: number;
 }
 
 const CLICK_EVERY_FRAMES = 10; // 200 ms
@@ -207,8 +213,29 @@ async function cpuPercent(pid: number, seconds: number): Promise<number> {
   return ((cpuSeconds(pid) - before) / ((performance.now() - started) / 1000)) * 100;
 }
 
-/** A full stage: host, 2 co-hosts, 10 speakers, each publishing its own tone and hearing the rest. */
-export async function fullStageCpu(server: RostrumChild, seconds: number, log: (line: string) => void): Promise<StageMeasurement['cpu']> {
+/** How a full stage talks: everyone at once (the worst case), or in turns, two voices at a time. */
+export type Talk = 'all' | 'turns';
+const TURN_FRAMES = 100; // 2 s
+
+/** Frame `index` of member `k` of `n`: its tone, or silence when it is not its turn. */
+function voice(talk: Talk, k: number, n: number): (index: number) => Buffer {
+  const hz = 300 + 50 * k;
+  if (talk === 'all') return (i) => toneFrame(hz, i);
+  return (i) => {
+    const turn = Math.floor(i / TURN_FRAMES) % n;
+    return turn === k || (turn + 1) % n === k ? toneFrame(hz, i) : SILENCE;
+  };
+}
+
+/** A full stage: host, 2 co-hosts, 10 speakers, each publishing its own voice and hearing the rest. */
+export async function fullStageCpu(
+  server: RostrumChild,
+  seconds: number,
+  talk: Talk,
+  log: (line: string) => void,
+  /** Run after the CPU window, while the stage still talks. */
+  meanwhile?: () => Promise<void>,
+): Promise<StageCpu> {
   const pid = server.child.pid!;
   const spaceId = await createLiveSpace(server, 'full stage');
   const idlePercent = await cpuPercent(pid, seconds);
@@ -223,9 +250,10 @@ export async function fullStageCpu(server: RostrumChild, seconds: number, log: (
   try {
     for (const [i, [identity, role]] of members.entries()) {
       const token = await seat(server, spaceId, identity, role);
-      bots.push(await SpeakerBot.join({ server: server.url, token, toneHz: 300 + 50 * i, keepHeard: false, onHeard: () => heard++ }));
+      const frameAt = voice(talk, i, members.length);
+      bots.push(await SpeakerBot.join({ server: server.url, token, frameAt, keepHeard: false, onHeard: () => heard++ }));
     }
-    log(`stage: ${bots.length} speakers on stage; warming up ${seconds} s`);
+    log(`stage: ${bots.length} speakers on stage, talking ${talk === 'all' ? 'all at once' : 'in turns'}; warming up ${seconds} s`);
     await sleep(seconds * 1000);
     const heardBefore = heard;
     const botsBefore = process.cpuUsage();
@@ -233,13 +261,16 @@ export async function fullStageCpu(server: RostrumChild, seconds: number, log: (
     const serverPercent = await cpuPercent(pid, seconds);
     const wall = (performance.now() - started) / 1000;
     const botsCpu = process.cpuUsage(botsBefore);
+    await meanwhile?.();
     return {
+      talk,
       speakers: members.length,
       seconds: wall,
       serverPercent,
       idlePercent,
       forwardedPerSecond: (heard - heardBefore) / wall,
-      expectedPerSecond: members.length * (members.length - 1) * 50,
+      // Everyone hears everyone else's voice; in turns, two voices (plus each one's hangover).
+      expectedPerSecond: (talk === 'all' ? members.length : 2) * (members.length - 1) * 50,
       botsPercent: ((botsCpu.user + botsCpu.system) / 1e6 / wall) * 100,
     };
   } finally {
@@ -289,8 +320,9 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
     log(`stage: via server p50 ${viaServer.p50.toFixed(1)} ms p99 ${viaServer.p99.toFixed(1)} ms (${viaServer.count} clicks)`);
 
     const loadSeconds = Math.ceil(((settings.clicks + 1) * CLICK_EVERY_FRAMES * 20) / 1000) + 4;
+    const joinUrl = `${server.url}/api/spaces/${spaceId}/join`;
     const load = runWrk({
-      url: `${server.url}/api/spaces/${spaceId}/join`,
+      url: joinUrl,
       threads: 1,
       connections: settings.loadConnections,
       durationSeconds: loadSeconds,
@@ -305,10 +337,25 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
       if (d.count < settings.clicks * 0.9) problems.push(`${name}: only ${d.count} of ${settings.clicks} clicks were timed`);
     }
 
-    const cpu = await fullStageCpu(server, settings.cpuSeconds, log);
-    log(`stage: 13 speakers: server ${cpu.serverPercent.toFixed(1)} % of a core (idle ${cpu.idlePercent.toFixed(1)} %)`);
-    if (cpu.forwardedPerSecond < cpu.expectedPerSecond * 0.95) {
-      problems.push(`full stage: bots heard ${Math.round(cpu.forwardedPerSecond)} packets/s of ${cpu.expectedPerSecond} expected`);
+    // Does media work delay HTTP? Join throughput on the same server, without and with a talking stage.
+    const joins = async () =>
+      (await runWrk({ url: joinUrl, threads: 1, connections: settings.loadConnections, durationSeconds: settings.cpuSeconds }))
+        .requestsPerSecond;
+    const joinsIdle = await joins();
+    let joinsWithStage = Number.NaN;
+    const cpu = await fullStageCpu(server, settings.cpuSeconds, 'all', log, async () => {
+      joinsWithStage = await joins();
+    });
+    log(`stage: joins/s ${Math.round(joinsIdle)} idle, ${Math.round(joinsWithStage)} with 13 speakers talking`);
+    const conversationCpu = await fullStageCpu(server, settings.cpuSeconds, 'turns', log);
+    for (const c of [cpu, conversationCpu]) {
+      log(`stage: 13 speakers (${c.talk}): server ${c.serverPercent.toFixed(1)} % of a core (idle ${c.idlePercent.toFixed(1)} %)`);
+      const low = c.talk === 'all' ? 0.95 : 0.8;
+      if (c.forwardedPerSecond < c.expectedPerSecond * low) {
+        problems.push(
+          `full stage (${c.talk}): bots heard ${Math.round(c.forwardedPerSecond)} packets/s of ${c.expectedPerSecond} expected`,
+        );
+      }
     }
 
     const lossSpace = await createLiveSpace(server, 'loss');
@@ -323,6 +370,8 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
     return {
       latency: { direct, server: viaServer, underLoad, loadRps: loadResult.requestsPerSecond },
       cpu,
+      conversationCpu,
+      http: { joinsIdle, joinsWithStage },
       loss: { cleanEnergy: clean.energy, lossyEnergy: lossy.energy, deltaDb, observedLoss: lossy.observedLoss, lossRate: LOSS_RATE },
       problems,
     };
