@@ -21,7 +21,7 @@ import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { FRAME_SAMPLES, goertzel, toneFrame } from '../src/bots/tone.js';
 import type { Role } from '../src/control/model.js';
 import { createToken } from '../src/control/tokens.js';
-import { rtcConfig } from '../src/stage/rtc-config.js';
+import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
 import { createLiveSpace, type RostrumChild, startRostrum } from './rostrum.js';
 import { runWrk } from './wrk.js';
 
@@ -121,16 +121,8 @@ class ClickTimer {
   }
 }
 
-async function waitConnected(pc: RTCPeerConnection, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (pc.connectionState !== 'connected') {
-    if (Date.now() > deadline) throw new Error(`${what} did not connect (${pc.connectionState})`);
-    await sleep(20);
-  }
-}
-
 async function gathered(pc: RTCPeerConnection): Promise<string> {
-  while (pc.iceGatheringState !== 'complete') await sleep(5);
+  await gatheringComplete(pc);
   return pc.localDescription!.sdp;
 }
 
@@ -147,7 +139,7 @@ async function directClicks(clicks: number): Promise<Distribution> {
     await b.setRemoteDescription({ type: 'offer', sdp: await gathered(a) });
     await b.setLocalDescription(await b.createAnswer());
     await a.setRemoteDescription({ type: 'answer', sdp: await gathered(b) });
-    await waitConnected(a, 'the direct reference pair');
+    await connected(a, 'the direct reference pair');
     const sender = new OpusSender(mic, timer.frameAt, { onSent: timer.onSent });
     sender.start();
     await sleep((clicks + 1) * CLICK_EVERY_FRAMES * 20 + 300);

@@ -6,7 +6,7 @@
 import { MediaStreamTrack, RTCPeerConnection } from 'werift';
 import WebSocket from 'ws';
 import { SLOTS } from '../stage/protocol.js';
-import { AUDIO_LEVEL_URI, extensionId, isLoopback, rtcConfig } from '../stage/rtc-config.js';
+import { AUDIO_LEVEL_URI, connected, extensionId, gatheringComplete, isLoopback, rtcConfig } from '../stage/rtc-config.js';
 import { type HeardFrame, mixPcm, OpusReceiver, OpusSender, type SenderOptions } from './opus-stream.js';
 import { FRAME_SAMPLES, toneFrame } from './tone.js';
 
@@ -93,23 +93,12 @@ export class SpeakerBot {
       if (outcome.outcome !== 'approved') throw new Error(`request to speak ${String(outcome.outcome)}`);
     }
     await this.pc.setLocalDescription(await this.pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (this.pc.iceGatheringState === 'complete') return resolve();
-      this.pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
-    });
+    await gatheringComplete(this.pc);
     this.ws.send(JSON.stringify({ type: 'offer', sdp: this.pc.localDescription?.sdp }));
     const answer = await this.waitFor((m) => m.type === 'answer' || m.type === 'error');
     if (answer.type !== 'answer') throw new Error(`offer refused: ${JSON.stringify(answer)}`);
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp as string });
-    await new Promise<void>((resolve, reject) => {
-      const deadline = Date.now() + 10_000;
-      const check = () => {
-        if (this.pc.connectionState === 'connected') return resolve();
-        if (Date.now() > deadline) return reject(new Error(`WebRTC did not connect (${this.pc.connectionState})`));
-        setTimeout(check, 20);
-      };
-      check();
-    });
+    await connected(this.pc, 'WebRTC');
   }
 
   /** Frames published so far (20 ms each). */

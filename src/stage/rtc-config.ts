@@ -3,7 +3,7 @@
  * on a loopback address (the embedded default, every test) — ICE restricted to 127.0.0.1, so no
  * connectivity check ever leaves the machine's loopback interface.
  */
-import { type RTCPeerConnectionConfig, useAudioLevelIndication, useOPUS, useSdesMid } from 'werift';
+import { type RTCPeerConnection, type RTCPeerConnectionConfig, useAudioLevelIndication, useOPUS, useSdesMid } from 'werift';
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
@@ -25,6 +25,29 @@ export function rtcConfig(loopbackOnly: boolean): RTCPeerConnectionConfig {
     iceUseIpv6: false,
     iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === '127.0.0.1' && pair.localCandidate.host === '127.0.0.1',
   };
+}
+
+/** Resolves once the connection has gathered all its ICE candidates (they are then in its SDP). */
+export function gatheringComplete(pc: RTCPeerConnection): Promise<void> {
+  return new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') resolve();
+    });
+  });
+}
+
+/** Resolves once the connection is connected; rejects after `timeoutMs` (naming `what`). */
+export function connected(pc: RTCPeerConnection, what: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (pc.connectionState === 'connected') return resolve();
+    const timer = setTimeout(() => reject(new Error(`${what} did not connect (${pc.connectionState})`)), timeoutMs);
+    pc.connectionStateChange.subscribe((state) => {
+      if (state !== 'connected') return;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** RFC 6464: the client-to-mixer audio level header extension. */

@@ -9,7 +9,7 @@ import { MediaStreamTrack, type RTCIceCandidateInit, RTCPeerConnection, type RTC
 import { fail } from '../errors.js';
 import type { Identity } from '../ids.js';
 import { MAX_TRICKLED_CANDIDATES } from './protocol.js';
-import { AUDIO_LEVEL_URI, audioLevelOf, extensionId, rtcConfig } from './rtc-config.js';
+import { AUDIO_LEVEL_URI, audioLevelOf, extensionId, gatheringComplete, rtcConfig } from './rtc-config.js';
 
 /** A slot that carried nobody for this long may be given to another speaker, ms. */
 const SLOT_IDLE_MS = 2000;
@@ -32,15 +32,6 @@ export interface SessionEvents {
   onMicrophone(rtp: RtpPacket, level: number | undefined): void;
   /** A slot now carries `identity` (or nobody). */
   onSlot(mid: string, identity: Identity | null): void;
-}
-
-function waitForGathering(pc: RTCPeerConnection): Promise<void> {
-  return new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') return resolve();
-    pc.iceGatheringStateChange.subscribe((state) => {
-      if (state === 'complete') resolve();
-    });
-  });
 }
 
 export class StageSession {
@@ -80,11 +71,11 @@ export class StageSession {
       transceiver.setDirection('sendonly');
       const track = new MediaStreamTrack({ kind: 'audio' });
       await transceiver.sender.replaceTrack(track);
-      const slot = { mid: transceiver.mid ?? String(this.slots.length), track, sender: transceiver.sender, source: null, sourceSsrc: null };
-      this.slots.push({ ...slot, lastAt: 0 });
+      const mid = transceiver.mid ?? String(this.slots.length);
+      this.slots.push({ mid, track, sender: transceiver.sender, source: null, sourceSsrc: null, lastAt: 0 });
     }
     await pc.setLocalDescription(await pc.createAnswer());
-    await waitForGathering(pc);
+    await gatheringComplete(pc);
     return pc.localDescription?.sdp ?? '';
   }
 
