@@ -35,6 +35,12 @@ export interface Config {
   drainGraceMs: number;
   /** How long shutdown waits for in-flight requests before it exits anyway, ms. Default 10000 (ROSTRUM_DRAIN_MS). */
   drainTimeoutMs: number;
+  /** ffmpeg to encode and remux with. Default: ffmpeg on PATH, else the npm @ffmpeg-installer build (ROSTRUM_FFMPEG). */
+  ffmpegPath: string | undefined;
+  /** AAC bitrate of the broadcast, bits/s. Default 64000 (ROSTRUM_AAC_BITRATE). */
+  aacBitrate: number;
+  /** Whole segments (≈ 2 s each) a live playlist lists. Default 6 (ROSTRUM_HLS_WINDOW). */
+  hlsWindowSegments: number;
   /** pino level: fatal|error|warn|info|debug|trace|silent. Default info (ROSTRUM_LOG_LEVEL). */
   logLevel: string;
   /** Create and start a demo space on boot (npm start). Default false (--demo). */
@@ -68,6 +74,9 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT', 1024),
     drainGraceMs: intFrom(env.ROSTRUM_DRAIN_GRACE_MS, 0, 'ROSTRUM_DRAIN_GRACE_MS'),
     drainTimeoutMs: intFrom(env.ROSTRUM_DRAIN_MS, 10_000, 'ROSTRUM_DRAIN_MS'),
+    ffmpegPath: env.ROSTRUM_FFMPEG || undefined,
+    aacBitrate: intFrom(env.ROSTRUM_AAC_BITRATE, 64_000, 'ROSTRUM_AAC_BITRATE', 16_000),
+    hlsWindowSegments: intFrom(env.ROSTRUM_HLS_WINDOW, 6, 'ROSTRUM_HLS_WINDOW', 3),
     logLevel: env.ROSTRUM_LOG_LEVEL || 'info',
     demo: false,
     strictEvents: env.ROSTRUM_STRICT_EVENTS === '1',

@@ -11,6 +11,8 @@ export const ERRORS = {
   unknown_field: { status: 400, message: 'The request has a field this endpoint does not accept.' },
   invalid_id: { status: 400, message: 'An id in the path is malformed.' },
   bad_url: { status: 400, message: 'The URL is malformed (for example a broken %-escape).' },
+  hls_too_far_ahead: { status: 400, message: 'The blocking playlist request asks for a segment more than two ahead of the live edge.' },
+  hls_bad_request: { status: 400, message: 'The playlist request is malformed (for example _HLS_part without _HLS_msn).' },
   invalid_time: { status: 400, message: 'A time is malformed or out of range.' },
   // 401
   token_missing: { status: 401, message: 'This request needs a bearer token.' },
@@ -28,6 +30,10 @@ export const ERRORS = {
   participant_not_found: { status: 404, message: 'That identity is not on this stage.' },
   request_not_found: { status: 404, message: 'That identity has no pending request to speak.' },
   invite_not_found: { status: 404, message: 'There is no pending invitation for that identity.' },
+  broadcast_not_found: { status: 404, message: 'This space has no broadcast (not live yet, or its recording was not kept).' },
+  hls_object_not_found: { status: 404, message: 'No such part, segment or init segment (it may have left the live window).' },
+  recording_not_found: { status: 404, message: 'This space has no recording (not ended yet, or recording was off).' },
+  feed_not_found: { status: 404, message: 'No spaces are hosted by that identity.' },
   // 405
   method_not_allowed: { status: 405, message: 'This endpoint does not accept that method.' },
   // 409
@@ -49,6 +55,8 @@ export const ERRORS = {
   // 5xx
   internal_error: { status: 500, message: 'Something went wrong on the server.' },
   not_ready: { status: 503, message: 'The server is not ready to serve this request.' },
+  hls_not_ready: { status: 503, message: 'The requested part is not out yet; retry the playlist request.' },
+  recording_pending: { status: 503, message: 'The recording is being made; retry shortly.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another node.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -12,6 +12,7 @@ import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
 import { StateDocuments } from './audience/state-document.js';
 import { TallyKeeper } from './audience/tally-keeper.js';
+import { Broadcaster } from './broadcast/broadcaster.js';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
 import type { Config } from './config.js';
@@ -21,6 +22,7 @@ import { SpaceRegistry } from './control/space-registry.js';
 import { SpaceService } from './control/space-service.js';
 import { StageService } from './control/stage-service.js';
 import { TokenAuthority } from './control/tokens.js';
+import { findFfmpeg } from './media/ffmpeg.js';
 import { isLoopback } from './stage/rtc-config.js';
 import { SignallingHub } from './stage/signalling-hub.js';
 import type { SpaceStore } from './store/space-store.js';
@@ -32,6 +34,7 @@ export interface RostrumServer {
   readonly credentials: Credentials;
   readonly urls: Urls;
   readonly spaces: SpaceService;
+  readonly broadcaster: Broadcaster;
   readonly log: Logger;
   /** The base URL the server answers on. */
   readonly url: string;
@@ -65,6 +68,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     listenerWindowSeconds: config.listenerWindowSeconds,
   });
   const urls = new Urls(config.publicUrl);
+  const broadcaster = new Broadcaster(
+    {
+      dataDir: config.dataDir,
+      encoder: { ffmpeg: findFfmpeg(config.ffmpegPath), bitrate: config.aacBitrate, fragmentMs: 250 },
+      packager: { partsPerSegment: 8, windowSegments: config.hlsWindowSegments },
+    },
+    bus,
+    log,
+  );
   let signalling: SignallingHub | undefined;
   const states = new StateDocuments(audience, urls, bus, (id) => signalling?.talking(id) ?? []);
   metrics = new Metrics(() => {
@@ -88,6 +100,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       stage,
       audience,
       states,
+      broadcaster,
       tokens,
       credentials,
       urls,
@@ -98,9 +111,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining, isClosing: () => closingHttp },
   );
-  const hub = new SignallingHub(registry, tokens, bus, isLoopback(config.host), log);
+  const hub = new SignallingHub(registry, tokens, bus, isLoopback(config.host), log, broadcaster);
   signalling = hub;
   await hub.register(app);
+  // Spaces that were live when this node last stopped (or crashed) go on air again.
+  for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) broadcaster.start(space.id);
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
   log.info({ url: address, store: store.kind, dataDir: config.dataDir }, 'Rostrum listening');
@@ -114,6 +129,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       if (config.drainGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainGraceMs));
       closingHttp = true;
       hub.close();
+      const broadcastsStopped = broadcaster.close();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
@@ -128,6 +144,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       clearTimeout(timer);
       // Past the deadline the connections are cut; wait for Fastify to finish before the store closes.
       await httpClosed;
+      await broadcastsStopped;
       await tallies.close();
       states.close();
       await bus.close();
@@ -137,5 +154,5 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     return closing;
   };
 
-  return { app, config, credentials, urls, spaces, log, url: urls.base, close };
+  return { app, config, credentials, urls, spaces, broadcaster, log, url: urls.base, close };
 }

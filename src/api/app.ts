@@ -11,6 +11,7 @@ import { fail } from '../errors.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, sendError } from './http-errors.js';
 import { audienceRoutes } from './routes/audience.js';
+import { broadcastRoutes } from './routes/broadcast.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { spaceRoutes } from './routes/spaces.js';
@@ -130,6 +131,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   spaceRoutes(app, deps);
   stageRoutes(app, deps);
   audienceRoutes(app, deps);
+  broadcastRoutes(app, deps);
   pageRoutes(app, deps);
   return app;
 }

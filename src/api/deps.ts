@@ -1,6 +1,7 @@
 /** What the route plugins need; assembled once by the composition root (server.ts). */
 import type { AudienceService } from '../audience/audience-service.js';
 import type { StateDocuments } from '../audience/state-document.js';
+import type { Broadcaster } from '../broadcast/broadcaster.js';
 import type { Credentials } from '../control/credentials.js';
 import type { SpaceService } from '../control/space-service.js';
 import type { StageService } from '../control/stage-service.js';
@@ -13,6 +14,8 @@ export interface ApiDeps {
   stage: StageService;
   audience: AudienceService;
   states: StateDocuments;
+  /** The live broadcasts and the recordings (LL-HLS, replay, feeds). */
+  broadcaster: Broadcaster;
   tokens: TokenAuthority;
   credentials: Credentials;
   urls: Urls;

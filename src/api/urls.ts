@@ -45,8 +45,22 @@ export class Urls {
     return `${this.baseUrl}/api/spaces/${id}/reactions`;
   }
 
-  /** The LL-HLS playlist of the broadcast (served by the broadcast plane). */
+  /** The LL-HLS playlist of the broadcast (served by the broadcast plane); VOD once the space ended. */
   playlist(id: SpaceId): string {
     return `${this.baseUrl}/hls/${id}/index.m3u8`;
+  }
+
+  /** The same broadcast as whole segments only, for players without LL-HLS. */
+  plainPlaylist(id: SpaceId): string {
+    return `${this.baseUrl}/hls/${id}/plain.m3u8`;
+  }
+
+  recording(id: SpaceId): string {
+    return `${this.baseUrl}/api/spaces/${id}/recording.m4a`;
+  }
+
+  /** A host's podcast feed. */
+  feed(hostIdentity: string): string {
+    return `${this.baseUrl}/feeds/${hostIdentity}.rss`;
   }
 }

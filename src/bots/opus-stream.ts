@@ -39,19 +39,22 @@ export class OpusSender {
   private readonly ssrc = Math.floor(Math.random() * 2 ** 31);
   private timer: NodeJS.Timeout | undefined;
   private startedAt = 0;
+  private wallStartedAt = 0;
   /** Frames produced so far (sent or dropped by the injected loss). */
   frames = 0;
   dropped = 0;
 
   constructor(
     private readonly track: MediaStreamTrack,
-    private readonly frameAt: (index: number) => Buffer,
+    /** Frame `index`, sent at wall time `sentAt` (epoch ms; the moment its last sample counts as captured). */
+    private readonly frameAt: (index: number, sentAt: number) => Buffer,
     private readonly options: SenderOptions = {},
   ) {}
 
   /** Sends one frame every 20 ms, on a clock that catches up rather than drifts. */
   start(): void {
     this.startedAt = performance.now();
+    this.wallStartedAt = Date.now();
     const tick = () => {
       while (this.startedAt + this.frames * FRAME_MS <= performance.now()) this.sendNext();
       this.timer = setTimeout(tick, Math.max(1, this.startedAt + this.frames * FRAME_MS - performance.now()));
@@ -78,7 +81,7 @@ export class OpusSender {
 
   private sendNext(): void {
     const index = this.frames++;
-    const pcm = this.frameAt(index);
+    const pcm = this.frameAt(index, this.wallStartedAt + index * FRAME_MS);
     const payload = this.encoder.encode(pcm);
     if (this.isLost(index)) {
       this.dropped++;

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { SLOTS } from '../stage/protocol.js';
 import { AUDIO_LEVEL_URI, connected, extensionId, gatheringComplete, isLoopback, rtcConfig } from '../stage/rtc-config.js';
 import { type HeardFrame, mixPcm, OpusReceiver, OpusSender, type SenderOptions } from './opus-stream.js';
-import { FRAME_SAMPLES, toneFrame } from './tone.js';
+import { FRAME_SAMPLES, toneFrame, withClick } from './tone.js';
 
 export interface SpeakerBotOptions extends SenderOptions {
   /** Base URL of the Rostrum server, e.g. http://127.0.0.1:8080. */
@@ -18,8 +18,10 @@ export interface SpeakerBotOptions extends SenderOptions {
   toneHz?: number;
   /** Or PCM to publish (mono s16le, 48 kHz), looped. */
   pcm?: Buffer;
-  /** Or any 20 ms frame, by index. */
-  frameAt?: (index: number) => Buffer;
+  /** Or any 20 ms frame, by index (and the wall time it is sent). */
+  frameAt?: (index: number, sentAt: number) => Buffer;
+  /** Add a timing click on every whole wall-clock second (for glass-to-ear measurements). */
+  clicks?: boolean;
   /** Keep what is heard (default true; load generators turn it off). */
   keepHeard?: boolean;
   /** Called for every frame heard, with its receive slot's index. */
@@ -71,7 +73,14 @@ export class SpeakerBot {
     return bot;
   }
 
-  private static source(options: SpeakerBotOptions): ((index: number) => Buffer) | undefined {
+  private static source(options: SpeakerBotOptions): ((index: number, sentAt: number) => Buffer) | undefined {
+    const base = SpeakerBot.baseSource(options);
+    if (!options.clicks) return base;
+    const silence = Buffer.alloc(FRAME_SAMPLES * 2);
+    return (i, sentAt) => withClick(base ? base(i, sentAt) : silence, sentAt);
+  }
+
+  private static baseSource(options: SpeakerBotOptions): ((index: number, sentAt: number) => Buffer) | undefined {
     if (options.frameAt) return options.frameAt;
     if (options.pcm !== undefined) {
       const pcm = options.pcm;

@@ -32,3 +32,48 @@ export function goertzel(pcm: Buffer, hz: number): number {
   }
   return (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (n * n);
 }
+
+/** Frequency of the timing clicks a speaker bot sends (far from the test tones, inside AAC's band). */
+export const CLICK_HZ = 3000;
+const CLICK_SAMPLES = 720; // 15 ms
+
+/**
+ * Adds a click (a 15 ms Hann-windowed 3 kHz burst) to a 20 ms frame if a whole wall-clock second
+ * falls inside it. `frameEnd` is the wall time (epoch ms) at which the frame's last sample was
+ * captured; the click starts exactly on the second, so a listener that finds it knows when it was said.
+ */
+export function withClick(frame: Buffer, frameEnd: number): Buffer {
+  const frameStart = frameEnd - (FRAME_SAMPLES * 1000) / SAMPLE_RATE;
+  const second = Math.ceil(frameStart / 1000) * 1000;
+  const tail = Math.floor(frameStart / 1000) * 1000; // a click begun in the previous frame
+  const out = Buffer.from(frame);
+  for (const at of new Set([second, tail])) {
+    const offset = Math.round(((at - frameStart) * SAMPLE_RATE) / 1000);
+    for (let i = Math.max(0, offset); i < FRAME_SAMPLES && i - offset < CLICK_SAMPLES; i++) {
+      const n = i - offset;
+      const hann = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / CLICK_SAMPLES);
+      const click = 0.5 * 32767 * hann * Math.sin((2 * Math.PI * CLICK_HZ * n) / SAMPLE_RATE);
+      out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(out.readInt16LE(i * 2) + click))), i * 2);
+    }
+  }
+  return out;
+}
+
+/**
+ * Where clicks start in mono s16le PCM (sample offsets): 5 ms windows whose 3 kHz power rises above
+ * the threshold after at least 0.5 s below it.
+ */
+export function findClicks(pcm: Buffer, threshold = 0.003): number[] {
+  const window = 240;
+  const found: number[] = [];
+  let last = Number.NEGATIVE_INFINITY;
+  for (let start = 0; start + window * 2 <= pcm.length; start += window * 2) {
+    const power = goertzel(pcm.subarray(start, start + window * 2), CLICK_HZ);
+    const sample = start / 2;
+    if (power > threshold) {
+      if (sample - last > SAMPLE_RATE / 2) found.push(sample);
+      last = sample;
+    }
+  }
+  return found;
+}

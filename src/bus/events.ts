@@ -22,6 +22,8 @@ export interface RostrumEvents {
   'request.created': { spaceId: SpaceId; identity: Identity; name: string };
   'request.resolved': { spaceId: SpaceId; identity: Identity; outcome: 'approved' | 'declined' | 'cancelled' };
   'invite.created': { spaceId: SpaceId; identity: Identity; by: Identity };
+  /** A space's recording was made into one file (recording.m4a), seconds and bytes. */
+  'recording.ready': { spaceId: SpaceId; duration: number; bytes: number };
   'invite.resolved': { spaceId: SpaceId; identity: Identity; outcome: 'accepted' | 'declined' };
 }
 

@@ -4,8 +4,10 @@
  * record what it hears. Exits 0 when it played the whole duration.
  */
 import { Command, Option } from 'commander';
+import { ListenerBot } from '../bots/listener-bot.js';
 import { SpeakerBot } from '../bots/speaker-bot.js';
 import { readWav, writeWav } from '../bots/wav.js';
+import { findFfmpeg } from '../media/ffmpeg.js';
 import { ApiClient, CliError } from './client.js';
 import { withServerOptions } from './options.js';
 
@@ -27,6 +29,7 @@ export function botCommand(): Command {
     .option('--wav <file>', 'play this WAV file (16-bit mono 48 kHz), looped')
     .option('--seconds <s>', 'how long to speak', positive('--seconds'), 10)
     .option('--listen-wav <file>', 'also record what the bot hears to this WAV file')
+    .option('--clicks', 'add a timing click on every whole second (for `bot listen` latency figures)')
     .action(async (opts) => {
       const pcm = opts.wav ? readWav(opts.wav) : undefined;
       const client = new ApiClient(opts);
@@ -38,7 +41,12 @@ export function botCommand(): Command {
       });
       await client.request('POST', `${path}/stage`, undefined, token);
       await client.request('POST', `${path}/participants/${encodeURIComponent(opts.identity)}/unmute`, undefined, token);
-      const speaker = await SpeakerBot.join({ server: client.server, token, ...(pcm ? { pcm } : { toneHz: opts.tone ?? 440 }) });
+      const speaker = await SpeakerBot.join({
+        server: client.server,
+        token,
+        clicks: opts.clicks === true,
+        ...(pcm ? { pcm } : { toneHz: opts.tone ?? 440 }),
+      });
       const started = Date.now();
       const ended = await Promise.race([
         new Promise<'done'>((resolve) => setTimeout(() => resolve('done'), opts.seconds * 1000)),
@@ -48,6 +56,38 @@ export function botCommand(): Command {
       await speaker.close();
       if (ended !== 'done') throw new CliError(`left the stage early: ${ended.type}`);
       process.stdout.write(`${JSON.stringify({ identity: opts.identity, seconds: opts.seconds, framesSent: speaker.framesSent })}\n`);
+    });
+  withServerOptions(bot.command('listen'))
+    .description('listen to the broadcast as an LL-HLS player does; report tones, stalls and glass-to-ear latency')
+    .requiredOption('--space <id>', 'the space')
+    .option('--seconds <s>', 'how long to listen', positive('--seconds'), 10)
+    .option('--wav <file>', 'write what was heard to this WAV file (16-bit mono 48 kHz)')
+    .option('--json', 'print the report as one JSON object')
+    .action(async (opts) => {
+      const client = new ApiClient(opts);
+      const { report, pcm } = await ListenerBot.listen({
+        server: client.server,
+        space: opts.space,
+        seconds: opts.seconds,
+        ffmpeg: findFfmpeg(process.env.ROSTRUM_FFMPEG),
+      });
+      if (opts.wav) writeWav(opts.wav, pcm);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+      } else {
+        const latency = report.latency.availableMs;
+        process.stdout.write(
+          [
+            `listened ${report.seconds} s to ${report.space}: ${report.audioSeconds} s of audio in ${report.parts} parts and ${report.segments} segments${report.ended ? ' (ended)' : ''}`,
+            `tones:   ${report.tones.map((t) => `${t.hz} Hz at ${t.dbfs} dBFS`).join(', ') || 'none'}`,
+            `stalls:  ${report.stalls} (${report.stallMs} ms)`,
+            `latency: ${latency ? `glass-to-ear p50 ${latency.p50} ms, p95 ${latency.p95} ms over ${latency.n} clicks (played p50 ${report.latency.playedMs?.p50} ms)` : 'no clicks heard (run a speaker with --clicks)'}`,
+            `errors:  ${JSON.stringify(report.errors)}`,
+            '',
+          ].join('\n'),
+        );
+      }
+      if (report.parts + report.segments === 0) throw new CliError('heard nothing: is the space live (or recorded)?');
     });
   return bot;
 }

@@ -5,7 +5,7 @@
  */
 import type { RtpPacket } from 'werift';
 import type { LiveSpace } from '../control/live-space.js';
-import type { Identity } from '../ids.js';
+import type { Identity, SpaceId } from '../ids.js';
 import type { StageSession } from './stage-session.js';
 import { TalkingDetector } from './talking-detector.js';
 
@@ -14,6 +14,14 @@ export interface PacketCounts {
   forwarded: number;
   muted: number;
   silent: number;
+}
+
+/** Where the stage's audio goes besides the other speakers: the space's mix (the broadcast). */
+export interface MediaSink {
+  /** A microphone packet that was let through (not muted, not held-back silence). */
+  audio(spaceId: SpaceId, identity: Identity, seq: number, payload: Buffer): void;
+  /** A speaker's session ended. */
+  left(spaceId: SpaceId, identity: Identity): void;
 }
 
 /** Packets at or below −70 dBov are silence (speech sits around −20 to −40; the floor is 127). */
@@ -30,10 +38,12 @@ export class AudioRouter {
   private readonly held = new Set<Identity>();
 
   constructor(
+    private readonly spaceId: SpaceId,
     private readonly live: () => LiveSpace | undefined,
     /** Shared by every space's router: what became of each microphone packet. */
     private readonly counts: PacketCounts,
     onTalking: (identity: Identity, talking: boolean) => void,
+    private readonly sink?: MediaSink,
   ) {
     this.detector = new TalkingDetector(onTalking);
   }
@@ -58,6 +68,7 @@ export class AudioRouter {
     this.detector.forget(session.identity);
     this.quietSince.delete(session.identity);
     this.held.delete(session.identity);
+    this.sink?.left(this.spaceId, session.identity);
     for (const other of this.sessions.values()) other.release(session.identity);
   }
 
@@ -89,6 +100,7 @@ export class AudioRouter {
     }
     this.counts.forwarded++;
     const resumed = this.held.delete(source);
+    this.sink?.audio(this.spaceId, source, rtp.header.sequenceNumber, rtp.payload);
     for (const [identity, session] of this.sessions) {
       if (identity !== source) session.forward(source, rtp, now, resumed);
     }

@@ -14,7 +14,7 @@ import type { SpaceRegistry } from '../control/space-registry.js';
 import type { TokenAuthority } from '../control/tokens.js';
 import { fail } from '../errors.js';
 import { asSpaceId, type Identity, type SpaceId } from '../ids.js';
-import { AudioRouter, type PacketCounts } from './audio-router.js';
+import { AudioRouter, type MediaSink, type PacketCounts } from './audio-router.js';
 import { CLOSE, ClientMessage, MAX_MESSAGE_BYTES, type PublicMember, type ServerMessage } from './protocol.js';
 import { checkCandidate, checkOffer } from './sdp-policy.js';
 import { type CandidateMessage, StageConnection } from './stage-connection.js';
@@ -39,6 +39,8 @@ export class SignallingHub {
     /** Restrict WebRTC to loopback (the server itself listens on a loopback address). */
     private readonly loopbackOnly: boolean,
     private readonly log: Logger,
+    /** Where the stage's audio goes for the broadcast (the space's mix). */
+    private readonly sink?: MediaSink,
   ) {
     const on = this.disposers.push.bind(this.disposers);
     on(
@@ -187,9 +189,11 @@ export class SignallingHub {
     let router = this.routers.get(id);
     if (!router) {
       router = new AudioRouter(
+        id,
         () => this.registry.peek(id),
         this.packets,
         (who, talking) => this.bus.publish('participant.talking', { spaceId: id, identity: who, talking }),
+        this.sink,
       );
       this.routers.set(id, router);
     }

@@ -1,0 +1,160 @@
+/**
+ * The broadcast over HTTP, made for shared caches: LL-HLS playlists with blocking reload, parts,
+ * segments and init segments (immutable, cached for a year), the recording as one file, and each
+ * host's podcast feed. Every response carries CORS for browser players. Playlists are short-lived
+ * (1 s), and a blocking request's answer is keyed by its query, which a cache must include in its
+ * key (deploy/nginx/edge.conf does).
+ */
+import send from '@fastify/send';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import { renderFeed } from '../../broadcast/feed.js';
+import type { Packager } from '../../broadcast/packager.js';
+import { type PlaylistKind, renderPlaylist } from '../../broadcast/playlist.js';
+import type { LiveSpace } from '../../control/live-space.js';
+import { fail } from '../../errors.js';
+import { asIdentity, asSpaceId, IDENTITY_PATTERN, type SpaceId } from '../../ids.js';
+import type { ApiDeps } from '../deps.js';
+import { ErrorResponses, SpaceIdParam } from '../schemas.js';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** How long a blocking request or a preload-hinted part waits: three target durations (RFC 8216bis). */
+const BLOCK_MS = 6000;
+const HLS_FILE = /^(?:init-(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,3})\.m4s)$/;
+
+const BlockingQuery = Type.Object(
+  {
+    _HLS_msn: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e9 })),
+    _HLS_part: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    // Delta updates are not offered (no CAN-SKIP-UNTIL), so a client sending this gets the full playlist.
+    _HLS_skip: Type.Optional(Type.String({ maxLength: 3 })),
+  },
+  { additionalProperties: false },
+);
+const FileParams = Type.Object({ id: SpaceIdParam.properties.id, file: Type.String({ maxLength: 40 }) }, { additionalProperties: false });
+const FeedParams = Type.Object({ file: Type.String({ maxLength: 140 }) }, { additionalProperties: false });
+const identityRe = new RegExp(IDENTITY_PATTERN);
+
+export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { audience, spaces, urls, broadcaster } = deps;
+
+  const spaceOf = async (id: string): Promise<LiveSpace> => audience.held(asSpaceId(id)) ?? audience.resolve(asSpaceId(id));
+  const packagerOf = async (id: string): Promise<{ live: LiveSpace; packager: Packager }> => {
+    const live = await spaceOf(id);
+    const ended = live.space.state === 'ended';
+    const packager = live.space.state === 'scheduled' ? undefined : broadcaster.packager(live.space.id, ended);
+    if (!packager) throw fail('broadcast_not_found');
+    // Just ended: the encoder is flushing its last part; answer with the final VOD playlist.
+    if (ended && !packager.ended) await packager.waitUntil(() => packager.ended, BLOCK_MS);
+    return { live, packager };
+  };
+  const cors = (reply: FastifyReply): FastifyReply => reply.header('access-control-allow-origin', '*');
+
+  const playlist = async (id: string, kind: PlaylistKind, msn: number | undefined, part: number | undefined, reply: FastifyReply) => {
+    if (part !== undefined && msn === undefined) throw fail('hls_bad_request', '_HLS_part needs _HLS_msn.');
+    const { packager } = await packagerOf(id);
+    if (msn !== undefined && kind === 'll') {
+      if (msn > packager.lastMsn + 2 && !packager.ended) throw fail('hls_too_far_ahead');
+      const ready = await packager.waitUntil(() => (part === undefined ? packager.hasSegment(msn) : packager.hasPart(msn, part)), BLOCK_MS);
+      if (!ready) throw fail('hls_not_ready', undefined, 1);
+    }
+    const view = packager.view();
+    cors(reply)
+      .type('application/vnd.apple.mpegurl')
+      .header('cache-control', view.ended ? 'public, max-age=3600' : msn !== undefined ? 'public, max-age=6' : 'public, max-age=1');
+    return reply.send(renderPlaylist(view, kind));
+  };
+
+  const schema = <T extends object>(summary: string, extra: T) => ({
+    tags: ['broadcast'],
+    summary,
+    security: [],
+    response: { ...ErrorResponses },
+    ...extra,
+  });
+
+  r.get(
+    '/hls/:id/index.m3u8',
+    {
+      schema: schema('The LL-HLS media playlist (blocking reload with _HLS_msn/_HLS_part); VOD once ended', {
+        params: SpaceIdParam,
+        querystring: BlockingQuery,
+      }),
+    },
+    (request, reply) => playlist(request.params.id, 'll', request.query._HLS_msn, request.query._HLS_part, reply),
+  );
+  r.get(
+    '/hls/:id/plain.m3u8',
+    { schema: schema('The same broadcast as whole segments, for players without LL-HLS; VOD once ended', { params: SpaceIdParam }) },
+    (request, reply) => playlist(request.params.id, 'plain', undefined, undefined, reply),
+  );
+  r.get(
+    '/hls/:id/:file',
+    { schema: schema('An init segment (init-N.mp4), a segment (M.m4s) or a part (M.P.m4s)', { params: FileParams }) },
+    async (request, reply) => {
+      const match = HLS_FILE.exec(request.params.file);
+      if (!match) throw fail('hls_object_not_found');
+      const { packager } = await packagerOf(request.params.id);
+      let body: Buffer | undefined;
+      if (match[1] !== undefined) body = await packager.init(Number(match[1]));
+      else if (match[2] !== undefined) body = await packager.segment(Number(match[2]));
+      else {
+        const msn = Number(match[3]);
+        const index = Number(match[4]);
+        // A preload-hinted part is asked for before it exists: hold the request until it does.
+        if (!packager.hasPart(msn, index) && msn <= packager.lastMsn + 1) {
+          if (!(await packager.waitUntil(() => packager.hasPart(msn, index), BLOCK_MS))) throw fail('hls_not_ready', undefined, 1);
+        }
+        body = packager.part(msn, index);
+      }
+      if (!body) throw fail('hls_object_not_found');
+      return cors(reply).type('audio/mp4').header('cache-control', IMMUTABLE).send(body);
+    },
+  );
+
+  r.get(
+    '/api/spaces/:id/recording.m4a',
+    { schema: schema('The recording as one downloadable file (AAC in MP4, byte ranges supported)', { params: SpaceIdParam }) },
+    async (request, reply) => {
+      const live = await spaceOf(request.params.id);
+      const id: SpaceId = live.space.id;
+      if (live.space.state === 'ended' && broadcaster.isFinishing(id)) throw fail('recording_pending', undefined, 2);
+      const dir = broadcaster.dir(id);
+      if (live.space.state !== 'ended' || !dir.info()) throw fail('recording_not_found');
+      const { statusCode, headers, stream } = await send(request.raw, dir.recordingPath, {
+        acceptRanges: true,
+        etag: true,
+        lastModified: true,
+        maxAge: 86_400_000,
+      });
+      const raw = reply as FastifyReply; // the body is a file stream, outside the JSON response schemas
+      return cors(raw)
+        .code(statusCode)
+        .headers(headers)
+        .header('content-type', 'audio/mp4')
+        .header('content-disposition', `attachment; filename="${id}.m4a"`)
+        .send(stream);
+    },
+  );
+
+  r.get(
+    '/feeds/:file',
+    { schema: schema("A host's podcast feed, /feeds/<host identity>.rss (RSS 2.0 with iTunes tags)", { params: FeedParams }) },
+    async (request, reply) => {
+      const host = request.params.file.endsWith('.rss') ? request.params.file.slice(0, -4) : '';
+      if (!identityRe.test(host)) throw fail('feed_not_found', 'Feeds are at /feeds/<host identity>.rss.');
+      const hosted = await spaces.list({ hostIdentity: asIdentity(host), limit: 500 });
+      if (hosted.length === 0) throw fail('feed_not_found');
+      const items = hosted.flatMap((space) => {
+        const recording = space.state === 'ended' ? broadcaster.dir(space.id).info() : undefined;
+        return recording ? [{ space, recording, pageUrl: urls.page(space.id), recordingUrl: urls.recording(space.id) }] : [];
+      });
+      return cors(reply)
+        .type('application/rss+xml; charset=utf-8')
+        .header('cache-control', 'public, max-age=60')
+        .send(renderFeed({ hostName: hosted[0]!.hostName, feedUrl: urls.feed(host), siteUrl: urls.base, items }));
+    },
+  );
+}

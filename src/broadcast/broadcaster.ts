@@ -1,0 +1,128 @@
+/**
+ * The broadcasts this node runs: one SpaceBroadcast per live space, started when a space goes live
+ * (and, after a restart, for every space the store says is live), ended when the space ends. It is
+ * the stage's media sink — the audio router hands it every packet it lets through — and the HTTP
+ * layer's source for playlists, parts, segments and recordings, live or replayed.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Bus, Disposer } from '../bus/bus.js';
+import type { Identity, SpaceId } from '../ids.js';
+import type { EncoderOptions } from '../media/aac-encoder.js';
+import type { MediaSink } from '../stage/audio-router.js';
+import { Packager, type PackagerOptions } from './packager.js';
+import { RecordingDir, type RecordingInfo } from './recording-dir.js';
+import { SpaceBroadcast } from './space-broadcast.js';
+
+/** Ended broadcasts whose segment index is kept in memory for replay requests. */
+const REPLAYS_KEPT = 64;
+
+export interface BroadcasterOptions {
+  dataDir: string;
+  encoder: EncoderOptions;
+  packager: PackagerOptions;
+}
+
+export class Broadcaster implements MediaSink {
+  private readonly live = new Map<SpaceId, SpaceBroadcast>();
+  private readonly replays = new Map<SpaceId, Packager>();
+  private readonly finishing = new Map<SpaceId, Promise<RecordingInfo | undefined>>();
+  private readonly disposers: Disposer[];
+
+  constructor(
+    private readonly options: BroadcasterOptions,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+  ) {
+    this.disposers = [
+      bus.subscribe('space.live', ({ spaceId }) => this.start(spaceId)),
+      bus.subscribe('space.ended', ({ spaceId, recording }) => void this.end(spaceId, recording)),
+    ];
+  }
+
+  dir(spaceId: SpaceId): RecordingDir {
+    return new RecordingDir(path.join(this.options.dataDir, 'broadcasts', spaceId));
+  }
+
+  /** Starts (or, after a restart, resumes) a live space's broadcast; idempotent. */
+  start(spaceId: SpaceId): SpaceBroadcast {
+    let broadcast = this.live.get(spaceId);
+    if (!broadcast) {
+      broadcast = new SpaceBroadcast(spaceId, this.dir(spaceId), this.options, this.log);
+      this.live.set(spaceId, broadcast);
+      this.log.info({ spaceId }, 'broadcast started');
+    }
+    return broadcast;
+  }
+
+  /** Ends a space's broadcast; resolves once its recording is made (or deleted). */
+  end(spaceId: SpaceId, keepRecording: boolean): Promise<RecordingInfo | undefined> {
+    const broadcast = this.live.get(spaceId);
+    if (!broadcast) return Promise.resolve(undefined);
+    this.replays.set(spaceId, broadcast.packager);
+    const done = broadcast
+      .end(keepRecording, this.options.encoder.ffmpeg)
+      .then((info) => {
+        this.live.delete(spaceId);
+        if (!keepRecording) this.replays.delete(spaceId);
+        this.log.info({ spaceId, recording: info ?? null }, keepRecording ? 'recording ready' : 'broadcast ended, not recorded');
+        if (info) this.bus.publish('recording.ready', { spaceId, duration: info.duration, bytes: info.bytes });
+        return info;
+      })
+      .catch((err: unknown) => {
+        this.live.delete(spaceId);
+        this.log.error({ err, spaceId }, 'could not make the recording');
+        return undefined;
+      })
+      .finally(() => this.finishing.delete(spaceId));
+    this.finishing.set(spaceId, done);
+    return done;
+  }
+
+  /** Whether the recording of a space is still being made. */
+  isFinishing(spaceId: SpaceId): boolean {
+    return this.finishing.has(spaceId);
+  }
+
+  /** The live packager of a space, or its replay (loaded from disk once the space has ended). */
+  packager(spaceId: SpaceId, ended: boolean): Packager | undefined {
+    const live = this.live.get(spaceId);
+    if (live && !ended) return live.packager;
+    if (!ended) return undefined;
+    let replay = this.replays.get(spaceId);
+    if (!replay) {
+      const records = this.dir(spaceId).load();
+      if (records.length === 0) return undefined;
+      replay = new Packager(this.dir(spaceId), this.options.packager, records);
+      replay.end();
+      this.replays.set(spaceId, replay);
+      if (this.replays.size > REPLAYS_KEPT) this.replays.delete(this.replays.keys().next().value as SpaceId);
+    }
+    return replay;
+  }
+
+  /** The live broadcast of a space (tests, metrics). */
+  broadcast(spaceId: SpaceId): SpaceBroadcast | undefined {
+    return this.live.get(spaceId);
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  audio(spaceId: SpaceId, identity: Identity, seq: number, payload: Buffer): void {
+    this.live.get(spaceId)?.push(identity, seq, payload);
+  }
+
+  left(spaceId: SpaceId, identity: Identity): void {
+    this.live.get(spaceId)?.left(identity);
+  }
+
+  /** Server shutdown: every live broadcast stops cleanly (and resumes on the next start). */
+  async close(): Promise<void> {
+    for (const dispose of this.disposers) dispose();
+    await Promise.all([...this.finishing.values()]);
+    await Promise.all([...this.live.values()].map((b) => b.stop()));
+    this.live.clear();
+  }
+}

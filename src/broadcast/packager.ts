@@ -1,0 +1,233 @@
+/**
+ * The LL-HLS packager of one space: takes the encoder's fragments as parts (rebasing each onto one
+ * continuous timeline across encoder runs and server restarts), groups them into ~2 s segments,
+ * keeps the live window's bytes in memory, hands every finished segment to the recording, and
+ * answers the blocking-reload questions ("is part P of segment M out yet?") for the HTTP layer.
+ */
+import { fragmentTiming, initTimescale, rewriteFragment } from './fmp4.js';
+import { type PlaylistSegment, type PlaylistView, type SegmentRecord, segmentDuration } from './playlist.js';
+import type { RecordingDir } from './recording-dir.js';
+
+export interface PackagerOptions {
+  /** Parts per segment: 8 × 256 ms ≈ 2 s. */
+  partsPerSegment: number;
+  /** Whole segments listed in a live playlist. */
+  windowSegments: number;
+}
+
+interface OpenSegment extends SegmentRecord {
+  data: Buffer[];
+}
+
+/** The newest segments whose parts a live playlist lists (RFC 8216bis: within 3 target durations). */
+const SEGMENTS_WITH_PARTS = 2;
+/** A part's nominal length, seconds (twelve 1024-sample AAC frames at 48 kHz). */
+export const PART_TARGET = 0.256;
+
+export class Packager {
+  /** Every segment of the broadcast so far (metadata only). */
+  private readonly history: SegmentRecord[];
+  /** Bytes of the segments in the live window and of their parts. */
+  private readonly bytes = new Map<number, { segment?: Buffer; parts: Buffer[] }>();
+  private readonly inits = new Map<number, Buffer>();
+  private open: OpenSegment | undefined;
+  private nextMsn: number;
+  private run: number;
+  private discontinuity: boolean;
+  private timescale = 48_000;
+  /** Where the current run's time 0 sits on the broadcast timeline (ticks). */
+  private runOffset = 0;
+  private timelineEnd: number;
+  private runStartedAt = 0;
+  private sequence: number;
+  private waiters: Array<{ ready: () => boolean; wake: () => void }> = [];
+  ended = false;
+  /** Set when the server stops: nothing will change any more, so nobody should wait. */
+  private released = false;
+
+  constructor(
+    private readonly recording: RecordingDir,
+    private readonly options: PackagerOptions,
+    recovered: SegmentRecord[] = [],
+  ) {
+    this.history = recovered;
+    const last = recovered.at(-1);
+    this.nextMsn = last ? last.msn + 1 : 0;
+    this.run = last ? last.run : -1;
+    this.discontinuity = last !== undefined;
+    this.timelineEnd = Math.round(recovered.reduce((sum, s) => sum + segmentDuration(s), 0) * this.timescale);
+    this.sequence = recovered.reduce((sum, s) => sum + s.parts.length, 0);
+  }
+
+  /** A new encoder run begins with this init segment; its time 0 is the wall-clock `startedAt`. */
+  startRun(init: Buffer, startedAt: number): void {
+    this.finishSegment();
+    this.run++;
+    if (this.run > 0) this.discontinuity = true;
+    this.timescale = initTimescale(init);
+    this.runOffset = this.timelineEnd;
+    this.runStartedAt = startedAt;
+    this.inits.set(this.run, init);
+    this.recording.writeInit(this.run, init);
+  }
+
+  /** One encoder fragment (moof + mdat) becomes the next part. */
+  addFragment(moof: Buffer, mdat: Buffer): void {
+    if (this.ended || this.run < 0) return;
+    const timing = fragmentTiming(moof);
+    const start = this.runOffset + timing.decodeTime;
+    rewriteFragment(moof, ++this.sequence, start);
+    this.timelineEnd = start + timing.duration;
+    if (!this.open) {
+      const msn = this.nextMsn++;
+      this.open = {
+        msn,
+        run: this.run,
+        discontinuity: this.discontinuity,
+        pdt: Math.round(this.runStartedAt + (timing.decodeTime / this.timescale) * 1000),
+        parts: [],
+        data: [],
+      };
+      this.discontinuity = false;
+      this.bytes.set(msn, { parts: [] });
+    }
+    const part = Buffer.concat([moof, mdat]);
+    this.open.parts.push(timing.duration / this.timescale);
+    this.open.data.push(part);
+    this.bytes.get(this.open.msn)?.parts.push(part);
+    if (this.open.parts.length >= this.options.partsPerSegment) this.finishSegment();
+    this.wake();
+  }
+
+  /** The current run is over (encoder stopped or died): its last segment closes short. */
+  endRun(): void {
+    this.finishSegment();
+    this.wake();
+  }
+
+  /** The broadcast is over: the playlist turns into VOD and every waiting request is answered. */
+  end(): void {
+    this.endRun();
+    this.ended = true;
+    this.wake();
+  }
+
+  /** The server is stopping: answer every waiting request now, and wait no more. */
+  release(): void {
+    this.released = true;
+    for (const waiter of this.waiters) waiter.wake();
+    this.waiters = [];
+  }
+
+  get segments(): readonly SegmentRecord[] {
+    return this.history;
+  }
+
+  /** The newest media sequence number that exists (complete or being filled), or −1. */
+  get lastMsn(): number {
+    return this.nextMsn - 1;
+  }
+
+  view(): PlaylistView {
+    const complete = this.ended ? this.history : this.history.slice(-this.options.windowSegments);
+    const first = complete[0]?.msn ?? this.open?.msn ?? this.nextMsn;
+    const segments: PlaylistSegment[] = complete.map((s, i) => ({
+      ...s,
+      complete: true,
+      listParts: !this.ended && i >= complete.length - SEGMENTS_WITH_PARTS,
+    }));
+    if (this.open && !this.ended) segments.push({ ...this.open, parts: [...this.open.parts], complete: false, listParts: true });
+    const nextPart: [number, number] = this.open ? [this.open.msn, this.open.parts.length] : [this.nextMsn, 0];
+    return {
+      segments,
+      discontinuitySequence: this.history.filter((s) => s.msn < first && s.discontinuity).length,
+      ended: this.ended,
+      nextPart,
+      partTarget: PART_TARGET,
+      targetDuration: Math.max(1, Math.round(PART_TARGET * this.options.partsPerSegment)),
+    };
+  }
+
+  /** True once part `part` of segment `msn` exists (or its segment is over, or the broadcast is). */
+  hasPart(msn: number, part: number): boolean {
+    if (this.ended) return true;
+    if (this.open?.msn === msn) return this.open.parts.length > part;
+    if (msn > this.lastMsn) return false;
+    const done = this.record(msn);
+    // Past the last part of a finished segment means part 0 of the next one (RFC 8216bis 6.2.5.2).
+    return !done || part < done.parts.length || this.hasPart(msn + 1, 0);
+  }
+
+  /** True once segment `msn` is complete. */
+  hasSegment(msn: number): boolean {
+    return this.ended || msn <= (this.history.at(-1)?.msn ?? -1);
+  }
+
+  /** Waits (at most `timeoutMs`) until `ready()` holds; resolves with whether it does. */
+  waitUntil(ready: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (ready() || this.released) return Promise.resolve(ready());
+    return new Promise((resolve) => {
+      const waiter = {
+        ready,
+        wake: () => {
+          clearTimeout(timer);
+          resolve(ready());
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(ready());
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** A part's bytes, while its segment is in the live window. */
+  part(msn: number, index: number): Buffer | undefined {
+    return this.bytes.get(msn)?.parts[index];
+  }
+
+  /** A complete segment's bytes: from memory in the live window, else from the recording. */
+  async segment(msn: number): Promise<Buffer | undefined> {
+    if (!this.record(msn)) return undefined;
+    return this.bytes.get(msn)?.segment ?? this.recording.readSegment(msn);
+  }
+
+  async init(runNumber: number): Promise<Buffer | undefined> {
+    return this.inits.get(runNumber) ?? this.recording.readInit(runNumber);
+  }
+
+  /** A finished segment's record (searched from the newest: requests are mostly for recent ones). */
+  private record(msn: number): SegmentRecord | undefined {
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const s = this.history[i]!;
+      if (s.msn === msn) return s;
+      if (s.msn < msn) return undefined;
+    }
+    return undefined;
+  }
+
+  private finishSegment(): void {
+    const open = this.open;
+    if (!open) return;
+    this.open = undefined;
+    const { data, ...record } = open;
+    const segment = Buffer.concat(data);
+    this.history.push(record);
+    const held = this.bytes.get(record.msn);
+    if (held) held.segment = segment;
+    this.recording.appendSegment(record, segment);
+    // Keep one segment more than the window, for players that fetched the previous playlist.
+    for (const msn of this.bytes.keys()) if (msn < record.msn - this.options.windowSegments) this.bytes.delete(msn);
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const waiter of this.waiters) {
+      if (this.ended || waiter.ready()) waiter.wake();
+      else still.push(waiter);
+    }
+    this.waiters = still;
+  }
+}
