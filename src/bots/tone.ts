@@ -16,6 +16,26 @@ export function toneFrame(hz: number, index: number, level = 0.3): Buffer {
   return frame;
 }
 
+/** The demo speaker's tune: an A-major arpeggio, one note every 400 ms, then a rest; loops every 3.2 s. */
+const CHIME_NOTES = [440, 554.37, 659.25, 880, 659.25, 554.37, 0, 0];
+const NOTE_FRAMES = 20;
+
+/** Frame `index` of the demo chime (each note faded in and out so it never clicks). */
+export function chimeFrame(index: number, level = 0.2): Buffer {
+  const frame = Buffer.alloc(FRAME_SAMPLES * 2);
+  const note = Math.floor(index / NOTE_FRAMES) % CHIME_NOTES.length;
+  const hz = CHIME_NOTES[note]!;
+  if (hz === 0) return frame;
+  const noteSamples = NOTE_FRAMES * FRAME_SAMPLES;
+  const offset = (index % NOTE_FRAMES) * FRAME_SAMPLES;
+  for (let i = 0; i < FRAME_SAMPLES; i++) {
+    const n = offset + i;
+    const envelope = Math.sin((Math.PI * n) / noteSamples);
+    frame.writeInt16LE(Math.round(level * 32767 * envelope * Math.sin((2 * Math.PI * hz * n) / SAMPLE_RATE)), i * 2);
+  }
+  return frame;
+}
+
 /** Power of `hz` in mono s16le PCM, normalised so a full-scale sine at `hz` gives about 0.25. */
 export function goertzel(pcm: Buffer, hz: number): number {
   const n = Math.floor(pcm.length / 2);

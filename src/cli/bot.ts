@@ -8,7 +8,7 @@ import { ListenerBot } from '../bots/listener-bot.js';
 import { SpeakerBot } from '../bots/speaker-bot.js';
 import { readWav, writeWav } from '../bots/wav.js';
 import { findFfmpeg } from '../media/ffmpeg.js';
-import { ApiClient, CliError } from './client.js';
+import { ApiClient, CliError, serverUrl } from './client.js';
 import { withServerOptions } from './options.js';
 
 function positive(name: string) {
@@ -64,9 +64,8 @@ export function botCommand(): Command {
     .option('--wav <file>', 'write what was heard to this WAV file (16-bit mono 48 kHz)')
     .option('--json', 'print the report as one JSON object')
     .action(async (opts) => {
-      const client = new ApiClient(opts);
       const { report, pcm } = await ListenerBot.listen({
-        server: client.server,
+        server: serverUrl(opts),
         space: opts.space,
         seconds: opts.seconds,
         ffmpeg: findFfmpeg(process.env.ROSTRUM_FFMPEG),

@@ -13,19 +13,25 @@ export interface ClientOptions {
 /** A failure the CLI reports as one line on stderr. */
 export class CliError extends Error {}
 
+/** The server URL from --server, ROSTRUM_URL or the default; checked. (Listening needs no credentials.) */
+export function serverUrl(options: ClientOptions, env: NodeJS.ProcessEnv = process.env): string {
+  const server = (options.server ?? env.ROSTRUM_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new CliError(`--server "${server}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--server must be http(s), got ${url.protocol}`);
+  return server;
+}
+
 export class ApiClient {
   readonly server: string;
   private readonly token: string;
 
   constructor(options: ClientOptions, env: NodeJS.ProcessEnv = process.env) {
-    this.server = (options.server ?? env.ROSTRUM_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-    let url: URL;
-    try {
-      url = new URL(this.server);
-    } catch {
-      throw new CliError(`--server "${this.server}" is not a URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--server must be http(s), got ${url.protocol}`);
+    this.server = serverUrl(options, env);
     let creds: { apiKey: string; apiSecret: string };
     try {
       creds = resolveClientCredentials(options.data ?? env.ROSTRUM_DATA ?? './data', env.ROSTRUM_API_KEY, env.ROSTRUM_API_SECRET);

@@ -21,6 +21,7 @@ export function serveCommand(): Command {
       const config = loadConfig({ port: opts.port, host: opts.host, dataDir: opts.data, demo: opts.demo === true });
       const server = await startServer(config);
       let stopping = false;
+      let stopDemo: (() => Promise<void>) | undefined;
       const stop = (signal: string) => {
         if (stopping) {
           server.log.warn({ signal }, 'second signal: exiting now');
@@ -28,7 +29,7 @@ export function serveCommand(): Command {
         }
         stopping = true;
         server.log.info({ signal }, 'shutting down');
-        server.close().then(
+        (stopDemo?.() ?? Promise.resolve()).then(() => server.close()).then(
           () => process.exit(0),
           (err) => {
             server.log.error({ err }, 'shutdown failed');
@@ -38,6 +39,6 @@ export function serveCommand(): Command {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
-      if (config.demo) await ensureDemoSpace(server);
+      if (config.demo) stopDemo = await ensureDemoSpace(server);
     });
 }

@@ -68,9 +68,9 @@ export interface ChildServer {
   exited: Promise<number | null>;
 }
 
-/** Runs `rostrum serve --port 0` as a child and resolves once it logs that it listens. */
-export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', dataDir], {
+/** Runs `rostrum serve` as a child (on a free port unless given one) and resolves once it logs that it listens. */
+export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}, port = 0): Promise<ChildServer> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data', dataDir], {
     env: { ...process.env, ROSTRUM_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
