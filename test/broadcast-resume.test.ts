@@ -59,10 +59,17 @@ test('after kill -9 and a restart the broadcast resumes on the same URL and the 
     assert.equal(server.url, api.base, 'the same URL');
 
     // The speaker reconnects with the same identity (a fresh token, no host action) and is heard.
-    speaker = await SpeakerBot.join({ server: server.url, token: createToken({ ...creds, identity: 's', space: id, role: 'speaker' }), toneHz: 440 });
+    speaker = await SpeakerBot.join({
+      server: server.url,
+      token: createToken({ ...creds, identity: 's', space: id, role: 'speaker' }),
+      toneHz: 440,
+    });
     const { report } = await ListenerBot.listen({ server: server.url, space: id, seconds: 3, ffmpeg });
     assert.ok(report.parts > 0 && report.stalls === 0, JSON.stringify(report));
-    assert.ok(report.tones.some((t) => Math.abs(t.hz - 440) <= 5), `the speaker is on air again: ${JSON.stringify(report.tones)}`);
+    assert.ok(
+      report.tones.some((t) => Math.abs(t.hz - 440) <= 5),
+      `the speaker is on air again: ${JSON.stringify(report.tones)}`,
+    );
     const live = HLS.parse(await (await fetch(`${server.url}/hls/${id}/index.m3u8`)).text()) as MediaPlaylist;
     assert.equal(live.endlist, false);
     await sleep(2000);

@@ -66,7 +66,9 @@ export class StateDocuments {
       listeners: s.state === 'ended' ? 0 : this.audience.listeners(s.id),
       peakListeners: Math.max(peak, s.peakListeners),
       reactions: this.audience.reactionTotals(live),
-      ...(s.state === 'live' ? { playlistUrl: this.urls.playlist(s.id) } : {}),
+      // The broadcast while live; once ended, the same playlist is the replay (if it was recorded).
+      ...(s.state === 'live' || (s.state === 'ended' && s.recording) ? { playlistUrl: this.urls.playlist(s.id) } : {}),
+      ...(s.state === 'ended' && s.recording ? { recordingUrl: this.urls.recording(s.id) } : {}),
     };
   }
 

@@ -22,7 +22,14 @@ function startDemoSpeaker(server: RostrumServer, spaceId: string): () => Promise
   let retry: NodeJS.Timeout | undefined;
   let stopped = false;
   const join = async (): Promise<void> => {
-    const token = createToken({ ...credentials, identity: DEMO_SPEAKER, name: 'Demo bot', space: spaceId, role: 'speaker', ttlSeconds: 24 * 3600 });
+    const token = createToken({
+      ...credentials,
+      identity: DEMO_SPEAKER,
+      name: 'Demo bot',
+      space: spaceId,
+      role: 'speaker',
+      ttlSeconds: 24 * 3600,
+    });
     const post = (path: string) =>
       fetch(`${urls.base}/api/spaces/${spaceId}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     await post('/stage'); // 200, or 409 when it is already seated (a restart)

@@ -29,13 +29,15 @@ export function serveCommand(): Command {
         }
         stopping = true;
         server.log.info({ signal }, 'shutting down');
-        (stopDemo?.() ?? Promise.resolve()).then(() => server.close()).then(
-          () => process.exit(0),
-          (err) => {
-            server.log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
+        (stopDemo?.() ?? Promise.resolve())
+          .then(() => server.close())
+          .then(
+            () => process.exit(0),
+            (err) => {
+              server.log.error({ err }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));

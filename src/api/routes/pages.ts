@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import { asSpaceId } from '../../ids.js';
 import type { ApiDeps } from '../deps.js';
@@ -17,9 +18,9 @@ h1{font-size:1.6rem;margin:.2rem 0}.state{font-weight:600;text-transform:upperca
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function page(title: string, body: string, script: string): string {
+function page(title: string, body: string, script: string, head = ''): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}<script>${script}</script></body></html>`;
+<title>${escapeHtml(title)}</title><style>${STYLE}</style>${head}</head><body>${body}<script>${script}</script></body></html>`;
 }
 
 /** Renders the state document into the page; runs in the browser. */
@@ -27,6 +28,24 @@ const SPACE_SCRIPT = `
 const el = (id) => document.getElementById(id);
 const text = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
 let delay = 1000;
+let playlistUrl = null;
+let playing = false;
+// The broadcast: LL-HLS through hls.js (native HLS where the browser has it, as Safari does).
+el('listen').addEventListener('click', () => {
+  const audio = el('player');
+  if (!playlistUrl) return;
+  playing = true;
+  el('listen').hidden = true;
+  audio.hidden = false;
+  if (window.Hls && Hls.isSupported()) {
+    const hls = new Hls({ lowLatencyMode: true });
+    hls.loadSource(playlistUrl);
+    hls.attachMedia(audio);
+  } else {
+    audio.src = playlistUrl;
+  }
+  audio.play();
+});
 async function refresh() {
   try {
     const res = await fetch(location.pathname.replace(/^\\/s\\//, '/api/spaces/') + '/state');
@@ -40,6 +59,8 @@ async function refresh() {
     el('stage').innerHTML = doc.stage.map((m) => '<li>' + text(m.name) + ' <span class="muted">' + m.role + (m.muted ? ' · muted' : '') + '</span></li>').join('');
     const reactions = Object.entries(doc.reactions).filter(([, n]) => n > 0).map(([e, n]) => e + ' ' + n).join('  ');
     el('reactions').textContent = reactions;
+    playlistUrl = doc.playlistUrl || null;
+    el('listen').hidden = !playlistUrl || playing;
     delay = 1000;
   } catch (err) {
     delay = Math.min(30000, delay * 2);
@@ -50,13 +71,16 @@ async function refresh() {
 }
 refresh();`;
 
-/** The browser modules under web/ that pages import, read once at start-up. */
+/** The browser modules pages import, read once at start-up: ours from web/, and hls.js (light build: no video, no DRM). */
 const WEB_ROOT = new URL('../../../../web/', import.meta.url);
-const ASSETS = ['stage-client.js'] as const;
+const ASSETS: Record<string, URL | string> = {
+  'stage-client.js': new URL('stage-client.js', WEB_ROOT),
+  'hls.js': createRequire(import.meta.url).resolve('hls.js/dist/hls.light.min.js'),
+};
 
 export function pageRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  for (const name of ASSETS) {
-    const body = readFileSync(new URL(name, WEB_ROOT));
+  for (const [name, file] of Object.entries(ASSETS)) {
+    const body = readFileSync(file);
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
     app.get(`/assets/${name}`, { schema: { hide: true } }, async (request, reply) => {
       reply.header('cache-control', 'public, max-age=300').header('etag', etag).type('text/javascript; charset=utf-8');
@@ -68,10 +92,12 @@ export function pageRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/s/:id', { schema: { hide: true, params: SpaceIdParam } }, async (request, reply) => {
     const live = await deps.spaces.get(asSpaceId((request.params as { id: string }).id));
     const body = `<p id="state" class="state">…</p><h1 id="title">${escapeHtml(live.space.title)}</h1>
-<p id="listeners" class="muted"></p><h2>On stage</h2><ul id="stage" aria-live="polite"></ul><p id="reactions" aria-label="reactions"></p>
+<p id="listeners" class="muted"></p>
+<p><button id="listen" type="button">▶ Listen</button> <audio id="player" controls hidden aria-label="broadcast"></audio></p>
+<h2>On stage</h2><ul id="stage" aria-live="polite"></ul><p id="reactions" aria-label="reactions"></p>
 <p class="muted">API: <a href="/api/openapi.json">OpenAPI</a> · <a href="/">all spaces</a></p>`;
     reply.header('cache-control', 'public, max-age=60').type('text/html; charset=utf-8');
-    return page(`${live.space.title} · Rostrum`, body, SPACE_SCRIPT);
+    return page(`${live.space.title} · Rostrum`, body, SPACE_SCRIPT, '<script src="/assets/hls.js"></script>');
   });
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => {
