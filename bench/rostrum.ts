@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Credentials } from '../src/control/credentials.js';
+import type { Role } from '../src/control/model.js';
 import { createToken } from '../src/control/tokens.js';
 import { type ListeningChild, ROOT, removeTempDir, spawnListening, tempDir } from './processes.js';
 
@@ -17,12 +18,12 @@ export interface RostrumChild extends ListeningChild {
   operatorToken: string;
 }
 
-/** `nodeArgs` go before the script, e.g. --cpu-prof to find the server's hot spots. */
-export async function startRostrum(nodeArgs: string[] = []): Promise<RostrumChild> {
+/** `nodeArgs` go before the script, e.g. --cpu-prof to find the server's hot spots; `settings` are ROSTRUM_* variables. */
+export async function startRostrum(nodeArgs: string[] = [], settings: Record<string, string> = {}): Promise<RostrumChild> {
   const dataDir = tempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'rostrum-bench-')));
   // Only our settings: an operator's ROSTRUM_* in the environment would change what is measured.
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ROSTRUM_')));
-  Object.assign(env, { ROSTRUM_LOG_LEVEL: 'info', ROSTRUM_HOST: '127.0.0.1', ROSTRUM_DRAIN_MS: '2000' });
+  Object.assign(env, { ROSTRUM_LOG_LEVEL: 'info', ROSTRUM_HOST: '127.0.0.1', ROSTRUM_DRAIN_MS: '2000' }, settings);
   let server: ListeningChild;
   try {
     server = await spawnListening(
@@ -60,4 +61,19 @@ export async function createLiveSpace(server: RostrumChild, title = 'bench'): Pr
   const body = JSON.parse(text) as { id?: unknown; state?: unknown };
   if (typeof body.id !== 'string' || body.state !== 'live') throw new Error(`unexpected space: ${text}`);
   return body.id;
+}
+
+/** Seats `identity` on the stage (the host is there already) and unmutes it; returns its token. */
+export async function seat(server: RostrumChild, spaceId: string, identity: string, role: Role): Promise<string> {
+  const token = createToken({ ...server.credentials, identity, space: spaceId, role, ttlSeconds: 3600 });
+  const call = async (path: string) => {
+    const res = await fetch(`${server.url}/api/spaces/${spaceId}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (!res.ok) throw new Error(`POST ${path} as ${identity}: ${res.status} ${await res.text()}`);
+  };
+  if (role !== 'host') await call('/stage');
+  await call(`/participants/${identity}/unmute`);
+  return token;
 }

@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: the benchmark suites' entry. Makes sure wrk is installed, then runs
  * - join: the listener join figure against a bare Fastify reference in the same run (bench/join.ts);
+ * - broadcast: mixer + encoder CPU per live space, live spaces per core, glass-to-ear latency at
+ *   the origin against the stage's WebRTC path, part serving against nginx (bench/broadcast.ts);
  * - stage: speaker-to-speaker latency against a direct peer-to-peer path, full-stage CPU, quality
  *   under 5 % loss, and media and HTTP on one process (bench/stage.ts);
  * and writes bench/results/<suite>.json and <suite>.md. Exits non-zero when a goal is missed or a
@@ -8,7 +10,7 @@
  *
  *   npm run bench                      full run of every suite
  *   npm run bench -- --quick           short runs (about two minutes in all), for a quick check
- *   npm run bench -- --only stage      one suite (join or stage)
+ *   npm run bench -- --only stage      one suite (join, stage or broadcast)
  *   npm run bench -- --profile         also CPU-profile the join servers (kept in a temp folder) and
  *                                      list their hottest functions per request, in join.md too
  */
@@ -16,14 +18,15 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { type BroadcastMeasurement, type BroadcastSettings, measureBroadcast } from './broadcast.js';
 import { type JoinMeasurement, type JoinSettings, measureJoin } from './join.js';
 import { installExitHandlers, ROOT, stopAll } from './processes.js';
 import { newestProfile, type ProfileSummary, profileMarkdown, summarize } from './profile.js';
 import { type Figure, judge, num, type Report, writeResults } from './results.js';
 import { measureStage, type StageCpu, type StageMeasurement, type StageSettings } from './stage.js';
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--profile] [--only join|stage]';
-const SUITES = ['join', 'stage'] as const;
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--profile] [--only join|stage|broadcast]';
+const SUITES = ['join', 'stage', 'broadcast'] as const;
 type Suite = (typeof SUITES)[number];
 const args = process.argv.slice(2);
 let only: Suite | undefined;
@@ -128,6 +131,7 @@ async function main(): Promise<number> {
   const passed: boolean[] = [];
   if (!only || only === 'join') passed.push(await runJoin());
   if (!only || only === 'stage') passed.push(await runStage());
+  if (!only || only === 'broadcast') passed.push(await runBroadcast());
   return passed.every(Boolean) ? 0 : 1;
 }
 
@@ -311,6 +315,105 @@ async function runStage(): Promise<boolean> {
     },
     'stage',
   );
+}
+
+const broadcastSettings: BroadcastSettings = {
+  cpuSeconds: quick ? 4 : 10,
+  spaces: quick ? 5 : 10,
+  latencySeconds: quick ? 8 : 20,
+  wrkSeconds: quick ? 3 : 8,
+  connections: 64,
+};
+
+function broadcastFigures(m: BroadcastMeasurement): Figure[] {
+  const { full, silent, conversation, latency, serving } = m;
+  return [
+    judge({
+      id: 'broadcast.cpu.13_speakers',
+      name: 'mixer + encoder CPU per live space, 13 speakers talking',
+      value: full.totalPercent,
+      unit: '% of a core',
+      reference: silent.totalPercent,
+      ratio: silent.totalPercent > 0 ? full.totalPercent / silent.totalPercent : null,
+      goal: { on: 'value', op: '<=', target: 2 },
+      note: `node (jitter buffers, ${Math.round(full.decodedPerSecond)} Opus decodes/s, mix, limiter, packaging, recording) ${full.nodePercent.toFixed(2)} % + ffmpeg AAC ${full.ffmpegPercent.toFixed(2)} %; reference: the same space with nobody talking.`,
+    }),
+    judge({
+      id: 'broadcast.spaces_per_core',
+      name: 'live spaces per core (two voices each)',
+      value: 100 / conversation.totalPercent,
+      unit: 'spaces',
+      reference: 100 / full.totalPercent,
+      ratio: null,
+      goal: null,
+      note: `${conversation.spaces} spaces at once, ${conversation.totalPercent.toFixed(2)} % of a core each (node ${conversation.nodePercent.toFixed(2)}, ffmpeg ${conversation.ffmpegPercent.toFixed(2)}); reference: spaces per core if every space had 13 voices. Mixing only — the stage's WebRTC forwarding is in the stage suite.`,
+    }),
+    judge({
+      id: 'broadcast.latency.origin.p50',
+      name: 'glass-to-ear at the origin p50 (part fetched by an LL-HLS client)',
+      value: latency.hls?.p50 ?? Number.NaN,
+      unit: 'ms',
+      reference: latency.webrtc?.p50 ?? null,
+      ratio: latency.hls && latency.webrtc && latency.webrtc.p50 > 0 ? latency.hls.p50 / latency.webrtc.p50 : null,
+      goal: { on: 'value', op: '<=', target: 1000 },
+      note: `clicks said on whole seconds by a bot speaker, heard by the listener bot (${latency.hls?.n ?? 0} clicks, p95 ${latency.hls?.p95} ms); reference: the same clicks heard over WebRTC by another speaker.`,
+    }),
+    judge({
+      id: 'broadcast.latency.played.p50',
+      name: 'glass-to-ear played p50 (listener bot playing PART-HOLD-BACK behind the edge)',
+      value: latency.played?.p50 ?? Number.NaN,
+      unit: 'ms',
+      reference: latency.hls?.p50 ?? null,
+      ratio: null,
+      goal: null,
+      note: `a real-time playback started three parts behind the live edge; ${latency.stalls} stalls. hls.js in Chromium is measured by test/player-browser.test.ts.`,
+    }),
+    judge({
+      id: 'broadcast.parts.serving',
+      name: 'LL-HLS part serving',
+      value: serving.rostrum.requestsPerSecond,
+      unit: 'req/s',
+      reference: serving.nginx.requestsPerSecond,
+      ratio: serving.rostrum.requestsPerSecond / serving.nginx.requestsPerSecond,
+      goal: null,
+      note: `one ${serving.partBytes}-byte part, wrk -c${broadcastSettings.connections}; reference: nginx (1 worker, sendfile) serving the same bytes from a file. p99 ${serving.rostrum.latencyMs.p99} ms vs ${serving.nginx.latencyMs.p99} ms. In production an edge cache serves parts; this is the origin's own capacity.`,
+    }),
+  ];
+}
+
+async function runBroadcast(): Promise<boolean> {
+  const started = Date.now();
+  const host = machine();
+  let measurement: BroadcastMeasurement | undefined;
+  let error: Error | undefined;
+  try {
+    measurement = await measureBroadcast(broadcastSettings, log);
+  } catch (err) {
+    error = err as Error;
+  } finally {
+    await stopAll();
+  }
+  const figs = measurement ? broadcastFigures(measurement) : [];
+  const problems = [...(measurement?.problems ?? []), ...(error ? [`the run failed: ${error.stack ?? error.message}`] : [])];
+  const report: Report = {
+    suite: 'rostrum broadcast',
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    durationSeconds: (Date.now() - started) / 1000,
+    machine: host,
+    settings: {
+      'cpu window s': broadcastSettings.cpuSeconds,
+      'spaces at once': broadcastSettings.spaces,
+      'listen s': broadcastSettings.latencySeconds,
+      'wrk s': broadcastSettings.wrkSeconds,
+      'wrk connections': broadcastSettings.connections,
+    },
+    figures: figs,
+    problems,
+    pass: !error && problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
+    details: measurement,
+  };
+  return finish(report, 'broadcast');
 }
 
 main().then(

@@ -13,7 +13,6 @@
  * - Loss: A's 440 Hz tone as B hears it (libopus concealment for lost packets), with 5 % of A's
  *   packets dropped at the source, against the same run without loss: the tone's energy in dB.
  */
-import fs from 'node:fs';
 import { MediaStreamTrack, RTCPeerConnection } from 'werift';
 import { rms } from '../src/audio/levels.js';
 import { type HeardFrame, OpusReceiver, OpusSender } from '../src/bots/opus-stream.js';
@@ -22,7 +21,8 @@ import { FRAME_SAMPLES, goertzel, toneFrame } from '../src/bots/tone.js';
 import type { Role } from '../src/control/model.js';
 import { createToken } from '../src/control/tokens.js';
 import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
-import { createLiveSpace, type RostrumChild, startRostrum } from './rostrum.js';
+import { cpuPercent } from './cpu.js';
+import { createLiveSpace, type RostrumChild, seat, startRostrum } from './rostrum.js';
 import { runWrk } from './wrk.js';
 
 export interface StageSettings {
@@ -152,20 +152,6 @@ async function directClicks(clicks: number): Promise<Distribution> {
 }
 
 /** A seated, unmuted speaker's token (the host is on stage from the start). */
-async function seat(server: RostrumChild, spaceId: string, identity: string, role: Role): Promise<string> {
-  const token = createToken({ ...server.credentials, identity, space: spaceId, role, ttlSeconds: 3600 });
-  const call = async (path: string) => {
-    const res = await fetch(`${server.url}/api/spaces/${spaceId}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
-    });
-    if (!res.ok) throw new Error(`POST ${path} as ${identity}: ${res.status} ${await res.text()}`);
-  };
-  if (role !== 'host') await call('/stage');
-  await call(`/participants/${identity}/unmute`);
-  return token;
-}
-
 /** Clicks from A to B through the server. */
 async function serverClicks(server: RostrumChild, spaceId: string, clicks: number, tag: string): Promise<Distribution> {
   const timer = new ClickTimer();
@@ -189,20 +175,6 @@ async function serverClicks(server: RostrumChild, spaceId: string, clicks: numbe
     await a.close();
     await b.close();
   }
-}
-
-/** utime + stime of a process, in seconds (Linux /proc; clock ticks are 100 Hz on Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function cpuPercent(pid: number, seconds: number): Promise<number> {
-  const before = cpuSeconds(pid);
-  const started = performance.now();
-  await sleep(seconds * 1000);
-  return ((cpuSeconds(pid) - before) / ((performance.now() - started) / 1000)) * 100;
 }
 
 /** How a full stage talks: everyone at once (the worst case), or in turns, two voices at a time. */

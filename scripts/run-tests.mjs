@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/**/*.test.js) with Node's built-in test runner, after making
 // sure the system packages the tests need are installed. Node 20's --test takes no globs, hence this.
+// One file at a time: the media tests (edge crowds, browsers, real-time audio) measure timing and
+// must not share the two cores with another heavy file.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -25,7 +27,7 @@ if (files.length === 0) {
   console.error('no test files found under dist/; run "npm run build" first');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', ...files], {
+const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=1', ...files], {
   stdio: 'inherit',
   cwd: root,
   env: { ...process.env, ROSTRUM_LOG_LEVEL: process.env.ROSTRUM_LOG_LEVEL ?? 'silent' },

@@ -109,7 +109,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       requestLimit: config.requestLimit,
       checkReady: () => store.ping(),
     },
-    { logger: log, bodyLimit: config.bodyLimit, isDraining: () => draining, isClosing: () => closingHttp },
+    { logger: log, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, isDraining: () => draining, isClosing: () => closingHttp },
   );
   const hub = new SignallingHub(registry, tokens, bus, isLoopback(config.host), log, broadcaster);
   signalling = hub;

@@ -58,7 +58,7 @@ describe('the LL-HLS broadcast', () => {
   });
 
   test('a listener bot pulling LL-HLS with blocking reload hears both speakers and their clicks, with no stalls', async () => {
-    const { report, pcm } = await ListenerBot.listen({ server: t.url, space: id, seconds: 4, ffmpeg });
+    const { report, pcm } = await ListenerBot.listen({ server: t.url, space: id, seconds: 6, ffmpeg });
     assert.ok(report.parts >= 12, `parts fetched one by one (${report.parts})`);
     assert.equal(report.stalls, 0, 'no stalls');
     assert.deepEqual(report.errors, {});

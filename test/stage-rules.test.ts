@@ -137,3 +137,23 @@ describe('per-address limits on durable writes', () => {
     assert.deepEqual(reminders, [200, 200, 200, 429]);
   });
 });
+
+describe('per-address limits behind a trusted edge', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ requestLimit: 2, trustProxy: ['127.0.0.1'] });
+  });
+  after(() => t.close());
+
+  test('the address an edge forwards is the one limited, not the edge itself', async () => {
+    const live = await createSpace(t, { live: true });
+    const ask = (i: number, from: string) =>
+      fetch(`${t.url}/api/spaces/${live}/requests`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.token(live, `x${i}`, 'listener')}`, 'x-forwarded-for': from },
+      }).then((r) => r.status);
+    const first = [await ask(0, '203.0.113.1'), await ask(1, '203.0.113.1'), await ask(2, '203.0.113.1')];
+    assert.deepEqual(first, [200, 200, 429], 'one listener behind the edge is limited');
+    assert.equal(await ask(3, '203.0.113.2'), 200, 'another listener behind the same edge is not');
+  });
+});

@@ -21,6 +21,8 @@ import { validatorCompiler } from './validation.js';
 export interface AppOptions {
   logger: Logger;
   bodyLimit: number;
+  /** Proxies (edges) whose X-Forwarded-For is believed, so per-address limits see listeners, not the edge. */
+  trustProxy: string[];
   /** True from the start of shutdown: /readyz answers 503 so balancers stop sending traffic. */
   isDraining: () => boolean;
   /** True once the server stops taking requests: new ones get a coded 503 (liveness still answers). */
@@ -50,6 +52,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     // need the request id add it themselves.
     childLoggerFactory: (logger) => logger,
     bodyLimit: options.bodyLimit,
+    ...(options.trustProxy.length > 0 ? { trustProxy: options.trustProxy } : {}),
     // We answer requests that arrive while closing ourselves, in our own error shape (see onRequest).
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },

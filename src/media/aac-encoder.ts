@@ -47,7 +47,7 @@ export class AacEncoder {
       ...['-hide_banner', '-loglevel', 'error', '-nostdin'],
       ...['-fflags', 'nobuffer', '-probesize', '32', '-analyzeduration', '0'],
       ...['-f', 's16le', '-ar', '48000', '-ac', '1', '-i', 'pipe:0'],
-      ...['-c:a', 'aac', '-profile:a', 'aac_low', '-b:a', String(options.bitrate), '-ac', '1', '-ar', '48000'],
+      ...['-c:a', 'aac', '-profile:a', 'aac_low', '-aac_coder', 'fast', '-b:a', String(options.bitrate), '-ac', '1', '-ar', '48000'],
       ...['-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe'],
       ...['-frag_duration', String(options.fragmentMs * 1000), '-flush_packets', '1', 'pipe:1'],
     ];

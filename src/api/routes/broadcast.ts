@@ -21,6 +21,8 @@ import { ErrorResponses, SpaceIdParam } from '../schemas.js';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** How long a blocking request or a preload-hinted part waits: three target durations (RFC 8216bis). */
 const BLOCK_MS = 6000;
+/** Whole segments a broadcast has before a non-blocking playlist request is answered. */
+const MIN_SEGMENTS_LISTED = 2;
 const HLS_FILE = /^(?:init-(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,3})\.m4s)$/;
 
 const BlockingQuery = Type.Object(
@@ -55,6 +57,12 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const playlist = async (id: string, kind: PlaylistKind, msn: number | undefined, part: number | undefined, reply: FastifyReply) => {
     if (part !== undefined && msn === undefined) throw fail('hls_bad_request', '_HLS_part needs _HLS_msn.');
     const { packager } = await packagerOf(id);
+    // A broadcast's first seconds: hold the first playlist until two whole segments exist. Measured
+    // with hls.js 1.7: with none it fails ("No Segments found") and retries 2 s later; starting inside
+    // the first segment it can re-fetch that segment's last part in a loop (test/player-browser.test.ts).
+    if (msn === undefined && !packager.ended) {
+      await packager.waitUntil(() => packager.segments.length >= MIN_SEGMENTS_LISTED, BLOCK_MS);
+    }
     if (msn !== undefined && kind === 'll') {
       if (msn > packager.lastMsn + 2 && !packager.ended) throw fail('hls_too_far_ahead');
       const ready = await packager.waitUntil(() => (part === undefined ? packager.hasSegment(msn) : packager.hasPart(msn, part)), BLOCK_MS);

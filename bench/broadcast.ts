@@ -1,0 +1,216 @@
+/**
+ * The broadcast benchmark.
+ * - Mixer + encoder CPU per live space: a space's real pipeline (jitter buffers, libopus decode,
+ *   mix, limiter, ffmpeg AAC, LL-HLS packaging, recording to disk) in this process, fed 13 speakers'
+ *   Opus packets every 20 ms; this process's CPU plus the ffmpeg child's, over wall time. Reference:
+ *   the same pipeline with nobody talking (silence is still mixed and encoded).
+ * - Live spaces per core: several such spaces at once, each with two voices (a conversation).
+ * - Glass-to-ear at the origin: a bot speaker's timing clicks (on whole wall-clock seconds) heard by
+ *   the listener bot pulling LL-HLS from a Rostrum server in its own process; reference: the same
+ *   clicks heard over the stage (WebRTC) by another speaker at the same time.
+ * - Part serving: wrk fetching one LL-HLS part from Rostrum, against nginx serving the same bytes
+ *   from a file, in the same run.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import opus from '@discordjs/opus';
+import { ListenerBot, type Percentiles, percentiles } from '../src/bots/listener-bot.js';
+import { SpeakerBot } from '../src/bots/speaker-bot.js';
+import { findClicks, toneFrame } from '../src/bots/tone.js';
+import { Packager } from '../src/broadcast/packager.js';
+import { RecordingDir } from '../src/broadcast/recording-dir.js';
+import type { Identity } from '../src/ids.js';
+import { findFfmpeg } from '../src/media/ffmpeg.js';
+import { SpaceMix } from '../src/media/space-mix.js';
+import { cpuSeconds } from './cpu.js';
+import { startStaticNginx } from './nginx-static.js';
+import { removeTempDir, tempDir } from './processes.js';
+import { createLiveSpace, seat, startRostrum } from './rostrum.js';
+import { runWrk, type WrkResult } from './wrk.js';
+
+const { OpusEncoder } = opus;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface BroadcastSettings {
+  /** Seconds of each CPU window (after a warm-up of 2 s). */
+  cpuSeconds: number;
+  /** Spaces run at once for the spaces-per-core figure. */
+  spaces: number;
+  /** Seconds the listener bot listens for the glass-to-ear figure. */
+  latencySeconds: number;
+  /** wrk seconds per server for the part-serving figure, and its connections. */
+  wrkSeconds: number;
+  connections: number;
+}
+
+export interface MixCpu {
+  speakers: number;
+  spaces: number;
+  /** This process (mixers, packagers) and the ffmpeg encoders, % of one core, per space. */
+  nodePercent: number;
+  ffmpegPercent: number;
+  totalPercent: number;
+  /** Mixer work done: frames mixed and packets decoded per second, per space. */
+  framesPerSecond: number;
+  decodedPerSecond: number;
+}
+
+export interface BroadcastMeasurement {
+  full: MixCpu;
+  silent: MixCpu;
+  conversation: MixCpu;
+  latency: { hls: Percentiles | null; played: Percentiles | null; webrtc: Percentiles | null; stalls: number };
+  serving: { rostrum: WrkResult; nginx: WrkResult; partBytes: number };
+  problems: string[];
+}
+
+/** One voice's Opus packets (a tone), encoded once and looped by the feeder. */
+function voicePackets(hz: number): Buffer[] {
+  const encoder = new OpusEncoder(48_000, 1);
+  return Array.from({ length: 50 }, (_, i) => encoder.encode(toneFrame(hz, i)));
+}
+
+/** Runs `spaces` live-space pipelines, each fed `speakers` voices, and measures their CPU. */
+export async function mixCpu(spaces: number, speakers: number, seconds: number): Promise<MixCpu> {
+  const ffmpeg = findFfmpeg();
+  const root = tempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'rostrum-bench-mix-')));
+  const voices = Array.from({ length: speakers }, (_, k) => voicePackets(300 + 50 * k));
+  const mixes = Array.from({ length: spaces }, (_, s) => {
+    const packager = new Packager(new RecordingDir(path.join(root, `space-${s}`)), { partsPerSegment: 8, windowSegments: 6 });
+    return new SpaceMix(
+      { ffmpeg, bitrate: 64_000, fragmentMs: 250 },
+      {
+        runStarted: (init, at) => packager.startRun(init, at),
+        fragment: (moof, mdat) => packager.addFragment(moof, mdat),
+        runEnded: () => packager.endRun(),
+      },
+    );
+  });
+  let seq = 0;
+  // The stage's part, played by a timer: every voice's next packet into every space, each 20 ms.
+  const feeder = setInterval(() => {
+    for (const mix of mixes) {
+      for (const [k, packets] of voices.entries()) mix.push(`s${k}` as Identity, seq & 0xffff, packets[seq % packets.length]!);
+    }
+    seq++;
+  }, 20);
+  try {
+    await sleep(2000);
+    const encoders = mixes.map((m) => m.encoderPid!);
+    const ffmpegBefore = encoders.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const nodeBefore = process.cpuUsage();
+    const countsBefore = mixes.map((m) => ({ ...m.mixer.counts }));
+    const started = performance.now();
+    await sleep(seconds * 1000);
+    const wall = (performance.now() - started) / 1000;
+    const node = process.cpuUsage(nodeBefore);
+    const ffmpegCpu = encoders.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - ffmpegBefore;
+    const frames = mixes.reduce((sum, m, i) => sum + m.mixer.counts.frames - countsBefore[i]!.frames, 0);
+    const decoded = mixes.reduce((sum, m, i) => sum + m.mixer.counts.decoded - countsBefore[i]!.decoded, 0);
+    const nodePercent = ((node.user + node.system) / 1e6 / wall / spaces) * 100;
+    const ffmpegPercent = (ffmpegCpu / wall / spaces) * 100;
+    return {
+      speakers,
+      spaces,
+      nodePercent,
+      ffmpegPercent,
+      totalPercent: nodePercent + ffmpegPercent,
+      framesPerSecond: frames / wall / spaces,
+      decodedPerSecond: decoded / wall / spaces,
+    };
+  } finally {
+    clearInterval(feeder);
+    await Promise.all(mixes.map((m) => m.close()));
+    removeTempDir(root);
+  }
+}
+
+/** Clicks heard over WebRTC by a stage member: arrival time less the whole second they were said on. */
+function webrtcClickLatencies(bot: SpeakerBot): number[] {
+  const out: number[] = [];
+  for (const receiver of bot.receivers) {
+    const frames = receiver.frames;
+    const pcm = Buffer.concat(frames.map((f) => f.pcm));
+    for (const sample of findClicks(pcm)) {
+      const frame = frames[Math.floor(sample / 960)];
+      // Over WebRTC a click arrives well within the second it was said on.
+      if (frame && !frame.concealed) out.push(frame.at - Math.floor(frame.at / 1000) * 1000);
+    }
+  }
+  return out;
+}
+
+export async function measureBroadcast(settings: BroadcastSettings, log: (line: string) => void): Promise<BroadcastMeasurement> {
+  const problems: string[] = [];
+  const full = await mixCpu(1, 13, settings.cpuSeconds);
+  log(
+    `broadcast: 13 speakers: ${full.totalPercent.toFixed(2)} % of a core (node ${full.nodePercent.toFixed(2)}, ffmpeg ${full.ffmpegPercent.toFixed(2)})`,
+  );
+  const silent = await mixCpu(1, 0, settings.cpuSeconds);
+  log(`broadcast: nobody talking: ${silent.totalPercent.toFixed(2)} % of a core`);
+  const conversation = await mixCpu(settings.spaces, 2, settings.cpuSeconds);
+  log(`broadcast: ${settings.spaces} spaces × 2 voices: ${conversation.totalPercent.toFixed(2)} % of a core per space`);
+
+  // Hold the whole broadcast in the live window, so one part stays servable for the wrk runs.
+  const server = await startRostrum([], { ROSTRUM_HLS_WINDOW: '120' });
+  try {
+    const spaceId = await createLiveSpace(server, 'broadcast bench');
+    const speaker = await SpeakerBot.join({
+      server: server.url,
+      token: await seat(server, spaceId, 'a', 'speaker'),
+      toneHz: 440,
+      clicks: true,
+    });
+    const ear = await SpeakerBot.join({ server: server.url, token: await seat(server, spaceId, 'b', 'speaker') });
+    let heard: Awaited<ReturnType<typeof ListenerBot.listen>>['report'];
+    try {
+      await sleep(1000);
+      heard = (await ListenerBot.listen({ server: server.url, space: spaceId, seconds: settings.latencySeconds, ffmpeg: findFfmpeg() }))
+        .report;
+    } finally {
+      await speaker.close();
+      await ear.close();
+    }
+    const webrtc = percentiles(webrtcClickLatencies(ear));
+    log(
+      `broadcast: glass-to-ear p50 ${heard.latency.availableMs?.p50} ms at the origin (${heard.latency.clicks} clicks), over WebRTC p50 ${webrtc?.p50} ms`,
+    );
+    if (heard.stalls > 0) problems.push(`the listener bot stalled ${heard.stalls} times`);
+
+    const playlist = await (await fetch(`${server.url}/hls/${spaceId}/index.m3u8`)).text();
+    const partUri = [...playlist.matchAll(/URI="(\d+\.\d+\.m4s)"/g)].at(-2)?.[1];
+    if (!partUri) throw new Error(`no part listed:\n${playlist}`);
+    const partUrl = `${server.url}/hls/${spaceId}/${partUri}`;
+    const bytes = Buffer.from(await (await fetch(partUrl)).arrayBuffer());
+    const root = tempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'rostrum-bench-parts-')));
+    fs.writeFileSync(path.join(root, partUri), bytes);
+    fs.chmodSync(root, 0o755); // nginx's workers run as nobody
+    const nginx = await startStaticNginx(root);
+    try {
+      const wrk = (url: string) =>
+        runWrk({ url, method: 'GET', threads: 1, connections: settings.connections, durationSeconds: settings.wrkSeconds });
+      await wrk(partUrl); // warm-up
+      const rostrum = await wrk(partUrl);
+      const reference = await wrk(`${nginx.url}/${partUri}`);
+      log(
+        `broadcast: part serving ${Math.round(rostrum.requestsPerSecond)} req/s vs nginx ${Math.round(reference.requestsPerSecond)} req/s`,
+      );
+      if (rostrum.failures + reference.failures > 0)
+        problems.push(`part serving had errors: rostrum ${rostrum.failures}, nginx ${reference.failures}`);
+      return {
+        full,
+        silent,
+        conversation,
+        latency: { hls: heard.latency.availableMs, played: heard.latency.playedMs, webrtc, stalls: heard.stalls },
+        serving: { rostrum, nginx: reference, partBytes: bytes.length },
+        problems,
+      };
+    } finally {
+      await nginx.stop();
+      removeTempDir(root);
+    }
+  } finally {
+    await server.stop();
+  }
+}
