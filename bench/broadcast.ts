@@ -8,6 +8,7 @@
  * - Glass-to-ear at the origin: a bot speaker's timing clicks (on whole wall-clock seconds) heard by
  *   the listener bot pulling LL-HLS from a Rostrum server in its own process; reference: the same
  *   clicks heard over the stage (WebRTC) by another speaker at the same time.
+ * - Glass-to-ear in a player: hls.js on the share page in headless Chromium (bench/player.ts).
  * - Part serving: wrk fetching one LL-HLS part from Rostrum, against nginx serving the same bytes
  *   from a file, in the same run.
  */
@@ -25,6 +26,7 @@ import { findFfmpeg } from '../src/media/ffmpeg.js';
 import { SpaceMix } from '../src/media/space-mix.js';
 import { cpuSeconds } from './cpu.js';
 import { startStaticNginx } from './nginx-static.js';
+import { playerLatency } from './player.js';
 import { removeTempDir, tempDir } from './processes.js';
 import { createLiveSpace, seat, startRostrum } from './rostrum.js';
 import { runWrk, type WrkResult } from './wrk.js';
@@ -61,6 +63,8 @@ export interface BroadcastMeasurement {
   silent: MixCpu;
   conversation: MixCpu;
   latency: { hls: Percentiles | null; played: Percentiles | null; webrtc: Percentiles | null; stalls: number };
+  /** hls.js on the share page in Chromium: wall clock less the playing audio's program date time. */
+  player: { lagMs: Percentiles | null; stalls: number };
   serving: { rostrum: WrkResult; nginx: WrkResult; partBytes: number };
   problems: string[];
 }
@@ -164,10 +168,13 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
     });
     const ear = await SpeakerBot.join({ server: server.url, token: await seat(server, spaceId, 'b', 'speaker') });
     let heard: Awaited<ReturnType<typeof ListenerBot.listen>>['report'];
+    let player: BroadcastMeasurement['player'];
     try {
       await sleep(1000);
       heard = (await ListenerBot.listen({ server: server.url, space: spaceId, seconds: settings.latencySeconds, ffmpeg: findFfmpeg() }))
         .report;
+      player = await playerLatency(`${server.url}/s/${spaceId}`, settings.latencySeconds / 2);
+      log(`broadcast: hls.js plays ${player.lagMs?.p50} ms behind the wall clock (p50; ${player.stalls} samples without progress)`);
     } finally {
       await speaker.close();
       await ear.close();
@@ -203,6 +210,7 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
         silent,
         conversation,
         latency: { hls: heard.latency.availableMs, played: heard.latency.playedMs, webrtc, stalls: heard.stalls },
+        player,
         serving: { rostrum, nginx: reference, partBytes: bytes.length },
         problems,
       };

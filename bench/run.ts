@@ -366,7 +366,17 @@ function broadcastFigures(m: BroadcastMeasurement): Figure[] {
       reference: latency.hls?.p50 ?? null,
       ratio: null,
       goal: null,
-      note: `a real-time playback started three parts behind the live edge; ${latency.stalls} stalls. hls.js in Chromium is measured by test/player-browser.test.ts.`,
+      note: `a real-time playback started three parts behind the live edge; ${latency.stalls} stalls.`,
+    }),
+    judge({
+      id: 'broadcast.latency.player.p50',
+      name: 'glass-to-ear in hls.js p50 (share page, Chromium, low-latency mode)',
+      value: m.player.lagMs?.p50 ?? Number.NaN,
+      unit: 'ms',
+      reference: latency.hls?.p50 ?? null,
+      ratio: m.player.lagMs && latency.hls && latency.hls.p50 > 0 ? m.player.lagMs.p50 / latency.hls.p50 : null,
+      goal: { on: 'value', op: '<=', target: 2500 },
+      note: `Date.now() − hls.playingDate sampled every 250 ms (${m.player.lagMs?.n ?? 0} samples, p95 ${m.player.lagMs?.p95} ms, ${m.player.stalls} samples without progress); reference: the part's arrival at the listener bot.`,
     }),
     judge({
       id: 'broadcast.parts.serving',

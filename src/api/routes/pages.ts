@@ -41,6 +41,7 @@ el('listen').addEventListener('click', () => {
     const hls = new Hls({ lowLatencyMode: true });
     hls.loadSource(playlistUrl);
     hls.attachMedia(audio);
+    window.rostrumPlayer = hls; // for diagnostics (and the latency benchmark)
   } else {
     audio.src = playlistUrl;
   }
