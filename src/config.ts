@@ -37,6 +37,8 @@ export interface Config {
   drainTimeoutMs: number;
   /** Addresses or CIDRs of the edge proxies in front of this node, comma-separated; their X-Forwarded-For names the client. Default none (ROSTRUM_TRUST_PROXY). */
   trustProxy: string[];
+  /** Run the media plane (WebRTC, routing, mixes) in a worker thread. Default true; ROSTRUM_MEDIA_WORKER=0 keeps it on the main thread. */
+  mediaWorker: boolean;
   /** ffmpeg to encode and remux with. Default: ffmpeg on PATH, else the npm @ffmpeg-installer build (ROSTRUM_FFMPEG). */
   ffmpegPath: string | undefined;
   /** AAC bitrate of the broadcast, bits/s. Default 64000 (ROSTRUM_AAC_BITRATE). */
@@ -80,6 +82,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       .split(',')
       .map((a) => a.trim())
       .filter(Boolean),
+    mediaWorker: env.ROSTRUM_MEDIA_WORKER !== '0',
     ffmpegPath: env.ROSTRUM_FFMPEG || undefined,
     aacBitrate: intFrom(env.ROSTRUM_AAC_BITRATE, 64_000, 'ROSTRUM_AAC_BITRATE', 16_000),
     hlsWindowSegments: intFrom(env.ROSTRUM_HLS_WINDOW, 6, 'ROSTRUM_HLS_WINDOW', 3),

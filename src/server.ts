@@ -23,6 +23,9 @@ import { SpaceService } from './control/space-service.js';
 import { StageService } from './control/stage-service.js';
 import { TokenAuthority } from './control/tokens.js';
 import { findFfmpeg } from './media/ffmpeg.js';
+import { LocalMedia } from './media/local-media.js';
+import type { MediaEvents, MediaPlane } from './media/media-plane.js';
+import { WorkerMedia } from './media/worker-media.js';
 import { isLoopback } from './stage/rtc-config.js';
 import { SignallingHub } from './stage/signalling-hub.js';
 import type { SpaceStore } from './store/space-store.js';
@@ -35,6 +38,8 @@ export interface RostrumServer {
   readonly urls: Urls;
   readonly spaces: SpaceService;
   readonly broadcaster: Broadcaster;
+  /** The media plane (tests reach the worker through it). */
+  readonly media: MediaPlane;
   readonly log: Logger;
   /** The base URL the server answers on. */
   readonly url: string;
@@ -68,17 +73,27 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     listenerWindowSeconds: config.listenerWindowSeconds,
   });
   const urls = new Urls(config.publicUrl);
+  let hub: SignallingHub | undefined;
+  const mediaEvents: MediaEvents = {
+    slot: (session, mid, identity) => hub?.slot(session, mid, identity),
+    talking: (spaceId, identity, talking) => bus.publish('participant.talking', { spaceId, identity, talking }),
+    restarted: () => hub?.mediaRestarted(),
+  };
+  // Media (WebRTC sessions, routing, mixes) in a worker thread unless configured otherwise.
+  const media: MediaPlane = config.mediaWorker
+    ? new WorkerMedia(mediaEvents, isLoopback(config.host), log)
+    : new LocalMedia(mediaEvents, isLoopback(config.host));
   const broadcaster = new Broadcaster(
     {
       dataDir: config.dataDir,
       encoder: { ffmpeg: findFfmpeg(config.ffmpegPath), bitrate: config.aacBitrate, fragmentMs: 250 },
       packager: { partsPerSegment: 8, windowSegments: config.hlsWindowSegments },
     },
+    media,
     bus,
     log,
   );
-  let signalling: SignallingHub | undefined;
-  const states = new StateDocuments(audience, urls, bus, (id) => signalling?.talking(id) ?? []);
+  const states = new StateDocuments(audience, urls, bus, (id) => media.talking(id));
   metrics = new Metrics(() => {
     const byState: Record<string, number> = { scheduled: 0, live: 0, ended: 0 };
     let listeners = 0;
@@ -86,7 +101,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       byState[live.space.state] = (byState[live.space.state] ?? 0) + 1;
       if (live.space.state === 'live') listeners += audience.listeners(live.space.id);
     }
-    return { spaces: byState, listeners, stagePackets: { ...(signalling?.packets ?? {}) } };
+    return { spaces: byState, listeners, stagePackets: { ...media.packets } };
   });
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),
@@ -111,8 +126,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     { logger: log, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, isDraining: () => draining, isClosing: () => closingHttp },
   );
-  const hub = new SignallingHub(registry, tokens, bus, isLoopback(config.host), log, broadcaster);
-  signalling = hub;
+  hub = new SignallingHub(registry, tokens, bus, media, log);
   await hub.register(app);
   // Spaces that were live when this node last stopped (or crashed) go on air again.
   for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) broadcaster.start(space.id);
@@ -128,7 +142,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       // Keep serving while balancers notice /readyz failing, then stop taking requests.
       if (config.drainGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainGraceMs));
       closingHttp = true;
-      hub.close();
+      hub?.close();
       const broadcastsStopped = broadcaster.close();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -145,6 +159,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       // Past the deadline the connections are cut; wait for Fastify to finish before the store closes.
       await httpClosed;
       await broadcastsStopped;
+      await media.shutdown();
       await tallies.close();
       states.close();
       await bus.close();
@@ -154,5 +169,5 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     return closing;
   };
 
-  return { app, config, credentials, urls, spaces, broadcaster, log, url: urls.base, close };
+  return { app, config, credentials, urls, spaces, broadcaster, media, log, url: urls.base, close };
 }

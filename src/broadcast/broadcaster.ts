@@ -1,15 +1,15 @@
 /**
  * The broadcasts this node runs: one SpaceBroadcast per live space, started when a space goes live
- * (and, after a restart, for every space the store says is live), ended when the space ends. It is
- * the stage's media sink — the audio router hands it every packet it lets through — and the HTTP
- * layer's source for playlists, parts, segments and recordings, live or replayed.
+ * (and, after a restart, for every space the store says is live), ended when the space ends. Each
+ * one's mix runs in the media plane, fed by the stage; the broadcaster is the HTTP layer's source
+ * for playlists, parts, segments and recordings, live or replayed.
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Bus, Disposer } from '../bus/bus.js';
-import type { Identity, SpaceId } from '../ids.js';
+import type { SpaceId } from '../ids.js';
 import type { EncoderOptions } from '../media/aac-encoder.js';
-import type { MediaSink } from '../stage/audio-router.js';
+import type { MediaPlane } from '../media/media-plane.js';
 import { Packager, type PackagerOptions } from './packager.js';
 import { RecordingDir, type RecordingInfo } from './recording-dir.js';
 import { SpaceBroadcast } from './space-broadcast.js';
@@ -23,7 +23,7 @@ export interface BroadcasterOptions {
   packager: PackagerOptions;
 }
 
-export class Broadcaster implements MediaSink {
+export class Broadcaster {
   private readonly live = new Map<SpaceId, SpaceBroadcast>();
   private readonly replays = new Map<SpaceId, Packager>();
   private readonly finishing = new Map<SpaceId, Promise<RecordingInfo | undefined>>();
@@ -31,6 +31,7 @@ export class Broadcaster implements MediaSink {
 
   constructor(
     private readonly options: BroadcasterOptions,
+    private readonly media: MediaPlane,
     private readonly bus: Bus,
     private readonly log: Logger,
   ) {
@@ -48,7 +49,7 @@ export class Broadcaster implements MediaSink {
   start(spaceId: SpaceId): SpaceBroadcast {
     let broadcast = this.live.get(spaceId);
     if (!broadcast) {
-      broadcast = new SpaceBroadcast(spaceId, this.dir(spaceId), this.options, this.log);
+      broadcast = new SpaceBroadcast(spaceId, this.dir(spaceId), this.options, this.media, this.log);
       this.live.set(spaceId, broadcast);
       this.log.info({ spaceId }, 'broadcast started');
     }
@@ -108,14 +109,6 @@ export class Broadcaster implements MediaSink {
 
   get liveCount(): number {
     return this.live.size;
-  }
-
-  audio(spaceId: SpaceId, identity: Identity, seq: number, payload: Buffer): void {
-    this.live.get(spaceId)?.push(identity, seq, payload);
-  }
-
-  left(spaceId: SpaceId, identity: Identity): void {
-    this.live.get(spaceId)?.left(identity);
   }
 
   /** Server shutdown: every live broadcast stops cleanly (and resumes on the next start). */

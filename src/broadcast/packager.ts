@@ -134,7 +134,8 @@ export class Packager {
     const segments: PlaylistSegment[] = complete.map((s, i) => ({
       ...s,
       complete: true,
-      listParts: !this.ended && i >= complete.length - SEGMENTS_WITH_PARTS,
+      // Only parts this node holds: segments recovered from disk after a restart are whole files.
+      listParts: !this.ended && i >= complete.length - SEGMENTS_WITH_PARTS && this.bytes.get(s.msn)?.parts.length === s.parts.length,
     }));
     if (this.open && !this.ended) segments.push({ ...this.open, parts: [...this.open.parts], complete: false, listParts: true });
     const nextPart: [number, number] = this.open ? [this.open.msn, this.open.parts.length] : [this.nextMsn, 0];

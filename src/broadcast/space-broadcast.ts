@@ -1,31 +1,32 @@
 /**
- * One space's broadcast: its mix (clock, mixer, encoder) feeding its packager, which records to its
- * directory. Owns all three; ending it closes the mix (the encoder's last fragment included), turns
+ * One space's broadcast: its mix (clock, mixer, encoder — in the media plane, which feeds it the
+ * stage's audio) feeding its packager, which records to its directory. Owns all three; ending it closes the mix (the encoder's last fragment included), turns
  * the playlist into VOD and then keeps or deletes the recording; stopping it (server shutdown) only
  * closes the mix, so a restart resumes the same broadcast after a discontinuity.
  */
 import type { Logger } from 'pino';
-import type { Identity, SpaceId } from '../ids.js';
+import type { SpaceId } from '../ids.js';
 import type { EncoderOptions } from '../media/aac-encoder.js';
-import { SpaceMix } from '../media/space-mix.js';
+import type { MediaPlane, MixHandle } from '../media/media-plane.js';
 import { Packager, type PackagerOptions } from './packager.js';
 import type { RecordingDir, RecordingInfo } from './recording-dir.js';
 
 export class SpaceBroadcast {
   readonly packager: Packager;
-  readonly mix: SpaceMix;
+  readonly mix: MixHandle;
   private stopped = false;
 
   constructor(
     readonly spaceId: SpaceId,
     readonly dir: RecordingDir,
     options: { encoder: EncoderOptions; packager: PackagerOptions },
+    media: MediaPlane,
     log: Logger,
   ) {
     const recovered = dir.load();
     this.packager = new Packager(dir, options.packager, recovered);
     if (recovered.length > 0) log.info({ spaceId, segments: recovered.length }, 'broadcast resumed after a restart');
-    this.mix = new SpaceMix(options.encoder, {
+    this.mix = media.startMix(spaceId, options.encoder, {
       runStarted: (init, startedAt) => this.packager.startRun(init, startedAt),
       fragment: (moof, mdat) => this.packager.addFragment(moof, mdat),
       runEnded: (reason) => {
@@ -33,14 +34,6 @@ export class SpaceBroadcast {
         if (reason) log.warn({ spaceId, reason }, 'encoder died; restarting it');
       },
     });
-  }
-
-  push(identity: Identity, seq: number, payload: Buffer): void {
-    this.mix.push(identity, seq, payload);
-  }
-
-  left(identity: Identity): void {
-    this.mix.mixer.remove(identity);
   }
 
   /** The space ended: finish the broadcast, then keep the recording as one file (or delete it all). */

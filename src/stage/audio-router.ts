@@ -4,8 +4,7 @@
  * client does, so a mute takes effect within one packet (20 ms).
  */
 import type { RtpPacket } from 'werift';
-import type { LiveSpace } from '../control/live-space.js';
-import type { Identity, SpaceId } from '../ids.js';
+import type { Identity } from '../ids.js';
 import type { StageSession } from './stage-session.js';
 import { TalkingDetector } from './talking-detector.js';
 
@@ -16,13 +15,16 @@ export interface PacketCounts {
   silent: number;
 }
 
-/** Where the stage's audio goes besides the other speakers: the space's mix (the broadcast). */
+/** Where a space's stage audio goes besides the other speakers: its mix (the broadcast). */
 export interface MediaSink {
   /** A microphone packet that was let through (not muted, not held-back silence). */
-  audio(spaceId: SpaceId, identity: Identity, seq: number, payload: Buffer): void;
+  audio(identity: Identity, seq: number, payload: Buffer): void;
   /** A speaker's session ended. */
-  left(spaceId: SpaceId, identity: Identity): void;
+  left(identity: Identity): void;
 }
+
+/** A stage member as the router needs it (undefined: not on stage). */
+export type MemberLookup = (identity: Identity) => { muted: boolean } | undefined;
 
 /** Packets at or below −70 dBov are silence (speech sits around −20 to −40; the floor is 127). */
 const SILENT_DBOV = 70;
@@ -38,8 +40,8 @@ export class AudioRouter {
   private readonly held = new Set<Identity>();
 
   constructor(
-    private readonly spaceId: SpaceId,
-    private readonly live: () => LiveSpace | undefined,
+    /** Who is on stage and muted, as the control plane last said. */
+    private readonly member: MemberLookup,
     /** Shared by every space's router: what became of each microphone packet. */
     private readonly counts: PacketCounts,
     onTalking: (identity: Identity, talking: boolean) => void,
@@ -68,7 +70,7 @@ export class AudioRouter {
     this.detector.forget(session.identity);
     this.quietSince.delete(session.identity);
     this.held.delete(session.identity);
-    this.sink?.left(this.spaceId, session.identity);
+    this.sink?.left(session.identity);
     for (const other of this.sessions.values()) other.release(session.identity);
   }
 
@@ -78,7 +80,7 @@ export class AudioRouter {
    * is not forwarded at all until it makes a sound (the receivers see a pause, as with DTX).
    */
   publish(source: Identity, rtp: RtpPacket, level?: number): void {
-    const member = this.live()?.stage.get(source);
+    const member = this.member(source);
     if (!member || member.muted) {
       this.counts.muted++;
       this.held.add(source);
@@ -100,7 +102,7 @@ export class AudioRouter {
     }
     this.counts.forwarded++;
     const resumed = this.held.delete(source);
-    this.sink?.audio(this.spaceId, source, rtp.header.sequenceNumber, rtp.payload);
+    this.sink?.audio(source, rtp.header.sequenceNumber, rtp.payload);
     for (const [identity, session] of this.sessions) {
       if (identity !== source) session.forward(source, rtp, now, resumed);
     }

@@ -14,35 +14,37 @@ import type { SpaceRegistry } from '../control/space-registry.js';
 import type { TokenAuthority } from '../control/tokens.js';
 import { fail } from '../errors.js';
 import { asSpaceId, type Identity, type SpaceId } from '../ids.js';
-import { AudioRouter, type MediaSink, type PacketCounts } from './audio-router.js';
+import type { MediaPlane, SessionId } from '../media/media-plane.js';
+import type { PacketCounts } from './audio-router.js';
 import { CLOSE, ClientMessage, MAX_MESSAGE_BYTES, type PublicMember, type ServerMessage } from './protocol.js';
 import { checkCandidate, checkOffer } from './sdp-policy.js';
 import { type CandidateMessage, StageConnection } from './stage-connection.js';
-import { StageSession } from './stage-session.js';
 
 const publicStage = (live: LiveSpace): PublicMember[] =>
   live.stageList().map(({ identity, name, role, muted }) => ({ identity, name, role, muted }));
 
 export class SignallingHub {
   private readonly bySpace = new Map<SpaceId, Set<StageConnection>>();
-  private readonly routers = new Map<SpaceId, AudioRouter>();
-  private readonly sessions = new Map<StageConnection, StageSession>();
+  /** Each connection's media session (of its latest offer), and back. */
+  private readonly sessions = new Map<StageConnection, SessionId>();
+  private readonly connections = new Map<SessionId, StageConnection>();
+  private nextSession = 1;
   private readonly disposers: Disposer[] = [];
-  /** What became of every microphone packet, across spaces (exported as a metric). */
-  readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0 };
   private readonly validate = new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage);
 
   constructor(
     private readonly registry: SpaceRegistry,
     private readonly tokens: TokenAuthority,
-    private readonly bus: Bus,
-    /** Restrict WebRTC to loopback (the server itself listens on a loopback address). */
-    private readonly loopbackOnly: boolean,
+    bus: Bus,
+    /** The WebRTC sessions, routing and mutes (in the media worker, by default). */
+    private readonly media: MediaPlane,
     private readonly log: Logger,
-    /** Where the stage's audio goes for the broadcast (the space's mix). */
-    private readonly sink?: MediaSink,
   ) {
     const on = this.disposers.push.bind(this.disposers);
+    // The media plane enforces mutes: it gets the stage whenever who is on it, or muted, changes.
+    for (const name of ['stage.changed', 'participant.muted', 'participant.unmuted'] as const) {
+      on(bus.subscribe(name, ({ spaceId }) => this.pushStage(spaceId)));
+    }
     on(
       bus.subscribe('stage.changed', ({ spaceId }) =>
         this.withSpace(spaceId, (live) => {
@@ -159,45 +161,44 @@ export class SignallingHub {
     }
     checkOffer(sdp);
     this.dropSession(c);
-    const session = new StageSession(
-      identity,
-      {
-        // Looked up per packet: the space's router is made when the first session is added.
-        onMicrophone: (rtp, level) => this.routers.get(id)?.publish(identity, rtp, level),
-        onSlot: (mid, who) => c.send({ type: 'slot', mid, identity: who }),
-      },
-      this.loopbackOnly,
-    );
+    const session = this.nextSession++;
     // Registered before the answer, so candidates trickled meanwhile reach it.
     this.sessions.set(c, session);
+    this.connections.set(session, c);
+    this.pushStage(id);
+    this.media.open(session, id, identity);
     let answer: string;
     try {
-      answer = await session.answer(sdp);
+      answer = await this.media.answer(session, sdp);
     } catch (err) {
       this.dropSession(c, session);
       throw err;
     }
     if (this.sessions.get(c) !== session) {
-      await session.close();
+      this.media.close(session);
       throw fail('not_on_stage', 'The connection closed (or offered again) while the offer was answered.');
     }
-    this.routerFor(id).add(session);
     return answer;
   }
 
-  private routerFor(id: SpaceId): AudioRouter {
-    let router = this.routers.get(id);
-    if (!router) {
-      router = new AudioRouter(
+  /** Tells the media plane who is on a space's stage and who is muted. */
+  private pushStage(id: SpaceId): void {
+    const live = this.registry.peek(id);
+    if (live)
+      this.media.stage(
         id,
-        () => this.registry.peek(id),
-        this.packets,
-        (who, talking) => this.bus.publish('participant.talking', { spaceId: id, identity: who, talking }),
-        this.sink,
+        live.stageList().map(({ identity, muted }) => ({ identity, muted })),
       );
-      this.routers.set(id, router);
-    }
-    return router;
+  }
+
+  /** The media plane assigned a receive slot of `session` to `identity` (or freed it). */
+  slot(session: SessionId, mid: string, identity: Identity | null): void {
+    this.connections.get(session)?.send({ type: 'slot', mid, identity });
+  }
+
+  /** The media plane restarted: every session is gone, so every stage socket closes and reconnects. */
+  mediaRestarted(): void {
+    for (const set of this.bySpace.values()) for (const c of [...set]) c.close(CLOSE.goingAway, 'media restarted; reconnect');
   }
 
   /** A speaker's trickled ICE candidate, for the session of its latest offer. */
@@ -206,21 +207,16 @@ export class SignallingHub {
     const session = this.sessions.get(c);
     if (!session) throw fail('validation_failed', 'Send the offer before its candidates.');
     const { type: _type, ...init } = message;
-    await session.addCandidate({ ...init, candidate: init.candidate ?? '' });
+    await this.media.candidate(session, { ...init, candidate: init.candidate ?? '' });
   }
 
   /** Ends the connection's session (only if it is still `expected`, when given). */
-  private dropSession(c: StageConnection, expected?: StageSession): void {
+  private dropSession(c: StageConnection, expected?: SessionId): void {
     const session = this.sessions.get(c);
-    if (!session || (expected && session !== expected)) return;
+    if (session === undefined || (expected !== undefined && session !== expected)) return;
     this.sessions.delete(c);
-    const router = c.spaceId ? this.routers.get(c.spaceId) : undefined;
-    router?.remove(session);
-    if (router?.size === 0) {
-      router.close();
-      this.routers.delete(c.spaceId!);
-    }
-    void session.close();
+    this.connections.delete(session);
+    this.media.close(session);
   }
 
   private left(c: StageConnection): void {
@@ -264,7 +260,12 @@ export class SignallingHub {
 
   /** Who is talking on a space's stage now. */
   talking(id: SpaceId): Identity[] {
-    return this.routers.get(id)?.talking() ?? [];
+    return this.media.talking(id);
+  }
+
+  /** What became of every microphone packet, across spaces (exported as a metric). */
+  get packets(): PacketCounts {
+    return this.media.packets;
   }
 
   /** Closes every socket and stops listening to the bus. Idempotent. */

@@ -1,0 +1,131 @@
+/**
+ * The media plane on the calling thread: speakers' werift sessions, one AudioRouter per space (fed
+ * the stage by the control plane, so mutes are enforced here), and one SpaceMix per live space that
+ * the routers feed. In the server it runs inside the media worker (media-worker.ts); with
+ * ROSTRUM_MEDIA_WORKER=0 it runs on the main thread.
+ */
+import { fail } from '../errors.js';
+import type { Identity, SpaceId } from '../ids.js';
+import { AudioRouter, type PacketCounts } from '../stage/audio-router.js';
+import { StageSession } from '../stage/stage-session.js';
+import type { EncoderOptions } from './aac-encoder.js';
+import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMemberView } from './media-plane.js';
+import { type MixOutput, SpaceMix } from './space-mix.js';
+
+interface Session {
+  spaceId: SpaceId;
+  session: StageSession;
+}
+
+export class LocalMedia implements MediaPlane {
+  private readonly sessions = new Map<SessionId, Session>();
+  private readonly routers = new Map<SpaceId, AudioRouter>();
+  private readonly stages = new Map<SpaceId, Map<Identity, StageMemberView>>();
+  private readonly mixes = new Map<SpaceId, SpaceMix>();
+  readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0 };
+
+  constructor(
+    private readonly events: MediaEvents,
+    /** Restrict WebRTC to loopback (the server itself listens on a loopback address). */
+    private readonly loopbackOnly: boolean,
+  ) {}
+
+  open(id: SessionId, spaceId: SpaceId, identity: Identity): void {
+    this.close(id);
+    const session = new StageSession(
+      identity,
+      {
+        // Looked up per packet: the space's router is made when its first session is answered.
+        onMicrophone: (rtp, level) => this.routers.get(spaceId)?.publish(identity, rtp, level),
+        onSlot: (mid, who) => this.events.slot(id, mid, who),
+      },
+      this.loopbackOnly,
+    );
+    this.sessions.set(id, { spaceId, session });
+  }
+
+  async answer(id: SessionId, offer: string): Promise<string> {
+    const held = this.sessions.get(id);
+    if (!held) throw fail('not_on_stage', 'The session was closed before its offer was answered.');
+    const answer = await held.session.answer(offer);
+    if (this.sessions.get(id) !== held) {
+      await held.session.close();
+      throw fail('not_on_stage', 'The connection closed (or offered again) while the offer was answered.');
+    }
+    this.routerFor(held.spaceId).add(held.session);
+    return answer;
+  }
+
+  async candidate(id: SessionId, init: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): Promise<void> {
+    const held = this.sessions.get(id);
+    if (!held) throw fail('validation_failed', 'Send the offer before its candidates.');
+    await held.session.addCandidate({
+      candidate: init.candidate,
+      ...(init.sdpMid != null ? { sdpMid: init.sdpMid } : {}),
+      ...(init.sdpMLineIndex != null ? { sdpMLineIndex: init.sdpMLineIndex } : {}),
+    });
+  }
+
+  close(id: SessionId): void {
+    const held = this.sessions.get(id);
+    if (!held) return;
+    this.sessions.delete(id);
+    const router = this.routers.get(held.spaceId);
+    router?.remove(held.session);
+    if (router?.size === 0) {
+      router.close();
+      this.routers.delete(held.spaceId);
+    }
+    void held.session.close();
+  }
+
+  stage(spaceId: SpaceId, members: StageMemberView[]): void {
+    this.stages.set(spaceId, new Map(members.map((m) => [m.identity, m])));
+  }
+
+  talking(spaceId: SpaceId): Identity[] {
+    return this.routers.get(spaceId)?.talking() ?? [];
+  }
+
+  startMix(spaceId: SpaceId, options: EncoderOptions, output: MixOutput): MixHandle {
+    void this.mixes.get(spaceId)?.close();
+    const mix = new SpaceMix(options, output);
+    this.mixes.set(spaceId, mix);
+    const mixes = this.mixes;
+    return {
+      get encoderPid() {
+        return mix.encoderPid;
+      },
+      get crashes() {
+        return mix.crashes;
+      },
+      close: async () => {
+        if (mixes.get(spaceId) === mix) mixes.delete(spaceId);
+        await mix.close();
+      },
+    };
+  }
+
+  async shutdown(): Promise<void> {
+    for (const id of [...this.sessions.keys()]) this.close(id);
+    await Promise.all([...this.mixes.values()].map((mix) => mix.close()));
+    this.mixes.clear();
+  }
+
+  private routerFor(spaceId: SpaceId): AudioRouter {
+    let router = this.routers.get(spaceId);
+    if (!router) {
+      router = new AudioRouter(
+        (identity) => this.stages.get(spaceId)?.get(identity),
+        this.packets,
+        (who, talking) => this.events.talking(spaceId, who, talking),
+        {
+          audio: (identity, seq, payload) => this.mixes.get(spaceId)?.push(identity, seq, payload),
+          left: (identity) => this.mixes.get(spaceId)?.mixer.remove(identity),
+        },
+      );
+      this.routers.set(spaceId, router);
+    }
+    return router;
+  }
+}

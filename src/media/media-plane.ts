@@ -1,0 +1,60 @@
+/**
+ * The media plane as the rest of the server sees it: speakers' WebRTC sessions, the stage's audio
+ * routing (mutes enforced there), talking detection, and each live space's mix and encoder. Two
+ * implementations: `LocalMedia` runs it all on the calling thread; `WorkerMedia` runs a LocalMedia
+ * in a worker thread behind a message channel, so media and HTTP never delay each other (the
+ * default). The signalling hub and the broadcaster only ever talk to this interface.
+ */
+import type { Identity, SpaceId } from '../ids.js';
+import type { PacketCounts } from '../stage/audio-router.js';
+import type { EncoderOptions } from './aac-encoder.js';
+import type { MixOutput } from './space-mix.js';
+
+/** A speaker's session, numbered by the signalling hub. */
+export type SessionId = number;
+
+/** What the media plane must know of a space's stage: who is on it and who is muted. */
+export interface StageMemberView {
+  identity: Identity;
+  muted: boolean;
+}
+
+/** What the media plane tells the rest of the server. */
+export interface MediaEvents {
+  /** A session's receive slot now carries `identity` (or nobody). */
+  slot(session: SessionId, mid: string, identity: Identity | null): void;
+  /** Someone on a stage started or stopped talking. */
+  talking(spaceId: SpaceId, identity: Identity, talking: boolean): void;
+  /** The media plane was lost and restarted (WorkerMedia): every session is gone, mixes restart. */
+  restarted(reason: string): void;
+}
+
+/** A live space's mix, as its broadcast holds it. */
+export interface MixHandle {
+  /** The ffmpeg process encoding now (tests kill it to prove the restart). */
+  readonly encoderPid: number | undefined;
+  /** Encoder runs that ended in a crash. */
+  readonly crashes: number;
+  /** Stops the clock and lets the encoder finish its last fragment; idempotent. */
+  close(): Promise<void>;
+}
+
+export interface MediaPlane {
+  /** A speaker's session; it takes trickled candidates at once, before its offer is answered. */
+  open(session: SessionId, spaceId: SpaceId, identity: Identity): void;
+  /** Answers the session's offer (already checked by sdp-policy) and routes its microphone. */
+  answer(session: SessionId, offer: string): Promise<string>;
+  candidate(session: SessionId, init: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): Promise<void>;
+  /** Ends a session (idempotent). */
+  close(session: SessionId): void;
+  /** The stage as it is now: audio of anyone not on it, or muted, is dropped. */
+  stage(spaceId: SpaceId, members: StageMemberView[]): void;
+  /** Who is talking on a space's stage now. */
+  talking(spaceId: SpaceId): Identity[];
+  /** What became of every microphone packet, across spaces. */
+  readonly packets: PacketCounts;
+  /** Starts a live space's mix; its encoder's output goes to `output`. */
+  startMix(spaceId: SpaceId, options: EncoderOptions, output: MixOutput): MixHandle;
+  /** Stops everything (server shutdown); mixes are closed cleanly. */
+  shutdown(): Promise<void>;
+}
