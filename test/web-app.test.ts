@@ -1,0 +1,163 @@
+/**
+ * The web app end to end, in headless Chromium with a fake microphone (the demo chime, which noise
+ * suppression leaves alone), three people at once: a host who schedules, goes live and talks; a
+ * listener waiting in the lobby who hears the broadcast without reloading, reacts, and sees the
+ * replay; and a listener who asks to speak, is approved, is heard by the host and is muted by them.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { chimeFrame } from '../src/bots/tone.js';
+import { writeWav } from '../src/bots/wav.js';
+import { launchBrowser } from './helpers/browser.js';
+import { startTestServer, type TestServer, tempDir } from './helpers/server.js';
+
+/** The audio element's level (RMS, 0–1) and its media time, sampled in the page over `ms`. */
+async function playing(page: Page, ms: number): Promise<{ rms: number; advanced: number }> {
+  return page.evaluate(async (ms) => {
+    const g = globalThis as any;
+    const audio = g.document.getElementById('player');
+    g.__analyser ??= (() => {
+      const ctx = new g.AudioContext();
+      const analyser = ctx.createAnalyser();
+      ctx.createMediaElementSource(audio).connect(analyser);
+      analyser.connect(ctx.destination);
+      return analyser;
+    })();
+    const analyser = g.__analyser;
+    const data = new Float32Array(analyser.fftSize);
+    const start = audio.currentTime;
+    let peak = 0;
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      analyser.getFloatTimeDomainData(data);
+      let sum = 0;
+      for (const v of data) sum += v * v;
+      peak = Math.max(peak, Math.sqrt(sum / data.length));
+    }
+    return { rms: peak, advanced: audio.currentTime - start };
+  }, ms);
+}
+
+/** The loudest RMS (0–1) of what the page's stage client plays (the other speakers, over WebRTC). */
+async function heardOnStage(page: Page, ms: number): Promise<number> {
+  return page.evaluate(async (ms) => {
+    const g = globalThis as any;
+    const ctx = new g.AudioContext();
+    const analyser = ctx.createAnalyser();
+    for (const audio of g.document.querySelectorAll('audio'))
+      if (audio.srcObject) ctx.createMediaStreamSource(audio.srcObject).connect(analyser);
+    const data = new Float32Array(analyser.fftSize);
+    let peak = 0;
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      analyser.getFloatTimeDomainData(data);
+      let sum = 0;
+      for (const v of data) sum += v * v;
+      peak = Math.max(peak, Math.sqrt(sum / data.length));
+    }
+    await ctx.close();
+    return peak;
+  }, ms);
+}
+
+describe('the web app with three people at once', () => {
+  let t: TestServer;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  let id: string;
+  let host: Page;
+  let lobby: Page;
+  let asker: Page;
+
+  before(async () => {
+    t = await startTestServer();
+    const wav = path.join(tempDir(), 'chime.wav');
+    writeWav(wav, Buffer.concat(Array.from({ length: 160 }, (_, i) => chimeFrame(i, 0.4))));
+    browser = await launchBrowser({ microphoneWav: wav });
+    const page = async () => {
+      const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+      contexts.push(context);
+      const p = await context.newPage();
+      p.on('dialog', (dialog) => void dialog.accept());
+      return p;
+    };
+    [host, lobby, asker] = [await page(), await page(), await page()];
+    const created = await t.api.post('/api/spaces', {
+      token: t.operator,
+      body: {
+        title: 'Web app night',
+        host: { identity: 'h', name: 'Hana Host' },
+        scheduledStart: new Date(Date.now() + 3600_000).toISOString(),
+      },
+    });
+    id = created.body.id;
+    await host.goto(created.body.hostUrl);
+    await lobby.goto(`${t.url}/s/${id}`);
+  });
+  after(async () => {
+    for (const context of contexts) await context.close();
+    await browser?.close();
+    await t?.close();
+  });
+
+  test('a listener in the lobby hears the space within 5 s of the host going live, without reloading', async () => {
+    await lobby.getByText(/Starts in/).waitFor({ timeout: 10_000 });
+    await lobby.getByRole('button', { name: 'Remind me' }).click();
+    await lobby.getByRole('button', { name: 'We will remind you' }).waitFor();
+    await host.getByRole('button', { name: 'Go live' }).click();
+    const wentLive = Date.now();
+    await lobby.waitForFunction(() => (globalThis as any).document.getElementById('player')?.currentTime > 0.3, undefined, {
+      timeout: 8000,
+    });
+    const heardAfter = Date.now() - wentLive;
+    assert.ok(heardAfter <= 5000 + 1500, `playing ${heardAfter} ms after going live`);
+    await host.locator('.speaker-state[data-state="live"]').waitFor({ timeout: 15_000 });
+    await asker.goto(`${t.url}/s/${id}`);
+    const heard = await playing(lobby, 3000);
+    assert.ok(heard.advanced > 2, `media time advances (${heard.advanced})`);
+    assert.ok(heard.rms > 0.01, `the host's chime is heard (${heard.rms})`);
+  });
+
+  test('a listener asks to speak, the host approves, the host hears them; a host mute shows for everyone within 2 s', async () => {
+    await asker.getByRole('button', { name: /Request to speak/ }).click();
+    await asker.getByText('Asked to speak — waiting for a host').waitFor({ timeout: 10_000 });
+    await host.getByRole('button', { name: /^Approve/ }).click({ timeout: 10_000 });
+    await asker.locator('.speaker-state[data-state="live"]').waitFor({ timeout: 15_000 });
+    const askerId = await asker.evaluate(() => {
+      const g = globalThis as any;
+      const key = Object.keys(g.sessionStorage).find((k: string) => k.startsWith('rostrum:token:'))!;
+      return JSON.parse(g.atob(g.sessionStorage.getItem(key).split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub as string;
+    });
+    // A new speaker comes on stage muted, like everyone; only they may unmute.
+    await asker.getByRole('button', { name: /Unmute/ }).click();
+    const level = await heardOnStage(host, 2000);
+    assert.ok(level > 0.01, `the host hears the new speaker (${level})`);
+
+    await host.locator(`li.member[data-identity="${askerId}"]`).getByRole('button', { name: /^Mute/ }).click();
+    const mutedAt = Date.now();
+    const icon = (p: Page) => p.locator(`li.member[data-identity="${askerId}"][data-muted="true"] .mute-icon`).waitFor({ timeout: 2500 });
+    await Promise.all([icon(host), icon(lobby), icon(asker)]);
+    assert.ok(Date.now() - mutedAt <= 2500, 'the mute icon shows everywhere within about 2 s');
+  });
+
+  test('a reaction from one listener floats on the others’ pages', async () => {
+    await lobby.getByRole('button', { name: 'React 🔥' }).click();
+    await host.locator('.float[data-emoji="🔥"]').first().waitFor({ timeout: 5000 });
+    await asker.locator('.float[data-emoji="🔥"]').first().waitFor({ timeout: 5000 });
+  });
+
+  test('the host ends the space and the replay plays, with its download and feed', async () => {
+    await host.getByRole('button', { name: 'End space' }).click();
+    await lobby.getByRole('region', { name: 'Replay', exact: true }).waitFor({ timeout: 10_000 });
+    await lobby.getByRole('button', { name: /Play replay/ }).click();
+    await lobby.waitForFunction(() => (globalThis as any).document.getElementById('player')?.currentTime > 1, undefined, {
+      timeout: 15_000,
+    });
+    assert.ok(await lobby.getByRole('link', { name: 'Download the recording' }).isVisible());
+    assert.equal(await lobby.getByRole('link', { name: 'Podcast feed' }).getAttribute('href'), '/feeds/h.rss');
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * The host's and co-hosts' console: go live, end (with confirmation), the recording switch (host),
+ * the queue of requests to speak with approve and decline, and inviting someone from the audience
+ * by identity. Per-speaker actions sit on the stage list (stage-view.tsx).
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { api } from './api.js';
+import type { SpaceState } from './state.js';
+
+interface Request {
+  identity: string;
+  name: string;
+  requestedAt: string;
+}
+
+export function HostConsole(props: { doc: SpaceState; token: string; isHost: boolean; refresh: () => void; nudge: number }) {
+  const { doc, token } = props;
+  const base = `/api/spaces/${doc.id}`;
+  const [requests, setRequests] = useState<Request[]>([]);
+  const [invitee, setInvitee] = useState('');
+  const [message, setMessage] = useState<string | null>(null);
+
+  // The queue: fetched every 2 s, and at once when a `request` push arrives (nudge).
+  useEffect(() => {
+    if (doc.state !== 'live') return;
+    let stopped = false;
+    const load = () =>
+      api<{ requests: Request[] }>('GET', `${base}/requests`, { token })
+        .then((r) => !stopped && setRequests(r.requests))
+        .catch(() => undefined);
+    void load();
+    const timer = setInterval(load, 2000);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [doc.id, doc.state, props.nudge]);
+
+  const run = async (what: () => Promise<unknown>, done?: string) => {
+    try {
+      await what();
+      setMessage(done ?? null);
+      props.refresh();
+    } catch (err) {
+      setMessage((err as Error).message);
+    }
+  };
+  const act = (identity: string, action: string) =>
+    run(() => api('POST', `${base}/participants/${encodeURIComponent(identity)}/${action}`, { token }));
+
+  return (
+    <section class="console" aria-label="Host console">
+      <h2>Host console</h2>
+      <div class="row">
+        {doc.state === 'scheduled' && props.isHost && (
+          <button type="button" class="primary" onClick={() => void run(() => api('POST', `${base}/start`, { token }))}>
+            Go live
+          </button>
+        )}
+        {doc.state === 'live' && props.isHost && (
+          <button
+            type="button"
+            class="danger"
+            onClick={() =>
+              confirm('End this space for everyone? It cannot be restarted.') && void run(() => api('POST', `${base}/end`, { token }))
+            }
+          >
+            End space
+          </button>
+        )}
+        {props.isHost && doc.state !== 'ended' && (
+          <label>
+            <input
+              type="checkbox"
+              checked={doc.recording}
+              onChange={(e) => void run(() => api('PATCH', base, { token, body: { recording: e.currentTarget.checked } }))}
+            />{' '}
+            Record this space
+          </label>
+        )}
+      </div>
+      {doc.state === 'live' && (
+        <>
+          <h3>Requests to speak ({requests.length})</h3>
+          {requests.length === 0 ? (
+            <p class="muted">Nobody has asked yet.</p>
+          ) : (
+            <ul class="requests" aria-label="Requests to speak">
+              {requests.map((r) => (
+                <li key={r.identity} data-identity={r.identity}>
+                  <span>{r.name}</span>
+                  <button type="button" onClick={() => void act(r.identity, 'approve')} aria-label={`Approve ${r.name}`}>
+                    Approve
+                  </button>
+                  <button type="button" onClick={() => void act(r.identity, 'decline')} aria-label={`Decline ${r.name}`}>
+                    Decline
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+          <form
+            class="row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (invitee.trim()) void run(() => act(invitee.trim(), 'invite'), `Invited ${invitee.trim()}.`);
+            }}
+          >
+            <label>
+              Invite from the audience (identity){' '}
+              <input value={invitee} onInput={(e) => setInvitee(e.currentTarget.value)} maxLength={128} />
+            </label>
+            <button type="submit">Invite</button>
+          </form>
+        </>
+      )}
+      {message && <p role="status">{message}</p>}
+    </section>
+  );
+}
+
+export function useActions(spaceId: string, token: string | null, refresh: () => void) {
+  return (identity: string, action: string) =>
+    void api('POST', `/api/spaces/${spaceId}/participants/${encodeURIComponent(identity)}/${action}`, { token })
+      .then(refresh)
+      .catch((err: Error) => alert(err.message));
+}

@@ -1,0 +1,225 @@
+/**
+ * The space page — one URL, the share link, for everyone. What it shows follows the space's state
+ * (lobby, live, replay) and who you are in it: a listener hears the broadcast (LL-HLS) and can react
+ * and ask to speak; someone on stage talks over WebRTC instead; hosts and co-hosts get the console.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, claimsOf, keepToken, retryDelay, spaceToken } from './api.js';
+import { HostConsole, useActions } from './host.js';
+import { formatDuration, Player } from './player.js';
+import { Reactions } from './reactions.js';
+import { SpeakerPanel, type StagePush } from './speaker.js';
+import { StageView, type Viewer } from './stage-view.js';
+import { type SpaceState, useSpaceState } from './state.js';
+
+interface JoinResponse {
+  token: string;
+  identity: string;
+  heartbeatIntervalSeconds: number;
+}
+
+export function SpacePage(props: { id: string }) {
+  const { id } = props;
+  const { doc, error, refresh } = useSpaceState(id);
+  const [token, setToken] = useState(() => spaceToken(id));
+  const [heartbeatEvery, setHeartbeatEvery] = useState<number | null>(null);
+  const [asked, setAsked] = useState<'no' | 'pending' | 'declined'>('no');
+  const [nudge, setNudge] = useState(0);
+  const claims = claimsOf(token);
+  const me = claims?.sub ?? null;
+  const member = doc?.stage.find((m) => m.identity === me);
+  const viewer: Viewer = member?.role ?? (claims?.operator ? 'operator' : 'listener');
+  const act = useActions(id, token, refresh);
+
+  /** A listener token, joining first if this tab has none (joins are cheap and stateless). */
+  const ensureToken = async (): Promise<string> => {
+    if (token) return token;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const joined = await api<JoinResponse>('POST', `/api/spaces/${id}/join`);
+        keepToken(id, joined.token);
+        setToken(joined.token);
+        setHeartbeatEvery(joined.heartbeatIntervalSeconds);
+        return joined.token;
+      } catch (err) {
+        if (!(err instanceof ApiError) || (err.status !== 429 && err.status !== 503) || attempt > 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt, err)));
+      }
+    }
+  };
+
+  // A listener who joined says "still here" so the count includes them.
+  useEffect(() => {
+    if (!token || !heartbeatEvery || doc?.state !== 'live') return;
+    const beat = () => void api('POST', `/api/spaces/${id}/heartbeat`, { token }).catch(() => undefined);
+    beat();
+    const timer = setInterval(beat, heartbeatEvery * 1000 * (0.8 + Math.random() * 0.2));
+    return () => clearInterval(timer);
+  }, [token, heartbeatEvery, doc?.state]);
+
+  useEffect(() => {
+    if (doc) document.title = `${doc.title} · Rostrum`;
+  }, [doc?.title]);
+
+  if (!doc) return <p role="status">{error ?? 'Loading…'}</p>;
+
+  const onPush = (message: StagePush) => {
+    if (message.type === 'request') setNudge((n) => n + 1);
+    if (message.type === 'request_resolved' && message.identity === me && message.outcome !== 'approved') setAsked('declined');
+    if (['stage', 'muted', 'unmuted', 'talking'].includes(message.type)) refresh();
+  };
+  const onStage = member !== undefined;
+  const live = doc.state === 'live';
+
+  return (
+    <main>
+      <Header doc={doc} />
+      {error && (
+        <p role="status" class="muted">
+          {error}
+        </p>
+      )}
+      {doc.state === 'scheduled' && (
+        <Lobby doc={doc} remind={async () => void (await api('PUT', `/api/spaces/${id}/reminder`, { token: await ensureToken() }))} />
+      )}
+      {live && !onStage && doc.playlistUrl && <Player url={doc.playlistUrl} live autoStart />}
+      {live && token && (onStage || asked === 'pending') && (
+        <SpeakerPanel
+          spaceId={id}
+          token={token}
+          muted={member?.muted ?? false}
+          onPush={onPush}
+          onLeave={() => void api('DELETE', `/api/spaces/${id}/stage`, { token }).then(refresh, (err: Error) => alert(err.message))}
+        />
+      )}
+      {live && !onStage && viewer === 'listener' && (
+        <RequestToSpeak
+          asked={asked}
+          ask={async () => {
+            const t = await ensureToken();
+            await api('POST', `/api/spaces/${id}/requests`, { token: t });
+            setAsked('pending');
+          }}
+        />
+      )}
+      {doc.state === 'ended' && <Replay doc={doc} />}
+      {doc.state !== 'ended' && (
+        <>
+          <h2>On stage</h2>
+          <StageView stage={doc.stage} viewer={viewer} me={me} act={act} />
+        </>
+      )}
+      {live && (
+        <Reactions
+          totals={doc.reactions}
+          send={async (emoji) => void (await api('POST', `/api/spaces/${id}/reactions`, { token: await ensureToken(), body: { emoji } }))}
+        />
+      )}
+      {token && (viewer === 'host' || viewer === 'cohost') && (
+        <HostConsole doc={doc} token={token} isHost={viewer === 'host'} refresh={refresh} nudge={nudge} />
+      )}
+    </main>
+  );
+}
+
+function Header(props: { doc: SpaceState }) {
+  const { doc } = props;
+  const [shared, setShared] = useState(false);
+  const share = async () => {
+    const url = `${location.origin}${location.pathname}`;
+    if (navigator.share) await navigator.share({ title: doc.title, url }).catch(() => undefined);
+    else {
+      await navigator.clipboard?.writeText(url).catch(() => undefined);
+      setShared(true);
+      setTimeout(() => setShared(false), 2000);
+    }
+  };
+  return (
+    <header>
+      <p class={`state ${doc.state}`} data-state={doc.state}>
+        {doc.state === 'live' ? '● Live' : doc.state === 'scheduled' ? 'Upcoming' : 'Ended'}
+      </p>
+      <h1>{doc.title}</h1>
+      <p class="muted">
+        Hosted by {doc.host.name}
+        {doc.state === 'live' && (
+          <>
+            {' · '}
+            <span class="listeners" aria-live="polite">
+              {doc.listeners} {doc.listeners === 1 ? 'listener' : 'listeners'}
+            </span>
+          </>
+        )}
+      </p>
+      <button type="button" onClick={() => void share()} aria-label="Share this space">
+        {shared ? 'Link copied' : 'Share'}
+      </button>
+    </header>
+  );
+}
+
+function Lobby(props: { doc: SpaceState; remind: () => Promise<void> }) {
+  const [now, setNow] = useState(Date.now());
+  const [reminded, setReminded] = useState<'no' | 'yes' | string>('no');
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  const starts = props.doc.scheduledStart ? Date.parse(props.doc.scheduledStart) : null;
+  const left = starts === null ? null : Math.max(0, Math.round((starts - now) / 1000));
+  return (
+    <section class="lobby" aria-label="Lobby">
+      <p class="countdown" aria-live="polite">
+        {left === null ? 'Starting soon' : left > 0 ? `Starts in ${formatDuration(left)}` : 'Starting any moment'}
+      </p>
+      <p class="muted">This page switches to the live broadcast by itself when the host goes live.</p>
+      <button
+        type="button"
+        disabled={reminded === 'yes'}
+        onClick={() =>
+          void props.remind().then(
+            () => setReminded('yes'),
+            (err: Error) => setReminded(err.message),
+          )
+        }
+      >
+        {reminded === 'yes' ? 'We will remind you' : 'Remind me'}
+      </button>
+      {reminded !== 'no' && reminded !== 'yes' && <p role="alert">{reminded}</p>}
+    </section>
+  );
+}
+
+function RequestToSpeak(props: { asked: 'no' | 'pending' | 'declined'; ask: () => Promise<void> }) {
+  const [error, setError] = useState<string | null>(null);
+  if (props.asked === 'pending') return null; // the speaker panel shows the waiting state
+  return (
+    <section class="request">
+      <button type="button" onClick={() => void props.ask().catch((err: Error) => setError(err.message))}>
+        ✋ Request to speak
+      </button>
+      {props.asked === 'declined' && <p role="status">The host declined your request this time.</p>}
+      {error && <p role="alert">{error}</p>}
+    </section>
+  );
+}
+
+function Replay(props: { doc: SpaceState }) {
+  const { doc } = props;
+  if (!doc.playlistUrl) return <p>This space was not recorded.</p>;
+  return (
+    <section class="replay" aria-label="Replay">
+      <h2>Replay</h2>
+      <Player url={doc.playlistUrl} live={false} autoStart={false} />
+      <p>
+        {doc.recordingUrl && (
+          <a href={doc.recordingUrl} download>
+            Download the recording
+          </a>
+        )}
+        {' · '}
+        <a href={`/feeds/${encodeURIComponent(doc.host.identity)}.rss`}>Podcast feed</a>
+      </p>
+    </section>
+  );
+}

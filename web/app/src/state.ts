@@ -1,0 +1,71 @@
+/**
+ * The space as everyone sees it: the cacheable state document, polled about once a second with
+ * full jitter (a million listeners must not poll in step), backing off on errors and honouring
+ * Retry-After. Stage members get pushes too, over their stage socket (see speaker.tsx).
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { retryDelay } from './api.js';
+
+export interface Member {
+  identity: string;
+  name: string;
+  role: 'host' | 'cohost' | 'speaker';
+  muted: boolean;
+  talking: boolean;
+}
+
+export interface SpaceState {
+  id: string;
+  title: string;
+  state: 'scheduled' | 'live' | 'ended';
+  scheduledStart: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  host: { identity: string; name: string };
+  recording: boolean;
+  stage: Member[];
+  listeners: number;
+  peakListeners: number;
+  reactions: Record<string, number>;
+  playlistUrl?: string;
+  recordingUrl?: string;
+}
+
+export function useSpaceState(id: string): { doc: SpaceState | null; error: string | null; refresh: () => void } {
+  const [doc, setDoc] = useState<SpaceState | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [nudge, setNudge] = useState(0);
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    const poll = async () => {
+      try {
+        const response = await fetch(`/api/spaces/${encodeURIComponent(id)}/state`);
+        if (!response.ok) {
+          const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
+          const retryAfter = Number(response.headers.get('retry-after')) || 0;
+          throw Object.assign(new Error(body.error?.message ?? `HTTP ${response.status}`), { retryAfter, status: response.status });
+        }
+        const next = (await response.json()) as SpaceState;
+        if (!stopped) {
+          setDoc(next);
+          setError(null);
+        }
+        failures = 0;
+        timer = setTimeout(poll, 500 + Math.random() * 1000);
+      } catch (err) {
+        if (stopped) return;
+        const e = err as Error & { retryAfter?: number; status?: number };
+        setError(e.status === 404 ? 'This space does not exist.' : 'Reconnecting…');
+        timer = setTimeout(poll, Math.max((e.retryAfter ?? 0) * 1000, retryDelay(failures++)));
+      }
+    };
+    void poll();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [id, nudge]);
+  return { doc, error, refresh: () => setNudge((n) => n + 1) };
+}
