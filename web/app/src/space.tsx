@@ -12,6 +12,9 @@ import { SpeakerPanel, type StagePush } from './speaker.js';
 import { StageView, type Viewer } from './stage-view.js';
 import { type SpaceState, useSpaceState } from './state.js';
 
+/** Heartbeat interval when the join's answer is not at hand (a reload keeps the token, not the answer), s. */
+const DEFAULT_HEARTBEAT_SECONDS = 10;
+
 interface JoinResponse {
   token: string;
   identity: string;
@@ -48,12 +51,16 @@ export function SpacePage(props: { id: string }) {
     }
   };
 
-  // A listener who joined says "still here" so the count includes them.
+  // A listener is counted: join on arrival (cheap, no database write), then say "still here".
   useEffect(() => {
-    if (!token || !heartbeatEvery || doc?.state !== 'live') return;
+    if (doc?.state === 'live' && !token) void ensureToken().catch(() => undefined);
+  }, [doc?.state, token]);
+  useEffect(() => {
+    if (!token || claims?.role !== 'listener' || doc?.state !== 'live') return;
+    const every = heartbeatEvery ?? DEFAULT_HEARTBEAT_SECONDS;
     const beat = () => void api('POST', `/api/spaces/${id}/heartbeat`, { token }).catch(() => undefined);
     beat();
-    const timer = setInterval(beat, heartbeatEvery * 1000 * (0.8 + Math.random() * 0.2));
+    const timer = setInterval(beat, every * 1000 * (0.8 + Math.random() * 0.2));
     return () => clearInterval(timer);
   }, [token, heartbeatEvery, doc?.state]);
 
