@@ -64,6 +64,15 @@ async function heardOnStage(page: Page, ms: number): Promise<number> {
   }, ms);
 }
 
+/** The identity the page's tab holds a token for. */
+function identityOf(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const g = globalThis as any;
+    const key = Object.keys(g.sessionStorage).find((k: string) => k.startsWith('rostrum:token:'))!;
+    return JSON.parse(g.atob(g.sessionStorage.getItem(key).split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub as string;
+  });
+}
+
 describe('the web app with three people at once', () => {
   let t: TestServer;
   let browser: Browser;
@@ -127,11 +136,7 @@ describe('the web app with three people at once', () => {
     await asker.getByText('Asked to speak — waiting for a host').waitFor({ timeout: 10_000 });
     await host.getByRole('button', { name: /^Approve/ }).click({ timeout: 10_000 });
     await asker.locator('.speaker-state[data-state="live"]').waitFor({ timeout: 15_000 });
-    const askerId = await asker.evaluate(() => {
-      const g = globalThis as any;
-      const key = Object.keys(g.sessionStorage).find((k: string) => k.startsWith('rostrum:token:'))!;
-      return JSON.parse(g.atob(g.sessionStorage.getItem(key).split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub as string;
-    });
+    const askerId = await identityOf(asker);
     // A new speaker comes on stage muted, like everyone; only they may unmute.
     await asker.getByRole('button', { name: /Unmute/ }).click();
     const level = await heardOnStage(host, 2000);
@@ -148,6 +153,15 @@ describe('the web app with three people at once', () => {
     await lobby.getByRole('button', { name: 'React 🔥' }).click();
     await host.locator('.float[data-emoji="🔥"]').first().waitFor({ timeout: 5000 });
     await asker.locator('.float[data-emoji="🔥"]').first().waitFor({ timeout: 5000 });
+  });
+
+  test('the host invites a listener by identity; the listener accepts and is on stage', async () => {
+    const listenerId = await identityOf(lobby);
+    await host.getByLabel('Invite from the audience (identity)').fill(listenerId);
+    await host.getByRole('button', { name: 'Invite', exact: true }).click();
+    await lobby.getByRole('button', { name: 'Join the stage' }).click({ timeout: 5000 });
+    await lobby.locator('.speaker-state[data-state="live"]').waitFor({ timeout: 15_000 });
+    await host.locator(`li.member[data-identity="${listenerId}"]`).waitFor({ timeout: 5000 });
   });
 
   test('the host ends the space and the replay plays, with its download and feed', async () => {

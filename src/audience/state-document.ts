@@ -17,7 +17,15 @@ export interface StateDocument {
   etag: string;
 }
 
-const CHANGES: readonly EventName[] = ['space.updated', 'space.live', 'space.ended', 'stage.changed', 'participant.talking'];
+const CHANGES: readonly EventName[] = [
+  'space.updated',
+  'space.live',
+  'space.ended',
+  'stage.changed',
+  'participant.talking',
+  'invite.created',
+  'invite.resolved',
+];
 
 export class StateDocuments {
   private readonly cache = new Map<SpaceId, StateDocument & { builtAt: number }>();
@@ -63,6 +71,9 @@ export class StateDocuments {
         .stageList()
         .map((m) => ({ identity: m.identity, name: m.name, role: m.role, muted: m.muted, talking: talking.has(m.identity) })),
       // Listeners waiting in the lobby count too; an ended space has none.
+      // Identities invited to the stage (opaque ids, no names): an invited listener's page offers
+      // Accept and Decline — the crowd polls this document and opens no personal channel.
+      invited: s.state === 'live' ? [...live.invites.keys()] : [],
       listeners: s.state === 'ended' ? 0 : this.audience.listeners(s.id),
       peakListeners: Math.max(peak, s.peakListeners),
       reactions: this.audience.reactionTotals(live),

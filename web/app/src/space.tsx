@@ -99,6 +99,7 @@ export function SpacePage(props: { id: string }) {
           onLeave={() => void api('DELETE', `/api/spaces/${id}/stage`, { token }).then(refresh, (err: Error) => alert(err.message))}
         />
       )}
+      {live && !onStage && me && doc.invited.includes(me) && token && <Invitation spaceId={id} token={token} refresh={refresh} />}
       {live && !onStage && viewer === 'listener' && (
         <RequestToSpeak
           asked={asked}
@@ -206,6 +207,26 @@ function RequestToSpeak(props: { asked: 'no' | 'pending' | 'declined'; ask: () =
         ✋ Request to speak
       </button>
       {props.asked === 'declined' && <p role="status">The host declined your request this time.</p>}
+      {error && <p role="alert">{error}</p>}
+    </section>
+  );
+}
+
+function Invitation(props: { spaceId: string; token: string; refresh: () => void }) {
+  const [error, setError] = useState<string | null>(null);
+  const answer = (what: 'accept' | 'decline') =>
+    void api('POST', `/api/spaces/${props.spaceId}/invite/${what}`, { token: props.token }).then(props.refresh, (err: Error) =>
+      setError(err.message),
+    );
+  return (
+    <section class="invitation" role="alertdialog" aria-label="Invitation to speak">
+      <p>The host invites you to speak on stage.</p>
+      <button type="button" class="primary" onClick={() => answer('accept')}>
+        Join the stage
+      </button>{' '}
+      <button type="button" onClick={() => answer('decline')}>
+        Not now
+      </button>
       {error && <p role="alert">{error}</p>}
     </section>
   );

@@ -24,6 +24,8 @@ export interface SpaceState {
   host: { identity: string; name: string };
   recording: boolean;
   stage: Member[];
+  /** Identities invited to the stage, waiting for their answer. */
+  invited: string[];
   listeners: number;
   peakListeners: number;
   reactions: Record<string, number>;
