@@ -27,6 +27,7 @@ export interface Percentiles {
   n: number;
   p50: number;
   p95: number;
+  p99: number;
   max: number;
 }
 
@@ -281,5 +282,11 @@ export function percentiles(values: number[]): Percentiles | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return { n: sorted.length, p50: Math.round(at(0.5)), p95: Math.round(at(0.95)), max: Math.round(sorted.at(-1)!) };
+  return {
+    n: sorted.length,
+    p50: Math.round(at(0.5)),
+    p95: Math.round(at(0.95)),
+    p99: Math.round(at(0.99)),
+    max: Math.round(sorted.at(-1)!),
+  };
 }

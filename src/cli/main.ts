@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { botCommand } from './bot.js';
 import { CliError } from './client.js';
+import { loadtestCommand } from './loadtest.js';
 import { serveCommand } from './serve.js';
 import { spaceCommand } from './space.js';
 import { tokenCommand } from './token.js';
@@ -13,7 +14,8 @@ const program = new Command('rostrum')
   .addCommand(serveCommand())
   .addCommand(spaceCommand())
   .addCommand(tokenCommand())
-  .addCommand(botCommand());
+  .addCommand(botCommand())
+  .addCommand(loadtestCommand());
 
 try {
   await program.parseAsync(process.argv);

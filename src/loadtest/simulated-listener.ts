@@ -1,0 +1,220 @@
+/**
+ * One simulated listener, behaving like a player and its page: join (retrying 429/503 after
+ * Retry-After, with full jitter), then — until told to stop — follow the LL-HLS playlist with
+ * blocking reload and fetch each part as it comes out (a real-time playback clock counts stalls),
+ * poll the state document about once a second (with If-None-Match), heartbeat, and react now and
+ * then. No decoding: the load test measures the service, not the codec.
+ */
+import type { Dispatcher } from 'undici';
+import type { LoadStats } from './stats.js';
+
+export interface ListenerContext {
+  http: Dispatcher;
+  /** Path prefix of the space's API and HLS, e.g. /api/spaces/ID and /hls/ID. */
+  apiPath: string;
+  hlsPath: string;
+  stats: LoadStats;
+  /** Reactions per minute this listener sends on average (Poisson). */
+  reactionsPerMinute: number;
+  /** Parts to start behind the live edge (PART-HOLD-BACK). */
+  holdBackParts: number;
+}
+
+const REACTIONS = ['👏', '❤️', '😂', '🔥', '💯', '🙏', '😮', '👍'];
+const PART = /#EXT-X-PART:DURATION=([\d.]+),URI="(\d+)\.(\d+)\.m4s"/g;
+const MAP = /#EXT-X-MAP:URI="([^"]+)"/;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Part {
+  msn: number;
+  index: number;
+  duration: number;
+}
+
+export class SimulatedListener {
+  private token: string | undefined;
+  private stopped = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private etag: string | undefined;
+  private startedAt = 0;
+  private playStart: number | undefined;
+  private stalledMs = 0;
+  private mediaMs = 0;
+  /** Joined and not yet stopped. */
+  active = false;
+  heardAudio = false;
+  stalls = 0;
+
+  constructor(private readonly ctx: ListenerContext) {}
+
+  async run(): Promise<void> {
+    this.startedAt = performance.now();
+    if (!(await this.join())) return;
+    this.active = true;
+    this.ctx.stats.listenerJoined();
+    this.every(() => this.pollState(), 1000, true);
+    this.every(() => this.heartbeat(), this.heartbeatMs, false);
+    if (this.ctx.reactionsPerMinute > 0) this.scheduleReaction();
+    await this.follow().catch(() => undefined);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.active) this.ctx.stats.listenerLeft();
+    this.active = false;
+    for (const timer of this.timers) clearTimeout(timer);
+  }
+
+  /** Minutes of listening so far (for stalls per listener-minute). */
+  get listenedMinutes(): number {
+    return this.playStart === undefined ? 0 : (performance.now() - this.playStart) / 60_000;
+  }
+
+  private heartbeatMs = 10_000;
+
+  private async request(
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> } | undefined> {
+    const started = performance.now();
+    try {
+      const response = await this.ctx.http.request({ method, path, headers });
+      const body = await response.body.text();
+      this.ctx.stats.response(response.statusCode, path, performance.now() - started);
+      return { status: response.statusCode, body, headers: response.headers };
+    } catch {
+      this.ctx.stats.response(0, path, performance.now() - started);
+      return undefined;
+    }
+  }
+
+  private async join(): Promise<boolean> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      const started = performance.now();
+      const response = await this.request('POST', `${this.ctx.apiPath}/join`);
+      if (response?.status === 200) {
+        this.ctx.stats.joined(performance.now() - started);
+        const body = JSON.parse(response.body) as { token: string; heartbeatIntervalSeconds: number };
+        this.token = body.token;
+        this.heartbeatMs = body.heartbeatIntervalSeconds * 1000;
+        return true;
+      }
+      // Full jitter over an exponential ceiling, never sooner than Retry-After.
+      const retryAfter = Number(response?.headers['retry-after']) * 1000 || 0;
+      await sleep(Math.max(retryAfter, Math.random() * Math.min(30_000, 500 * 2 ** attempt)));
+    }
+    return false;
+  }
+
+  private every(task: () => Promise<void>, ms: number, jitter: boolean): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      await task().catch(() => undefined);
+      if (!this.stopped) this.timers.push(setTimeout(tick, jitter ? ms * (0.5 + Math.random()) : ms));
+    };
+    this.timers.push(setTimeout(tick, Math.random() * ms));
+  }
+
+  private async pollState(): Promise<void> {
+    const response = await this.request('GET', `${this.ctx.apiPath}/state`, this.etag ? { 'if-none-match': this.etag } : {});
+    const etag = response?.headers.etag;
+    if (typeof etag === 'string') this.etag = etag;
+    if (response?.status === 200) this.ctx.stats.stateSeen(JSON.parse(response.body).listeners as number);
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.request('POST', `${this.ctx.apiPath}/heartbeat`, { authorization: `Bearer ${this.token}` });
+  }
+
+  private scheduleReaction(): void {
+    const wait = (-Math.log(1 - Math.random()) * 60_000) / this.ctx.reactionsPerMinute;
+    this.timers.push(
+      setTimeout(async () => {
+        if (this.stopped) return;
+        const emoji = REACTIONS[Math.floor(Math.random() * REACTIONS.length)]!;
+        await this.ctx.http
+          .request({
+            method: 'POST',
+            path: `${this.ctx.apiPath}/reactions`,
+            headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ emoji }),
+          })
+          .then((r) => {
+            this.ctx.stats.response(r.statusCode, 'reactions', 0);
+            return r.body.dump();
+          })
+          .catch(() => this.ctx.stats.response(0, 'reactions', 0));
+        this.scheduleReaction();
+      }, wait),
+    );
+  }
+
+  /** The player: parts one after another, with a blocking reload whenever the next is not listed yet. */
+  private async follow(): Promise<void> {
+    let playlist = await this.request('GET', `${this.ctx.hlsPath}/index.m3u8`);
+    while (!this.stopped && playlist?.status !== 200) {
+      await sleep(500 + Math.random() * 1000);
+      playlist = await this.request('GET', `${this.ctx.hlsPath}/index.m3u8`);
+    }
+    if (!playlist) return;
+    const map = MAP.exec(playlist.body)?.[1];
+    if (map) await this.request('GET', `${this.ctx.hlsPath}/${map}`);
+    let parts = partsOf(playlist.body);
+    let next = parts.at(-this.ctx.holdBackParts) ?? parts[0];
+    let wanted: [number, number] = next ? [next.msn, next.index] : hintOf(playlist.body);
+    while (!this.stopped) {
+      next =
+        parts.find((p) => p.msn === wanted[0] && p.index === wanted[1]) ??
+        parts.find((p) => p.msn === wanted[0] + 1 && p.index === 0 && !hasPart(parts, wanted));
+      if (!next) {
+        const reloaded = await this.request('GET', `${this.ctx.hlsPath}/index.m3u8?_HLS_msn=${wanted[0]}&_HLS_part=${wanted[1]}`);
+        if (reloaded?.status === 200) parts = partsOf(reloaded.body);
+        else await sleep(250 + Math.random() * 500);
+        const first = parts[0];
+        if (first && (wanted[0] < first.msn || (wanted[0] === first.msn && wanted[1] < first.index))) {
+          // Fell out of the window of listed parts (a player this far behind would rebuffer): catch up.
+          const edge = parts.at(-this.ctx.holdBackParts) ?? first;
+          wanted = [edge.msn, edge.index];
+          this.stalls++;
+          this.ctx.stats.stalled();
+        }
+        continue;
+      }
+      const part = await this.request('GET', `${this.ctx.hlsPath}/${next.msn}.${next.index}.m4s`);
+      if (part?.status === 200) this.played(next.duration);
+      wanted = [next.msn, next.index + 1];
+    }
+  }
+
+  /** A part arrived: a real-time playback of what arrived, started on the first part, counts stalls. */
+  private played(seconds: number): void {
+    const now = performance.now();
+    if (this.playStart === undefined) {
+      this.playStart = now;
+      this.heardAudio = true;
+      this.ctx.stats.firstAudio(now - this.startedAt);
+    } else {
+      const playedMs = now - this.playStart - this.stalledMs;
+      if (playedMs > this.mediaMs) {
+        this.stalls++;
+        this.ctx.stats.stalled();
+        this.stalledMs += playedMs - this.mediaMs;
+      }
+    }
+    this.mediaMs += seconds * 1000;
+  }
+}
+
+function partsOf(playlist: string): Part[] {
+  return [...playlist.matchAll(PART)].map((m) => ({ msn: Number(m[2]), index: Number(m[3]), duration: Number(m[1]) }));
+}
+
+function hasPart(parts: Part[], [msn, index]: [number, number]): boolean {
+  return parts.some((p) => p.msn === msn && p.index === index);
+}
+
+function hintOf(playlist: string): [number, number] {
+  const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(\d+)\.(\d+)\.m4s"/.exec(playlist);
+  return hint ? [Number(hint[1]), Number(hint[2])] : [0, 0];
+}
