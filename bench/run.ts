@@ -128,15 +128,35 @@ async function main(): Promise<number> {
     process.stderr.write('bench: the system packages it needs (wrk) are missing\n');
     return 1;
   }
+  const started = Date.now();
+  const host = machine();
   const passed: boolean[] = [];
   if (!only || only === 'join') passed.push(await runJoin());
   if (!only || only === 'stage') passed.push(await runStage());
   if (!only || only === 'broadcast') passed.push(await runBroadcast());
+  // Every figure of this run in one table: bench/results/latest.json and latest.md.
+  const latest: Report = {
+    suite: `rostrum (${[...suitesRun.keys()].join(', ')})`,
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    durationSeconds: (Date.now() - started) / 1000,
+    machine: host,
+    settings: Object.fromEntries([...suitesRun].map(([name, r]) => [`${name} suite`, `${r.pass ? 'pass' : 'FAIL'} in ${Math.round(r.durationSeconds)} s`])),
+    figures: [...suitesRun.values()].flatMap((r) => r.figures),
+    problems: [...suitesRun.values()].flatMap((r) => r.problems),
+    pass: passed.every(Boolean),
+  };
+  const files = writeResults(latest, path.join(ROOT, 'bench/results'), 'latest');
+  log(`all: ${latest.pass ? 'PASS' : 'FAIL'} in ${Math.round(latest.durationSeconds)} s; wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.markdown)}`);
   return passed.every(Boolean) ? 0 : 1;
 }
 
+/** The reports of the suites this run made, for latest.*. */
+const suitesRun = new Map<Suite, Report>();
+
 /** Logs each figure, writes the suite's files, and says whether it passed. */
 function finish(report: Report, name: Suite): boolean {
+  suitesRun.set(name, report);
   const files = writeResults(report, path.join(ROOT, 'bench/results'), name);
   for (const f of report.figures) {
     const reference = f.reference === null ? '' : `, reference ${num(f.reference, f.unit)}`;

@@ -5,7 +5,14 @@
  * answers the blocking-reload questions ("is part P of segment M out yet?") for the HTTP layer.
  */
 import { fragmentTiming, initTimescale, rewriteFragment } from './fmp4.js';
-import { type PlaylistSegment, type PlaylistView, type SegmentRecord, segmentDuration } from './playlist.js';
+import {
+  type PlaylistKind,
+  type PlaylistSegment,
+  type PlaylistView,
+  renderPlaylist,
+  type SegmentRecord,
+  segmentDuration,
+} from './playlist.js';
 import type { RecordingDir } from './recording-dir.js';
 
 export interface PackagerOptions {
@@ -41,6 +48,9 @@ export class Packager {
   private runStartedAt = 0;
   private sequence: number;
   private waiters: Array<{ ready: () => boolean; wake: () => void }> = [];
+  /** Bumped on every change, so a rendered playlist is reused until the next one. */
+  private version = 0;
+  private readonly renders = new Map<PlaylistKind, { version: number; text: string }>();
   ended = false;
   /** Set when the server stops: nothing will change any more, so nobody should wait. */
   private released = false;
@@ -62,6 +72,7 @@ export class Packager {
   /** A new encoder run begins with this init segment; its time 0 is the wall-clock `startedAt`. */
   startRun(init: Buffer, startedAt: number): void {
     this.finishSegment();
+    this.version++;
     this.run++;
     if (this.run > 0) this.discontinuity = true;
     this.timescale = initTimescale(init);
@@ -211,6 +222,7 @@ export class Packager {
   private finishSegment(): void {
     const open = this.open;
     if (!open) return;
+    this.version++;
     this.open = undefined;
     const { data, ...record } = open;
     const segment = Buffer.concat(data);
@@ -222,7 +234,20 @@ export class Packager {
     for (const msn of this.bytes.keys()) if (msn < record.msn - this.options.windowSegments) this.bytes.delete(msn);
   }
 
+  /**
+   * The playlist as text, rendered once per change: when a part comes out, every listener blocked on
+   * it is answered at once with the same bytes.
+   */
+  playlist(kind: PlaylistKind): string {
+    const held = this.renders.get(kind);
+    if (held?.version === this.version) return held.text;
+    const text = renderPlaylist(this.view(), kind);
+    this.renders.set(kind, { version: this.version, text });
+    return text;
+  }
+
   private wake(): void {
+    this.version++;
     if (this.waiters.length === 0) return;
     const still: typeof this.waiters = [];
     for (const waiter of this.waiters) {

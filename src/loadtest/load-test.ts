@@ -52,6 +52,9 @@ export interface LoadReport {
 
 export class LoadTestError extends Error {}
 
+/** Sockets the pool may open (each is a file descriptor; the server needs as many). */
+const MAX_CONNECTIONS = 12_000;
+
 /** Refuses anything but loopback unless `allowRemote`: a load test must never hit a stranger by accident. */
 export async function checkTarget(server: string, allowRemote: boolean): Promise<void> {
   const host = new URL(server).hostname.replace(/^\[|\]$/g, '');
@@ -65,7 +68,7 @@ export async function checkTarget(server: string, allowRemote: boolean): Promise
 
 async function originRequests(server: string): Promise<number | null> {
   try {
-    const text = await (await fetch(`${server}/metrics`)).text();
+    const text = await (await fetch(`${server}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
     let total = 0;
     for (const m of text.matchAll(/^rostrum_http_request_duration_seconds_count\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
     return total;
@@ -77,8 +80,13 @@ async function originRequests(server: string): Promise<number | null> {
 export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport> {
   await checkTarget(options.server, options.allowRemote);
   const origin = new URL(options.server).origin;
-  // Each listener has about one request in flight (a held blocking reload), plus polls and heartbeats.
-  const http = new Pool(origin, { connections: Math.min(20_000, Math.max(16, options.listeners * 2)), pipelining: 1 });
+  // Each listener has about one request in flight most of the time (a held blocking reload), as a
+  // player with its own connection would; polls and heartbeats share the pool. Capped below the
+  // process's file limit (20,000 here).
+  const http = new Pool(origin, {
+    connections: Math.min(MAX_CONNECTIONS, Math.max(16, Math.ceil(options.listeners * 1.2))),
+    pipelining: 1,
+  });
   const stats = new LoadStats();
   const apiPath = `/api/spaces/${encodeURIComponent(options.space)}`;
   const hlsPath = `/hls/${encodeURIComponent(options.space)}`;
@@ -113,7 +121,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
     await new Promise((resolve) => setTimeout(resolve, options.durationSeconds * 1000));
     // The count the server reports now, against the listeners still here.
     const simulated = listeners.filter((l) => l.active).length;
-    const state = (await fetch(`${options.server}${apiPath}/state`)
+    const state = (await fetch(`${options.server}${apiPath}/state`, { signal: AbortSignal.timeout(10_000) })
       .then((r) => r.json())
       .catch(() => null)) as { listeners?: number } | null;
     const reported = state?.listeners ?? stats.reportedListeners;

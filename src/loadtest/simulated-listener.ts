@@ -5,6 +5,7 @@
  * poll the state document about once a second (with If-None-Match), heartbeat, and react now and
  * then. No decoding: the load test measures the service, not the codec.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import type { LoadStats } from './stats.js';
 
@@ -23,7 +24,6 @@ export interface ListenerContext {
 const REACTIONS = ['👏', '❤️', '😂', '🔥', '💯', '🙏', '😮', '👍'];
 const PART = /#EXT-X-PART:DURATION=([\d.]+),URI="(\d+)\.(\d+)\.m4s"/g;
 const MAP = /#EXT-X-MAP:URI="([^"]+)"/;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Part {
   msn: number;
@@ -35,6 +35,8 @@ export class SimulatedListener {
   private token: string | undefined;
   private stopped = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Cancels every wait when the listener stops, so nothing outlives the test. */
+  private readonly abort = new AbortController();
   private etag: string | undefined;
   private startedAt = 0;
   private playStart: number | undefined;
@@ -60,6 +62,7 @@ export class SimulatedListener {
 
   stop(): void {
     this.stopped = true;
+    this.abort.abort();
     if (this.active) this.ctx.stats.listenerLeft();
     this.active = false;
     for (const timer of this.timers) clearTimeout(timer);
@@ -71,6 +74,10 @@ export class SimulatedListener {
   }
 
   private heartbeatMs = 10_000;
+
+  private sleep(ms: number): Promise<void> {
+    return delay(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  }
 
   private async request(
     method: string,
@@ -102,7 +109,7 @@ export class SimulatedListener {
       }
       // Full jitter over an exponential ceiling, never sooner than Retry-After.
       const retryAfter = Number(response?.headers['retry-after']) * 1000 || 0;
-      await sleep(Math.max(retryAfter, Math.random() * Math.min(30_000, 500 * 2 ** attempt)));
+      await this.sleep(Math.max(retryAfter, Math.random() * Math.min(30_000, 500 * 2 ** attempt)));
     }
     return false;
   }
@@ -154,7 +161,7 @@ export class SimulatedListener {
   private async follow(): Promise<void> {
     let playlist = await this.request('GET', `${this.ctx.hlsPath}/index.m3u8`);
     while (!this.stopped && playlist?.status !== 200) {
-      await sleep(500 + Math.random() * 1000);
+      await this.sleep(500 + Math.random() * 1000);
       playlist = await this.request('GET', `${this.ctx.hlsPath}/index.m3u8`);
     }
     if (!playlist) return;
@@ -170,7 +177,7 @@ export class SimulatedListener {
       if (!next) {
         const reloaded = await this.request('GET', `${this.ctx.hlsPath}/index.m3u8?_HLS_msn=${wanted[0]}&_HLS_part=${wanted[1]}`);
         if (reloaded?.status === 200) parts = partsOf(reloaded.body);
-        else await sleep(250 + Math.random() * 500);
+        else await this.sleep(250 + Math.random() * 500);
         const first = parts[0];
         if (first && (wanted[0] < first.msn || (wanted[0] === first.msn && wanted[1] < first.index))) {
           // Fell out of the window of listed parts (a player this far behind would rebuffer): catch up.

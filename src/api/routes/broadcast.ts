@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { renderFeed } from '../../broadcast/feed.js';
 import type { Packager } from '../../broadcast/packager.js';
-import { type PlaylistKind, renderPlaylist } from '../../broadcast/playlist.js';
+import type { PlaylistKind } from '../../broadcast/playlist.js';
 import type { LiveSpace } from '../../control/live-space.js';
 import { fail } from '../../errors.js';
 import { asIdentity, asSpaceId, IDENTITY_PATTERN, type SpaceId } from '../../ids.js';
@@ -68,11 +68,10 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const ready = await packager.waitUntil(() => (part === undefined ? packager.hasSegment(msn) : packager.hasPart(msn, part)), BLOCK_MS);
       if (!ready) throw fail('hls_not_ready', undefined, 1);
     }
-    const view = packager.view();
     cors(reply)
       .type('application/vnd.apple.mpegurl')
-      .header('cache-control', view.ended ? 'public, max-age=3600' : msn !== undefined ? 'public, max-age=6' : 'public, max-age=1');
-    return reply.send(renderPlaylist(view, kind));
+      .header('cache-control', packager.ended ? 'public, max-age=3600' : msn !== undefined ? 'public, max-age=6' : 'public, max-age=1');
+    return reply.send(packager.playlist(kind));
   };
 
   const schema = <T extends object>(summary: string, extra: T) => ({
