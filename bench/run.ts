@@ -141,13 +141,17 @@ async function main(): Promise<number> {
     mode: quick ? 'quick' : 'full',
     durationSeconds: (Date.now() - started) / 1000,
     machine: host,
-    settings: Object.fromEntries([...suitesRun].map(([name, r]) => [`${name} suite`, `${r.pass ? 'pass' : 'FAIL'} in ${Math.round(r.durationSeconds)} s`])),
+    settings: Object.fromEntries(
+      [...suitesRun].map(([name, r]) => [`${name} suite`, `${r.pass ? 'pass' : 'FAIL'} in ${Math.round(r.durationSeconds)} s`]),
+    ),
     figures: [...suitesRun.values()].flatMap((r) => r.figures),
     problems: [...suitesRun.values()].flatMap((r) => r.problems),
     pass: passed.every(Boolean),
   };
   const files = writeResults(latest, path.join(ROOT, 'bench/results'), 'latest');
-  log(`all: ${latest.pass ? 'PASS' : 'FAIL'} in ${Math.round(latest.durationSeconds)} s; wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.markdown)}`);
+  log(
+    `all: ${latest.pass ? 'PASS' : 'FAIL'} in ${Math.round(latest.durationSeconds)} s; wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.markdown)}`,
+  );
   return passed.every(Boolean) ? 0 : 1;
 }
 

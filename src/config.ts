@@ -37,6 +37,8 @@ export interface Config {
   drainTimeoutMs: number;
   /** Addresses or CIDRs of the edge proxies in front of this node, comma-separated; their X-Forwarded-For names the client. Default none (ROSTRUM_TRUST_PROXY). */
   trustProxy: string[];
+  /** Joins admitted per second per space; faster arrivals get a waiting-room ticket. Default 0 = no waiting room (ROSTRUM_ADMISSION_RATE). */
+  admissionRate: number;
   /** Run the media plane (WebRTC, routing, mixes) in a worker thread. Default true; ROSTRUM_MEDIA_WORKER=0 keeps it on the main thread. */
   mediaWorker: boolean;
   /** ffmpeg to encode and remux with. Default: ffmpeg on PATH, else the npm @ffmpeg-installer build (ROSTRUM_FFMPEG). */
@@ -82,6 +84,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       .split(',')
       .map((a) => a.trim())
       .filter(Boolean),
+    admissionRate: intFrom(env.ROSTRUM_ADMISSION_RATE, 0, 'ROSTRUM_ADMISSION_RATE'),
     mediaWorker: env.ROSTRUM_MEDIA_WORKER !== '0',
     ffmpegPath: env.ROSTRUM_FFMPEG || undefined,
     aacBitrate: intFrom(env.ROSTRUM_AAC_BITRATE, 64_000, 'ROSTRUM_AAC_BITRATE', 16_000),

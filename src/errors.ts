@@ -22,6 +22,8 @@ export const ERRORS = {
   permission_denied: { status: 403, message: 'Your role in this space may not do this.' },
   token_wrong_space: { status: 403, message: 'The token was issued for another space.' },
   identity_removed: { status: 403, message: 'This identity was removed from the space and may not rejoin.' },
+  ticket_invalid: { status: 403, message: 'The waiting-room ticket is not valid here (forged, altered, or for another space).' },
+  ticket_expired: { status: 403, message: 'The waiting-room ticket has expired; join again for a new one.' },
   unmute_others_forbidden: { status: 403, message: 'Only the person themself may unmute.' },
   not_the_host: { status: 403, message: 'Only the identity that hosts this space may act as its host.' },
   // 404
@@ -38,6 +40,7 @@ export const ERRORS = {
   method_not_allowed: { status: 405, message: 'This endpoint does not accept that method.' },
   // 409
   space_ended: { status: 409, message: 'The space has ended; it cannot be changed or restarted.' },
+  ticket_used: { status: 409, message: 'The waiting-room ticket was used already; each admits one join.' },
   space_already_live: { status: 409, message: 'The space is already live.' },
   space_not_live: { status: 409, message: 'The space is not live.' },
   space_not_scheduled: { status: 409, message: 'The space is not scheduled.' },

@@ -3,6 +3,7 @@
  * on the embedded default), wires the services and the HTTP app, and owns shutdown. Nothing else
  * in the code knows which implementation it was given.
  */
+import { createHmac, createSecretKey } from 'node:crypto';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -12,6 +13,7 @@ import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
 import { StateDocuments } from './audience/state-document.js';
 import { TallyKeeper } from './audience/tally-keeper.js';
+import { WaitingRoom } from './audience/waiting-room.js';
 import { Broadcaster } from './broadcast/broadcaster.js';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
@@ -116,6 +118,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       audience,
       states,
       broadcaster,
+      waitingRoom:
+        config.admissionRate > 0
+          ? new WaitingRoom(
+              createSecretKey(createHmac('sha256', credentials.apiSecret).update('rostrum waiting room').digest()),
+              config.admissionRate,
+            )
+          : undefined,
       tokens,
       credentials,
       urls,

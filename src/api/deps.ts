@@ -1,6 +1,7 @@
 /** What the route plugins need; assembled once by the composition root (server.ts). */
 import type { AudienceService } from '../audience/audience-service.js';
 import type { StateDocuments } from '../audience/state-document.js';
+import type { WaitingRoom } from '../audience/waiting-room.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
 import type { Credentials } from '../control/credentials.js';
 import type { SpaceService } from '../control/space-service.js';
@@ -20,6 +21,8 @@ export interface ApiDeps {
   credentials: Credentials;
   urls: Urls;
   metrics: Metrics;
+  /** The waiting room, when joins per space are limited (ROSTRUM_ADMISSION_RATE). */
+  waitingRoom: WaitingRoom | undefined;
   /** Reactions one token may send per 10 s. */
   reactionLimit: number;
   /** Requests to speak and reminder sign-ups one address may make per minute. */

@@ -146,3 +146,5 @@ export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ mini
 export const NoContent = Type.Null();
 /** For endpoints that take no body: absent, empty, or `{}` — anything else is an unknown field. */
 export const EmptyBody = Type.Object({}, closed);
+/** A join's body: nothing, or the waiting-room ticket from an earlier try. */
+export const JoinBodySchema = Type.Object({ ticket: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, closed);

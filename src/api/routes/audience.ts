@@ -10,11 +10,20 @@ import { asSpaceId } from '../../ids.js';
 import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { joinBody } from '../join-body.js';
-import { EmptyBody, ErrorResponses, JoinResponse, NoContent, ReactionBody, ReminderResponse, SpaceIdParam } from '../schemas.js';
+import {
+  EmptyBody,
+  ErrorResponses,
+  JoinBodySchema,
+  JoinResponse,
+  NoContent,
+  ReactionBody,
+  ReminderResponse,
+  SpaceIdParam,
+} from '../schemas.js';
 
 export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { audience, tokens, urls, metrics } = deps;
+  const { audience, tokens, urls, metrics, waitingRoom } = deps;
 
   r.post(
     '/api/spaces/:id/join',
@@ -24,7 +33,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         summary: 'Join as a listener: a signed listener token and the URLs a player needs',
         description: 'No auth for a public space. A token minted by the operator for this space carries its identity over.',
         params: SpaceIdParam,
-        body: EmptyBody,
+        body: JoinBodySchema,
         response: { 200: JoinResponse, ...ErrorResponses },
       },
     },
@@ -34,6 +43,20 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const reply = typedReply as FastifyReply;
       const claims = optionalClaims(request, tokens);
       const answer = (live: LiveSpace): void => {
+        if (waitingRoom && live.space.state !== 'ended') {
+          const arrival = waitingRoom.arrive(live.space.id, request.body?.ticket);
+          if (!arrival.admit) {
+            // In line: a signed ticket, the place and the wait; come back with it after Retry-After.
+            reply
+              .code(202)
+              .header('cache-control', 'no-store')
+              .header('retry-after', String(arrival.grant.retryAfterSeconds))
+              .type('application/json; charset=utf-8')
+              .serializer((payload) => JSON.stringify(payload))
+              .send({ queued: true, ...arrival.grant });
+            return;
+          }
+        }
         const grant = audience.join(live, claims);
         metrics.joins.inc();
         reply

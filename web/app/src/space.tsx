@@ -3,7 +3,7 @@
  * (lobby, live, replay) and who you are in it: a listener hears the broadcast (LL-HLS) and can react
  * and ask to speak; someone on stage talks over WebRTC instead; hosts and co-hosts get the console.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, claimsOf, keepToken, retryDelay, spaceToken } from './api.js';
 import { HostConsole, useActions } from './host.js';
 import { formatDuration, Player } from './player.js';
@@ -14,6 +14,15 @@ import { type SpaceState, useSpaceState } from './state.js';
 
 /** Heartbeat interval when the join's answer is not at hand (a reload keeps the token, not the answer), s. */
 const DEFAULT_HEARTBEAT_SECONDS = 10;
+
+/** The waiting room's answer to a join: a place in line. */
+interface Queued {
+  queued: true;
+  ticket: string;
+  position: number;
+  estimatedWaitSeconds: number;
+  retryAfterSeconds: number;
+}
 
 interface JoinResponse {
   token: string;
@@ -28,6 +37,8 @@ export function SpacePage(props: { id: string }) {
   const [heartbeatEvery, setHeartbeatEvery] = useState<number | null>(null);
   const [asked, setAsked] = useState<'no' | 'pending' | 'declined'>('no');
   const [nudge, setNudge] = useState(0);
+  const [queue, setQueue] = useState<{ position: number; waitSeconds: number } | null>(null);
+  const joining = useRef<Promise<string> | undefined>(undefined);
   const claims = claimsOf(token);
   const me = claims?.sub ?? null;
   const member = doc?.stage.find((m) => m.identity === me);
@@ -35,17 +46,34 @@ export function SpacePage(props: { id: string }) {
   const act = useActions(id, token, refresh);
 
   /** A listener token, joining first if this tab has none (joins are cheap and stateless). */
-  const ensureToken = async (): Promise<string> => {
-    if (token) return token;
+  const ensureToken = (): Promise<string> => {
+    if (token) return Promise.resolve(token);
+    joining.current ??= joinInLine().finally(() => {
+      joining.current = undefined;
+    });
+    return joining.current;
+  };
+  const joinInLine = async (): Promise<string> => {
+    let ticket: string | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const joined = await api<JoinResponse>('POST', `/api/spaces/${id}/join`);
-        keepToken(id, joined.token);
-        setToken(joined.token);
-        setHeartbeatEvery(joined.heartbeatIntervalSeconds);
-        return joined.token;
+        const answer = await api<JoinResponse | Queued>('POST', `/api/spaces/${id}/join`, ticket ? { body: { ticket } } : {});
+        if ('queued' in answer) {
+          // The waiting room: show the place in line, come back with the ticket when told to.
+          ticket = answer.ticket;
+          setQueue({ position: answer.position, waitSeconds: answer.estimatedWaitSeconds });
+          await new Promise((resolve) => setTimeout(resolve, answer.retryAfterSeconds * 1000 * (0.9 + Math.random() * 0.2)));
+          continue;
+        }
+        setQueue(null);
+        keepToken(id, answer.token);
+        setToken(answer.token);
+        setHeartbeatEvery(answer.heartbeatIntervalSeconds);
+        return answer.token;
       } catch (err) {
-        if (!(err instanceof ApiError) || (err.status !== 429 && err.status !== 503) || attempt > 5) throw err;
+        if (err instanceof ApiError && err.code.startsWith('ticket_'))
+          ticket = undefined; // start again at the end of the line
+        else if (!(err instanceof ApiError) || (err.status !== 429 && err.status !== 503) || attempt > 5) throw err;
         await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt, err)));
       }
     }
@@ -86,10 +114,16 @@ export function SpacePage(props: { id: string }) {
           {error}
         </p>
       )}
+      {queue && (
+        <p role="status" class="queue">
+          You are in line: number {queue.position}, about {queue.waitSeconds} s to go. This page moves on by itself.
+        </p>
+      )}
       {doc.state === 'scheduled' && (
         <Lobby doc={doc} remind={async () => void (await api('PUT', `/api/spaces/${id}/reminder`, { token: await ensureToken() }))} />
       )}
-      {live && !onStage && doc.playlistUrl && <Player url={doc.playlistUrl} live autoStart />}
+      {/* A listener plays once admitted (joined): under a waiting room, after their turn. */}
+      {live && !onStage && doc.playlistUrl && token && <Player url={doc.playlistUrl} live autoStart />}
       {live && token && (onStage || asked === 'pending') && (
         <SpeakerPanel
           spaceId={id}

@@ -1,0 +1,118 @@
+/**
+ * The waiting room: with joins limited to 50 a second, 1,000 joiners arriving within 2 s get signed
+ * tickets instead of errors and are admitted in FIFO order, every one of them, at the admission
+ * rate; a forged ticket and a used one are refused with coded errors.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser } from './helpers/browser.js';
+import { createSpace } from './helpers/fixture.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Queued {
+  queued: true;
+  ticket: string;
+  position: number;
+  estimatedWaitSeconds: number;
+  retryAfterSeconds: number;
+}
+
+describe('the waiting room', () => {
+  let t: TestServer;
+  let id: string;
+  const join = async (ticket?: string) => {
+    const response = await fetch(`${t.url}/api/spaces/${id}/join`, {
+      method: 'POST',
+      ...(ticket ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ticket }) } : {}),
+    });
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as any };
+  };
+
+  before(async () => {
+    t = await startTestServer({ admissionRate: 50 });
+    id = await createSpace(t, { live: true });
+  });
+  after(() => t.close());
+
+  test('1,000 joiners in 2 s at 50 admissions a second: all admitted, in FIFO order, none rejected', async () => {
+    const admittedAt = new Map<number, number>(); // ticket position order → when admitted
+    const statuses = new Map<number, number>();
+    let firstAdmission = Number.POSITIVE_INFINITY;
+    let lastAdmission = 0;
+    const joiner = async (i: number) => {
+      await sleep((i / 1000) * 2000);
+      let answer = await join();
+      if (answer.status === 200) {
+        firstAdmission = Math.min(firstAdmission, Date.now());
+        statuses.set(i, 200);
+        return;
+      }
+      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+      const first = answer.body as Queued;
+      assert.ok(first.ticket && first.position >= 1 && Number(answer.retryAfter) >= 1);
+      const seq = JSON.parse(Buffer.from(first.ticket.split('.')[0]!, 'base64url').toString()).q as number;
+      // Come back a little before the estimate, then every 100 ms (a client honouring Retry-After would wait longer).
+      await sleep(Math.max(50, first.estimatedWaitSeconds * 1000 - 1500));
+      for (;;) {
+        answer = await join(first.ticket);
+        if (answer.status !== 202) break;
+        await sleep(100);
+      }
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      const now = Date.now();
+      admittedAt.set(seq, now);
+      firstAdmission = Math.min(firstAdmission, now);
+      lastAdmission = Math.max(lastAdmission, now);
+      statuses.set(i, 200);
+    };
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => joiner(i)));
+    assert.equal(statuses.size, 1000, 'every joiner was admitted');
+    assert.ok(admittedAt.size >= 900, `most waited in line (${admittedAt.size})`);
+    // FIFO: a later ticket is never admitted before an earlier one (allowing for the 100 ms polling).
+    const order = [...admittedAt].sort((a, b) => a[0] - b[0]);
+    let overtakes = 0;
+    for (let k = 1; k < order.length; k++) if (order[k]![1] < order[k - 1]![1] - 150) overtakes++;
+    assert.equal(overtakes, 0, 'admitted in the order of their tickets');
+    const span = (lastAdmission - firstAdmission) / 1000;
+    assert.ok(span >= 16 && span <= 25, `admitted at about 50 a second (${admittedAt.size} over ${span.toFixed(1)} s)`);
+  });
+
+  test('forged, altered and used tickets are refused with coded errors', async () => {
+    let answer = await join();
+    while (answer.status === 200) answer = await join(); // use up the burst until a line forms
+    const ticket = (answer.body as Queued).ticket;
+    const [body, mac] = ticket.split('.') as [string, string];
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+    const forged = `${Buffer.from(JSON.stringify({ ...claims, q: 0 })).toString('base64url')}.${mac}`;
+    assert.equal((await join(forged)).body.error.code, 'ticket_invalid');
+    assert.equal((await join('not.a-ticket')).body.error.code, 'ticket_invalid');
+    for (;;) {
+      answer = await join(ticket);
+      if (answer.status !== 202) break;
+      await sleep(100);
+    }
+    assert.equal(answer.status, 200);
+    const again = await join(ticket);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'ticket_used');
+  });
+
+  test('the web app shows the place in line and moves on to the broadcast by itself', async () => {
+    // A line of about four seconds forms ahead of the page.
+    await Promise.all(Array.from({ length: 200 }, () => join()));
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${t.url}/s/${id}`);
+      await page.getByText(/You are in line: number \d+/).waitFor({ timeout: 10_000 });
+      await page.waitForFunction(() => (globalThis as any).document.getElementById('player')?.currentTime > 0.2, undefined, {
+        timeout: 20_000,
+      });
+      assert.equal(await page.getByText(/You are in line/).count(), 0, 'the notice is gone once admitted');
+    } finally {
+      await browser.close();
+    }
+  });
+});
