@@ -19,7 +19,6 @@ import { type HeardFrame, OpusReceiver, OpusSender } from '../src/bots/opus-stre
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { FRAME_SAMPLES, goertzel, toneFrame } from '../src/bots/tone.js';
 import type { Role } from '../src/control/model.js';
-import { createToken } from '../src/control/tokens.js';
 import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
 import { cpuPercent } from './cpu.js';
 import { createLiveSpace, type RostrumChild, seat, startRostrum } from './rostrum.js';

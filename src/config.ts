@@ -39,6 +39,10 @@ export interface Config {
   trustProxy: string[];
   /** Joins admitted per second per space; faster arrivals get a waiting-room ticket. Default 0 = no waiting room (ROSTRUM_ADMISSION_RATE). */
   admissionRate: number;
+  /** Mean event-loop delay beyond which new joins are shed with 503 (reads at three times it), ms. Default 100 (ROSTRUM_MAX_EVENT_LOOP_DELAY_MS). */
+  maxEventLoopDelayMs: number;
+  /** Event-loop utilisation beyond which new joins are shed, percent; 0 = not checked. Default 0: one 250 ms sample of a busy but healthy loop (a start-up, a GC) reads near 100 %, so delay is the default signal (ROSTRUM_MAX_ELU_PERCENT). */
+  maxEventLoopUtilizationPercent: number;
   /** Run the media plane (WebRTC, routing, mixes) in a worker thread. Default true; ROSTRUM_MEDIA_WORKER=0 keeps it on the main thread. */
   mediaWorker: boolean;
   /** ffmpeg to encode and remux with. Default: ffmpeg on PATH, else the npm @ffmpeg-installer build (ROSTRUM_FFMPEG). */
@@ -85,6 +89,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       .map((a) => a.trim())
       .filter(Boolean),
     admissionRate: intFrom(env.ROSTRUM_ADMISSION_RATE, 0, 'ROSTRUM_ADMISSION_RATE'),
+    maxEventLoopDelayMs: intFrom(env.ROSTRUM_MAX_EVENT_LOOP_DELAY_MS, 100, 'ROSTRUM_MAX_EVENT_LOOP_DELAY_MS', 1),
+    maxEventLoopUtilizationPercent: intFrom(env.ROSTRUM_MAX_ELU_PERCENT, 0, 'ROSTRUM_MAX_ELU_PERCENT'),
     mediaWorker: env.ROSTRUM_MEDIA_WORKER !== '0',
     ffmpegPath: env.ROSTRUM_FFMPEG || undefined,
     aacBitrate: intFrom(env.ROSTRUM_AAC_BITRATE, 64_000, 'ROSTRUM_AAC_BITRATE', 16_000),

@@ -60,6 +60,7 @@ export const ERRORS = {
   not_ready: { status: 503, message: 'The server is not ready to serve this request.' },
   hls_not_ready: { status: 503, message: 'The requested part is not out yet; retry the playlist request.' },
   recording_pending: { status: 503, message: 'The recording is being made; retry shortly.' },
+  overloaded: { status: 503, message: 'The server is busy; retry after the time given.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another node.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

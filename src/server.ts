@@ -133,7 +133,18 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       requestLimit: config.requestLimit,
       checkReady: () => store.ping(),
     },
-    { logger: log, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, isDraining: () => draining, isClosing: () => closingHttp },
+    {
+      logger: log,
+      bodyLimit: config.bodyLimit,
+      trustProxy: config.trustProxy,
+      pressure: {
+        maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+        maxEventLoopUtilization: config.maxEventLoopUtilizationPercent / 100,
+        onShed: (lane) => metrics?.shed.inc({ lane }),
+      },
+      isDraining: () => draining,
+      isClosing: () => closingHttp,
+    },
   );
   hub = new SignallingHub(registry, tokens, bus, media, log);
   await hub.register(app);

@@ -10,6 +10,7 @@ import secureJson from 'secure-json-parse';
 import { fail } from '../errors.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, sendError } from './http-errors.js';
+import { type PressureLimits, registerLanes } from './lanes.js';
 import { audienceRoutes } from './routes/audience.js';
 import { broadcastRoutes } from './routes/broadcast.js';
 import { opsRoutes } from './routes/ops.js';
@@ -21,6 +22,8 @@ import { validatorCompiler } from './validation.js';
 export interface AppOptions {
   logger: Logger;
   bodyLimit: number;
+  /** When to shed load, by lane (see lanes.ts). */
+  pressure: PressureLimits;
   /** Proxies (edges) whose X-Forwarded-For is believed, so per-address limits see listeners, not the edge. */
   trustProxy: string[];
   /** True from the start of shutdown: /readyz answers 503 so balancers stop sending traffic. */
@@ -130,6 +133,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
       fail('rate_limited', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s.`, context.ttl / 1000),
   });
 
+  await registerLanes(app, options.pressure);
   opsRoutes(app, deps, options.isDraining);
   spaceRoutes(app, deps);
   stageRoutes(app, deps);

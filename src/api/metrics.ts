@@ -18,6 +18,12 @@ export class Metrics {
     help: 'Listener join tokens minted',
     registers: [this.registry],
   });
+  readonly shed = new Counter({
+    name: 'rostrum_shed_total',
+    help: 'Requests answered 503 overloaded, by lane (sheddable joins, listeners’ reads)',
+    labelNames: ['lane'] as const,
+    registers: [this.registry],
+  });
   readonly busHandlerErrors = new Counter({
     name: 'rostrum_bus_handler_errors_total',
     help: 'Event handlers that threw',

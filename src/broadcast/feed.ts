@@ -3,6 +3,7 @@
  * of theirs whose recording was kept, the recording as the enclosure (audio/mp4, its byte length).
  */
 import type { Space } from '../control/model.js';
+import { escapeMarkup } from '../escape.js';
 import type { RecordingInfo } from './recording-dir.js';
 
 export interface FeedItem {
@@ -19,8 +20,7 @@ export interface FeedChannel {
   items: FeedItem[];
 }
 
-const xml = (s: string): string =>
-  s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+const xml = escapeMarkup;
 
 /** Seconds as the iTunes duration HH:MM:SS. */
 export function itunesDuration(seconds: number): string {

@@ -3,9 +3,9 @@
  * external files) with three charts drawn as inline SVG — joins and errors per second, join latency
  * percentiles, listeners over time — and the summary table.
  */
-import type { LoadReport } from './load-test.js';
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+import { escapeMarkup } from '../escape.js';
+import type { LoadReport } from './load-test.js';
 
 interface Line {
   label: string;
@@ -38,17 +38,17 @@ function chart(title: string, unit: string, lines: Line[]): string {
   const legend = lines
     .map(
       (l, i) =>
-        `<rect x="${pad.left + i * 120}" y="8" width="10" height="10" fill="${l.color}"/><text x="${pad.left + 14 + i * 120}" y="17" font-size="12">${escape(l.label)}</text>`,
+        `<rect x="${pad.left + i * 120}" y="8" width="10" height="10" fill="${l.color}"/><text x="${pad.left + 14 + i * 120}" y="17" font-size="12">${escapeMarkup(l.label)}</text>`,
     )
     .join('');
-  return `<figure><figcaption>${escape(title)} (${escape(unit)})</figcaption>
-<svg viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="${escape(title)}">${grid}${paths}${legend}
+  return `<figure><figcaption>${escapeMarkup(title)} (${escapeMarkup(unit)})</figcaption>
+<svg viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="${escapeMarkup(title)}">${grid}${paths}${legend}
 <text x="${width / 2}" y="${height - 6}" text-anchor="middle" font-size="11">seconds since start (0–${maxX})</text></svg></figure>`;
 }
 
 export function renderHtmlReport(report: LoadReport): string {
   const s = report.series;
-  const row = (name: string, value: string) => `<tr><th scope="row">${escape(name)}</th><td>${escape(value)}</td></tr>`;
+  const row = (name: string, value: string) => `<tr><th scope="row">${escapeMarkup(name)}</th><td>${escapeMarkup(value)}</td></tr>`;
   const pct = (p: LoadReport['joinMs']) => (p ? `p50 ${p.p50} ms · p95 ${p.p95} ms · p99 ${p.p99} ms (${p.n})` : '—');
   const summary = [
     row('target', `${report.server} · space ${report.space}`),
@@ -71,7 +71,7 @@ export function renderHtmlReport(report: LoadReport): string {
     ),
   ].join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Rostrum load test · ${escape(report.space)}</title>
+<title>Rostrum load test · ${escapeMarkup(report.space)}</title>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;color:#1b1b1f}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
 figure{margin:1.5rem 0}figcaption{font-weight:600}</style></head><body>

@@ -36,6 +36,8 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         body: JoinBodySchema,
         response: { 200: JoinResponse, ...ErrorResponses },
       },
+      // New joins are the first thing shed when the server is overloaded.
+      config: { lane: 'sheddable' },
     },
     // Not async: when the space is in memory (always, once anyone joined), the join completes
     // synchronously — no promise, no microtask — and the body is prebuilt (see join-body.ts).

@@ -74,6 +74,8 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.send(packager.playlist(kind));
   };
 
+  // Listeners' reads: served under overload unless the server is far behind (api/lanes.ts).
+  const reads = { lane: 'reads' as const };
   const schema = <T extends object>(summary: string, extra: T) => ({
     tags: ['broadcast'],
     summary,
@@ -94,12 +96,15 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   );
   r.get(
     '/hls/:id/plain.m3u8',
-    { schema: schema('The same broadcast as whole segments, for players without LL-HLS; VOD once ended', { params: SpaceIdParam }) },
+    {
+      config: reads,
+      schema: schema('The same broadcast as whole segments, for players without LL-HLS; VOD once ended', { params: SpaceIdParam }),
+    },
     (request, reply) => playlist(request.params.id, 'plain', undefined, undefined, reply),
   );
   r.get(
     '/hls/:id/:file',
-    { schema: schema('An init segment (init-N.mp4), a segment (M.m4s) or a part (M.P.m4s)', { params: FileParams }) },
+    { config: reads, schema: schema('An init segment (init-N.mp4), a segment (M.m4s) or a part (M.P.m4s)', { params: FileParams }) },
     async (request, reply) => {
       const match = HLS_FILE.exec(request.params.file);
       if (!match) throw fail('hls_object_not_found');
@@ -123,7 +128,10 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   r.get(
     '/api/spaces/:id/recording.m4a',
-    { schema: schema('The recording as one downloadable file (AAC in MP4, byte ranges supported)', { params: SpaceIdParam }) },
+    {
+      config: reads,
+      schema: schema('The recording as one downloadable file (AAC in MP4, byte ranges supported)', { params: SpaceIdParam }),
+    },
     async (request, reply) => {
       const live = await spaceOf(request.params.id);
       const id: SpaceId = live.space.id;

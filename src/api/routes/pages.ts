@@ -11,11 +11,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { fail } from '../../errors.js';
+import { escapeMarkup } from '../../escape.js';
 import { asSpaceId } from '../../ids.js';
 import type { ApiDeps } from '../deps.js';
 import { SpaceIdParam } from '../schemas.js';
-
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The framework-free browser modules, read once at start-up: ours from web/, and hls.js (light build). */
 const WEB_ROOT = new URL('../../../../web/', import.meta.url);
@@ -54,7 +53,7 @@ export function pageRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!shell) throw fail('not_ready', 'The web app is not built: run "npm run build".');
     reply.header('cache-control', `public, max-age=${maxAge}`).type('text/html; charset=utf-8');
     return shell
-      .replace('<title>Rostrum</title>', `<title>${escapeHtml(title)}</title><meta property="og:title" content="${escapeHtml(title)}">`)
+      .replace('<title>Rostrum</title>', `<title>${escapeMarkup(title)}</title><meta property="og:title" content="${escapeMarkup(title)}">`)
       .replace('<!--ssr-->', content);
   };
 
@@ -70,12 +69,12 @@ export function pageRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/s/:id', { schema: { hide: true, params: SpaceIdParam } }, async (request, reply) => {
     const live = await deps.spaces.get(asSpaceId((request.params as { id: string }).id));
     const title = `${live.space.title} · Rostrum`;
-    return page(reply, title, `<main><h1>${escapeHtml(live.space.title)}</h1><p>Loading…</p></main>`, 60);
+    return page(reply, title, `<main><h1>${escapeMarkup(live.space.title)}</h1><p>Loading…</p></main>`, 60);
   });
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => {
     const spaces = await deps.spaces.list({ states: ['live', 'scheduled'], limit: 50 });
-    const items = spaces.map((s) => `<li><a href="/s/${s.id}">${escapeHtml(s.title)}</a> ${s.state}</li>`).join('');
+    const items = spaces.map((s) => `<li><a href="/s/${s.id}">${escapeMarkup(s.title)}</a> ${s.state}</li>`).join('');
     return page(reply, 'Rostrum', `<main><h1>Rostrum</h1><ul>${items}</ul></main>`, 5);
   });
 }

@@ -186,6 +186,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces/:id/state',
     {
+      config: { lane: 'reads' },
       schema: {
         tags: ['audience'],
         summary: 'The space state document (cacheable for 1 s)',
