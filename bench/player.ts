@@ -4,22 +4,12 @@
  * how far behind the wall clock the audio playing now was mixed (the program date time is the mix
  * time less the jitter buffer's delay, so about when it was said).
  */
-import { chromium } from 'playwright-core';
 import { type Percentiles, percentiles } from '../src/bots/listener-bot.js';
-
-const CHROMIUM = process.env.ROSTRUM_CHROMIUM ?? '/usr/bin/chromium';
+// The one way the project starts Chromium (tests, benchmarks, screenshots).
+import { launchBrowser } from '../test/helpers/browser.js';
 
 export async function playerLatency(pageUrl: string, seconds: number): Promise<{ lagMs: Percentiles | null; stalls: number }> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  const browser = await launchBrowser();
   try {
     const page = await browser.newPage();
     await page.goto(pageUrl);

@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { SpeakerBot } from '../dist/src/bots/speaker-bot.js';
 import { loadConfig } from '../dist/src/config.js';
 import { createToken } from '../dist/src/control/tokens.js';
 import { startServer } from '../dist/src/server.js';
+import { launchBrowser } from '../dist/test/helpers/browser.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = path.join(root, 'docs/screenshots');
@@ -70,18 +70,7 @@ await sleep(5000);
 await call('POST', `/api/spaces/${replay.id}/end`, replay.hostToken);
 await sleep(2000);
 
-const browser = await chromium.launch({
-  executablePath: process.env.ROSTRUM_CHROMIUM ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launchBrowser();
 const pages = [
   ['home', `${server.url}/`],
   ['lobby', `${server.url}/s/${scheduled.id}`],

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import HLS from 'hls-parser';
@@ -16,20 +15,10 @@ import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { createToken } from '../src/control/tokens.js';
 import { Api } from './helpers/http.js';
 import { ffmpeg } from './helpers/media.js';
-import { spawnServer, tempDir } from './helpers/server.js';
+import { freePort, spawnServer, tempDir } from './helpers/server.js';
 
 const SEGMENT_S = 2.048;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
 
 test('after kill -9 and a restart the broadcast resumes on the same URL and the recording keeps what was on air', async (t) => {
   const dataDir = tempDir();

@@ -13,55 +13,42 @@ import { writeWav } from '../src/bots/wav.js';
 import { launchBrowser } from './helpers/browser.js';
 import { startTestServer, type TestServer, tempDir } from './helpers/server.js';
 
-/** The audio element's level (RMS, 0–1) and its media time, sampled in the page over `ms`. */
-async function playing(page: Page, ms: number): Promise<{ rms: number; advanced: number }> {
-  return page.evaluate(async (ms) => {
-    const g = globalThis as any;
-    const audio = g.document.getElementById('player');
-    g.__analyser ??= (() => {
-      const ctx = new g.AudioContext();
+/**
+ * In the page: the loudest RMS (0–1) over `ms` of the broadcast player (and how far its media time
+ * advanced), or of what the stage client plays (the other speakers, over WebRTC).
+ */
+async function loudest(page: Page, what: 'player' | 'stage', ms: number): Promise<{ rms: number; advanced: number }> {
+  return page.evaluate(
+    async ({ what, ms }) => {
+      const g = globalThis as any;
+      const audio = g.document.getElementById('player');
+      // The player's element stays routed through one context for good; the stage's streams do not.
+      const ctx = what === 'player' ? (g.__ctx ??= new g.AudioContext()) : new g.AudioContext();
       const analyser = ctx.createAnalyser();
-      ctx.createMediaElementSource(audio).connect(analyser);
-      analyser.connect(ctx.destination);
-      return analyser;
-    })();
-    const analyser = g.__analyser;
-    const data = new Float32Array(analyser.fftSize);
-    const start = audio.currentTime;
-    let peak = 0;
-    const until = performance.now() + ms;
-    while (performance.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      analyser.getFloatTimeDomainData(data);
-      let sum = 0;
-      for (const v of data) sum += v * v;
-      peak = Math.max(peak, Math.sqrt(sum / data.length));
-    }
-    return { rms: peak, advanced: audio.currentTime - start };
-  }, ms);
-}
-
-/** The loudest RMS (0–1) of what the page's stage client plays (the other speakers, over WebRTC). */
-async function heardOnStage(page: Page, ms: number): Promise<number> {
-  return page.evaluate(async (ms) => {
-    const g = globalThis as any;
-    const ctx = new g.AudioContext();
-    const analyser = ctx.createAnalyser();
-    for (const audio of g.document.querySelectorAll('audio'))
-      if (audio.srcObject) ctx.createMediaStreamSource(audio.srcObject).connect(analyser);
-    const data = new Float32Array(analyser.fftSize);
-    let peak = 0;
-    const until = performance.now() + ms;
-    while (performance.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      analyser.getFloatTimeDomainData(data);
-      let sum = 0;
-      for (const v of data) sum += v * v;
-      peak = Math.max(peak, Math.sqrt(sum / data.length));
-    }
-    await ctx.close();
-    return peak;
-  }, ms);
+      if (what === 'player') {
+        // A media element can feed one source node only: keep it across calls.
+        g.__player ??= ctx.createMediaElementSource(audio);
+        g.__player.connect(analyser);
+        analyser.connect(ctx.destination);
+      } else {
+        for (const a of g.document.querySelectorAll('audio')) if (a.srcObject) ctx.createMediaStreamSource(a.srcObject).connect(analyser);
+      }
+      const data = new Float32Array(analyser.fftSize);
+      const start = audio?.currentTime ?? 0;
+      let peak = 0;
+      const until = performance.now() + ms;
+      while (performance.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        analyser.getFloatTimeDomainData(data);
+        let sum = 0;
+        for (const v of data) sum += v * v;
+        peak = Math.max(peak, Math.sqrt(sum / data.length));
+      }
+      if (what === 'stage') await ctx.close();
+      return { rms: peak, advanced: (audio?.currentTime ?? 0) - start };
+    },
+    { what, ms },
+  );
 }
 
 /** The identity the page's tab holds a token for. */
@@ -126,7 +113,7 @@ describe('the web app with three people at once', () => {
     assert.ok(heardAfter <= 5000 + 1500, `playing ${heardAfter} ms after going live`);
     await host.locator('.speaker-state[data-state="live"]').waitFor({ timeout: 15_000 });
     await asker.goto(`${t.url}/s/${id}`);
-    const heard = await playing(lobby, 3000);
+    const heard = await loudest(lobby, 'player', 3000);
     assert.ok(heard.advanced > 2, `media time advances (${heard.advanced})`);
     assert.ok(heard.rms > 0.01, `the host's chime is heard (${heard.rms})`);
   });
@@ -139,7 +126,7 @@ describe('the web app with three people at once', () => {
     const askerId = await identityOf(asker);
     // A new speaker comes on stage muted, like everyone; only they may unmute.
     await asker.getByRole('button', { name: /Unmute/ }).click();
-    const level = await heardOnStage(host, 2000);
+    const { rms: level } = await loudest(host, 'stage', 2000);
     assert.ok(level > 0.01, `the host hears the new speaker (${level})`);
 
     await host.locator(`li.member[data-identity="${askerId}"]`).getByRole('button', { name: /^Mute/ }).click();

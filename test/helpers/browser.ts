@@ -7,7 +7,8 @@ import { type Browser, chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.ROSTRUM_CHROMIUM ?? '/usr/bin/chromium';
 
-export async function launchBrowser(options: { microphoneWav?: string } = {}): Promise<Browser> {
+/** `noMicrophone`: no fake devices, so getUserMedia fails as on a machine without (or denying) one. */
+export async function launchBrowser(options: { microphoneWav?: string; noMicrophone?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -15,8 +16,7 @@ export async function launchBrowser(options: { microphoneWav?: string } = {}): P
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
+      ...(options.noMicrophone ? [] : ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']),
       '--autoplay-policy=no-user-gesture-required',
       // ICE over 127.0.0.1, like every other stage test: Chromium skips loopback candidates otherwise.
       '--allow-loopback-in-peer-connection',

@@ -10,7 +10,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { ROOT, tempDir } from './server.js';
+import { freePort, ROOT, tempDir } from './server.js';
 
 export const NGINX = process.env.ROSTRUM_NGINX ?? '/usr/sbin/nginx';
 export const EDGE_CONF = path.join(ROOT, 'deploy/nginx/edge.conf');
@@ -61,16 +61,6 @@ export interface NginxEdge {
 }
 
 /** A port that was free a moment ago (bound to port 0, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Replaces `from` where it occurs outside comments; it must occur there exactly once. */
 function replaceOnce(text: string, from: string, to: string): string {
