@@ -22,8 +22,11 @@ import { findClicks, toneFrame } from '../src/bots/tone.js';
 import { Packager } from '../src/broadcast/packager.js';
 import { RecordingDir } from '../src/broadcast/recording-dir.js';
 import type { Identity } from '../src/ids.js';
+import { runLoadTest } from '../src/loadtest/load-test.js';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
 import { SpaceMix } from '../src/media/space-mix.js';
+// The shipped edge config, started as the edge test starts it.
+import { startEdge } from '../test/helpers/nginx.js';
 import { cpuSeconds } from './cpu.js';
 import { startStaticNginx } from './nginx-static.js';
 import { playerLatency } from './player.js';
@@ -41,6 +44,9 @@ export interface BroadcastSettings {
   spaces: number;
   /** Seconds the listener bot listens for the glass-to-ear figure. */
   latencySeconds: number;
+  /** Simulated listeners behind the nginx edge, and for how long. */
+  edgeListeners: number;
+  edgeSeconds: number;
   /** wrk seconds per server for the part-serving figure, and its connections. */
   wrkSeconds: number;
   connections: number;
@@ -66,6 +72,15 @@ export interface BroadcastMeasurement {
   /** hls.js on the share page in Chromium: wall clock less the playing audio's program date time. */
   player: { lagMs: Percentiles | null; stalls: number };
   serving: { rostrum: WrkResult; nginx: WrkResult; partBytes: number };
+  /** The edge (deploy/nginx/edge.conf) in front of the origin: media objects, and who fetched them how often. */
+  edge: {
+    listeners: number;
+    objects: number;
+    clientRequests: number;
+    originFetches: number;
+    maxOriginFetchesPerObject: number;
+    stalls: number;
+  };
   problems: string[];
 }
 
@@ -194,6 +209,10 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
     fs.writeFileSync(path.join(root, partUri), bytes);
     fs.chmodSync(root, 0o755); // nginx's workers run as nobody
     const nginx = await startStaticNginx(root);
+    const edge = await edgeCollapsing(server.url, spaceId, settings);
+    log(
+      `broadcast: edge: ${edge.clientRequests} media requests from ${edge.listeners} listeners, ${edge.originFetches} reached the origin (${edge.objects} objects, at most ${edge.maxOriginFetchesPerObject} each)`,
+    );
     try {
       const wrk = (url: string) =>
         runWrk({ url, method: 'GET', threads: 1, connections: settings.connections, durationSeconds: settings.wrkSeconds });
@@ -212,6 +231,7 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
         latency: { hls: heard.latency.availableMs, played: heard.latency.playedMs, webrtc, stalls: heard.stalls },
         player,
         serving: { rostrum, nginx: reference, partBytes: bytes.length },
+        edge,
         problems,
       };
     } finally {
@@ -220,5 +240,38 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
     }
   } finally {
     await server.stop();
+  }
+}
+
+/** Simulated players behind a real nginx edge with the shipped config: how often each media object reached the origin. */
+async function edgeCollapsing(origin: string, spaceId: string, settings: BroadcastSettings): Promise<BroadcastMeasurement['edge']> {
+  const edge = await startEdge(new URL(origin).host);
+  try {
+    const report = await runLoadTest({
+      server: edge.url,
+      space: spaceId,
+      listeners: settings.edgeListeners,
+      rampSeconds: 2,
+      durationSeconds: settings.edgeSeconds,
+      profile: 'linear',
+      reactionsPerMinute: 0,
+      allowRemote: false,
+    });
+    const media = edge.log().filter((line) => /\.(m4s|mp4)$/.test(line.uri));
+    const fetches = new Map<string, number>();
+    for (const line of media) {
+      if (!fetches.has(line.uri)) fetches.set(line.uri, 0);
+      if (line.upstreamAddr !== '-') fetches.set(line.uri, fetches.get(line.uri)! + 1);
+    }
+    return {
+      listeners: settings.edgeListeners,
+      objects: fetches.size,
+      clientRequests: media.length,
+      originFetches: [...fetches.values()].reduce((a, b) => a + b, 0),
+      maxOriginFetchesPerObject: Math.max(0, ...fetches.values()),
+      stalls: report.stalls,
+    };
+  } finally {
+    await edge.stop();
   }
 }

@@ -2,7 +2,7 @@
  * Glass-to-ear in a real player: the space's share page in headless Chromium, its Listen button
  * (hls.js in low-latency mode, as a listener gets it), sampled for `Date.now() − hls.playingDate`:
  * how far behind the wall clock the audio playing now was mixed (the program date time is the mix
- * time less the jitter buffer's delay, so about when it was said).
+ * time less the jitter buffer's delay, so about when it was said). The page joins and plays by itself.
  */
 import { type Percentiles, percentiles } from '../src/bots/listener-bot.js';
 // The one way the project starts Chromium (tests, benchmarks, screenshots).
@@ -13,9 +13,10 @@ export async function playerLatency(pageUrl: string, seconds: number): Promise<{
   try {
     const page = await browser.newPage();
     await page.goto(pageUrl);
-    await page.waitForFunction(() => !(globalThis as any).document.getElementById('listen').hidden, undefined, { timeout: 15_000 });
-    await page.click('#listen');
-    await page.waitForFunction(() => (globalThis as any).document.getElementById('player').currentTime > 3, undefined, { timeout: 20_000 });
+    // The share page joins and starts the player by itself (the browser allows autoplay here).
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('player')?.currentTime > 3, undefined, {
+      timeout: 20_000,
+    });
     const lags: number[] = [];
     let stalls = 0;
     const end = Date.now() + seconds * 1000;

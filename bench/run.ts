@@ -347,6 +347,8 @@ const broadcastSettings: BroadcastSettings = {
   latencySeconds: quick ? 8 : 20,
   wrkSeconds: quick ? 3 : 8,
   connections: 64,
+  edgeListeners: quick ? 50 : 200,
+  edgeSeconds: quick ? 8 : 20,
 };
 
 function broadcastFigures(m: BroadcastMeasurement): Figure[] {
@@ -401,6 +403,16 @@ function broadcastFigures(m: BroadcastMeasurement): Figure[] {
       ratio: m.player.lagMs && latency.hls && latency.hls.p50 > 0 ? m.player.lagMs.p50 / latency.hls.p50 : null,
       goal: { on: 'value', op: '<=', target: 2500 },
       note: `Date.now() − hls.playingDate sampled every 250 ms (${m.player.lagMs?.n ?? 0} samples, p95 ${m.player.lagMs?.p95} ms, ${m.player.stalls} samples without progress); reference: the part's arrival at the listener bot.`,
+    }),
+    judge({
+      id: 'broadcast.edge.origin_fetches_per_object',
+      name: 'edge request collapsing: origin fetches per part, segment or init segment',
+      value: m.edge.maxOriginFetchesPerObject,
+      unit: 'fetches (max)',
+      reference: m.edge.objects > 0 ? m.edge.clientRequests / m.edge.objects : null,
+      ratio: m.edge.clientRequests > 0 ? m.edge.originFetches / m.edge.clientRequests : null,
+      goal: { on: 'value', op: '<=', target: 1 },
+      note: `${m.edge.listeners} simulated LL-HLS players through nginx with deploy/nginx/edge.conf: ${m.edge.clientRequests} media requests for ${m.edge.objects} objects, ${m.edge.originFetches} reached the origin (reference: client requests per object; ratio: origin ÷ client). ${m.edge.stalls} stalls.`,
     }),
     judge({
       id: 'broadcast.parts.serving',

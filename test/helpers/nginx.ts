@@ -60,8 +60,6 @@ export interface NginxEdge {
   stop(): Promise<void>;
 }
 
-/** A port that was free a moment ago (bound to port 0, then released). */
-
 /** Replaces `from` where it occurs outside comments; it must occur there exactly once. */
 function replaceOnce(text: string, from: string, to: string): string {
   let count = 0;
