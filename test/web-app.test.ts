@@ -23,7 +23,8 @@ async function loudest(page: Page, what: 'player' | 'stage', ms: number): Promis
       const g = globalThis as any;
       const audio = g.document.getElementById('player');
       // The player's element stays routed through one context for good; the stage's streams do not.
-      const ctx = what === 'player' ? (g.__ctx ??= new g.AudioContext()) : new g.AudioContext();
+      if (what === 'player') g.__ctx ??= new g.AudioContext();
+      const ctx = what === 'player' ? g.__ctx : new g.AudioContext();
       const analyser = ctx.createAnalyser();
       if (what === 'player') {
         // A media element can feed one source node only: keep it across calls.
