@@ -109,6 +109,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log.error({ err, spaceId }, 'could not keep listener tallies'),
   );
 
+  // Joins beyond the admission rate wait in line; an ended space's line (and its used tickets) goes.
+  const waitingRoom =
+    config.admissionRate > 0
+      ? new WaitingRoom(
+          createSecretKey(createHmac('sha256', credentials.apiSecret).update('rostrum waiting room').digest()),
+          config.admissionRate,
+        )
+      : undefined;
+  if (waitingRoom) bus.subscribe('space.ended', ({ spaceId }) => waitingRoom.forget(spaceId));
+
   let draining = false;
   let closingHttp = false;
   const app = await createApp(
@@ -118,13 +128,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       audience,
       states,
       broadcaster,
-      waitingRoom:
-        config.admissionRate > 0
-          ? new WaitingRoom(
-              createSecretKey(createHmac('sha256', credentials.apiSecret).update('rostrum waiting room').digest()),
-              config.admissionRate,
-            )
-          : undefined,
+      waitingRoom,
       tokens,
       credentials,
       urls,

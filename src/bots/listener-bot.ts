@@ -9,6 +9,7 @@
 import HLS from 'hls-parser';
 import type { MediaPlaylist } from 'hls-parser/types.js';
 import { AacDecoder, PRIMING_SAMPLES } from './aac-decoder.js';
+import { PlaybackClock } from './playback-clock.js';
 import { type Tone, tonesIn } from './spectrum.js';
 import { findClicks, SAMPLE_RATE } from './tone.js';
 
@@ -92,9 +93,7 @@ export class ListenerBot {
   private discontinuities = 0;
   private startedAt = 0;
   private firstAudioAt: number | undefined;
-  private playStart: number | undefined;
-  private stalled = 0;
-  private stalls = 0;
+  private readonly playback = new PlaybackClock();
   private ended = false;
   private atEdge = false;
 
@@ -178,8 +177,8 @@ export class ListenerBot {
     if (!data || !this.decoder) return;
     const arrivedAt = Date.now();
     this.bytes += data.length;
-    this.playClock(arrivedAt);
-    this.received.push({ ...part, arrivedAt, startSample: this.mediaSamples, stalledMs: this.stalled, atEdge: this.atEdge });
+    this.playback.arrived(part.duration, arrivedAt);
+    this.received.push({ ...part, arrivedAt, startSample: this.mediaSamples, stalledMs: this.playback.stalledMs, atEdge: this.atEdge });
     this.mediaSamples += Math.round(part.duration * SAMPLE_RATE);
     this.decoder.write(data);
   }
@@ -201,20 +200,6 @@ export class ListenerBot {
     this.decoder.write(init);
   }
 
-  /** Real-time playback of what arrived, started on the first part: a part arriving after the buffer ran dry is a stall. */
-  private playClock(now: number): void {
-    if (this.playStart === undefined) {
-      this.playStart = now;
-      return;
-    }
-    const buffered = (this.mediaSamples / SAMPLE_RATE) * 1000;
-    const played = now - this.playStart - this.stalled;
-    if (played > buffered) {
-      this.stalls++;
-      this.stalled += played - buffered;
-    }
-  }
-
   private report(): ListenReport {
     const pcm = Buffer.concat(this.pcm);
     const available: number[] = [];
@@ -227,7 +212,7 @@ export class ListenerBot {
       // The click was said on a whole second; the PDT (mix time less the jitter delay) says which.
       const said = Math.round((part.pdt + offsetMs) / 1000) * 1000;
       if (part.atEdge) available.push(part.arrivedAt - said);
-      played.push(this.playStart! + part.stalledMs + (media / SAMPLE_RATE) * 1000 - said);
+      played.push(this.playback.startedAt! + part.stalledMs + (media / SAMPLE_RATE) * 1000 - said);
     }
     return {
       space: this.options.space,
@@ -238,8 +223,8 @@ export class ListenerBot {
       bytes: this.bytes,
       audioSeconds: Math.round((pcm.length / 2 / SAMPLE_RATE) * 100) / 100,
       firstAudioMs: this.firstAudioAt === undefined ? null : this.firstAudioAt - this.startedAt,
-      stalls: this.stalls,
-      stallMs: Math.round(this.stalled),
+      stalls: this.playback.stalls,
+      stallMs: Math.round(this.playback.stalledMs),
       discontinuities: this.discontinuities,
       tones: tonesIn(pcm),
       latency: { clicks: available.length, availableMs: percentiles(available), playedMs: percentiles(played) },

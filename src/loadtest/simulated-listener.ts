@@ -7,6 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
+import { PlaybackClock } from '../bots/playback-clock.js';
 import type { LoadStats } from './stats.js';
 
 export interface ListenerContext {
@@ -39,13 +40,10 @@ export class SimulatedListener {
   private readonly abort = new AbortController();
   private etag: string | undefined;
   private startedAt = 0;
-  private playStart: number | undefined;
-  private stalledMs = 0;
-  private mediaMs = 0;
+  private readonly playback = new PlaybackClock();
   /** Joined and not yet stopped. */
   active = false;
   heardAudio = false;
-  stalls = 0;
 
   constructor(private readonly ctx: ListenerContext) {}
 
@@ -70,7 +68,8 @@ export class SimulatedListener {
 
   /** Minutes of listening so far (for stalls per listener-minute). */
   get listenedMinutes(): number {
-    return this.playStart === undefined ? 0 : (performance.now() - this.playStart) / 60_000;
+    const started = this.playback.startedAt;
+    return started === undefined ? 0 : (performance.now() - started) / 60_000;
   }
 
   private heartbeatMs = 10_000;
@@ -79,19 +78,20 @@ export class SimulatedListener {
     return delay(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
+  /** One request through the pool, counted in the stats (status 0: no answer at all). */
   private async request(
     method: string,
     path: string,
     headers: Record<string, string> = {},
+    body?: string,
   ): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> } | undefined> {
-    const started = performance.now();
     try {
-      const response = await this.ctx.http.request({ method, path, headers });
-      const body = await response.body.text();
-      this.ctx.stats.response(response.statusCode, path, performance.now() - started);
-      return { status: response.statusCode, body, headers: response.headers };
+      const response = await this.ctx.http.request({ method, path, headers, ...(body === undefined ? {} : { body }) });
+      const text = await response.body.text();
+      this.ctx.stats.response(response.statusCode);
+      return { status: response.statusCode, body: text, headers: response.headers };
     } catch {
-      this.ctx.stats.response(0, path, performance.now() - started);
+      this.ctx.stats.response(0);
       return undefined;
     }
   }
@@ -140,18 +140,8 @@ export class SimulatedListener {
       setTimeout(async () => {
         if (this.stopped) return;
         const emoji = REACTIONS[Math.floor(Math.random() * REACTIONS.length)]!;
-        await this.ctx.http
-          .request({
-            method: 'POST',
-            path: `${this.ctx.apiPath}/reactions`,
-            headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ emoji }),
-          })
-          .then((r) => {
-            this.ctx.stats.response(r.statusCode, 'reactions', 0);
-            return r.body.dump();
-          })
-          .catch(() => this.ctx.stats.response(0, 'reactions', 0));
+        const headers = { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' };
+        await this.request('POST', `${this.ctx.apiPath}/reactions`, headers, JSON.stringify({ emoji }));
         this.scheduleReaction();
       }, wait),
     );
@@ -183,7 +173,6 @@ export class SimulatedListener {
           // Fell out of the window of listed parts (a player this far behind would rebuffer): catch up.
           const edge = parts.at(-this.ctx.holdBackParts) ?? first;
           wanted = [edge.msn, edge.index];
-          this.stalls++;
           this.ctx.stats.stalled();
         }
         continue;
@@ -194,22 +183,14 @@ export class SimulatedListener {
     }
   }
 
-  /** A part arrived: a real-time playback of what arrived, started on the first part, counts stalls. */
+  /** A part arrived: the first is the first audio; a late one is a stall. */
   private played(seconds: number): void {
     const now = performance.now();
-    if (this.playStart === undefined) {
-      this.playStart = now;
+    if (this.playback.startedAt === undefined) {
       this.heardAudio = true;
       this.ctx.stats.firstAudio(now - this.startedAt);
-    } else {
-      const playedMs = now - this.playStart - this.stalledMs;
-      if (playedMs > this.mediaMs) {
-        this.stalls++;
-        this.ctx.stats.stalled();
-        this.stalledMs += playedMs - this.mediaMs;
-      }
     }
-    this.mediaMs += seconds * 1000;
+    if (this.playback.arrived(seconds, now)) this.ctx.stats.stalled();
   }
 }
 

@@ -70,7 +70,7 @@ export class LoadStats {
   }
 
   /** Every response (status 0: no response at all). 304 and 2xx are fine; the rest count as errors. */
-  response(status: number, _path: string, _ms: number): void {
+  response(status: number): void {
     this.requests++;
     this.current.requests++;
     if (status === 0 || status >= 400) {

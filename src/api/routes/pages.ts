@@ -6,7 +6,7 @@
  * `/assets/` that other pages may import (the stage client, hls.js light).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -24,7 +24,6 @@ const MODULES: Record<string, URL | string> = {
 };
 /** The built web app. */
 const APP_ROOT = new URL('../../../web/', import.meta.url).pathname;
-const APP_ASSET = /^[A-Za-z0-9_.-]{1,100}$/;
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -57,13 +56,18 @@ export function pageRoutes(app: FastifyInstance, deps: ApiDeps): void {
       .replace('<!--ssr-->', content);
   };
 
+  // The built assets, read once: immutable, and read by every listener's page load.
+  const assetsDir = path.join(APP_ROOT, 'assets');
+  const assets = new Map<string, Buffer>(
+    existsSync(assetsDir) ? readdirSync(assetsDir).map((name) => [name, readFileSync(path.join(assetsDir, name))]) : [],
+  );
   app.get('/app/assets/:file', { schema: { hide: true } }, async (request, reply) => {
     const file = (request.params as { file: string }).file;
-    const full = path.join(APP_ROOT, 'assets', file);
-    if (!APP_ASSET.test(file) || !existsSync(full)) throw fail('route_not_found', `No asset ${file}.`);
+    const body = assets.get(file);
+    if (!body) throw fail('route_not_found', `No asset ${file}.`);
     // Vite puts a content hash in every asset's name: the same URL never changes.
     reply.header('cache-control', 'public, max-age=31536000, immutable').type(TYPES[path.extname(file)] ?? 'application/octet-stream');
-    return readFileSync(full);
+    return body;
   });
 
   app.get('/s/:id', { schema: { hide: true, params: SpaceIdParam } }, async (request, reply) => {
