@@ -23,7 +23,21 @@ export async function startRostrum(nodeArgs: string[] = [], settings: Record<str
   const dataDir = tempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'rostrum-bench-')));
   // Only our settings: an operator's ROSTRUM_* in the environment would change what is measured.
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ROSTRUM_')));
-  Object.assign(env, { ROSTRUM_LOG_LEVEL: 'info', ROSTRUM_HOST: '127.0.0.1', ROSTRUM_DRAIN_MS: '2000' }, settings);
+  // The load comes from one address, so per-address limits are set far above it: they still run (and
+  // cost what they cost on every join) but never refuse the benchmark's own traffic.
+  const unreachable = '1000000000';
+  Object.assign(
+    env,
+    {
+      ROSTRUM_LOG_LEVEL: 'info',
+      ROSTRUM_HOST: '127.0.0.1',
+      ROSTRUM_DRAIN_MS: '2000',
+      ROSTRUM_JOIN_LIMIT: unreachable,
+      ROSTRUM_ADDRESS_WRITE_LIMIT: unreachable,
+      ROSTRUM_REQUEST_LIMIT: unreachable,
+    },
+    settings,
+  );
   let server: ListeningChild;
   try {
     server = await spawnListening(

@@ -29,6 +29,14 @@ export interface Config {
   reactionLimit: number;
   /** Requests to speak and reminder sign-ups one address may make per minute. Default 30 (ROSTRUM_REQUEST_LIMIT). */
   requestLimit: number;
+  /** Joins one address may make per 10 s before getting 429; 0 = no limit. Default 100: generous for listeners behind one NAT, tight for one flooding machine (ROSTRUM_JOIN_LIMIT). */
+  joinLimit: number;
+  /** Heartbeats one listener token may send per minute; 0 = no limit. Default 20 (ROSTRUM_HEARTBEAT_LIMIT). */
+  heartbeatLimit: number;
+  /** Any other write (stage and moderation actions, space changes) one token may make per minute; 0 = no limit. Default 600 (ROSTRUM_WRITE_LIMIT). */
+  writeLimit: number;
+  /** Writes other than joins one address may make per minute; 0 = no limit. Default 6000 (ROSTRUM_ADDRESS_WRITE_LIMIT). */
+  addressWriteLimit: number;
   /** Largest accepted request body, bytes. Default 16384 (ROSTRUM_BODY_LIMIT). */
   bodyLimit: number;
   /** On shutdown, how long /readyz fails while requests are still served, so balancers move away, ms. Default 0 (ROSTRUM_DRAIN_GRACE_MS). */
@@ -39,6 +47,10 @@ export interface Config {
   trustProxy: string[];
   /** Joins admitted per second per space; faster arrivals get a waiting-room ticket. Default 0 = no waiting room (ROSTRUM_ADMISSION_RATE). */
   admissionRate: number;
+  /** Proof of work on the join path: auto (on under sustained pressure, harder while it lasts), on, or off. Default auto (ROSTRUM_POW). */
+  powMode: 'auto' | 'on' | 'off';
+  /** Largest counter a level-1 challenge hides (about 0.75 × this many SHA-256 to solve; Chromium does ~150 k/s on one core here). Default 50000 (ROSTRUM_POW_DIFFICULTY). */
+  powDifficulty: number;
   /** Mean event-loop delay beyond which new joins are shed with 503 (reads at three times it), ms. Default 100 (ROSTRUM_MAX_EVENT_LOOP_DELAY_MS). */
   maxEventLoopDelayMs: number;
   /** Event-loop utilisation beyond which new joins are shed, percent; 0 = not checked. Default 0: one 250 ms sample of a busy but healthy loop (a start-up, a GC) reads near 100 %, so delay is the default signal (ROSTRUM_MAX_ELU_PERCENT). */
@@ -66,6 +78,12 @@ function intFrom(value: string | undefined, fallback: number, name: string, min 
   return n;
 }
 
+function powModeFrom(value: string | undefined): Config['powMode'] {
+  if (value === undefined || value === '') return 'auto';
+  if (value === 'auto' || value === 'on' || value === 'off') return value;
+  throw new Error(`ROSTRUM_POW must be auto, on or off, got "${value}"`);
+}
+
 /** Reads the environment; `overrides` (from CLI flags) win over it. */
 export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const base: Config = {
@@ -81,6 +99,10 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     tallyIntervalMs: intFrom(env.ROSTRUM_TALLY_INTERVAL_MS, 30_000, 'ROSTRUM_TALLY_INTERVAL_MS', 1000),
     reactionLimit: intFrom(env.ROSTRUM_REACTION_LIMIT, 20, 'ROSTRUM_REACTION_LIMIT', 1),
     requestLimit: intFrom(env.ROSTRUM_REQUEST_LIMIT, 30, 'ROSTRUM_REQUEST_LIMIT', 1),
+    joinLimit: intFrom(env.ROSTRUM_JOIN_LIMIT, 100, 'ROSTRUM_JOIN_LIMIT'),
+    heartbeatLimit: intFrom(env.ROSTRUM_HEARTBEAT_LIMIT, 20, 'ROSTRUM_HEARTBEAT_LIMIT'),
+    writeLimit: intFrom(env.ROSTRUM_WRITE_LIMIT, 600, 'ROSTRUM_WRITE_LIMIT'),
+    addressWriteLimit: intFrom(env.ROSTRUM_ADDRESS_WRITE_LIMIT, 6000, 'ROSTRUM_ADDRESS_WRITE_LIMIT'),
     bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT', 1024),
     drainGraceMs: intFrom(env.ROSTRUM_DRAIN_GRACE_MS, 0, 'ROSTRUM_DRAIN_GRACE_MS'),
     drainTimeoutMs: intFrom(env.ROSTRUM_DRAIN_MS, 10_000, 'ROSTRUM_DRAIN_MS'),
@@ -89,6 +111,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       .map((a) => a.trim())
       .filter(Boolean),
     admissionRate: intFrom(env.ROSTRUM_ADMISSION_RATE, 0, 'ROSTRUM_ADMISSION_RATE'),
+    powMode: powModeFrom(env.ROSTRUM_POW),
+    powDifficulty: intFrom(env.ROSTRUM_POW_DIFFICULTY, 50_000, 'ROSTRUM_POW_DIFFICULTY', 1),
     maxEventLoopDelayMs: intFrom(env.ROSTRUM_MAX_EVENT_LOOP_DELAY_MS, 100, 'ROSTRUM_MAX_EVENT_LOOP_DELAY_MS', 1),
     maxEventLoopUtilizationPercent: intFrom(env.ROSTRUM_MAX_ELU_PERCENT, 0, 'ROSTRUM_MAX_ELU_PERCENT'),
     mediaWorker: env.ROSTRUM_MEDIA_WORKER !== '0',

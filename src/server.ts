@@ -11,6 +11,7 @@ import { createApp } from './api/app.js';
 import { Metrics } from './api/metrics.js';
 import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
+import { ProofOfWork } from './audience/proof-of-work.js';
 import { StateDocuments } from './audience/state-document.js';
 import { TallyKeeper } from './audience/tally-keeper.js';
 import { WaitingRoom } from './audience/waiting-room.js';
@@ -118,6 +119,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         )
       : undefined;
   if (waitingRoom) bus.subscribe('space.ended', ({ spaceId }) => waitingRoom.forget(spaceId));
+  // Proof of work on joins: its signing keys derive from the API secret, so every node with the
+  // same credentials verifies what another issued.
+  const powSecret = (purpose: string) => createHmac('sha256', credentials.apiSecret).update(`rostrum pow ${purpose}`).digest('hex');
+  const pow = new ProofOfWork(
+    { signature: powSecret('challenge'), key: powSecret('key') },
+    { mode: config.powMode, baseDifficulty: config.powDifficulty },
+  );
+  const powTimer = setInterval(() => pow.tick(), 1000);
+  powTimer.unref();
 
   let draining = false;
   let closingHttp = false;
@@ -129,12 +139,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       states,
       broadcaster,
       waitingRoom,
+      pow,
       tokens,
       credentials,
       urls,
       metrics,
-      reactionLimit: config.reactionLimit,
-      requestLimit: config.requestLimit,
       checkReady: () => store.ping(),
     },
     {
@@ -144,7 +153,22 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       pressure: {
         maxEventLoopDelayMs: config.maxEventLoopDelayMs,
         maxEventLoopUtilization: config.maxEventLoopUtilizationPercent / 100,
-        onShed: (lane) => metrics?.shed.inc({ lane }),
+        onShed: (lane) => {
+          metrics?.shed.inc({ lane });
+          if (lane === 'sheddable') pow.notePressure();
+        },
+      },
+      limits: {
+        join: config.joinLimit,
+        heartbeat: config.heartbeatLimit,
+        reaction: config.reactionLimit,
+        request: config.requestLimit,
+        write: config.writeLimit,
+        addressWrite: config.addressWriteLimit,
+        onLimited: (limit) => {
+          metrics?.rateLimited.inc({ limit });
+          if (limit === 'join') pow.notePressure();
+        },
       },
       isDraining: () => draining,
       isClosing: () => closingHttp,
@@ -185,6 +209,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await broadcastsStopped;
       await media.shutdown();
       await tallies.close();
+      clearInterval(powTimer);
       states.close();
       await bus.close();
       await store.close();

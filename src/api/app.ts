@@ -2,7 +2,6 @@
  * The HTTP application: Fastify with strict JSON parsing, schema validation, one error shape, 405s
  * for known paths with the wrong method, per-route metrics, OpenAPI, and every route plugin.
  */
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,6 +10,7 @@ import { fail } from '../errors.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, sendError } from './http-errors.js';
 import { type PressureLimits, registerLanes } from './lanes.js';
+import { type RateLimits, registerRateLimits } from './rate-limits.js';
 import { audienceRoutes } from './routes/audience.js';
 import { broadcastRoutes } from './routes/broadcast.js';
 import { opsRoutes } from './routes/ops.js';
@@ -24,6 +24,8 @@ export interface AppOptions {
   bodyLimit: number;
   /** When to shed load, by lane (see lanes.ts). */
   pressure: PressureLimits;
+  /** Per-address and per-token limits on writes (see rate-limits.ts). */
+  limits: RateLimits;
   /** Proxies (edges) whose X-Forwarded-For is believed, so per-address limits see listeners, not the edge. */
   trustProxy: string[];
   /** True from the start of shutdown: /readyz answers 503 so balancers stop sending traffic. */
@@ -126,12 +128,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     },
   });
 
-  // Per-route limits (routes opt in with config.rateLimit); answered in our error shape with Retry-After.
-  await app.register(rateLimit, {
-    global: false,
-    errorResponseBuilder: (_request, context) =>
-      fail('rate_limited', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s.`, context.ttl / 1000),
-  });
+  await registerRateLimits(app, options.limits);
 
   await registerLanes(app, options.pressure);
   opsRoutes(app, deps, options.isDraining);

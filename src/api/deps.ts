@@ -1,5 +1,6 @@
 /** What the route plugins need; assembled once by the composition root (server.ts). */
 import type { AudienceService } from '../audience/audience-service.js';
+import type { ProofOfWork } from '../audience/proof-of-work.js';
 import type { StateDocuments } from '../audience/state-document.js';
 import type { WaitingRoom } from '../audience/waiting-room.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
@@ -23,10 +24,8 @@ export interface ApiDeps {
   metrics: Metrics;
   /** The waiting room, when joins per space are limited (ROSTRUM_ADMISSION_RATE). */
   waitingRoom: WaitingRoom | undefined;
-  /** Reactions one token may send per 10 s. */
-  reactionLimit: number;
-  /** Requests to speak and reminder sign-ups one address may make per minute. */
-  requestLimit: number;
+  /** The join path's proof of work (on under attack, or by the operator). */
+  pow: ProofOfWork;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReady: () => Promise<void>;
 }

@@ -24,6 +24,12 @@ export class Metrics {
     labelNames: ['lane'] as const,
     registers: [this.registry],
   });
+  readonly rateLimited = new Counter({
+    name: 'rostrum_rate_limited_total',
+    help: 'Requests answered 429 rate_limited, by limit (join, heartbeat, reaction, request, write, addressWrite)',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
   readonly busHandlerErrors = new Counter({
     name: 'rostrum_bus_handler_errors_total',
     help: 'Event handlers that threw',

@@ -146,5 +146,43 @@ export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ mini
 export const NoContent = Type.Null();
 /** For endpoints that take no body: absent, empty, or `{}` — anything else is an unknown field. */
 export const EmptyBody = Type.Object({}, closed);
-/** A join's body: nothing, or the waiting-room ticket from an earlier try. */
-export const JoinBodySchema = Type.Object({ ticket: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, closed);
+/** A join's body: nothing, the waiting-room ticket from an earlier try, and/or a proof of work. */
+export const JoinBodySchema = Type.Object(
+  {
+    ticket: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    pow: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: 'Base64 of the ALTCHA payload {challenge, solution} solving GET /api/spaces/:id/challenge (when pow_required).',
+      }),
+    ),
+  },
+  closed,
+);
+
+export const PowChallenge = Type.Object({
+  required: Type.Boolean({ description: 'Whether joins need a solution right now.' }),
+  level: Type.Integer(),
+  challenge: Type.Object(
+    {
+      parameters: Type.Object({}, { additionalProperties: true }),
+      signature: Type.String(),
+    },
+    { description: 'An ALTCHA (v2, SHA-256) challenge bound to this space, good for two minutes and one join.' },
+  ),
+});
+
+export const PowStatus = Type.Object({
+  mode: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')]),
+  required: Type.Boolean(),
+  level: Type.Integer(),
+  difficulty: Type.Integer({ description: 'The largest counter a challenge hides now (0 when off).' }),
+});
+export const PowSetBody = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')]),
+    level: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
+  },
+  closed,
+);

@@ -37,7 +37,17 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
   const dataDir = overrides.dataDir ?? tempDir();
   // Tests come from one address: per-address limits are raised unless a test sets its own.
   const config = loadConfig(
-    { port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', strictEvents: true, requestLimit: 100_000, ...overrides },
+    {
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      logLevel: 'silent',
+      strictEvents: true,
+      requestLimit: 100_000,
+      joinLimit: 1_000_000,
+      addressWriteLimit: 1_000_000,
+      ...overrides,
+    },
     {},
   );
   const server = await startServer(config);
@@ -72,7 +82,15 @@ export interface ChildServer {
 /** Runs `rostrum serve` as a child (on a free port unless given one) and resolves once it logs that it listens. */
 export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}, port = 0): Promise<ChildServer> {
   const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data', dataDir], {
-    env: { ...process.env, ROSTRUM_LOG_LEVEL: 'info', ...env },
+    // Tests come from one address: per-address limits are raised unless a test sets its own.
+    env: {
+      ...process.env,
+      ROSTRUM_LOG_LEVEL: 'info',
+      ROSTRUM_JOIN_LIMIT: '1000000',
+      ROSTRUM_ADDRESS_WRITE_LIMIT: '1000000',
+      ROSTRUM_REQUEST_LIMIT: '100000',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -6,6 +6,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { LiveSpace } from '../../control/live-space.js';
+import { fail } from '../../errors.js';
 import { asSpaceId } from '../../ids.js';
 import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -16,6 +17,7 @@ import {
   JoinBodySchema,
   JoinResponse,
   NoContent,
+  PowChallenge,
   ReactionBody,
   ReminderResponse,
   SpaceIdParam,
@@ -23,7 +25,7 @@ import {
 
 export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { audience, tokens, urls, metrics, waitingRoom } = deps;
+  const { audience, tokens, urls, metrics, waitingRoom, pow } = deps;
 
   r.post(
     '/api/spaces/:id/join',
@@ -37,16 +39,17 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         response: { 200: JoinResponse, ...ErrorResponses },
       },
       // New joins are the first thing shed when the server is overloaded.
-      config: { lane: 'sheddable' },
+      config: { lane: 'sheddable', limits: ['join'] },
     },
     // Not async: when the space is in memory (always, once anyone joined), the join completes
     // synchronously — no promise, no microtask — and the body is prebuilt (see join-body.ts).
     (request, typedReply) => {
       const reply = typedReply as FastifyReply;
       const claims = optionalClaims(request, tokens);
+      const ticket = request.body?.ticket;
       const answer = (live: LiveSpace): void => {
         if (waitingRoom && live.space.state !== 'ended') {
-          const arrival = waitingRoom.arrive(live.space.id, request.body?.ticket);
+          const arrival = waitingRoom.arrive(live.space.id, ticket);
           if (!arrival.admit) {
             // In line: a signed ticket, the place and the wait; come back with it after Retry-After.
             reply
@@ -68,10 +71,46 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
           .send(joinBody(live, grant, urls, audience.heartbeatIntervalSeconds));
       };
       const id = asSpaceId(request.params.id);
+      // Under attack a join needs a proof of work — unless it brings a waiting-room ticket, which
+      // it got after proving its work (or before the attack began).
+      if (pow.required && ticket === undefined) {
+        const solution = request.body?.pow;
+        if (solution === undefined) {
+          pow.notePressure();
+          throw fail('pow_required');
+        }
+        return pow
+          .verify(id, solution)
+          .then(() => audience.held(id) ?? audience.resolve(id))
+          .then(answer);
+      }
       const held = audience.held(id);
       if (!held) return audience.resolve(id).then(answer);
       answer(held);
       return undefined;
+    },
+  );
+
+  r.get(
+    '/api/spaces/:id/challenge',
+    {
+      schema: {
+        tags: ['audience'],
+        summary: 'A proof-of-work challenge to solve before joining, when joins need one',
+        description:
+          'Solve with altcha-lib (SHA-256, counters from 0) and join with {"pow": base64(JSON {challenge, solution})}. Each challenge admits one join within two minutes.',
+        params: SpaceIdParam,
+        response: { 200: PowChallenge, ...ErrorResponses },
+      },
+      // Making a challenge costs a hash and two HMACs: shed and limited like the joins it precedes.
+      config: { lane: 'sheddable', limits: ['join'] },
+    },
+    async (request, reply) => {
+      const id = asSpaceId(request.params.id);
+      await (audience.held(id) ?? audience.resolve(id));
+      reply.header('cache-control', 'no-store');
+      const { required, level } = pow.status();
+      return { required, level, challenge: await pow.challenge(id) };
     },
   );
 
@@ -85,6 +124,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         body: EmptyBody,
         response: { 204: NoContent, ...ErrorResponses },
       },
+      config: { limits: ['heartbeat', 'addressWrite'] },
     },
     async (request, reply) => {
       await audience.heartbeat(asSpaceId(request.params.id), claimsOf(request, tokens));
@@ -95,8 +135,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.post(
     '/api/spaces/:id/reactions',
     {
-      // Keyed by the bearer token (a forged one only spends its own bucket), else by address.
-      config: { rateLimit: { max: deps.reactionLimit, timeWindow: 10_000, keyGenerator: (req) => req.headers.authorization ?? req.ip } },
+      config: { limits: ['reaction', 'addressWrite'] },
       schema: {
         tags: ['audience'],
         summary: 'Send a reaction',
@@ -115,7 +154,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/api/spaces/:id/reminder',
     {
       // A durable write: limited per address, like requests to speak.
-      config: { rateLimit: { max: deps.requestLimit, timeWindow: 60_000 } },
+      config: { limits: ['request', 'write'] },
       schema: {
         tags: ['audience'],
         summary: 'Remind me when this scheduled space starts',

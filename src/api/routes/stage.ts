@@ -77,7 +77,7 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/api/spaces/:id/requests',
     {
       // Each request is a durable write: limited per address, so a crowd of fresh anonymous joins cannot flood the disk.
-      config: { rateLimit: { max: deps.requestLimit, timeWindow: 60_000 } },
+      config: { limits: ['request', 'write'] },
       schema: {
         tags: ['stage'],
         summary: 'Ask to speak',

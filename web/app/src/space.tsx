@@ -7,6 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, claimsOf, keepToken, retryDelay, spaceToken } from './api.js';
 import { HostConsole, useActions } from './host.js';
 import { formatDuration, Player } from './player.js';
+import { provePresence } from './pow.js';
 import { Reactions } from './reactions.js';
 import { SpeakerPanel, type StagePush } from './speaker.js';
 import { StageView, type Viewer } from './stage-view.js';
@@ -38,6 +39,7 @@ export function SpacePage(props: { id: string }) {
   const [asked, setAsked] = useState<'no' | 'pending' | 'declined'>('no');
   const [nudge, setNudge] = useState(0);
   const [queue, setQueue] = useState<{ position: number; waitSeconds: number } | null>(null);
+  const [checking, setChecking] = useState(false);
   const joining = useRef<Promise<string> | undefined>(undefined);
   const claims = claimsOf(token);
   const me = claims?.sub ?? null;
@@ -55,9 +57,12 @@ export function SpacePage(props: { id: string }) {
   };
   const joinInLine = async (): Promise<string> => {
     let ticket: string | undefined;
+    let pow: string | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const answer = await api<JoinResponse | Queued>('POST', `/api/spaces/${id}/join`, ticket ? { body: { ticket } } : {});
+        const body = { ...(ticket ? { ticket } : {}), ...(pow ? { pow } : {}) };
+        pow = undefined; // a solution admits one join
+        const answer = await api<JoinResponse | Queued>('POST', `/api/spaces/${id}/join`, ticket || body.pow ? { body } : {});
         if ('queued' in answer) {
           // The waiting room: show the place in line, come back with the ticket when told to.
           ticket = answer.ticket;
@@ -71,6 +76,12 @@ export function SpacePage(props: { id: string }) {
         setHeartbeatEvery(answer.heartbeatIntervalSeconds);
         return answer.token;
       } catch (err) {
+        if (err instanceof ApiError && err.code.startsWith('pow_') && attempt < 5) {
+          // Under attack: prove this is a browser spending a moment of work, then join at once.
+          setChecking(true);
+          pow = await provePresence(id).finally(() => setChecking(false));
+          continue;
+        }
         if (err instanceof ApiError && err.code.startsWith('ticket_'))
           ticket = undefined; // start again at the end of the line
         else if (!(err instanceof ApiError) || (err.status !== 429 && err.status !== 503) || attempt > 5) throw err;
@@ -112,6 +123,11 @@ export function SpacePage(props: { id: string }) {
       {error && (
         <p role="status" class="muted">
           {error}
+        </p>
+      )}
+      {checking && (
+        <p role="status" class="queue">
+          Checking your browser before letting you in (the space is busy)…
         </p>
       )}
       {queue && (

@@ -1,0 +1,117 @@
+/**
+ * Per-address and per-token rate limits on every write (DESIGN's third defence), with
+ * @fastify/rate-limit's counters (an LRU per limit in the embedded default; its Redis store is the
+ * scaled-out path). A write route names its limits in `config.limits`; a write that names none gets
+ * the general pair — `write` per token and `addressWrite` per address — so no write goes unlimited.
+ * Reads are never limited here: they are cached, and shed by lane under overload (lanes.ts).
+ *
+ * Every limit a route names is checked (the plugin's own per-route hook stops after the first), and
+ * a refusal is a coded 429 `rate_limited` with Retry-After. Stage signalling (the WebSocket) is not
+ * an HTTP write and is never limited here; it has its own per-connection message limit. The
+ * per-token limit on host and co-host actions is far above what a person clicks, so in practice it
+ * only ever stops a runaway script.
+ */
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { fail } from '../errors.js';
+import { sendError } from './http-errors.js';
+
+export type LimitName = 'join' | 'heartbeat' | 'reaction' | 'request' | 'write' | 'addressWrite';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The rate limits this route is subject to (a write without any gets `write` + `addressWrite`). */
+    limits?: LimitName[];
+  }
+}
+
+/** Requests allowed per window for each limit; 0 turns a limit off. */
+export interface RateLimits {
+  /** Joins per address per 10 s. */
+  join: number;
+  /** Heartbeats per token per minute. */
+  heartbeat: number;
+  /** Reactions per token per 10 s. */
+  reaction: number;
+  /** Requests to speak and reminder sign-ups per address per minute. */
+  request: number;
+  /** Any other write per token per minute. */
+  write: number;
+  /** Writes other than joins per address per minute (listeners behind one NAT share it). */
+  addressWrite: number;
+  /** Counts each refusal by limit (metrics). */
+  onLimited?: (limit: LimitName) => void;
+}
+
+type Key = 'address' | 'token';
+
+/** `perRoute`: each route counts on its own (asking to speak does not use up reminder sign-ups); else one count across routes. */
+const LIMITS: Record<LimitName, { windowMs: number; key: Key; perRoute: boolean }> = {
+  join: { windowMs: 10_000, key: 'address', perRoute: false },
+  heartbeat: { windowMs: 60_000, key: 'token', perRoute: false },
+  reaction: { windowMs: 10_000, key: 'token', perRoute: false },
+  request: { windowMs: 60_000, key: 'address', perRoute: true },
+  write: { windowMs: 60_000, key: 'token', perRoute: false },
+  addressWrite: { windowMs: 60_000, key: 'address', perRoute: false },
+};
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Distinct addresses or tokens each limit remembers (least recently seen forgotten first). */
+const REMEMBERED_KEYS = 100_000;
+/** An HS256 JWT's signature: 43 base64url characters, unique per token and shorter than the token. */
+const SIGNATURE_CHARS = 43;
+
+/**
+ * A token's bucket is keyed by its signature (a forged token only spends its own bucket, and the
+ * address limit bounds how many of those one address can make); no token falls back to the address.
+ */
+function tokenKey(request: FastifyRequest): string {
+  const auth = request.headers.authorization;
+  return auth && auth.length > SIGNATURE_CHARS ? `t:${auth.slice(-SIGNATURE_CHARS)}` : `a:${request.ip}`;
+}
+
+type Check = (request: FastifyRequest) => Promise<{ isExceeded?: boolean; ttl?: number }>;
+
+export async function registerRateLimits(app: FastifyInstance, limits: RateLimits): Promise<void> {
+  await app.register(rateLimit, { global: false, cache: REMEMBERED_KEYS, skipOnError: true });
+  // Each createRateLimit() call counts in a store of its own.
+  const create = (name: LimitName): Check =>
+    app.createRateLimit({
+      max: limits[name],
+      timeWindow: LIMITS[name].windowMs,
+      keyGenerator: LIMITS[name].key === 'address' ? (request) => request.ip : tokenKey,
+    }) as Check;
+  const shared = new Map<LimitName, Check>();
+  const checkFor = (name: LimitName): Check | undefined => {
+    if (limits[name] <= 0) return undefined;
+    if (LIMITS[name].perRoute) return create(name);
+    let check = shared.get(name);
+    if (!check) {
+      check = create(name);
+      shared.set(name, check);
+    }
+    return check;
+  };
+
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = [route.method].flat();
+    const named = route.config?.limits ?? (methods.some((m) => WRITES.has(m)) ? ['write', 'addressWrite'] : []);
+    const applied = named.flatMap((name) => {
+      const check = checkFor(name);
+      return check ? [{ name, check }] : [];
+    });
+    if (applied.length === 0) return;
+    const hook = async (request: FastifyRequest, reply: FastifyReply) => {
+      for (const { name, check } of applied) {
+        const verdict = await check(request);
+        if (verdict.isExceeded) {
+          limits.onLimited?.(name);
+          const seconds = Math.max(1, Math.ceil((verdict.ttl ?? 1000) / 1000));
+          return sendError(reply, fail('rate_limited', `Too many requests; retry in ${seconds} s.`, seconds));
+        }
+      }
+      return undefined;
+    };
+    route.onRequest = [...[route.onRequest ?? []].flat(), hook];
+  });
+}
