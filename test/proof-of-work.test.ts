@@ -238,7 +238,12 @@ describe('a real browser under attack mode', () => {
     });
 
     await page.goto(`${t.url}/s/${id}`);
-    await page.waitForFunction(() => Object.keys(sessionStorage).some((k) => k.includes('token')), undefined, { timeout: 20_000 });
+    // The page keeps its listener token once a join succeeds.
+    await page.waitForFunction(
+      () => Object.keys((globalThis as unknown as { sessionStorage: object }).sessionStorage).some((k) => k.includes('token')),
+      undefined,
+      { timeout: 20_000 },
+    );
 
     assert.deepEqual(joins[0], { status: 403, pow: false }, 'the first try is refused');
     assert.ok(
