@@ -95,7 +95,10 @@ export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}, 
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start within 10 s')), 10_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // a server that never said it listens must not outlive the test
+      reject(new Error('server did not start within 10 s (it logs "Rostrum listening" at info)'));
+    }, 10_000);
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       try {
