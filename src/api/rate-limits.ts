@@ -70,6 +70,16 @@ function tokenKey(request: FastifyRequest): string {
   return auth && auth.length > SIGNATURE_CHARS ? `t:${auth.slice(-SIGNATURE_CHARS)}` : `a:${request.ip}`;
 }
 
+/**
+ * A join is counted against its address, except a waiting-room ticket coming back: that joiner was
+ * counted when it arrived, and a line of listeners behind one NAT polling as told must not use up
+ * their neighbours' joins (a forged ticket is refused by its HMAC at the cost of a 429).
+ */
+function joinKey(request: FastifyRequest): string {
+  const ticket = (request.body as { ticket?: unknown } | undefined)?.ticket;
+  return typeof ticket === 'string' && ticket.length > SIGNATURE_CHARS ? `w:${ticket.slice(-SIGNATURE_CHARS)}` : request.ip;
+}
+
 type Check = (request: FastifyRequest) => Promise<{ isExceeded?: boolean; ttl?: number }>;
 
 export async function registerRateLimits(app: FastifyInstance, limits: RateLimits): Promise<void> {
@@ -79,7 +89,7 @@ export async function registerRateLimits(app: FastifyInstance, limits: RateLimit
     app.createRateLimit({
       max: limits[name],
       timeWindow: LIMITS[name].windowMs,
-      keyGenerator: LIMITS[name].key === 'address' ? (request) => request.ip : tokenKey,
+      keyGenerator: name === 'join' ? joinKey : LIMITS[name].key === 'address' ? (request) => request.ip : tokenKey,
     }) as Check;
   const shared = new Map<LimitName, Check>();
   const checkFor = (name: LimitName): Check | undefined => {
@@ -112,6 +122,7 @@ export async function registerRateLimits(app: FastifyInstance, limits: RateLimit
       }
       return undefined;
     };
-    route.onRequest = [...[route.onRequest ?? []].flat(), hook];
+    // After the body is parsed (a join's key may be its ticket); overload shedding stays in onRequest.
+    route.preValidation = [...[route.preValidation ?? []].flat(), hook];
   });
 }

@@ -66,6 +66,21 @@ export async function checkTarget(server: string, allowRemote: boolean): Promise
   }
 }
 
+/** Simulated listeners per source address on loopback. */
+const LISTENERS_PER_ADDRESS = 20;
+
+/**
+ * Where the listeners' connections come from. Against an IPv4 loopback target they are spread over
+ * many addresses of 127.0.0.0/8 (all of it is this machine), about 20 listeners each, so the
+ * server's per-address limits see a crowd of listeners, as they would in the field, not one
+ * address making every join. Elsewhere: the system's choice (undefined).
+ */
+export function sourceAddresses(server: string, listeners: number): Array<string | undefined> {
+  if (!/^127\.\d+\.\d+\.\d+$/.test(new URL(server).hostname)) return [undefined];
+  const count = Math.min(4_000, Math.max(1, Math.ceil(listeners / LISTENERS_PER_ADDRESS)));
+  return Array.from({ length: count }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`);
+}
+
 async function originRequests(server: string): Promise<number | null> {
   try {
     const text = await (await fetch(`${server}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
@@ -83,10 +98,16 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
   // Each listener has about one request in flight most of the time (a held blocking reload), as a
   // player with its own connection would; polls and heartbeats share the pool. Capped below the
   // process's file limit (20,000 here).
-  const http = new Pool(origin, {
-    connections: Math.min(MAX_CONNECTIONS, Math.max(16, Math.ceil(options.listeners * 1.2))),
-    pipelining: 1,
-  });
+  const sources = sourceAddresses(options.server, options.listeners);
+  const connections = Math.min(MAX_CONNECTIONS, Math.max(16, Math.ceil(options.listeners * 1.2)));
+  const pools = sources.map(
+    (localAddress) =>
+      new Pool(origin, {
+        connections: Math.max(2, Math.ceil(connections / sources.length)),
+        pipelining: 1,
+        ...(localAddress ? { localAddress } : {}),
+      }),
+  );
   const stats = new LoadStats();
   const apiPath = `/api/spaces/${encodeURIComponent(options.space)}`;
   const hlsPath = `/hls/${encodeURIComponent(options.space)}`;
@@ -106,7 +127,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
       timers.push(
         setTimeout(() => {
           const listener = new SimulatedListener({
-            http,
+            http: pools[i % pools.length]!,
             apiPath,
             hlsPath,
             stats,
@@ -158,6 +179,6 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
     for (const timer of timers) clearTimeout(timer);
     for (const listener of listeners) listener.stop();
     for (const stop of stopSpeakers) await stop();
-    await http.destroy();
+    await Promise.all(pools.map((pool) => pool.destroy()));
   }
 }

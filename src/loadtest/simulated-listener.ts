@@ -1,13 +1,16 @@
 /**
- * One simulated listener, behaving like a player and its page: join (retrying 429/503 after
- * Retry-After, with full jitter), then — until told to stop — follow the LL-HLS playlist with
+ * One simulated listener, behaving like a player and its page: join (waiting in line with a
+ * ticket, solving the proof of work when asked, retrying 429/503 after Retry-After with full
+ * jitter), then — until told to stop — follow the LL-HLS playlist with
  * blocking reload and fetch each part as it comes out (a real-time playback clock counts stalls),
  * poll the state document about once a second (with If-None-Match), heartbeat, and react now and
  * then. No decoding: the load test measures the service, not the codec.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import type { Challenge } from 'altcha-lib/types';
 import type { Dispatcher } from 'undici';
 import { PlaybackClock } from '../bots/playback-clock.js';
+import { solvePow } from '../bots/pow-solver.js';
 import type { LoadStats } from './stats.js';
 
 export interface ListenerContext {
@@ -20,6 +23,14 @@ export interface ListenerContext {
   reactionsPerMinute: number;
   /** Parts to start behind the live edge (PART-HOLD-BACK). */
   holdBackParts: number;
+}
+
+/** What a join answers: a token, a place in line, or a coded error. */
+interface JoinAnswer {
+  token?: string;
+  heartbeatIntervalSeconds?: number;
+  ticket?: string;
+  error?: { code: string };
 }
 
 const REACTIONS = ['👏', '❤️', '😂', '🔥', '💯', '🙏', '😮', '👍'];
@@ -96,22 +107,48 @@ export class SimulatedListener {
     }
   }
 
+  /**
+   * Joins like the web app: a waiting-room ticket is kept and brought back after Retry-After; a
+   * `pow_required` is met by solving the space's challenge; 429/503 are retried with full jitter.
+   */
   private async join(): Promise<boolean> {
+    let ticket: string | undefined;
+    let pow: string | undefined;
     for (let attempt = 0; !this.stopped; attempt++) {
       const started = performance.now();
-      const response = await this.request('POST', `${this.ctx.apiPath}/join`);
-      if (response?.status === 200) {
+      const body = ticket || pow ? JSON.stringify({ ...(ticket ? { ticket } : {}), ...(pow ? { pow } : {}) }) : undefined;
+      pow = undefined; // a solution admits one join
+      const response = await this.request('POST', `${this.ctx.apiPath}/join`, body ? { 'content-type': 'application/json' } : {}, body);
+      const answer = response ? (JSON.parse(response.body || '{}') as JoinAnswer) : undefined;
+      if (response?.status === 200 && answer?.token) {
         this.ctx.stats.joined(performance.now() - started);
-        const body = JSON.parse(response.body) as { token: string; heartbeatIntervalSeconds: number };
-        this.token = body.token;
-        this.heartbeatMs = body.heartbeatIntervalSeconds * 1000;
+        this.token = answer.token;
+        this.heartbeatMs = (answer.heartbeatIntervalSeconds ?? 10) * 1000;
         return true;
       }
-      // Full jitter over an exponential ceiling, never sooner than Retry-After.
       const retryAfter = Number(response?.headers['retry-after']) * 1000 || 0;
+      if (response?.status === 202 && answer?.ticket) {
+        // In line: come back with the ticket when told (a little jitter so the line does not poll in step).
+        ticket = answer.ticket;
+        await this.sleep(retryAfter * (0.9 + Math.random() * 0.2));
+        continue;
+      }
+      const code = answer?.error?.code ?? '';
+      if (code.startsWith('ticket_')) ticket = undefined;
+      if (code.startsWith('pow_') && attempt < 10) {
+        pow = await this.solveChallenge();
+        if (pow) continue;
+      }
+      // Full jitter over an exponential ceiling, never sooner than Retry-After.
       await this.sleep(Math.max(retryAfter, Math.random() * Math.min(30_000, 500 * 2 ** attempt)));
     }
     return false;
+  }
+
+  private async solveChallenge(): Promise<string | undefined> {
+    const response = await this.request('GET', `${this.ctx.apiPath}/challenge`);
+    if (response?.status !== 200) return undefined;
+    return solvePow((JSON.parse(response.body) as { challenge: Challenge }).challenge).catch(() => undefined);
   }
 
   private every(task: () => Promise<void>, ms: number, jitter: boolean): void {
