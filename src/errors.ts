@@ -21,13 +21,13 @@ export const ERRORS = {
   // 403
   permission_denied: { status: 403, message: 'Your role in this space may not do this.' },
   token_wrong_space: { status: 403, message: 'The token was issued for another space.' },
+  identity_removed: { status: 403, message: 'This identity was removed from the space and may not rejoin.' },
   pow_required: {
     status: 403,
     message: 'Joins need a proof of work right now: solve GET /api/spaces/:id/challenge and join with it as "pow".',
   },
   pow_invalid: { status: 403, message: 'The proof of work does not verify (malformed, forged, wrong answer, or for another space).' },
   pow_expired: { status: 403, message: 'The proof-of-work challenge has expired; fetch a new one.' },
-  identity_removed: { status: 403, message: 'This identity was removed from the space and may not rejoin.' },
   ticket_invalid: { status: 403, message: 'The waiting-room ticket is not valid here (forged, altered, or for another space).' },
   ticket_expired: { status: 403, message: 'The waiting-room ticket has expired; join again for a new one.' },
   unmute_others_forbidden: { status: 403, message: 'Only the person themself may unmute.' },
