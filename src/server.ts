@@ -3,7 +3,7 @@
  * on the embedded default), wires the services and the HTTP app, and owns shutdown. Nothing else
  * in the code knows which implementation it was given.
  */
-import { createHmac, createSecretKey } from 'node:crypto';
+import { createSecretKey } from 'node:crypto';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -20,7 +20,7 @@ import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
 import type { Config } from './config.js';
 import { CommandRunner } from './control/commands.js';
-import { type Credentials, resolveServerCredentials } from './control/credentials.js';
+import { type Credentials, deriveSecret, resolveServerCredentials } from './control/credentials.js';
 import { SpaceRegistry } from './control/space-registry.js';
 import { SpaceService } from './control/space-service.js';
 import { StageService } from './control/stage-service.js';
@@ -113,17 +113,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // Joins beyond the admission rate wait in line; an ended space's line (and its used tickets) goes.
   const waitingRoom =
     config.admissionRate > 0
-      ? new WaitingRoom(
-          createSecretKey(createHmac('sha256', credentials.apiSecret).update('rostrum waiting room').digest()),
-          config.admissionRate,
-        )
+      ? new WaitingRoom(createSecretKey(deriveSecret(credentials, 'rostrum waiting room')), config.admissionRate)
       : undefined;
   if (waitingRoom) bus.subscribe('space.ended', ({ spaceId }) => waitingRoom.forget(spaceId));
-  // Proof of work on joins: its signing keys derive from the API secret, so every node with the
-  // same credentials verifies what another issued.
-  const powSecret = (purpose: string) => createHmac('sha256', credentials.apiSecret).update(`rostrum pow ${purpose}`).digest('hex');
+  // Proof of work on joins: every node with the same credentials verifies what another issued.
   const pow = new ProofOfWork(
-    { signature: powSecret('challenge'), key: powSecret('key') },
+    {
+      signature: deriveSecret(credentials, 'rostrum pow challenge').toString('hex'),
+      key: deriveSecret(credentials, 'rostrum pow key').toString('hex'),
+    },
     { mode: config.powMode, baseDifficulty: config.powDifficulty },
   );
   const powTimer = setInterval(() => pow.tick(), 1000);

@@ -43,18 +43,6 @@ export interface RateLimits {
   onLimited?: (limit: LimitName) => void;
 }
 
-type Key = 'address' | 'token';
-
-/** `perRoute`: each route counts on its own (asking to speak does not use up reminder sign-ups); else one count across routes. */
-const LIMITS: Record<LimitName, { windowMs: number; key: Key; perRoute: boolean }> = {
-  join: { windowMs: 10_000, key: 'address', perRoute: false },
-  heartbeat: { windowMs: 60_000, key: 'token', perRoute: false },
-  reaction: { windowMs: 10_000, key: 'token', perRoute: false },
-  request: { windowMs: 60_000, key: 'address', perRoute: true },
-  write: { windowMs: 60_000, key: 'token', perRoute: false },
-  addressWrite: { windowMs: 60_000, key: 'address', perRoute: false },
-};
-
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Distinct addresses or tokens each limit remembers (least recently seen forgotten first). */
 const REMEMBERED_KEYS = 100_000;
@@ -80,6 +68,18 @@ function joinKey(request: FastifyRequest): string {
   return typeof ticket === 'string' && ticket.length > SIGNATURE_CHARS ? `w:${ticket.slice(-SIGNATURE_CHARS)}` : request.ip;
 }
 
+const addressKey = (request: FastifyRequest): string => request.ip;
+
+/** `perRoute`: each route counts on its own (asking to speak does not use up reminder sign-ups); else one count across routes. */
+const LIMITS: Record<LimitName, { windowMs: number; key: (request: FastifyRequest) => string; perRoute: boolean }> = {
+  join: { windowMs: 10_000, key: joinKey, perRoute: false },
+  heartbeat: { windowMs: 60_000, key: tokenKey, perRoute: false },
+  reaction: { windowMs: 10_000, key: tokenKey, perRoute: false },
+  request: { windowMs: 60_000, key: addressKey, perRoute: true },
+  write: { windowMs: 60_000, key: tokenKey, perRoute: false },
+  addressWrite: { windowMs: 60_000, key: addressKey, perRoute: false },
+};
+
 type Check = (request: FastifyRequest) => Promise<{ isExceeded?: boolean; ttl?: number }>;
 
 export async function registerRateLimits(app: FastifyInstance, limits: RateLimits): Promise<void> {
@@ -89,7 +89,7 @@ export async function registerRateLimits(app: FastifyInstance, limits: RateLimit
     app.createRateLimit({
       max: limits[name],
       timeWindow: LIMITS[name].windowMs,
-      keyGenerator: name === 'join' ? joinKey : LIMITS[name].key === 'address' ? (request) => request.ip : tokenKey,
+      keyGenerator: LIMITS[name].key,
     }) as Check;
   const shared = new Map<LimitName, Check>();
   const checkFor = (name: LimitName): Check | undefined => {

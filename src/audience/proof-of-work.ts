@@ -109,7 +109,9 @@ export class ProofOfWork {
     }
     const nowS = this.now() / 1000;
     for (const [signature, expiresAt] of this.used) {
-      if (expiresAt >= nowS) break; // insertion order is expiry order: every challenge lives as long
+      // Kept in the order they were used, which is nearly expiry order (every challenge lives as
+      // long): one not yet expired stops the sweep, so an entry goes at most one lifetime late.
+      if (expiresAt >= nowS) break;
       this.used.delete(signature);
     }
   }

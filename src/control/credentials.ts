@@ -3,7 +3,7 @@
  * on the embedded default — generated on first start into `<data>/credentials.json` (mode 0600),
  * where the CLI on the same machine finds them.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MIN_SECRET_LENGTH } from './tokens.js';
@@ -14,6 +14,15 @@ export interface Credentials {
 }
 
 const FILE = 'credentials.json';
+
+/**
+ * A key for one purpose (waiting-room tickets, proof-of-work challenges), derived from the API
+ * secret: every node with the same credentials derives the same key, and no purpose's key reveals
+ * the secret or another purpose's key.
+ */
+export function deriveSecret(credentials: Credentials, purpose: string): Buffer {
+  return createHmac('sha256', credentials.apiSecret).update(purpose).digest();
+}
 
 export function credentialsPath(dataDir: string): string {
   return path.join(dataDir, FILE);

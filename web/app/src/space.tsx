@@ -60,9 +60,9 @@ export function SpacePage(props: { id: string }) {
     let pow: string | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const body = { ...(ticket ? { ticket } : {}), ...(pow ? { pow } : {}) };
+        const sent = ticket || pow ? { body: { ...(ticket ? { ticket } : {}), ...(pow ? { pow } : {}) } } : {};
         pow = undefined; // a solution admits one join
-        const answer = await api<JoinResponse | Queued>('POST', `/api/spaces/${id}/join`, ticket || body.pow ? { body } : {});
+        const answer = await api<JoinResponse | Queued>('POST', `/api/spaces/${id}/join`, sent);
         if ('queued' in answer) {
           // The waiting room: show the place in line, come back with the ticket when told to.
           ticket = answer.ticket;
