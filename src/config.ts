@@ -47,6 +47,11 @@ export interface Config {
   trustProxy: string[];
   /** Joins admitted per second per space; faster arrivals get a waiting-room ticket. Default 0 = no waiting room (ROSTRUM_ADMISSION_RATE). */
   admissionRate: number;
+  /**
+   * Listeners this node serves at once, all spaces together; beyond it joiners wait in line until
+   * places free up. Default 0 = no cap (ROSTRUM_LISTENER_CAPACITY).
+   */
+  listenerCapacity: number;
   /** Proof of work on the join path: auto (on under sustained pressure, harder while it lasts), on, or off. Default auto (ROSTRUM_POW). */
   powMode: 'auto' | 'on' | 'off';
   /** Largest counter a level-1 challenge hides (about 0.75 × this many SHA-256 to solve; Chromium does ~150 k/s on one core here). Default 50000 (ROSTRUM_POW_DIFFICULTY). */
@@ -111,6 +116,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       .map((a) => a.trim())
       .filter(Boolean),
     admissionRate: intFrom(env.ROSTRUM_ADMISSION_RATE, 0, 'ROSTRUM_ADMISSION_RATE'),
+    listenerCapacity: intFrom(env.ROSTRUM_LISTENER_CAPACITY, 0, 'ROSTRUM_LISTENER_CAPACITY'),
     powMode: powModeFrom(env.ROSTRUM_POW),
     powDifficulty: intFrom(env.ROSTRUM_POW_DIFFICULTY, 50_000, 'ROSTRUM_POW_DIFFICULTY', 1),
     maxEventLoopDelayMs: intFrom(env.ROSTRUM_MAX_EVENT_LOOP_DELAY_MS, 100, 'ROSTRUM_MAX_EVENT_LOOP_DELAY_MS', 1),

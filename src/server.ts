@@ -110,10 +110,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log.error({ err, spaceId }, 'could not keep listener tallies'),
   );
 
-  // Joins beyond the admission rate wait in line; an ended space's line (and its used tickets) goes.
+  // Joins beyond the admission rate, or beyond the node's listener capacity, wait in line; an
+  // ended space's line (and its used tickets) goes.
   const waitingRoom =
-    config.admissionRate > 0
-      ? new WaitingRoom(createSecretKey(deriveSecret(credentials, 'rostrum waiting room')), config.admissionRate)
+    config.admissionRate > 0 || config.listenerCapacity > 0
+      ? new WaitingRoom(createSecretKey(deriveSecret(credentials, 'rostrum waiting room')), {
+          rate: config.admissionRate,
+          capacity: config.listenerCapacity,
+          listeners: () => audience.listenersOnNode(),
+        })
       : undefined;
   if (waitingRoom) bus.subscribe('space.ended', ({ spaceId }) => waitingRoom.forget(spaceId));
   // Proof of work on joins: every node with the same credentials verifies what another issued.

@@ -125,3 +125,67 @@ describe('the waiting room', () => {
     }
   });
 });
+
+describe('the waiting room at the listener capacity', () => {
+  let t: TestServer;
+  let id: string;
+
+  before(async () => {
+    // 20 listeners at most on the node, no admission rate; a listener counts for 2 s after its last heartbeat.
+    t = await startTestServer({ listenerCapacity: 20, listenerWindowSeconds: 2 });
+    id = await createSpace(t, { live: true });
+  });
+  after(() => t.close());
+
+  const join = async (ticket?: string) => {
+    const response = await fetch(`${t.url}/api/spaces/${id}/join`, {
+      method: 'POST',
+      ...(ticket ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ticket }) } : {}),
+    });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const listeners = async () => ((await (await fetch(`${t.url}/api/spaces/${id}/state`)).json()) as { listeners: number }).listeners;
+
+  test('a full node puts joiners in line, holds the line while it stays full, and lets them in as places free up', async () => {
+    const tokens: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const answer = await join();
+      assert.equal(answer.status, 200, `listener ${i + 1} of 20 gets in: ${JSON.stringify(answer.body)}`);
+      tokens.push(answer.body.token);
+    }
+    const queued = await Promise.all(Array.from({ length: 5 }, () => join()));
+    for (const answer of queued) assert.equal(answer.status, 202, 'the 21st and later wait in line');
+    assert.deepEqual(
+      queued.map((a) => a.body.position).sort((a, b) => a - b),
+      [1, 2, 3, 4, 5],
+    );
+    // The twenty keep listening (heartbeats) for 3 s: nobody in line gets in.
+    const heartbeats = setInterval(() => {
+      for (const token of tokens) void fetch(`${t.url}/api/spaces/${id}/heartbeat`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    }, 500);
+    try {
+      for (let k = 0; k < 6; k++) {
+        await sleep(500);
+        const answer = await join(queued[0]!.body.ticket);
+        assert.equal(answer.status, 202, 'the line does not move while the node is full');
+      }
+      assert.ok((await listeners()) <= 20, 'the node stays at its capacity');
+    } finally {
+      clearInterval(heartbeats);
+    }
+    // They leave (heartbeats stop); within the counting window their places free up and the line goes in, in order.
+    const deadline = Date.now() + 10_000;
+    let admitted = 0;
+    while (admitted < queued.length && Date.now() < deadline) {
+      const answer = await join(queued[admitted]!.body.ticket);
+      if (answer.status === 200) admitted++;
+      else {
+        assert.equal(answer.status, 202, JSON.stringify(answer.body));
+        await sleep(200);
+      }
+    }
+    assert.equal(admitted, queued.length, 'everyone in line got in once places were free');
+    // A newcomer behind an empty line and a nearly empty node goes straight in.
+    assert.equal((await join()).status, 200);
+  });
+});

@@ -22,7 +22,7 @@ export interface ApiDeps {
   credentials: Credentials;
   urls: Urls;
   metrics: Metrics;
-  /** The waiting room, when joins per space are limited (ROSTRUM_ADMISSION_RATE). */
+  /** The waiting room, when joins are limited (ROSTRUM_ADMISSION_RATE, ROSTRUM_LISTENER_CAPACITY). */
   waitingRoom: WaitingRoom | undefined;
   /** The join path's proof of work (on under attack, or by the operator). */
   pow: ProofOfWork;

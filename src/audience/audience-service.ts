@@ -90,7 +90,7 @@ export class AudienceService {
       identity = newListenerIdentity();
     }
     const token = this.tokens.mintListener(this.options.apiKey, identity, live.space.id, iat, exp);
-    this.counter(live.space.id).seen(identity, now);
+    this.counter(live.space.id).joined(identity, now);
     return { token, identity, expiresAt: exp * 1000 };
   }
 
@@ -128,6 +128,14 @@ export class AudienceService {
 
   listeners(id: SpaceId): number {
     return this.counters.get(id)?.concurrent(this.now()) ?? 0;
+  }
+
+  /** Listeners on this node now, every space together (the waiting room's measure of capacity). */
+  listenersOnNode(): number {
+    const now = this.now();
+    let total = 0;
+    for (const counter of this.counters.values()) total += counter.concurrent(now);
+    return total;
   }
 
   /** Peak and total unique, for keeping with the space. */

@@ -12,6 +12,8 @@ export class ListenerCounter {
   private readonly total = new HyperLogLog();
   private rotatedAt: number;
   private cached: { at: number; value: number } | undefined;
+  /** Joins since the estimate was cached: each is a new listener, counted before the next estimate. */
+  private joinedSinceEstimate = 0;
   peak = 0;
 
   constructor(
@@ -37,6 +39,12 @@ export class ListenerCounter {
     this.cached = undefined;
   }
 
+  /** A listener joined (a new identity): counted at once, not only from the next estimate. */
+  joined(identity: string, now: number): void {
+    this.seen(identity, now);
+    this.joinedSinceEstimate++;
+  }
+
   seen(identity: string, now: number): void {
     this.rotate(now);
     const hash = hashForHll(identity);
@@ -47,9 +55,10 @@ export class ListenerCounter {
   /** Concurrent listeners; recomputed at most once a second (a 16 K-register pass). */
   concurrent(now: number): number {
     this.rotate(now);
-    if (this.cached && now - this.cached.at < 1000) return this.cached.value;
+    if (this.cached && now - this.cached.at < 1000) return this.cached.value + this.joinedSinceEstimate;
     const value = this.current.estimate(this.previous);
     this.cached = { at: now, value };
+    this.joinedSinceEstimate = 0;
     if (value > this.peak) this.peak = value;
     return value;
   }

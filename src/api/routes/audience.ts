@@ -23,6 +23,9 @@ import {
   SpaceIdParam,
 } from '../schemas.js';
 
+/** A wait in line beyond this, seconds, counts as pressure toward switching the proof of work on. */
+const LONG_WAIT_SECONDS = 30;
+
 export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { audience, tokens, urls, metrics, waitingRoom, pow } = deps;
@@ -51,6 +54,10 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         if (waitingRoom && live.space.state !== 'ended') {
           const arrival = waitingRoom.arrive(live.space.id, ticket);
           if (!arrival.admit) {
+            // A line minutes long is demand far beyond what the node serves: a crowd, or bots
+            // collecting tickets. It counts as pressure, so the proof of work comes on (and
+            // makes each new place in line cost a solution) if it lasts.
+            if (ticket === undefined && arrival.grant.estimatedWaitSeconds > LONG_WAIT_SECONDS) pow.notePressure();
             // In line: a signed ticket, the place and the wait; come back with it after Retry-After.
             reply
               .code(202)
