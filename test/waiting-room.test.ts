@@ -161,7 +161,8 @@ describe('the waiting room at the listener capacity', () => {
     );
     // The twenty keep listening (heartbeats) for 3 s: nobody in line gets in.
     const heartbeats = setInterval(() => {
-      for (const token of tokens) void fetch(`${t.url}/api/spaces/${id}/heartbeat`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      for (const token of tokens)
+        void fetch(`${t.url}/api/spaces/${id}/heartbeat`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     }, 500);
     try {
       for (let k = 0; k < 6; k++) {
