@@ -5,29 +5,13 @@
  * refuses a target that is not loopback.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createToken } from '../src/control/tokens.js';
 import type { LoadReport } from '../src/loadtest/load-test.js';
 import { Api } from './helpers/http.js';
-import { BIN, spawnServer, tempDir } from './helpers/server.js';
-
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runCli as cli, spawnServer, tempDir } from './helpers/server.js';
 
 test('200 listeners and 2 bot speakers for 20 s: every listener hears audio, no stalls, the count within 2 %', async () => {
   const dataDir = tempDir();

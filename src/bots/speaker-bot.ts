@@ -33,6 +33,9 @@ export class SpeakerBot {
   readonly receivers: OpusReceiver[] = [];
   readonly messages: Array<{ type: string; [key: string]: unknown }> = [];
   private sender: OpusSender | undefined;
+  /** Pings waiting for their pong, by their `t`. */
+  private readonly pings = new Map<number, () => void>();
+  private pingCount = 0;
 
   private constructor(
     private readonly ws: WebSocket,
@@ -48,7 +51,12 @@ export class SpeakerBot {
     const pc = new RTCPeerConnection(rtcConfig(isLoopback(new URL(options.server).hostname)));
     const mic = new MediaStreamTrack({ kind: 'audio' });
     const bot = new SpeakerBot(ws, pc);
-    ws.on('message', (data) => bot.messages.push(JSON.parse(String(data))));
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string; [key: string]: unknown };
+      const pong = message.type === 'pong' ? bot.pings.get(message.t as number) : undefined;
+      if (pong) pong();
+      else bot.messages.push(message);
+    });
     pc.addTransceiver(mic, { direction: 'sendonly' });
     for (let i = 0; i < SLOTS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
     pc.onTrack.subscribe((track) => {
@@ -108,6 +116,27 @@ export class SpeakerBot {
     if (answer.type !== 'answer') throw new Error(`offer refused: ${JSON.stringify(answer)}`);
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp as string });
     await connected(this.pc, 'WebRTC');
+  }
+
+  /**
+   * The signalling round trip: a ping on the stage socket and the server's pong, ms. Rejects after
+   * `timeoutMs` without one.
+   */
+  ping(timeoutMs = 5000): Promise<number> {
+    const t = ++this.pingCount;
+    const sentAt = performance.now();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pings.delete(t);
+        reject(new Error('no pong'));
+      }, timeoutMs);
+      this.pings.set(t, () => {
+        clearTimeout(timer);
+        this.pings.delete(t);
+        resolve(performance.now() - sentAt);
+      });
+      this.ws.send(JSON.stringify({ type: 'ping', t }));
+    });
   }
 
   /** Frames published so far (20 ms each). */

@@ -2,15 +2,16 @@
  * `rostrum loadtest`: rehearse an event before the crowd arrives. Simulated listeners join a space
  * and behave like players (src/loadtest/), optional bot speakers talk, a progress bar shows
  * listeners, joins/s, errors and join p99, and the report goes to stdout, a JSON file and an HTML
- * page with charts. Loopback only unless --allow-remote; bounded by --duration.
+ * page with charts. `--flood` adds an attack on the join path and `--go-live` the start of
+ * scheduled spaces during it (the start-on-time rehearsal). Loopback only unless --allow-remote;
+ * bounded by --duration.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
-import { SpeakerBot } from '../bots/speaker-bot.js';
 import { renderHtmlReport } from '../loadtest/html-report.js';
-import { LoadTestError, runLoadTest } from '../loadtest/load-test.js';
+import { type LoadReport, LoadTestError, runLoadTest } from '../loadtest/load-test.js';
 import { ApiClient, CliError, serverUrl } from './client.js';
 import { withServerOptions } from './options.js';
 
@@ -38,11 +39,44 @@ export function loadtestCommand(): Command {
     .option('--reactions-per-min <r>', 'reactions per minute per listener, on average', count('--reactions-per-min', 0, 600), 0)
     .option('--json <file>', 'write the report as JSON')
     .option('--report <dir>', 'write the report as an HTML page with charts (index.html)')
+    .option(
+      '--flood <joins-per-second>',
+      'also flood joins at this rate, open loop, from many addresses, ignoring Retry-After and challenges (an attack)',
+      count('--flood', 1, 100_000),
+    )
+    .option(
+      '--flood-at <seconds>',
+      'second of the run the flood starts (default: when the listeners have arrived)',
+      count('--flood-at', 0, 86_400),
+    )
+    .option('--flood-seconds <seconds>', 'how long the flood lasts (default: the rest of the run)', count('--flood-seconds', 1, 86_400))
+    .option(
+      '--flood-addresses <n>',
+      'source addresses the flood comes from (default: one per 5 joins a second)',
+      count('--flood-addresses', 1, 4_000),
+    )
+    .option(
+      '--go-live <ids>',
+      'scheduled spaces (comma-separated) to take live during the flood or the run, each with a talking bot speaker seated before; the flood targets them (needs operator credentials)',
+      (value: string) => value.split(',').filter(Boolean),
+    )
     .option('--allow-remote', 'allow a target that is not a loopback address')
     .action(async (opts) => {
       const server = serverUrl(opts);
       const speakers = opts.speakers as number;
-      const client = speakers > 0 ? new ApiClient(opts) : undefined;
+      const goLive = (opts.goLive as string[] | undefined) ?? [];
+      const client = speakers > 0 || goLive.length > 0 ? new ApiClient(opts) : undefined;
+      const rampEnd = opts.profile === 'flash' ? 1 : (opts.ramp as number);
+      const floodAt = (opts.floodAt as number | undefined) ?? Math.min(rampEnd, opts.duration - 1);
+      const flood =
+        opts.flood === undefined
+          ? undefined
+          : {
+              ratePerSecond: opts.flood as number,
+              atSeconds: floodAt,
+              seconds: (opts.floodSeconds as number | undefined) ?? Math.max(1, opts.duration - floodAt),
+              ...(opts.floodAddresses === undefined ? {} : { addresses: opts.floodAddresses as number }),
+            };
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar(
             { format: 'listeners {bar} {value}/{total} | joins/s {joins} | errors {errors} | join p99 {p99} ms', hideCursor: true },
@@ -50,7 +84,7 @@ export function loadtestCommand(): Command {
           )
         : undefined;
       bar?.start(opts.listeners, 0, { joins: 0, errors: 0, p99: '-' });
-      let report: Awaited<ReturnType<typeof runLoadTest>>;
+      let report: LoadReport;
       try {
         report = await runLoadTest({
           server,
@@ -61,7 +95,10 @@ export function loadtestCommand(): Command {
           profile: opts.profile,
           reactionsPerMinute: opts.reactionsPerMin,
           allowRemote: opts.allowRemote === true,
-          startSpeakers: client ? () => startSpeakers(client, opts.space, speakers) : undefined,
+          speakers,
+          goLive,
+          ...(client ? { api: client.request.bind(client) } : {}),
+          ...(flood ? { flood } : {}),
           onSecond: (second, stats) => {
             const payload = { joins: second.joins, errors: stats.errors, p99: second.joinMs?.p99 ?? '-' };
             if (bar) bar.update(stats.listeners, payload);
@@ -93,27 +130,30 @@ export function loadtestCommand(): Command {
           `errors:         ${JSON.stringify(report.errors)}`,
           `requests:       ${Math.round(report.requestsPerSecond)}/s from the listeners; origin ${report.originRequestsPerSecond === null ? '—' : Math.round(report.originRequestsPerSecond)}/s`,
           `listener count: server says ${report.listenerCount.reported ?? '—'}, simulated ${report.listenerCount.simulated}`,
+          ...rehearsalLines(report, p),
           '',
         ].join('\n'),
       );
     });
 }
 
-/** Seats `k` bot speakers with tones (as invited speakers, through the operator's credentials). */
-async function startSpeakers(client: ApiClient, space: string, k: number): Promise<Array<() => Promise<void>>> {
-  const stops: Array<() => Promise<void>> = [];
-  const base = `/api/spaces/${encodeURIComponent(space)}`;
-  for (let i = 0; i < k; i++) {
-    const identity = `loadtest-speaker-${i + 1}`;
-    const { token } = await client.request<{ token: string }>('POST', `${base}/tokens`, {
-      identity,
-      name: `Speaker ${i + 1}`,
-      role: 'speaker',
-    });
-    await client.request('POST', `${base}/stage`, undefined, token);
-    await client.request('POST', `${base}/participants/${identity}/unmute`, undefined, token);
-    const bot = await SpeakerBot.join({ server: client.server, token, toneHz: 330 + 110 * i, keepHeard: false });
-    stops.push(() => bot.close());
+/** The start-on-time rehearsal's part of the summary: the flood, the starts, the stage, the memory. */
+function rehearsalLines(report: LoadReport, p: (x: LoadReport['joinMs']) => string): string[] {
+  const lines: string[] = [];
+  const f = report.flood;
+  if (f) {
+    lines.push(
+      `flood:          ${f.offeredPerSecond}/s for ${f.durationSeconds} s from ${f.sourceAddresses} addresses: ${f.sent} sent, ${f.answered} answered, ${f.timeouts} timeouts, ${f.networkErrors} network errors, ${f.notSent} not sent`,
+      `flood answers:  ${p(f.answerMs)}; ${JSON.stringify(f.byCode)}; 5xx other than 503: ${f.serverErrors}`,
+    );
   }
-  return stops;
+  for (const s of report.starts) {
+    lines.push(
+      `go live:        ${s.space} at ${s.atSecond} s: answered in ${Math.round(s.goLiveMs)} ms, first part of audio ${s.firstPartMs === null ? 'never' : `${Math.round(s.firstPartMs)} ms`}`,
+    );
+  }
+  if (report.stage) lines.push(`stage RTT:      ${p(report.stage.rttMs)} (${report.stage.pings} pings, ${report.stage.lost} lost)`);
+  const m = report.serverMemoryMb;
+  if (m) lines.push(`server memory:  ${m.start} MB at the start, ${m.peak} MB at most, ${m.end} MB at the end`);
+  return lines;
 }

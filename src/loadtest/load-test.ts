@@ -1,14 +1,21 @@
 /**
  * `rostrum loadtest`'s engine: ramps up simulated listeners (linearly, or all in the first second
  * for a flash crowd) against one space over pooled keep-alive HTTP (undici), runs them for the
- * duration, and stops by itself. Loopback targets only unless allowed otherwise. Returns the report:
- * join latency, time to first audio, stalls, errors by status, request rates, and how the listener
- * count the server reports compares with the number simulated.
+ * duration, and stops by itself. Loopback targets only unless allowed otherwise. Optionally it
+ * rehearses the start of a show under attack: bot speakers on stage, a join flood (join-flood.ts),
+ * and scheduled spaces taken live during it (stage-rehearsal.ts). Returns the report: join
+ * latency, time to first audio, stalls, errors by status, request rates, how the listener count
+ * the server reports compares with the number simulated — and, when rehearsing, how the flood was
+ * answered, go-live to first audio, the stage's signalling round trip and the server's memory.
  */
 import dns from 'node:dns/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { type Percentiles, percentiles } from '../bots/listener-bot.js';
+import type { SpeakerBot } from '../bots/speaker-bot.js';
+import { type FloodReport, floodSources, JoinFlood } from './join-flood.js';
 import { SimulatedListener } from './simulated-listener.js';
+import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from './stage-rehearsal.js';
 import { LoadStats, type Second } from './stats.js';
 
 export interface LoadTestOptions {
@@ -20,10 +27,30 @@ export interface LoadTestOptions {
   profile: 'linear' | 'flash';
   reactionsPerMinute: number;
   allowRemote: boolean;
-  /** Starts the bot speakers (before the listeners arrive); returns their stoppers. */
-  startSpeakers?: () => Promise<Array<() => Promise<void>>>;
+  /** Bot speakers seated on the space before the listeners arrive (needs `api`). */
+  speakers?: number;
+  /** The operator's API: seats bot speakers and takes spaces live. */
+  api?: OperatorApi;
+  /**
+   * Scheduled spaces to take live during the run (needs `api`): each gets a talking bot speaker
+   * before, and they go live one after another, spread over the flood (or the run).
+   */
+  goLive?: string[];
+  /** A join flood (join-flood.ts) on the spaces going live, or else on the space. */
+  flood?: FloodPlan;
   /** Called once a second with the second just closed. */
   onSecond?: (second: Second, stats: LoadStats) => void;
+}
+
+export interface FloodPlan {
+  ratePerSecond: number;
+  /** Second of the run it starts, and how long it lasts. */
+  atSeconds: number;
+  seconds: number;
+  /** Source addresses it comes from (default: one per 5 joins a second, up to 4,000). */
+  addresses?: number;
+  /** An answer later than this is a timeout, ms (default 2,000). */
+  timeoutMs?: number;
 }
 
 export interface LoadReport {
@@ -47,6 +74,24 @@ export interface LoadReport {
   /** Requests the origin served per second over the run (its /metrics), whatever stood in front. */
   originRequestsPerSecond: number | null;
   listenerCount: { simulated: number; reported: number | null; accuracy: number | null };
+  /**
+   * The node's measured join capacity: listeners let in per second while others were still
+   * waiting to get in (whole seconds after the first, whose burst is not a rate). Null when the
+   * crowd got in too fast to show one (it did not exceed the capacity), and for a linear ramp,
+   * whose pace is the ramp's.
+   */
+  joinCapacityPerSecond: number | null;
+  /** How the server answered the flood, when there was one. */
+  flood: FloodReport | null;
+  /** Each space taken live, and go-live → first part of audio over them all. */
+  starts: StartTiming[];
+  goLiveToFirstPartMs: Percentiles | null;
+  /** Pings on every bot speaker's signalling socket, every 250 ms (null without speakers). */
+  stage: { pings: number; lost: number; rttMs: Percentiles | null } | null;
+  /** The server's resident memory (its /metrics), MB: before, highest, and at the end. */
+  serverMemoryMb: { start: number; peak: number; end: number } | null;
+  /** This process's own event-loop delay p99, ms: high means the generator, not the server, was late. */
+  generatorLagP99Ms: number;
   series: Second[];
 }
 
@@ -81,20 +126,38 @@ export function sourceAddresses(server: string, listeners: number): Array<string
   return Array.from({ length: count }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`);
 }
 
-async function originRequests(server: string): Promise<number | null> {
+async function serverMetrics(server: string): Promise<{ requests: number; rssMb: number | null } | null> {
   try {
     const text = await (await fetch(`${server}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-    let total = 0;
-    for (const m of text.matchAll(/^rostrum_http_request_duration_seconds_count\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
-    return total;
+    let requests = 0;
+    for (const m of text.matchAll(/^rostrum_http_request_duration_seconds_count\{[^}]*\} (\d+)/gm)) requests += Number(m[1]);
+    const rss = /^rostrum_process_resident_memory_bytes (\d+)/m.exec(text)?.[1];
+    return { requests, rssMb: rss === undefined ? null : Math.round(Number(rss) / 2 ** 20) };
   } catch {
     return null;
   }
 }
 
+function joinCapacity(series: Second[], listeners: number): number | null {
+  let joined = 0;
+  const full: number[] = [];
+  for (const second of series) {
+    joined += second.joins;
+    // A second counts when some were still waiting at its end: the node, not the crowd, set its pace.
+    if (joined >= listeners) break;
+    if (second.t >= 2) full.push(second.joins);
+  }
+  return full.length >= 2 ? Math.round(full.reduce((a, b) => a + b, 0) / full.length) : null;
+}
+
 export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport> {
   await checkTarget(options.server, options.allowRemote);
   const origin = new URL(options.server).origin;
+  const goLiveSpaces = options.goLive ?? [];
+  const speakers = options.speakers ?? 0;
+  const api = options.api;
+  if ((speakers > 0 || goLiveSpaces.length > 0) && !api)
+    throw new LoadTestError("bot speakers and going live need the operator's credentials");
   // Each listener has about one request in flight most of the time (a held blocking reload), as a
   // player with its own connection would; polls and heartbeats share the pool. Capped below the
   // process's file limit (20,000 here).
@@ -113,14 +176,33 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
   const hlsPath = `/hls/${encodeURIComponent(options.space)}`;
   const listeners: SimulatedListener[] = [];
   const timers: NodeJS.Timeout[] = [];
-  const stopSpeakers = (await options.startSpeakers?.()) ?? [];
-  const originBefore = await originRequests(options.server);
-  const started = performance.now();
-  const ticker = setInterval(() => {
-    const second = stats.tick();
-    options.onSecond?.(second, stats);
-  }, 1000);
+  const bots: SpeakerBot[] = [];
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  let pinger: StagePinger | undefined;
+  let flood: JoinFlood | undefined;
+  const flooding: Array<Promise<void>> = [];
+  const starting: Array<Promise<StartTiming>> = [];
   try {
+    // The stage first: speakers on the space, and one on each space about to go live (its green room).
+    for (let i = 0; i < speakers; i++) bots.push(await seatSpeaker(api!, options.server, options.space, i + 1, 330 + 110 * i));
+    for (const [k, space] of goLiveSpaces.entries()) bots.push(await seatSpeaker(api!, options.server, space, 1, 440 + 110 * k));
+    if (bots.length > 0) pinger = new StagePinger(() => bots);
+    const before = await serverMetrics(options.server);
+    const memory = before?.rssMb != null ? { start: before.rssMb, peak: before.rssMb, end: before.rssMb } : null;
+    lag.enable();
+    const started = performance.now();
+    const ticker = setInterval(() => {
+      const second = stats.tick();
+      if (flood) second.flood = flood.tick();
+      options.onSecond?.(second, stats);
+      void serverMetrics(options.server).then((m) => {
+        if (!memory || m?.rssMb == null) return;
+        second.serverRssMb = m.rssMb;
+        memory.peak = Math.max(memory.peak, m.rssMb);
+        memory.end = m.rssMb;
+      });
+    }, 1000);
+    timers.push(ticker);
     const rampMs = options.profile === 'flash' ? 1000 : options.rampSeconds * 1000;
     for (let i = 0; i < options.listeners; i++) {
       const at = options.profile === 'flash' ? Math.random() * rampMs : (i / options.listeners) * rampMs;
@@ -139,7 +221,28 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
         }, at),
       );
     }
+    const plan = options.flood;
+    if (plan) {
+      const targets = goLiveSpaces.length > 0 ? goLiveSpaces : [options.space];
+      const joiners = new JoinFlood({
+        origin,
+        joinPaths: targets.map((space) => `/api/spaces/${encodeURIComponent(space)}/join`),
+        ratePerSecond: plan.ratePerSecond,
+        durationSeconds: plan.seconds,
+        sources: floodSources(options.server, plan.addresses ?? Math.ceil(plan.ratePerSecond / 5)),
+        timeoutMs: plan.timeoutMs ?? 2000,
+      });
+      flood = joiners;
+      timers.push(setTimeout(() => flooding.push(joiners.run()), plan.atSeconds * 1000));
+    }
+    // The starts, spread evenly over the flood (or the run): none at its very edges.
+    const window = plan ? [plan.atSeconds, plan.seconds] : [0, options.durationSeconds];
+    for (const [k, space] of goLiveSpaces.entries()) {
+      const at = window[0]! + ((k + 1) * window[1]!) / (goLiveSpaces.length + 1);
+      timers.push(setTimeout(() => starting.push(goLive(api!, origin, space, Math.round(at))), at * 1000));
+    }
     await new Promise((resolve) => setTimeout(resolve, options.durationSeconds * 1000));
+    flood?.stop();
     // The count the server reports now, against the listeners still here.
     const simulated = listeners.filter((l) => l.active).length;
     const state = (await fetch(`${options.server}${apiPath}/state`, { signal: AbortSignal.timeout(10_000) })
@@ -147,8 +250,14 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
       .catch(() => null)) as { listeners?: number } | null;
     const reported = state?.listeners ?? stats.reportedListeners;
     const seconds = (performance.now() - started) / 1000;
-    const originAfter = await originRequests(options.server);
+    const after = await serverMetrics(options.server);
+    if (memory && after?.rssMb != null) {
+      memory.end = after.rssMb;
+      memory.peak = Math.max(memory.peak, after.rssMb);
+    }
     const minutes = listeners.reduce((sum, l) => sum + l.listenedMinutes, 0);
+    await Promise.all(flooding);
+    const starts = await Promise.all(starting);
     return {
       server: options.server,
       space: options.space,
@@ -156,7 +265,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
       listeners: options.listeners,
       rampSeconds: options.profile === 'flash' ? 1 : options.rampSeconds,
       durationSeconds: options.durationSeconds,
-      speakers: stopSpeakers.length,
+      speakers: bots.length,
       joined: stats.joins,
       heardAudio: listeners.filter((l) => l.heardAudio).length,
       joinMs: percentiles(stats.joinMs),
@@ -166,19 +275,28 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
       errors: { ...stats.errorsByStatus },
       requests: stats.requests,
       requestsPerSecond: stats.requests / seconds,
-      originRequestsPerSecond: originBefore !== null && originAfter !== null ? (originAfter - originBefore) / seconds : null,
+      originRequestsPerSecond: before && after ? (after.requests - before.requests) / seconds : null,
       listenerCount: {
         simulated,
         reported: reported ?? null,
         accuracy: reported !== undefined && reported !== null && simulated > 0 ? reported / simulated : null,
       },
+      joinCapacityPerSecond: options.profile === 'flash' ? joinCapacity(stats.series, options.listeners) : null,
+      flood: flood ? flood.report() : null,
+      starts,
+      goLiveToFirstPartMs: percentiles(starts.flatMap((s) => (s.firstPartMs === null ? [] : [s.firstPartMs]))),
+      stage: pinger ? pinger.report() : null,
+      serverMemoryMb: memory,
+      generatorLagP99Ms: Math.round(lag.percentile(99) / 1e5) / 10,
       series: stats.series,
     };
   } finally {
-    clearInterval(ticker);
+    lag.disable();
+    pinger?.stop();
     for (const timer of timers) clearTimeout(timer);
     for (const listener of listeners) listener.stop();
-    for (const stop of stopSpeakers) await stop();
+    await flood?.close();
+    await Promise.all(bots.map((bot) => bot.close()));
     await Promise.all(pools.map((pool) => pool.destroy()));
   }
 }

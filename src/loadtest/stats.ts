@@ -12,12 +12,17 @@ export interface Second {
   listeners: number;
   requests: number;
   joinMs: Percentiles | null;
+  /** The join flood's second, when there is one: sent, answered, answer times. */
+  flood?: { sent: number; answered: number; answerMs: Percentiles | null };
+  /** The server's resident memory at the end of the second, MB. */
+  serverRssMb?: number;
 }
 
 /** Latency samples kept at most (a uniform reservoir), so a long run's memory stays bounded. */
 const RESERVOIR = 100_000;
 
-function keep(samples: number[], value: number, seen: number): void {
+/** Keeps `value` in a uniform sample of at most RESERVOIR of the `seen` values so far. */
+export function keep(samples: number[], value: number, seen: number): void {
   if (samples.length < RESERVOIR) samples.push(value);
   else {
     const slot = Math.floor(Math.random() * seen);
