@@ -5,12 +5,14 @@
  *   the origin against the stage's WebRTC path, part serving against nginx (bench/broadcast.ts);
  * - stage: speaker-to-speaker latency against a direct peer-to-peer path, full-stage CPU, quality
  *   under 5 % loss, and media and HTTP on one process (bench/stage.ts);
+ * - start: the start-on-time rehearsal — a join flood at ≥ 10× the measured join capacity while
+ *   scheduled spaces go live and listeners play (bench/start-on-time.ts);
  * and writes bench/results/<suite>.json and <suite>.md. Exits non-zero when a goal is missed or a
  * run had errors.
  *
  *   npm run bench                      full run of every suite
  *   npm run bench -- --quick           short runs (about two minutes in all), for a quick check
- *   npm run bench -- --only stage      one suite (join, stage or broadcast)
+ *   npm run bench -- --only stage      one suite (join, stage, broadcast or start)
  *   npm run bench -- --profile         also CPU-profile the join servers (kept in a temp folder) and
  *                                      list their hottest functions per request, in join.md too
  */
@@ -24,9 +26,10 @@ import { installExitHandlers, ROOT, stopAll } from './processes.js';
 import { newestProfile, type ProfileSummary, profileMarkdown, summarize } from './profile.js';
 import { type Figure, judge, num, type Report, writeResults } from './results.js';
 import { measureStage, type StageCpu, type StageMeasurement, type StageSettings } from './stage.js';
+import { measureStartOnTime, type StartMeasurement, type StartSettings, startFigures } from './start-on-time.js';
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--profile] [--only join|stage|broadcast]';
-const SUITES = ['join', 'stage', 'broadcast'] as const;
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--profile] [--only join|stage|broadcast|start]';
+const SUITES = ['join', 'stage', 'broadcast', 'start'] as const;
 type Suite = (typeof SUITES)[number];
 const args = process.argv.slice(2);
 let only: Suite | undefined;
@@ -134,6 +137,7 @@ async function main(): Promise<number> {
   if (!only || only === 'join') passed.push(await runJoin());
   if (!only || only === 'stage') passed.push(await runStage());
   if (!only || only === 'broadcast') passed.push(await runBroadcast());
+  if (!only || only === 'start') passed.push(await runStart());
   // Every figure of this run in one table: bench/results/latest.json and latest.md.
   const latest: Report = {
     suite: `rostrum (${[...suitesRun.keys()].join(', ')})`,
@@ -460,6 +464,55 @@ async function runBroadcast(): Promise<boolean> {
     details: measurement,
   };
   return finish(report, 'broadcast');
+}
+
+const startSettings: StartSettings = {
+  listeners: quick ? 300 : 1000,
+  floodPerSecond: quick ? 1500 : 4000,
+  floodAtSeconds: quick ? 8 : 15,
+  floodSeconds: quick ? 15 : 60,
+  starts: quick ? 2 : 5,
+  admissionRate: 100,
+  calmSeconds: quick ? 4 : 10,
+};
+
+async function runStart(): Promise<boolean> {
+  const started = Date.now();
+  const host = machine();
+  let measurement: StartMeasurement | undefined;
+  let error: Error | undefined;
+  try {
+    measurement = await measureStartOnTime(startSettings, log);
+  } catch (err) {
+    error = err as Error;
+  } finally {
+    await stopAll();
+  }
+  const joinCeiling = suitesRun.get('join')?.figures.find((f) => f.id === 'join.throughput')?.value;
+  const figs = measurement ? startFigures(measurement, joinCeiling) : [];
+  const problems = [...(measurement?.problems ?? []), ...(error ? [`the run failed: ${error.stack ?? error.message}`] : [])];
+  return finish(
+    {
+      suite: 'rostrum start on time',
+      date: new Date().toISOString(),
+      mode: quick ? 'quick' : 'full',
+      durationSeconds: (Date.now() - started) / 1000,
+      machine: host,
+      settings: {
+        server: 'rostrum serve in its own process, 127.0.0.1; rostrum loadtest in another; defaults for limits, proof of work auto',
+        'admission rate /s per space': startSettings.admissionRate,
+        listeners: startSettings.listeners,
+        'flood joins/s': startSettings.floodPerSecond,
+        'flood s': startSettings.floodSeconds,
+        'spaces going live': startSettings.starts,
+      },
+      figures: figs,
+      problems,
+      pass: !error && problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
+      details: measurement,
+    },
+    'start',
+  );
 }
 
 main().then(

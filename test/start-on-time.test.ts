@@ -78,7 +78,10 @@ test('a space goes live on time while its joins are flooded at 10× the capacity
     assert.equal(flood.timeouts, 0);
     assert.equal(flood.networkErrors, 0);
     assert.equal(flood.serverErrors, 0, JSON.stringify(flood.byStatus));
-    assert.ok(flood.answerMs && flood.answerMs.p99 < 1000, `flood answers p99 ${flood.answerMs?.p99} ms (goal < 100 ms, judged by the benchmark)`);
+    assert.ok(
+      flood.answerMs && flood.answerMs.p99 < 1000,
+      `flood answers p99 ${flood.answerMs?.p99} ms (goal < 100 ms, judged by the benchmark)`,
+    );
     // The defences acted: a line for the first, then the proof of work came on by itself.
     assert.ok((flood.byCode.queued ?? 0) > 0, JSON.stringify(flood.byCode));
     assert.ok((flood.byCode.pow_required ?? 0) > flood.sent / 2, `most bots met the proof of work: ${JSON.stringify(flood.byCode)}`);

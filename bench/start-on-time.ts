@@ -1,0 +1,243 @@
+/**
+ * The start-on-time benchmark: the headline promise, measured. A Rostrum server in its own process
+ * with production defences (admission 100 joins/s per space, the default per-address limits, proof
+ * of work on auto) and the real `rostrum loadtest` CLI in another:
+ *
+ * 1. Calm reference, in this process, before any load: a scheduled space with a talking bot
+ *    speaker goes live (go-live → first part at the origin), the bot's signalling socket is pinged
+ *    for a while (stage round trip), and joins trickle in at 50/s (their answer time).
+ * 2. The run: a flash crowd of listeners arrives on live space A (their wait in line is the
+ *    node's measured join capacity) and plays it; then joins to the scheduled spaces are flooded,
+ *    open loop, from thousands of addresses, by bots ignoring Retry-After and challenges, for the
+ *    flood's length; during it the scheduled spaces go live one after another, each with a bot
+ *    speaker talking since before its start.
+ *
+ * Figures: the flood against the measured capacity (goal ≥ 10×), go-live → first part p99 (≤ 2 s),
+ * the stage's signalling round trip p99 (≤ 200 ms), stalls among A's listeners (0), the flood's
+ * answers p99 (≤ 100 ms) with no timeouts and no 5xx but 503, and the server's memory growth.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { JoinFlood } from '../src/loadtest/join-flood.js';
+import type { LoadReport } from '../src/loadtest/load-test.js';
+import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from '../src/loadtest/stage-rehearsal.js';
+import { ROOT, track } from './processes.js';
+import { type Figure, judge } from './results.js';
+import { createLiveSpace, type RostrumChild, startRostrum } from './rostrum.js';
+
+export interface StartSettings {
+  listeners: number;
+  floodPerSecond: number;
+  floodAtSeconds: number;
+  floodSeconds: number;
+  /** Scheduled spaces going live during the flood. */
+  starts: number;
+  admissionRate: number;
+  /** Seconds of calm pings for the stage's reference round trip. */
+  calmSeconds: number;
+}
+
+export interface StartMeasurement {
+  settings: StartSettings;
+  calm: { start: StartTiming; stageRttP99Ms: number | null; joinAnswerP99Ms: number | null };
+  report: LoadReport;
+  problems: string[];
+}
+
+function operatorApi(server: RostrumChild): OperatorApi {
+  return async <T>(method: string, urlPath: string, body?: unknown, asToken?: string): Promise<T> => {
+    const response = await fetch(`${server.url}${urlPath}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${asToken ?? server.operatorToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${urlPath}: ${response.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+}
+
+async function scheduledSpace(api: OperatorApi, title: string): Promise<string> {
+  return (await api<{ id: string }>('POST', '/api/spaces', { title })).id;
+}
+
+/** The calm reference: one start, the stage's round trip and join answers, with nothing else going on. */
+async function calm(server: RostrumChild, api: OperatorApi, settings: StartSettings): Promise<StartMeasurement['calm']> {
+  const space = await scheduledSpace(api, 'calm reference');
+  const bot = await seatSpeaker(api, server.url, space, 1, 440);
+  const pinger = new StagePinger(() => [bot]);
+  try {
+    const flood = new JoinFlood({
+      origin: server.url,
+      joinPaths: [`/api/spaces/${space}/join`],
+      ratePerSecond: 50,
+      durationSeconds: settings.calmSeconds,
+      sources: [undefined],
+      timeoutMs: 2000,
+    });
+    const [start] = await Promise.all([goLive(api, server.url, space, 0), flood.run()]);
+    const joins = flood.report();
+    await flood.close();
+    return { start, stageRttP99Ms: pinger.report().rttMs?.p99 ?? null, joinAnswerP99Ms: joins.answerMs?.p99 ?? null };
+  } finally {
+    pinger.stop();
+    await bot.close();
+  }
+}
+
+/** Runs `rostrum loadtest` as an operator would, to its end; its JSON report. */
+async function loadtest(server: RostrumChild, args: string[], log: (line: string) => void): Promise<LoadReport> {
+  const json = path.join(server.dataDir, 'start-on-time.json');
+  const child = track(
+    spawn(process.execPath, [path.join(ROOT, 'bin/rostrum.js'), 'loadtest', ...args, '--json', json], {
+      env: { ...process.env, ROSTRUM_URL: server.url, ROSTRUM_DATA: server.dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) log(`loadtest: ${line}`);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`rostrum loadtest exited with ${code}: ${stderr.slice(-2000)}`);
+  return JSON.parse(fs.readFileSync(json, 'utf8')) as LoadReport;
+}
+
+export async function measureStartOnTime(settings: StartSettings, log: (line: string) => void): Promise<StartMeasurement> {
+  const server = await startRostrum([], {
+    ROSTRUM_ADMISSION_RATE: String(settings.admissionRate),
+    // The defaults, not the bench's raised ones: listeners and flooders come from many addresses.
+    ROSTRUM_JOIN_LIMIT: '100',
+    ROSTRUM_ADDRESS_WRITE_LIMIT: '6000',
+    ROSTRUM_REQUEST_LIMIT: '30',
+    ROSTRUM_POW: 'auto',
+  });
+  try {
+    const api = operatorApi(server);
+    log(`start-on-time: calm reference (${settings.calmSeconds} s)`);
+    const reference = await calm(server, api, settings);
+    const a = await createLiveSpace(server, 'already on air');
+    const starts = await Promise.all(Array.from({ length: settings.starts }, (_, i) => scheduledSpace(api, `start ${i + 1}`)));
+    const duration = settings.floodAtSeconds + settings.floodSeconds + 5;
+    log(
+      `start-on-time: ${settings.listeners} listeners, flood ${settings.floodPerSecond}/s for ${settings.floodSeconds} s from second ${settings.floodAtSeconds}, ${settings.starts} starts`,
+    );
+    const report = await loadtest(
+      server,
+      [
+        ...['--space', a, '--listeners', String(settings.listeners), '--profile', 'flash', '--duration', String(duration)],
+        ...['--speakers', '1', '--go-live', starts.join(',')],
+        ...[
+          '--flood',
+          String(settings.floodPerSecond),
+          '--flood-at',
+          String(settings.floodAtSeconds),
+          '--flood-seconds',
+          String(settings.floodSeconds),
+        ],
+      ],
+      log,
+    );
+    const problems: string[] = [];
+    if (report.flood && report.flood.notSent > 0)
+      problems.push(`the flood generator could not keep up: ${report.flood.notSent} joins not sent`);
+    if (report.joinCapacityPerSecond === null) problems.push('the listeners got in too fast to measure the join capacity');
+    if (report.starts.length !== settings.starts) problems.push(`${report.starts.length} of ${settings.starts} spaces went live`);
+    return { settings, calm: reference, report, problems };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The figures of a run; `joinCeiling` is the join suite's raw throughput from the same run, when it ran. */
+export function startFigures(m: StartMeasurement, joinCeiling: number | undefined): Figure[] {
+  const r = m.report;
+  const flood = r.flood!;
+  const capacity = r.joinCapacityPerSecond ?? Number.NaN;
+  const firstParts = r.starts.map((s) => s.firstPartMs ?? Number.POSITIVE_INFINITY);
+  const worstStart = firstParts.length > 0 ? Math.max(...firstParts) : Number.NaN;
+  const failures = flood.timeouts + flood.networkErrors + flood.serverErrors;
+  const codes = Object.entries(flood.byCode)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+  return [
+    judge({
+      id: 'start.flood.vs_capacity',
+      name: 'join flood against the measured join capacity',
+      value: flood.offeredPerSecond,
+      unit: 'joins/s',
+      reference: capacity,
+      ratio: flood.offeredPerSecond / capacity,
+      goal: { on: 'ratio', op: '>=', target: 10 },
+      note: `reference: listeners let in per second while a flash crowd of ${r.listeners} waited in line (admission rate configured at ${m.settings.admissionRate}/s per space). ${flood.sent} joins from ${flood.sourceAddresses} addresses over ${flood.durationSeconds} s, open loop.${joinCeiling ? ` The raw join endpoint (join suite, same run) did ${Math.round(joinCeiling)}/s: the flood was ${(flood.offeredPerSecond / joinCeiling).toFixed(2)}× that.` : ''}`,
+    }),
+    judge({
+      id: 'start.go_live.first_part.p99',
+      name: 'go-live request → first part of audio at the origin, p99 (worst of the starts)',
+      value: worstStart,
+      unit: 'ms',
+      reference: m.calm.start.firstPartMs,
+      ratio: m.calm.start.firstPartMs ? worstStart / m.calm.start.firstPartMs : null,
+      goal: { on: 'value', op: '<=', target: 2000 },
+      note: `${r.starts.length} spaces went live during the flood: ${r.starts.map((s) => `${Math.round(s.firstPartMs ?? Number.NaN)} ms`).join(', ')}; reference: the same with no load.`,
+    }),
+    judge({
+      id: 'start.stage.rtt.p99',
+      name: 'stage signalling round trip p99 during the flood',
+      value: r.stage?.rttMs?.p99 ?? Number.NaN,
+      unit: 'ms',
+      reference: m.calm.stageRttP99Ms,
+      ratio: r.stage?.rttMs && m.calm.stageRttP99Ms ? r.stage.rttMs.p99 / m.calm.stageRttP99Ms : null,
+      goal: { on: 'value', op: '<=', target: 200 },
+      note: `pings every 250 ms on every bot speaker's /rtc socket (${r.stage?.pings ?? 0} pings, ${r.stage?.lost ?? 0} lost, p50 ${r.stage?.rttMs?.p50} ms); reference: the same with no load.`,
+    }),
+    judge({
+      id: 'start.listeners.stalls',
+      name: 'stalls among the listeners already playing',
+      value: r.stalls,
+      unit: 'stalls',
+      reference: null,
+      ratio: null,
+      goal: { on: 'value', op: '==', target: 0 },
+      note: `${r.joined}/${r.listeners} joined, ${r.heardAudio} heard audio, errors ${JSON.stringify(r.errors)}.`,
+    }),
+    judge({
+      id: 'start.flood.answer.p99',
+      name: 'answers to the flooders p99',
+      value: flood.answerMs?.p99 ?? Number.NaN,
+      unit: 'ms',
+      reference: m.calm.joinAnswerP99Ms,
+      ratio: flood.answerMs && m.calm.joinAnswerP99Ms ? flood.answerMs.p99 / m.calm.joinAnswerP99Ms : null,
+      goal: { on: 'value', op: '<=', target: 100 },
+      note: `answers: ${codes}. p50 ${flood.answerMs?.p50} ms, max ${flood.answerMs?.max} ms; the load test's own event-loop delay p99 was ${r.generatorLagP99Ms} ms. Reference: joins at 50/s with no load.`,
+    }),
+    judge({
+      id: 'start.flood.failures',
+      name: 'flooders without an answer, or with a 5xx other than 503',
+      value: failures,
+      unit: '',
+      reference: null,
+      ratio: null,
+      goal: { on: 'value', op: '==', target: 0 },
+      note: `${flood.timeouts} timeouts (> 2 s), ${flood.networkErrors} network errors, ${flood.serverErrors} 5xx other than 503.`,
+    }),
+    judge({
+      id: 'start.server.memory_growth',
+      name: 'server memory growth over the run (resident, peak − start)',
+      value: (r.serverMemoryMb?.peak ?? Number.NaN) - (r.serverMemoryMb?.start ?? Number.NaN),
+      unit: 'MB',
+      reference: r.serverMemoryMb?.start ?? null,
+      ratio: null,
+      goal: { on: 'value', op: '<=', target: 256 },
+      note: `reference: the resident memory at the start; ${r.serverMemoryMb?.end} MB at the end.`,
+    }),
+  ];
+}
