@@ -231,6 +231,23 @@ async function runJoin(): Promise<boolean> {
   return finish(report, 'join');
 }
 
+/**
+ * Runs a suite's measurement. Whatever happens, every process it started is stopped; a measurement
+ * that throws is a problem of the run (and it fails), as are the problems the measurement found.
+ */
+async function measured<M extends { problems: string[] }>(
+  measure: () => Promise<M>,
+): Promise<{ measurement: M | undefined; problems: string[] }> {
+  try {
+    const measurement = await measure();
+    return { measurement, problems: measurement.problems };
+  } catch (err) {
+    return { measurement: undefined, problems: [`the run failed: ${(err as Error).stack ?? (err as Error).message}`] };
+  } finally {
+    await stopAll();
+  }
+}
+
 const stageSettings: StageSettings = {
   clicks: quick ? 30 : 150,
   cpuSeconds: quick ? 4 : 10,
@@ -311,17 +328,8 @@ async function runStage(): Promise<boolean> {
   const started = Date.now();
   const host = machine();
   log(`stage: ${quick ? 'quick' : 'full'} run: ${stageSettings.clicks} clicks, ${stageSettings.cpuSeconds} s CPU windows`);
-  let measurement: StageMeasurement | undefined;
-  let error: Error | undefined;
-  try {
-    measurement = await measureStage(stageSettings, log);
-  } catch (err) {
-    error = err as Error;
-  } finally {
-    await stopAll();
-  }
+  const { measurement, problems } = await measured(() => measureStage(stageSettings, log));
   const figs = measurement ? stageFigures(measurement) : [];
-  const problems = [...(measurement?.problems ?? []), ...(error ? [`the run failed: ${error.stack ?? error.message}`] : [])];
   return finish(
     {
       suite: 'rostrum stage',
@@ -338,7 +346,7 @@ async function runStage(): Promise<boolean> {
       },
       figures: figs,
       problems,
-      pass: !error && problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
+      pass: problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
       details: measurement,
     },
     'stage',
@@ -434,17 +442,8 @@ function broadcastFigures(m: BroadcastMeasurement): Figure[] {
 async function runBroadcast(): Promise<boolean> {
   const started = Date.now();
   const host = machine();
-  let measurement: BroadcastMeasurement | undefined;
-  let error: Error | undefined;
-  try {
-    measurement = await measureBroadcast(broadcastSettings, log);
-  } catch (err) {
-    error = err as Error;
-  } finally {
-    await stopAll();
-  }
+  const { measurement, problems } = await measured(() => measureBroadcast(broadcastSettings, log));
   const figs = measurement ? broadcastFigures(measurement) : [];
-  const problems = [...(measurement?.problems ?? []), ...(error ? [`the run failed: ${error.stack ?? error.message}`] : [])];
   const report: Report = {
     suite: 'rostrum broadcast',
     date: new Date().toISOString(),
@@ -460,15 +459,15 @@ async function runBroadcast(): Promise<boolean> {
     },
     figures: figs,
     problems,
-    pass: !error && problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
+    pass: problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
     details: measurement,
   };
   return finish(report, 'broadcast');
 }
 
 const startSettings: StartSettings = {
-  listeners: quick ? 300 : 1000,
-  floodPerSecond: quick ? 1500 : 4000,
+  listeners: quick ? 300 : 600,
+  floodPerSecond: quick ? 1500 : 2500,
   floodAtSeconds: quick ? 8 : 15,
   floodSeconds: quick ? 15 : 60,
   starts: quick ? 2 : 5,
@@ -479,18 +478,9 @@ const startSettings: StartSettings = {
 async function runStart(): Promise<boolean> {
   const started = Date.now();
   const host = machine();
-  let measurement: StartMeasurement | undefined;
-  let error: Error | undefined;
-  try {
-    measurement = await measureStartOnTime(startSettings, log);
-  } catch (err) {
-    error = err as Error;
-  } finally {
-    await stopAll();
-  }
+  const { measurement, problems } = await measured(() => measureStartOnTime(startSettings, log));
   const joinCeiling = suitesRun.get('join')?.figures.find((f) => f.id === 'join.throughput')?.value;
   const figs = measurement ? startFigures(measurement, joinCeiling) : [];
-  const problems = [...(measurement?.problems ?? []), ...(error ? [`the run failed: ${error.stack ?? error.message}`] : [])];
   return finish(
     {
       suite: 'rostrum start on time',
@@ -508,7 +498,7 @@ async function runStart(): Promise<boolean> {
       },
       figures: figs,
       problems,
-      pass: !error && problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
+      pass: problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
       details: measurement,
     },
     'start',

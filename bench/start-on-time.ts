@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { JoinFlood } from '../src/loadtest/join-flood.js';
+import { floodSources, JoinFlood } from '../src/loadtest/join-flood.js';
 import type { LoadReport } from '../src/loadtest/load-test.js';
 import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from '../src/loadtest/stage-rehearsal.js';
 import { ROOT, track } from './processes.js';
@@ -77,7 +77,9 @@ async function calm(server: RostrumChild, api: OperatorApi, settings: StartSetti
       joinPaths: [`/api/spaces/${space}/join`],
       ratePerSecond: 50,
       durationSeconds: settings.calmSeconds,
-      sources: [undefined],
+      // From 20 addresses, as a crowd would: from one, the per-address limit would refuse most of
+      // them — and switch the proof of work on before the run begins.
+      sources: floodSources(server.url, 20),
       timeoutMs: 2000,
     });
     const [start] = await Promise.all([goLive(api, server.url, space, 0), flood.run()]);
@@ -124,6 +126,8 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
     const api = operatorApi(server);
     log(`start-on-time: calm reference (${settings.calmSeconds} s)`);
     const reference = await calm(server, api, settings);
+    // The run must start calm: a proof of work already on would make the listeners solve it too.
+    const pow = await api<{ required: boolean; level: number }>('GET', '/api/admin/pow');
     const a = await createLiveSpace(server, 'already on air');
     const starts = await Promise.all(Array.from({ length: settings.starts }, (_, i) => scheduledSpace(api, `start ${i + 1}`)));
     const duration = settings.floodAtSeconds + settings.floodSeconds + 5;
@@ -147,6 +151,7 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
       log,
     );
     const problems: string[] = [];
+    if (pow.required) problems.push(`the proof of work was on (level ${pow.level}) before the run began`);
     if (report.flood && report.flood.notSent > 0)
       problems.push(`the flood generator could not keep up: ${report.flood.notSent} joins not sent`);
     if (report.joinCapacityPerSecond === null) problems.push('the listeners got in too fast to measure the join capacity');

@@ -19,6 +19,8 @@ export interface StartTiming {
   goLiveMs: number;
   /** From sending the go-live request to the first part of audio fetched from the origin, ms. */
   firstPartMs: number | null;
+  /** Why the space did not go live, when it did not. */
+  error?: string;
 }
 
 const spacePath = (space: string) => `/api/spaces/${encodeURIComponent(space)}`;
@@ -66,7 +68,7 @@ export class StagePinger {
 /**
  * Takes a scheduled space live as its host would and times it: the request's answer, and the first
  * part of audio a player could fetch from the origin (polled every 20 ms until the broadcast
- * exists, then a blocking reload for its first part).
+ * exists, then a blocking reload for its first part). A refused or failed request is reported, not thrown.
  */
 export async function goLive(api: OperatorApi, origin: string, space: string, atSecond: number, timeoutMs = 15_000): Promise<StartTiming> {
   const started = performance.now();
@@ -96,6 +98,6 @@ export async function goLive(api: OperatorApi, origin: string, space: string, at
     }
   }
   const goLiveMs = await request;
-  if (refused !== undefined) throw refused;
+  if (refused !== undefined) return { space, atSecond, goLiveMs, firstPartMs: null, error: (refused as Error).message ?? String(refused) };
   return { space, atSecond, goLiveMs, firstPartMs };
 }
