@@ -26,7 +26,7 @@ import { installExitHandlers, ROOT, stopAll } from './processes.js';
 import { newestProfile, type ProfileSummary, profileMarkdown, summarize } from './profile.js';
 import { type Figure, judge, num, type Report, writeResults } from './results.js';
 import { measureStage, type StageCpu, type StageMeasurement, type StageSettings } from './stage.js';
-import { measureStartOnTime, type StartMeasurement, type StartSettings, startFigures } from './start-on-time.js';
+import { measureStartOnTime, type StartSettings, startFigures } from './start-on-time.js';
 
 const USAGE = 'usage: node dist/bench/run.js [--quick] [--profile] [--only join|stage|broadcast|start]';
 const SUITES = ['join', 'stage', 'broadcast', 'start'] as const;

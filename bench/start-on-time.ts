@@ -19,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ApiClient } from '../src/cli/client.js';
 import { floodSources, JoinFlood } from '../src/loadtest/join-flood.js';
 import type { LoadReport } from '../src/loadtest/load-test.js';
 import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from '../src/loadtest/stage-rehearsal.js';
@@ -45,21 +46,10 @@ export interface StartMeasurement {
   problems: string[];
 }
 
+/** The operator's API, as the CLI calls it: credentials from the server's data directory. */
 function operatorApi(server: RostrumChild): OperatorApi {
-  return async <T>(method: string, urlPath: string, body?: unknown, asToken?: string): Promise<T> => {
-    const response = await fetch(`${server.url}${urlPath}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${asToken ?? server.operatorToken}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${urlPath}: ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+  const client = new ApiClient({ server: server.url, data: server.dataDir }, {});
+  return client.request.bind(client);
 }
 
 async function scheduledSpace(api: OperatorApi, title: string): Promise<string> {

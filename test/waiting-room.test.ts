@@ -5,30 +5,28 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { TicketGrant } from '../src/audience/waiting-room.js';
 import { launchBrowser } from './helpers/browser.js';
 import { createSpace } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface Queued {
-  queued: true;
-  ticket: string;
-  position: number;
-  estimatedWaitSeconds: number;
-  retryAfterSeconds: number;
+type Queued = TicketGrant & { queued: true };
+
+/** A join, with a waiting-room ticket when given: the status, Retry-After and the body. */
+async function joinWith(url: string, id: string, ticket?: string) {
+  const response = await fetch(`${url}/api/spaces/${id}/join`, {
+    method: 'POST',
+    ...(ticket ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ticket }) } : {}),
+  });
+  return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as any };
 }
 
 describe('the waiting room', () => {
   let t: TestServer;
   let id: string;
-  const join = async (ticket?: string) => {
-    const response = await fetch(`${t.url}/api/spaces/${id}/join`, {
-      method: 'POST',
-      ...(ticket ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ticket }) } : {}),
-    });
-    return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as any };
-  };
+  const join = (ticket?: string) => joinWith(t.url, id, ticket);
 
   before(async () => {
     t = await startTestServer({ admissionRate: 50 });
@@ -137,13 +135,7 @@ describe('the waiting room at the listener capacity', () => {
   });
   after(() => t.close());
 
-  const join = async (ticket?: string) => {
-    const response = await fetch(`${t.url}/api/spaces/${id}/join`, {
-      method: 'POST',
-      ...(ticket ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ticket }) } : {}),
-    });
-    return { status: response.status, body: (await response.json()) as any };
-  };
+  const join = (ticket?: string) => joinWith(t.url, id, ticket);
   const listeners = async () => ((await (await fetch(`${t.url}/api/spaces/${id}/state`)).json()) as { listeners: number }).listeners;
 
   test('a full node puts joiners in line, holds the line while it stays full, and lets them in as places free up', async () => {

@@ -75,7 +75,7 @@ export class WaitingRoom {
     if (released >= line.issued && this.room(now) >= 1 && this.takeToken(line, now)) return { admit: true };
     // Behind the line (or the first of a new one, which starts moving now).
     if (released >= line.issued) line.movedAt = now;
-    return { admit: false, grant: this.grant(space, line, line.issued++, now, now) };
+    return { admit: false, grant: this.grant(space, line, line.issued++, now) };
   }
 
   private comeBack(space: SpaceId, line: Line, ticket: string, now: number): Arrival {
@@ -88,7 +88,7 @@ export class WaitingRoom {
       this.promise(-1, now);
       return { admit: true };
     }
-    return { admit: false, grant: this.grant(space, line, seq, issuedAt, now) };
+    return { admit: false, grant: this.grant(space, line, seq, issuedAt) };
   }
 
   /** Direct admission while there is no line: a token bucket at the rate (one second of burst). */
@@ -165,7 +165,7 @@ export class WaitingRoom {
     return line;
   }
 
-  private grant(space: SpaceId, line: Line, seq: number, issuedAt: number, now: number): TicketGrant {
+  private grant(space: SpaceId, line: Line, seq: number, issuedAt: number): TicketGrant {
     const position = seq - line.released + 1;
     // Without a rate the line moves as places free up; a second per place ahead is a guess, so
     // the wait is estimated at the rate when there is one and the ticket comes back often.

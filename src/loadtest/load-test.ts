@@ -236,9 +236,9 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
       timers.push(setTimeout(() => flooding.push(joiners.run()), plan.atSeconds * 1000));
     }
     // The starts, spread evenly over the flood (or the run): none at its very edges.
-    const window = plan ? [plan.atSeconds, plan.seconds] : [0, options.durationSeconds];
+    const [from, length] = plan ? [plan.atSeconds, plan.seconds] : [0, options.durationSeconds];
     for (const [k, space] of goLiveSpaces.entries()) {
-      const at = window[0]! + ((k + 1) * window[1]!) / (goLiveSpaces.length + 1);
+      const at = from + ((k + 1) * length) / (goLiveSpaces.length + 1);
       timers.push(setTimeout(() => starting.push(goLive(api!, origin, space, Math.round(at))), at * 1000));
     }
     await new Promise((resolve) => setTimeout(resolve, options.durationSeconds * 1000));
