@@ -16,14 +16,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import opus from '@discordjs/opus';
+import { dBov } from '../src/audio/levels.js';
 import { ListenerBot, type Percentiles, percentiles } from '../src/bots/listener-bot.js';
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { findClicks, toneFrame } from '../src/bots/tone.js';
 import { Packager } from '../src/broadcast/packager.js';
 import { RecordingDir } from '../src/broadcast/recording-dir.js';
+import { loadConfig } from '../src/config.js';
 import type { Identity } from '../src/ids.js';
 import { runLoadTest } from '../src/loadtest/load-test.js';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
+import type { MixerCounts } from '../src/media/mixer.js';
 import { SpaceMix } from '../src/media/space-mix.js';
 // The shipped edge config, started as the edge test starts it.
 import { startEdge } from '../test/helpers/nginx.js';
@@ -55,13 +58,22 @@ export interface BroadcastSettings {
 export interface MixCpu {
   speakers: number;
   spaces: number;
+  /** Voices each mix mixes at once (the product's default). */
+  voices: number;
   /** This process (mixers, packagers) and the ffmpeg encoders, % of one core, per space. */
   nodePercent: number;
+  /**
+   * The feeder alone (the bench's stand-in for the stage: a 20 ms timer pushing every voice's next
+   * packet), measured over its own window and taken out of nodePercent, per space.
+   */
+  harnessPercent: number;
   ffmpegPercent: number;
   totalPercent: number;
   /** Mixer work done: frames mixed and packets decoded per second, per space. */
   framesPerSecond: number;
   decodedPerSecond: number;
+  /** Packets of voices left out of the mix (not the loudest), played out without decoding. */
+  skippedPerSecond: number;
 }
 
 export interface BroadcastMeasurement {
@@ -84,21 +96,62 @@ export interface BroadcastMeasurement {
   problems: string[];
 }
 
-/** One voice's Opus packets (a tone), encoded once and looped by the feeder. */
-function voicePackets(hz: number): Buffer[] {
-  const encoder = new OpusEncoder(48_000, 1);
-  return Array.from({ length: 50 }, (_, i) => encoder.encode(toneFrame(hz, i)));
+interface VoicePacket {
+  payload: Buffer;
+  /** Its RFC 6464 level, as a browser or our bot would send it. */
+  dBov: number;
 }
 
-/** Runs `spaces` live-space pipelines, each fed `speakers` voices, and measures their CPU. */
+/** One voice's Opus packets (a tone), encoded once and looped by the feeder. */
+function voicePackets(hz: number, level: number): VoicePacket[] {
+  const encoder = new OpusEncoder(48_000, 1);
+  return Array.from({ length: 50 }, (_, i) => {
+    const pcm = toneFrame(hz, i, level);
+    return { payload: encoder.encode(pcm), dBov: dBov(pcm) };
+  });
+}
+
+type Push = (identity: Identity, seq: number, payload: Buffer, dBov: number) => void;
+
+/** The stage's part, played by a timer: every voice's next packet into every target, each 20 ms. */
+function feed(targets: Push[], voices: VoicePacket[][]): NodeJS.Timeout {
+  let seq = 0;
+  return setInterval(() => {
+    for (const push of targets) {
+      for (const [k, packets] of voices.entries()) {
+        const packet = packets[seq % packets.length]!;
+        push(`s${k}` as Identity, seq & 0xffff, packet.payload, packet.dBov);
+      }
+    }
+    seq++;
+  }, 20);
+}
+
+/** This process's CPU over `seconds` after a 2 s warm-up, % of one core. */
+async function processPercent(seconds: number): Promise<number> {
+  await sleep(2000);
+  const before = process.cpuUsage();
+  const started = performance.now();
+  await sleep(seconds * 1000);
+  const used = process.cpuUsage(before);
+  return ((used.user + used.system) / 1e6 / ((performance.now() - started) / 1000)) * 100;
+}
+
+/**
+ * Runs `spaces` live-space pipelines, each fed `speakers` voices, and measures their CPU; then the
+ * feeder alone over the same window (once the pipelines are gone and the process is warm), which is
+ * taken out of this process's share.
+ */
 export async function mixCpu(spaces: number, speakers: number, seconds: number): Promise<MixCpu> {
   const ffmpeg = findFfmpeg();
   const root = tempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'rostrum-bench-mix-')));
-  const voices = Array.from({ length: speakers }, (_, k) => voicePackets(300 + 50 * k));
+  // Tones at levels a few dB apart, as voices are: the mix has a loudest few to choose.
+  const voices = Array.from({ length: speakers }, (_, k) => voicePackets(300 + 50 * k, 0.3 * 0.9 ** k));
+  const voicesPerMix = loadConfig({}, {}).mixVoices;
   const mixes = Array.from({ length: spaces }, (_, s) => {
     const packager = new Packager(new RecordingDir(path.join(root, `space-${s}`)), { partsPerSegment: 8, windowSegments: 6 });
     return new SpaceMix(
-      { ffmpeg, bitrate: 64_000, fragmentMs: 250 },
+      { ffmpeg, bitrate: 64_000, fragmentMs: 250, voices: voicesPerMix },
       {
         runStarted: (init, at) => packager.startRun(init, at),
         fragment: (moof, mdat) => packager.addFragment(moof, mdat),
@@ -106,14 +159,11 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
       },
     );
   });
-  let seq = 0;
-  // The stage's part, played by a timer: every voice's next packet into every space, each 20 ms.
-  const feeder = setInterval(() => {
-    for (const mix of mixes) {
-      for (const [k, packets] of voices.entries()) mix.push(`s${k}` as Identity, seq & 0xffff, packets[seq % packets.length]!);
-    }
-    seq++;
-  }, 20);
+  const feeder = feed(
+    mixes.map((mix) => mix.push.bind(mix)),
+    voices,
+  );
+  let measured: Omit<MixCpu, 'harnessPercent' | 'nodePercent' | 'totalPercent'> & { grossPercent: number };
   try {
     await sleep(2000);
     const encoders = mixes.map((m) => m.encoderPid!);
@@ -125,24 +175,31 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
     const wall = (performance.now() - started) / 1000;
     const node = process.cpuUsage(nodeBefore);
     const ffmpegCpu = encoders.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - ffmpegBefore;
-    const frames = mixes.reduce((sum, m, i) => sum + m.mixer.counts.frames - countsBefore[i]!.frames, 0);
-    const decoded = mixes.reduce((sum, m, i) => sum + m.mixer.counts.decoded - countsBefore[i]!.decoded, 0);
-    const nodePercent = ((node.user + node.system) / 1e6 / wall / spaces) * 100;
-    const ffmpegPercent = (ffmpegCpu / wall / spaces) * 100;
-    return {
+    const perSecond = (count: (counts: MixerCounts) => number) =>
+      mixes.reduce((sum, m, i) => sum + count(m.mixer.counts) - count(countsBefore[i]!), 0) / wall / spaces;
+    measured = {
       speakers,
       spaces,
-      nodePercent,
-      ffmpegPercent,
-      totalPercent: nodePercent + ffmpegPercent,
-      framesPerSecond: frames / wall / spaces,
-      decodedPerSecond: decoded / wall / spaces,
+      voices: voicesPerMix,
+      grossPercent: ((node.user + node.system) / 1e6 / wall) * 100,
+      ffmpegPercent: (ffmpegCpu / wall / spaces) * 100,
+      framesPerSecond: perSecond((c) => c.frames),
+      decodedPerSecond: perSecond((c) => c.decoded),
+      skippedPerSecond: perSecond((c) => c.skipped),
     };
   } finally {
     clearInterval(feeder);
     await Promise.all(mixes.map((m) => m.close()));
     removeTempDir(root);
   }
+  const harness = feed(
+    mixes.map(() => () => {}),
+    voices,
+  );
+  const harnessPercent = await processPercent(seconds).finally(() => clearInterval(harness));
+  const { grossPercent, ...figures } = measured;
+  const nodePercent = Math.max(0, grossPercent - harnessPercent) / spaces;
+  return { ...figures, nodePercent, harnessPercent: harnessPercent / spaces, totalPercent: nodePercent + figures.ffmpegPercent };
 }
 
 /** Clicks heard over WebRTC by a stage member: arrival time less the whole second they were said on. */

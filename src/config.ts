@@ -3,6 +3,7 @@
  * The CLI maps flags onto the same fields; nothing else in the code reads process.env.
  */
 import path from 'node:path';
+import { LIMITS } from './control/model.js';
 
 export interface Config {
   /** Interface to listen on. Default 127.0.0.1 (ROSTRUM_HOST, --host). */
@@ -66,6 +67,8 @@ export interface Config {
   ffmpegPath: string | undefined;
   /** AAC bitrate of the broadcast, bits/s. Default 64000 (ROSTRUM_AAC_BITRATE). */
   aacBitrate: number;
+  /** Voices a space's broadcast mixes at once: the loudest of those talking. Default 3 (ROSTRUM_MIX_VOICES, 1–13; 13 mixes everyone). */
+  mixVoices: number;
   /** Whole segments (≈ 2 s each) a live playlist lists. Default 6 (ROSTRUM_HLS_WINDOW). */
   hlsWindowSegments: number;
   /** pino level: fatal|error|warn|info|debug|trace|silent. Default info (ROSTRUM_LOG_LEVEL). */
@@ -76,10 +79,11 @@ export interface Config {
   strictEvents: boolean;
 }
 
-function intFrom(value: string | undefined, fallback: number, name: string, min = 0): number {
+function intFrom(value: string | undefined, fallback: number, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer of at least ${min}, got "${value}"`);
+  if (n > max) throw new Error(`${name} must be at most ${max}, got "${value}"`);
   return n;
 }
 
@@ -124,6 +128,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     mediaWorker: env.ROSTRUM_MEDIA_WORKER !== '0',
     ffmpegPath: env.ROSTRUM_FFMPEG || undefined,
     aacBitrate: intFrom(env.ROSTRUM_AAC_BITRATE, 64_000, 'ROSTRUM_AAC_BITRATE', 16_000),
+    // Three, as large conferencing mixers do (see media/mixer.ts); at most the whole stage.
+    mixVoices: intFrom(env.ROSTRUM_MIX_VOICES, 3, 'ROSTRUM_MIX_VOICES', 1, LIMITS.host + LIMITS.cohost + LIMITS.speaker),
     hlsWindowSegments: intFrom(env.ROSTRUM_HLS_WINDOW, 6, 'ROSTRUM_HLS_WINDOW', 3),
     logLevel: env.ROSTRUM_LOG_LEVEL || 'info',
     demo: false,

@@ -89,7 +89,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const broadcaster = new Broadcaster(
     {
       dataDir: config.dataDir,
-      encoder: { ffmpeg: findFfmpeg(config.ffmpegPath), bitrate: config.aacBitrate, fragmentMs: 250 },
+      mix: { ffmpeg: findFfmpeg(config.ffmpegPath), bitrate: config.aacBitrate, fragmentMs: 250, voices: config.mixVoices },
       packager: { partsPerSegment: 8, windowSegments: config.hlsWindowSegments },
     },
     media,

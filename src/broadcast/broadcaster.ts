@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Bus, Disposer } from '../bus/bus.js';
 import type { SpaceId } from '../ids.js';
-import type { EncoderOptions } from '../media/aac-encoder.js';
 import type { MediaPlane } from '../media/media-plane.js';
+import type { MixOptions } from '../media/space-mix.js';
 import { Packager, type PackagerOptions } from './packager.js';
 import { RecordingDir, type RecordingInfo } from './recording-dir.js';
 import { SpaceBroadcast } from './space-broadcast.js';
@@ -19,7 +19,7 @@ const REPLAYS_KEPT = 64;
 
 export interface BroadcasterOptions {
   dataDir: string;
-  encoder: EncoderOptions;
+  mix: MixOptions;
   packager: PackagerOptions;
 }
 
@@ -62,7 +62,7 @@ export class Broadcaster {
     if (!broadcast) return Promise.resolve(undefined);
     this.replays.set(spaceId, broadcast.packager);
     const done = broadcast
-      .end(keepRecording, this.options.encoder.ffmpeg)
+      .end(keepRecording, this.options.mix.ffmpeg)
       .then((info) => {
         this.live.delete(spaceId);
         if (!keepRecording) this.replays.delete(spaceId);

@@ -6,8 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { SpaceId } from '../ids.js';
-import type { EncoderOptions } from '../media/aac-encoder.js';
 import type { MediaPlane, MixHandle } from '../media/media-plane.js';
+import type { MixOptions } from '../media/space-mix.js';
 import { Packager, type PackagerOptions } from './packager.js';
 import type { RecordingDir, RecordingInfo } from './recording-dir.js';
 
@@ -19,14 +19,14 @@ export class SpaceBroadcast {
   constructor(
     readonly spaceId: SpaceId,
     readonly dir: RecordingDir,
-    options: { encoder: EncoderOptions; packager: PackagerOptions },
+    options: { mix: MixOptions; packager: PackagerOptions },
     media: MediaPlane,
     log: Logger,
   ) {
     const recovered = dir.load();
     this.packager = new Packager(dir, options.packager, recovered);
     if (recovered.length > 0) log.info({ spaceId, segments: recovered.length }, 'broadcast resumed after a restart');
-    this.mix = media.startMix(spaceId, options.encoder, {
+    this.mix = media.startMix(spaceId, options.mix, {
       runStarted: (init, startedAt) => this.packager.startRun(init, startedAt),
       fragment: (moof, mdat) => this.packager.addFragment(moof, mdat),
       runEnded: (reason) => {

@@ -1,16 +1,20 @@
 /**
  * One speaker's jitter buffer in the mixer: packets are reordered by RTP sequence number and played
- * out one per 20 ms tick, starting PLAYOUT_DELAY_MS after the first packet of a burst. A missing
- * packet is concealed (libopus PLC) for up to MAX_CONCEALED ticks; after that, or when the speaker
+ * out one per 20 ms frame, starting PLAYOUT_DELAY_MS after the first packet of a burst. A missing
+ * packet is concealed (libopus PLC) for up to MAX_CONCEALED frames; after that, or when the speaker
  * stops sending (muted, silent, gone — the stage holds such packets back), the buffer goes idle and
  * the next packet starts a new burst, so a pause never costs latency afterwards.
  */
 
-/** What one tick gets from the buffer. */
+/** What one frame gets from the buffer. */
 export type Playout = { kind: 'packet'; payload: Buffer } | { kind: 'lost' } | { kind: 'idle' };
 
-/** Wait after a burst's first packet before playing it out, so later packets can overtake (ms). */
-export const PLAYOUT_DELAY_MS = 60;
+/**
+ * Wait after a burst's first packet before playing it out, so later packets can overtake (ms): 60 ms
+ * of slack for a late packet, plus the 40 ms by which the mix clock (it mixes three frames each
+ * 60 ms, see space-mix.ts) may consume a tick's last packet early.
+ */
+export const PLAYOUT_DELAY_MS = 100;
 /** Consecutive missing packets concealed before the buffer gives up and goes idle (60 ms). */
 const MAX_CONCEALED = 3;
 /** Packets held at most; more means the clock stalled — the oldest go. */
@@ -42,7 +46,7 @@ export class JitterBuffer {
     this.packets.set(seq, payload);
   }
 
-  /** The packet for this tick, a loss to conceal, or nothing (idle). */
+  /** The packet for this frame, a loss to conceal, or nothing (idle). */
   pop(now: number): Playout {
     if (this.next === undefined || now < this.playFrom) return IDLE;
     const payload = this.packets.get(this.next);

@@ -8,9 +8,8 @@ import { fail } from '../errors.js';
 import type { Identity, SpaceId } from '../ids.js';
 import { AudioRouter, type PacketCounts } from '../stage/audio-router.js';
 import { StageSession } from '../stage/stage-session.js';
-import type { EncoderOptions } from './aac-encoder.js';
 import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMemberView } from './media-plane.js';
-import { type MixOutput, SpaceMix } from './space-mix.js';
+import { type MixOptions, type MixOutput, SpaceMix } from './space-mix.js';
 
 interface Session {
   spaceId: SpaceId;
@@ -87,7 +86,7 @@ export class LocalMedia implements MediaPlane {
     return this.routers.get(spaceId)?.talking() ?? [];
   }
 
-  startMix(spaceId: SpaceId, options: EncoderOptions, output: MixOutput): MixHandle {
+  startMix(spaceId: SpaceId, options: MixOptions, output: MixOutput): MixHandle {
     void this.mixes.get(spaceId)?.close();
     const mix = new SpaceMix(options, output);
     this.mixes.set(spaceId, mix);
@@ -120,7 +119,7 @@ export class LocalMedia implements MediaPlane {
         this.packets,
         (who, talking) => this.events.talking(spaceId, who, talking),
         {
-          audio: (identity, seq, payload) => this.mixes.get(spaceId)?.push(identity, seq, payload),
+          audio: (identity, seq, payload, level) => this.mixes.get(spaceId)?.push(identity, seq, payload, level),
           left: (identity) => this.mixes.get(spaceId)?.mixer.remove(identity),
         },
       );

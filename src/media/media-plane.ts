@@ -7,8 +7,7 @@
  */
 import type { Identity, SpaceId } from '../ids.js';
 import type { PacketCounts } from '../stage/audio-router.js';
-import type { EncoderOptions } from './aac-encoder.js';
-import type { MixOutput } from './space-mix.js';
+import type { MixOptions, MixOutput } from './space-mix.js';
 
 /** A speaker's session, numbered by the signalling hub. */
 export type SessionId = number;
@@ -54,7 +53,7 @@ export interface MediaPlane {
   /** What became of every microphone packet, across spaces. */
   readonly packets: PacketCounts;
   /** Starts a live space's mix; its encoder's output goes to `output`. */
-  startMix(spaceId: SpaceId, options: EncoderOptions, output: MixOutput): MixHandle;
+  startMix(spaceId: SpaceId, options: MixOptions, output: MixOutput): MixHandle;
   /** Stops everything (server shutdown); mixes are closed cleanly. */
   shutdown(): Promise<void>;
 }

@@ -11,13 +11,12 @@ import type { Logger } from 'pino';
 import { ERRORS, type ErrorCode, fail } from '../errors.js';
 import type { Identity, SpaceId } from '../ids.js';
 import type { PacketCounts } from '../stage/audio-router.js';
-import type { EncoderOptions } from './aac-encoder.js';
 import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMemberView } from './media-plane.js';
-import type { MixOutput } from './space-mix.js';
+import type { MixOptions, MixOutput } from './space-mix.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 interface RemoteMix {
-  options: EncoderOptions;
+  options: MixOptions;
   output: MixOutput;
   pid: number | undefined;
   crashes: number;
@@ -153,7 +152,7 @@ export class WorkerMedia implements MediaPlane {
     return [...(this.talkingNow.get(spaceId) ?? [])];
   }
 
-  startMix(spaceId: SpaceId, options: EncoderOptions, output: MixOutput): MixHandle {
+  startMix(spaceId: SpaceId, options: MixOptions, output: MixOutput): MixHandle {
     const mix: RemoteMix = { options, output, pid: undefined, crashes: 0 };
     this.mixes.set(spaceId, mix);
     this.post({ t: 'mix.start', spaceId, options });

@@ -4,8 +4,8 @@
  */
 import type { Identity, SpaceId } from '../ids.js';
 import type { PacketCounts } from '../stage/audio-router.js';
-import type { EncoderOptions } from './aac-encoder.js';
 import type { SessionId, StageMemberView } from './media-plane.js';
+import type { MixOptions } from './space-mix.js';
 
 export type ToWorker =
   | { t: 'open'; session: SessionId; spaceId: SpaceId; identity: Identity }
@@ -13,7 +13,7 @@ export type ToWorker =
   | { t: 'candidate'; req: number; session: SessionId; init: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } }
   | { t: 'close'; session: SessionId }
   | { t: 'stage'; spaceId: SpaceId; members: StageMemberView[] }
-  | { t: 'mix.start'; spaceId: SpaceId; options: EncoderOptions }
+  | { t: 'mix.start'; spaceId: SpaceId; options: MixOptions }
   | { t: 'mix.close'; req: number; spaceId: SpaceId }
   | { t: 'shutdown'; req: number };
 

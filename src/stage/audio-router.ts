@@ -17,8 +17,8 @@ export interface PacketCounts {
 
 /** Where a space's stage audio goes besides the other speakers: its mix (the broadcast). */
 export interface MediaSink {
-  /** A microphone packet that was let through (not muted, not held-back silence). */
-  audio(identity: Identity, seq: number, payload: Buffer): void;
+  /** A microphone packet that was let through (not muted, not held-back silence), with its RFC 6464 level if it had one. */
+  audio(identity: Identity, seq: number, payload: Buffer, level: number | undefined): void;
   /** A speaker's session ended. */
   left(identity: Identity): void;
 }
@@ -102,7 +102,7 @@ export class AudioRouter {
     }
     this.counts.forwarded++;
     const resumed = this.held.delete(source);
-    this.sink?.audio(source, rtp.header.sequenceNumber, rtp.payload);
+    this.sink?.audio(source, rtp.header.sequenceNumber, rtp.payload, level);
     for (const [identity, session] of this.sessions) {
       if (identity !== source) session.forward(source, rtp, now, resumed);
     }
