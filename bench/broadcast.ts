@@ -41,7 +41,7 @@ const { OpusEncoder } = opus;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface BroadcastSettings {
-  /** Seconds of each CPU window (after a warm-up of 2 s). */
+  /** Seconds of each of the three CPU windows a CPU figure is the median of (after a warm-up of 2 s). */
   cpuSeconds: number;
   /** Spaces run at once for the spaces-per-core figure. */
   spaces: number;
@@ -127,27 +127,49 @@ function feed(targets: Push[], voices: VoicePacket[][]): NodeJS.Timeout {
   }, 20);
 }
 
-/** This process's CPU over `seconds` after a 2 s warm-up, % of one core. */
-async function processPercent(seconds: number): Promise<number> {
+/** Windows each CPU figure is the median of: the box is shared, and one window can catch a neighbour. */
+const WINDOWS = 3;
+
+interface CpuWindow {
+  /** This process, % of one core. */
+  node: number;
+  /** The given child processes together, % of one core. */
+  children: number;
+}
+
+/** After a 2 s warm-up, WINDOWS windows of `seconds` each: this process's CPU and `pids`'. */
+async function cpuWindows(seconds: number, pids: number[] = []): Promise<CpuWindow[]> {
   await sleep(2000);
-  const before = process.cpuUsage();
-  const started = performance.now();
-  await sleep(seconds * 1000);
-  const used = process.cpuUsage(before);
-  return ((used.user + used.system) / 1e6 / ((performance.now() - started) / 1000)) * 100;
+  const windows: CpuWindow[] = [];
+  for (let i = 0; i < WINDOWS; i++) {
+    const childrenBefore = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const before = process.cpuUsage();
+    const started = performance.now();
+    await sleep(seconds * 1000);
+    const used = process.cpuUsage(before);
+    const wall = (performance.now() - started) / 1000;
+    const children = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - childrenBefore;
+    windows.push({ node: ((used.user + used.system) / 1e6 / wall) * 100, children: (children / wall) * 100 });
+  }
+  return windows;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /**
- * Runs `spaces` live-space pipelines, each fed `speakers` voices, and measures their CPU; then the
- * feeder alone over the same window (once the pipelines are gone and the process is warm), which is
- * taken out of this process's share.
+ * Runs `spaces` live-space pipelines, each fed `speakers` voices, and measures their CPU (the median
+ * of WINDOWS windows of `seconds`); then the feeder alone the same way (once the pipelines are gone
+ * and the process is warm), which is taken out of this process's share.
  */
 export async function mixCpu(spaces: number, speakers: number, seconds: number): Promise<MixCpu> {
   const ffmpeg = findFfmpeg();
   const root = tempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'rostrum-bench-mix-')));
   // Tones at levels a few dB apart, as voices are: the mix has a loudest few to choose.
   const voices = Array.from({ length: speakers }, (_, k) => voicePackets(300 + 50 * k, 0.3 * 0.9 ** k));
-  const voicesPerMix = loadConfig({}, {}).mixVoices;
+  const voicesPerMix = loadConfig({}, {}).voices;
   const mixes = Array.from({ length: spaces }, (_, s) => {
     const packager = new Packager(new RecordingDir(path.join(root, `space-${s}`)), { partsPerSegment: 8, windowSegments: 6 });
     return new SpaceMix(
@@ -165,24 +187,21 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
   );
   let measured: Omit<MixCpu, 'harnessPercent' | 'nodePercent' | 'totalPercent'> & { grossPercent: number };
   try {
-    await sleep(2000);
-    const encoders = mixes.map((m) => m.encoderPid!);
-    const ffmpegBefore = encoders.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-    const nodeBefore = process.cpuUsage();
     const countsBefore = mixes.map((m) => ({ ...m.mixer.counts }));
     const started = performance.now();
-    await sleep(seconds * 1000);
+    const windows = await cpuWindows(
+      seconds,
+      mixes.map((m) => m.encoderPid!),
+    );
     const wall = (performance.now() - started) / 1000;
-    const node = process.cpuUsage(nodeBefore);
-    const ffmpegCpu = encoders.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - ffmpegBefore;
     const perSecond = (count: (counts: MixerCounts) => number) =>
       mixes.reduce((sum, m, i) => sum + count(m.mixer.counts) - count(countsBefore[i]!), 0) / wall / spaces;
     measured = {
       speakers,
       spaces,
       voices: voicesPerMix,
-      grossPercent: ((node.user + node.system) / 1e6 / wall) * 100,
-      ffmpegPercent: (ffmpegCpu / wall / spaces) * 100,
+      grossPercent: median(windows.map((w) => w.node)),
+      ffmpegPercent: median(windows.map((w) => w.children)) / spaces,
       framesPerSecond: perSecond((c) => c.frames),
       decodedPerSecond: perSecond((c) => c.decoded),
       skippedPerSecond: perSecond((c) => c.skipped),
@@ -196,7 +215,7 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
     mixes.map(() => () => {}),
     voices,
   );
-  const harnessPercent = await processPercent(seconds).finally(() => clearInterval(harness));
+  const harnessPercent = median((await cpuWindows(seconds).finally(() => clearInterval(harness))).map((w) => w.node));
   const { grossPercent, ...figures } = measured;
   const nodePercent = Math.max(0, grossPercent - harnessPercent) / spaces;
   return { ...figures, nodePercent, harnessPercent: harnessPercent / spaces, totalPercent: nodePercent + figures.ffmpegPercent };

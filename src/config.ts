@@ -67,8 +67,8 @@ export interface Config {
   ffmpegPath: string | undefined;
   /** AAC bitrate of the broadcast, bits/s. Default 64000 (ROSTRUM_AAC_BITRATE). */
   aacBitrate: number;
-  /** Voices a space's broadcast mixes at once: the loudest of those talking. Default 3 (ROSTRUM_MIX_VOICES, 1–13; 13 mixes everyone). */
-  mixVoices: number;
+  /** Voices heard at once, on stage and in the broadcast mix: the loudest of those talking. Default 3 (ROSTRUM_VOICES, 1–13; 13 is everyone). */
+  voices: number;
   /** Whole segments (≈ 2 s each) a live playlist lists. Default 6 (ROSTRUM_HLS_WINDOW). */
   hlsWindowSegments: number;
   /** pino level: fatal|error|warn|info|debug|trace|silent. Default info (ROSTRUM_LOG_LEVEL). */
@@ -128,8 +128,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     mediaWorker: env.ROSTRUM_MEDIA_WORKER !== '0',
     ffmpegPath: env.ROSTRUM_FFMPEG || undefined,
     aacBitrate: intFrom(env.ROSTRUM_AAC_BITRATE, 64_000, 'ROSTRUM_AAC_BITRATE', 16_000),
-    // Three, as large conferencing mixers do (see media/mixer.ts); at most the whole stage.
-    mixVoices: intFrom(env.ROSTRUM_MIX_VOICES, 3, 'ROSTRUM_MIX_VOICES', 1, LIMITS.host + LIMITS.cohost + LIMITS.speaker),
+    // Three, as Google Meet forwards (see stage/loudest-voices.ts); at most the whole stage.
+    voices: intFrom(env.ROSTRUM_VOICES, 3, 'ROSTRUM_VOICES', 1, LIMITS.host + LIMITS.cohost + LIMITS.speaker),
     hlsWindowSegments: intFrom(env.ROSTRUM_HLS_WINDOW, 6, 'ROSTRUM_HLS_WINDOW', 3),
     logLevel: env.ROSTRUM_LOG_LEVEL || 'info',
     demo: false,

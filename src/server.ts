@@ -83,13 +83,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     restarted: () => hub?.mediaRestarted(),
   };
   // Media (WebRTC sessions, routing, mixes) in a worker thread unless configured otherwise.
-  const media: MediaPlane = config.mediaWorker
-    ? new WorkerMedia(mediaEvents, isLoopback(config.host), log)
-    : new LocalMedia(mediaEvents, isLoopback(config.host));
+  const stageMedia = { loopbackOnly: isLoopback(config.host), voices: config.voices };
+  const media: MediaPlane = config.mediaWorker ? new WorkerMedia(mediaEvents, stageMedia, log) : new LocalMedia(mediaEvents, stageMedia);
   const broadcaster = new Broadcaster(
     {
       dataDir: config.dataDir,
-      mix: { ffmpeg: findFfmpeg(config.ffmpegPath), bitrate: config.aacBitrate, fragmentMs: 250, voices: config.mixVoices },
+      mix: { ffmpeg: findFfmpeg(config.ffmpegPath), bitrate: config.aacBitrate, fragmentMs: 250, voices: config.voices },
       packager: { partsPerSegment: 8, windowSegments: config.hlsWindowSegments },
     },
     media,

@@ -111,11 +111,11 @@ describe('mixer', () => {
     assert.equal(mixer.counts.skipped, 0);
   });
 
-  test('ROSTRUM_MIX_VOICES is 3 by default and must be 1 to 13', () => {
-    assert.equal(loadConfig({}, {}).mixVoices, 3);
-    assert.equal(loadConfig({}, { ROSTRUM_MIX_VOICES: '13' }).mixVoices, 13);
-    assert.throws(() => loadConfig({}, { ROSTRUM_MIX_VOICES: '0' }), /ROSTRUM_MIX_VOICES must be an integer of at least 1/);
-    assert.throws(() => loadConfig({}, { ROSTRUM_MIX_VOICES: '14' }), /ROSTRUM_MIX_VOICES must be at most 13/);
+  test('ROSTRUM_VOICES is 3 by default and must be 1 to 13', () => {
+    assert.equal(loadConfig({}, {}).voices, 3);
+    assert.equal(loadConfig({}, { ROSTRUM_VOICES: '13' }).voices, 13);
+    assert.throws(() => loadConfig({}, { ROSTRUM_VOICES: '0' }), /ROSTRUM_VOICES must be an integer of at least 1/);
+    assert.throws(() => loadConfig({}, { ROSTRUM_VOICES: '14' }), /ROSTRUM_VOICES must be at most 13/);
     assert.throws(() => new Mixer(0), RangeError);
   });
 });

@@ -8,7 +8,7 @@ import { fail } from '../errors.js';
 import type { Identity, SpaceId } from '../ids.js';
 import { AudioRouter, type PacketCounts } from '../stage/audio-router.js';
 import { StageSession } from '../stage/stage-session.js';
-import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMemberView } from './media-plane.js';
+import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMediaOptions, StageMemberView } from './media-plane.js';
 import { type MixOptions, type MixOutput, SpaceMix } from './space-mix.js';
 
 interface Session {
@@ -21,12 +21,11 @@ export class LocalMedia implements MediaPlane {
   private readonly routers = new Map<SpaceId, AudioRouter>();
   private readonly stages = new Map<SpaceId, Map<Identity, StageMemberView>>();
   private readonly mixes = new Map<SpaceId, SpaceMix>();
-  readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0 };
+  readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0, quieter: 0 };
 
   constructor(
     private readonly events: MediaEvents,
-    /** Restrict WebRTC to loopback (the server itself listens on a loopback address). */
-    private readonly loopbackOnly: boolean,
+    private readonly options: StageMediaOptions,
   ) {}
 
   open(id: SessionId, spaceId: SpaceId, identity: Identity): void {
@@ -38,7 +37,7 @@ export class LocalMedia implements MediaPlane {
         onMicrophone: (rtp, level) => this.routers.get(spaceId)?.publish(identity, rtp, level),
         onSlot: (mid, who) => this.events.slot(id, mid, who),
       },
-      this.loopbackOnly,
+      this.options.loopbackOnly,
     );
     this.sessions.set(id, { spaceId, session });
   }
@@ -118,6 +117,7 @@ export class LocalMedia implements MediaPlane {
         (identity) => this.stages.get(spaceId)?.get(identity),
         this.packets,
         (who, talking) => this.events.talking(spaceId, who, talking),
+        this.options.voices,
         {
           audio: (identity, seq, payload, level) => this.mixes.get(spaceId)?.push(identity, seq, payload, level),
           left: (identity) => this.mixes.get(spaceId)?.mixer.remove(identity),

@@ -38,6 +38,14 @@ export interface MixHandle {
   close(): Promise<void>;
 }
 
+/** How a node's stage media is set up. */
+export interface StageMediaOptions {
+  /** Restrict WebRTC to loopback (the server itself listens on a loopback address). */
+  loopbackOnly: boolean;
+  /** Voices forwarded to the other speakers at once: the loudest of those talking. */
+  voices: number;
+}
+
 export interface MediaPlane {
   /** A speaker's session; it takes trickled candidates at once, before its offer is answered. */
   open(session: SessionId, spaceId: SpaceId, identity: Identity): void;

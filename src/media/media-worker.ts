@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RostrumError } from '../errors.js';
 import { LocalMedia } from './local-media.js';
-import type { MixHandle } from './media-plane.js';
+import type { MixHandle, StageMediaOptions } from './media-plane.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 const port = parentPort!;
@@ -18,7 +18,7 @@ const media = new LocalMedia(
     talking: (spaceId, identity, talking) => post({ t: 'talking', spaceId, identity, talking }),
     restarted: () => {},
   },
-  (workerData as { loopbackOnly: boolean }).loopbackOnly,
+  workerData as StageMediaOptions,
 );
 const mixes = new Map<string, MixHandle>();
 

@@ -17,6 +17,7 @@
  */
 import opus from '@discordjs/opus';
 import { opusSamples } from '../audio/opus-toc.js';
+import { PeakLevel } from '../audio/peak-level.js';
 import type { Identity } from '../ids.js';
 import { JitterBuffer } from './jitter-buffer.js';
 import { Limiter } from './limiter.js';
@@ -30,8 +31,6 @@ export const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000;
 const EMPTY = Buffer.alloc(0);
 /** A speaker already in the mix ranks as if this much louder (6 dB), so the choice does not flap. */
 const STICKINESS = 2;
-/** How much of a speaker's remembered peak level is kept after 20 ms (≈ −1 dB). */
-const LEVEL_DECAY = 0.89;
 
 interface Source {
   identity: Identity;
@@ -45,10 +44,10 @@ interface Source {
   lastSkipped: Buffer | undefined;
   /** The previous frame had audio of this speaker that was left out of the mix. */
   leftOut: boolean;
-  /** Recent peak level from the packets' RFC 6464 headers (linear, full scale 1); NaN: unknown. */
-  level: number;
-  /** When `level` was last raised (ms); it decays from then. */
-  levelAt: number;
+  /** Recent peak level from the packets' RFC 6464 headers; null while they carry none. */
+  level: PeakLevel | null;
+  /** Its rank in this frame: the level, favoured if mixed; Infinity without a level. */
+  rank: number;
   /** Its audio was in the previous frame's mix. */
   mixed: boolean;
 }
@@ -74,7 +73,7 @@ export class Mixer {
   readonly counts: MixerCounts = { frames: 0, decoded: 0, concealed: 0, late: 0, skipped: 0, switches: 0 };
 
   constructor(
-    /** Voices mixed at once: the loudest this many of those with audio (config: mixVoices). */
+    /** Voices mixed at once: the loudest this many of those with audio (config: voices). */
     private readonly voices: number,
   ) {
     if (!Number.isInteger(voices) || voices < 1) throw new RangeError(`a mix needs at least one voice, not ${voices}`);
@@ -95,21 +94,17 @@ export class Mixer {
         skipped: 0,
         lastSkipped: undefined,
         leftOut: false,
-        level: 0,
-        levelAt: now,
+        level: null,
+        rank: 0,
         mixed: false,
       };
       this.sources.set(identity, source);
       this.ranked.push(source);
     }
-    if (dBov === undefined) source.level = Number.NaN;
-    else if (!Number.isNaN(source.level)) {
-      const held = source.level * LEVEL_DECAY ** ((now - source.levelAt) / FRAME_MS);
-      const level = 10 ** (-dBov / 20);
-      if (level >= held) {
-        source.level = level;
-        source.levelAt = now;
-      }
+    if (dBov === undefined) source.level = null;
+    else {
+      source.level ??= new PeakLevel();
+      source.level.note(dBov, now);
     }
     source.buffer.push(seq, payload, now);
   }
@@ -136,10 +131,13 @@ export class Mixer {
   mix(now: number, out: Int16Array): void {
     this.sum.fill(0);
     // Unknown levels first (they are always mixed), then loudest first, the mix's own voices favoured.
-    this.ranked.sort((a, b) => rank(b) - rank(a));
+    for (const source of this.ranked) {
+      source.rank = source.level === null ? Number.POSITIVE_INFINITY : source.level.at(now) * (source.mixed ? STICKINESS : 1);
+    }
+    this.ranked.sort((a, b) => b.rank - a.rank);
     let voices = 0;
     for (const source of this.ranked) {
-      const wanted = voices < this.voices || Number.isNaN(source.level);
+      const wanted = voices < this.voices || source.level === null;
       if (!wanted && !source.mixed) {
         this.skip(source, now);
         continue;
@@ -219,11 +217,6 @@ export class Mixer {
       return new Int16Array(FRAME_SAMPLES);
     }
   }
-}
-
-function rank(source: Source): number {
-  if (Number.isNaN(source.level)) return Number.POSITIVE_INFINITY;
-  return source.mixed ? source.level * STICKINESS : source.level;
 }
 
 /** Adds a frame to the sum: as it is (0), faded in over the frame (1), or faded out (−1). */

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { ERRORS, type ErrorCode, fail } from '../errors.js';
 import type { Identity, SpaceId } from '../ids.js';
 import type { PacketCounts } from '../stage/audio-router.js';
-import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMemberView } from './media-plane.js';
+import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMediaOptions, StageMemberView } from './media-plane.js';
 import type { MixOptions, MixOutput } from './space-mix.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
@@ -32,20 +32,20 @@ export class WorkerMedia implements MediaPlane {
   private readonly stages = new Map<SpaceId, StageMemberView[]>();
   private readonly mixes = new Map<SpaceId, RemoteMix>();
   private stopping = false;
-  readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0 };
+  readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0, quieter: 0 };
   /** Workers started after the first one died. */
   restarts = 0;
 
   constructor(
     private readonly events: MediaEvents,
-    private readonly loopbackOnly: boolean,
+    private readonly options: StageMediaOptions,
     private readonly log: Logger,
   ) {
     this.spawn();
   }
 
   private spawn(): void {
-    const worker = new Worker(WORKER_URL, { workerData: { loopbackOnly: this.loopbackOnly } });
+    const worker = new Worker(WORKER_URL, { workerData: this.options });
     this.worker = worker;
     worker.on('message', (m: FromWorker) => this.receive(m));
     worker.on('error', (err) => this.log.error({ err }, 'media worker failed'));

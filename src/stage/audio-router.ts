@@ -1,18 +1,25 @@
 /**
  * The stage's audio routing for one space: every speaker's microphone packets go to every other
  * speaker's session, and nowhere while the speaker is muted — the server drops them, whatever the
- * client does, so a mute takes effect within one packet (20 ms).
+ * client does, so a mute takes effect within one packet (20 ms). When more speakers talk at once
+ * than LoudestVoices keeps, only the loudest are forwarded (the mix still gets every voice and
+ * picks its own loudest).
  */
 import type { RtpPacket } from 'werift';
 import type { Identity } from '../ids.js';
+import { LoudestVoices } from './loudest-voices.js';
 import type { StageSession } from './stage-session.js';
 import { TalkingDetector } from './talking-detector.js';
 
-/** Microphone packets by outcome: forwarded, dropped for a mute (or a speaker off stage), held back as silence. */
+/**
+ * Microphone packets by outcome: forwarded, dropped for a mute (or a speaker off stage), held back
+ * as silence, or held back from the other speakers because louder voices were talking (quieter).
+ */
 export interface PacketCounts {
   forwarded: number;
   muted: number;
   silent: number;
+  quieter: number;
 }
 
 /** Where a space's stage audio goes besides the other speakers: its mix (the broadcast). */
@@ -34,6 +41,7 @@ const HANGOVER_MS = 500;
 export class AudioRouter {
   private readonly sessions = new Map<Identity, StageSession>();
   private readonly detector: TalkingDetector;
+  private readonly loudest: LoudestVoices;
   /** Since when each speaker's packets have said silence. */
   private readonly quietSince = new Map<Identity, number>();
   /** Speakers whose last packets were held back (muted or silent): their next one resumes a pause. */
@@ -45,9 +53,12 @@ export class AudioRouter {
     /** Shared by every space's router: what became of each microphone packet. */
     private readonly counts: PacketCounts,
     onTalking: (identity: Identity, talking: boolean) => void,
+    /** Voices forwarded at once (the loudest). */
+    voices: number,
     private readonly sink?: MediaSink,
   ) {
     this.detector = new TalkingDetector(onTalking);
+    this.loudest = new LoudestVoices(voices);
   }
 
   /** Who is talking now (only audio that is forwarded counts: a muted speaker is never talking). */
@@ -68,6 +79,7 @@ export class AudioRouter {
     if (this.sessions.get(session.identity) !== session) return;
     this.sessions.delete(session.identity);
     this.detector.forget(session.identity);
+    this.loudest.forget(session.identity);
     this.quietSince.delete(session.identity);
     this.held.delete(session.identity);
     this.sink?.left(session.identity);
@@ -83,7 +95,7 @@ export class AudioRouter {
     const member = this.member(source);
     if (!member || member.muted) {
       this.counts.muted++;
-      this.held.add(source);
+      this.hold(source);
       return;
     }
     const now = Date.now();
@@ -94,18 +106,30 @@ export class AudioRouter {
       this.quietSince.set(source, quietSince);
       if (now - quietSince > HANGOVER_MS) {
         this.counts.silent++;
-        this.held.add(source);
+        this.hold(source);
         return;
       }
     } else {
       this.quietSince.delete(source);
     }
+    this.sink?.audio(source, rtp.header.sequenceNumber, rtp.payload, level);
+    // Ranked by level; a packet without one cannot be ranked without decoding, and is forwarded.
+    if (level !== undefined && !this.loudest.admit(source, level, now)) {
+      this.counts.quieter++;
+      this.held.add(source);
+      return;
+    }
     this.counts.forwarded++;
     const resumed = this.held.delete(source);
-    this.sink?.audio(source, rtp.header.sequenceNumber, rtp.payload, level);
     for (const [identity, session] of this.sessions) {
       if (identity !== source) session.forward(source, rtp, now, resumed);
     }
+  }
+
+  /** The source's packets stop reaching the others; the next one forwarded resumes a pause. */
+  private hold(source: Identity): void {
+    this.held.add(source);
+    this.loudest.release(source);
   }
 
   close(): void {
