@@ -17,6 +17,7 @@ import { MediaStreamTrack, RTCPeerConnection } from 'werift';
 import { rms } from '../src/audio/levels.js';
 import { type HeardFrame, OpusReceiver, OpusSender } from '../src/bots/opus-stream.js';
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
+import { loadConfig } from '../src/config.js';
 import { FRAME_SAMPLES, goertzel, toneFrame } from '../src/bots/tone.js';
 import type { Role } from '../src/control/model.js';
 import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
@@ -232,8 +233,8 @@ export async function fullStageCpu(
       serverPercent,
       idlePercent,
       forwardedPerSecond: (heard - heardBefore) / wall,
-      // Everyone hears everyone else's voice; in turns, two voices (plus each one's hangover).
-      expectedPerSecond: (talk === 'all' ? members.length : 2) * (members.length - 1) * 50,
+      // Everyone hears the loudest voices (ROSTRUM_VOICES) but their own; in turns, two voices (plus each one's hangover).
+      expectedPerSecond: Math.min(talk === 'all' ? members.length : 2, loadConfig({}, {}).voices) * (members.length - 1) * 50,
       botsPercent: ((botsCpu.user + botsCpu.system) / 1e6 / wall) * 100,
     };
   } finally {
