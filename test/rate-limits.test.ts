@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { RateCounter } from '../src/api/rate-counter.js';
 import { createSpace } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -108,5 +109,20 @@ describe('rate limits on writes', () => {
       const line = metrics.split('\n').find((l) => l.startsWith(`rostrum_rate_limited_total{limit="${limit}"}`));
       assert.ok(line && Number(line.split(' ')[1]) >= 1, `${limit}: ${line}`);
     }
+  });
+});
+
+describe('RateCounter', () => {
+  test('counts per key in fixed windows, says how long until a refused key may come back, and forgets the least recently seen keys beyond its bound', () => {
+    const counter = new RateCounter(2, 10_000, 3);
+    assert.equal(counter.hit('a', 0), 0);
+    assert.equal(counter.hit('a', 1_000), 0);
+    assert.equal(counter.hit('a', 4_000), 6_000, 'the third in the window is refused until it ends');
+    assert.equal(counter.hit('b', 4_000), 0, 'another key has its own window');
+    assert.equal(counter.hit('a', 10_000), 0, 'a new window');
+    assert.equal(counter.hit('a', 10_000), 0);
+    for (const key of ['c', 'd', 'e']) counter.hit(key, 10_000);
+    assert.equal(counter.size, 3, 'no more keys than the bound');
+    assert.equal(counter.hit('a', 10_001), 0, 'a was forgotten with the oldest, and starts afresh');
   });
 });

@@ -128,7 +128,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     },
   });
 
-  await registerRateLimits(app, options.limits);
+  registerRateLimits(app, options.limits);
 
   await registerLanes(app, options.pressure);
   opsRoutes(app, deps, options.isDraining);

@@ -1,20 +1,19 @@
 /**
- * Per-address and per-token rate limits on every write (DESIGN's third defence), with
- * @fastify/rate-limit's counters (an LRU per limit in the embedded default; its Redis store is the
- * scaled-out path). A write route names its limits in `config.limits`; a write that names none gets
- * the general pair — `write` per token and `addressWrite` per address — so no write goes unlimited.
- * Reads are never limited here: they are cached, and shed by lane under overload (lanes.ts).
+ * Per-address and per-token rate limits on every write (DESIGN's third defence), counted in fixed
+ * windows in this process (rate-counter.ts; a bounded map per limit). A write route names its
+ * limits in `config.limits`; a write that names none gets the general pair — `write` per token and
+ * `addressWrite` per address — so no write goes unlimited. Reads are never limited here: they are
+ * cached, and shed by lane under overload (lanes.ts).
  *
- * Every limit a route names is checked (the plugin's own per-route hook stops after the first), and
- * a refusal is a coded 429 `rate_limited` with Retry-After. Stage signalling (the WebSocket) is not
+ * Every limit a route names is checked, synchronously, and a refusal is a coded 429
+ * `rate_limited` with Retry-After. Stage signalling (the WebSocket) is not
  * an HTTP write and is never limited here; it has its own per-connection message limit. The
  * per-token limit on host and co-host actions is far above what a person clicks, so in practice it
  * only ever stops a runaway script.
  */
-import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import { fail } from '../errors.js';
-import { sendError } from './http-errors.js';
+import { RateCounter } from './rate-counter.js';
 
 export type LimitName = 'join' | 'heartbeat' | 'reaction' | 'request' | 'write' | 'addressWrite';
 
@@ -80,47 +79,41 @@ const LIMITS: Record<LimitName, { windowMs: number; key: (request: FastifyReques
   addressWrite: { windowMs: 60_000, key: addressKey, perRoute: false },
 };
 
-type Check = (request: FastifyRequest) => Promise<{ isExceeded?: boolean; ttl?: number }>;
-
-export async function registerRateLimits(app: FastifyInstance, limits: RateLimits): Promise<void> {
-  await app.register(rateLimit, { global: false, cache: REMEMBERED_KEYS, skipOnError: true });
-  // Each createRateLimit() call counts in a store of its own.
-  const create = (name: LimitName): Check =>
-    app.createRateLimit({
-      max: limits[name],
-      timeWindow: LIMITS[name].windowMs,
-      keyGenerator: LIMITS[name].key,
-    }) as Check;
-  const shared = new Map<LimitName, Check>();
-  const checkFor = (name: LimitName): Check | undefined => {
+export function registerRateLimits(app: FastifyInstance, limits: RateLimits): void {
+  const create = (name: LimitName) => new RateCounter(limits[name], LIMITS[name].windowMs, REMEMBERED_KEYS);
+  const shared = new Map<LimitName, RateCounter>();
+  const counterFor = (name: LimitName): RateCounter | undefined => {
     if (limits[name] <= 0) return undefined;
     if (LIMITS[name].perRoute) return create(name);
-    let check = shared.get(name);
-    if (!check) {
-      check = create(name);
-      shared.set(name, check);
+    let counter = shared.get(name);
+    if (!counter) {
+      counter = create(name);
+      shared.set(name, counter);
     }
-    return check;
+    return counter;
   };
 
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = [route.method].flat();
     const named = route.config?.limits ?? (methods.some((m) => WRITES.has(m)) ? ['write', 'addressWrite'] : []);
     const applied = named.flatMap((name) => {
-      const check = checkFor(name);
-      return check ? [{ name, check }] : [];
+      const counter = counterFor(name);
+      return counter ? [{ name, counter, key: LIMITS[name].key }] : [];
     });
     if (applied.length === 0) return;
-    const hook = async (request: FastifyRequest, reply: FastifyReply) => {
-      for (const { name, check } of applied) {
-        const verdict = await check(request);
-        if (verdict.isExceeded) {
+    // Callback style: no promise on the way through (a refusal goes to the error handler).
+    const hook = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+      const now = Date.now();
+      for (const { name, counter, key } of applied) {
+        const waitMs = counter.hit(key(request), now);
+        if (waitMs > 0) {
           limits.onLimited?.(name);
-          const seconds = Math.max(1, Math.ceil((verdict.ttl ?? 1000) / 1000));
-          return sendError(reply, fail('rate_limited', `Too many requests; retry in ${seconds} s.`, seconds));
+          const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+          done(fail('rate_limited', `Too many requests; retry in ${seconds} s.`, seconds));
+          return;
         }
       }
-      return undefined;
+      done();
     };
     // After the body is parsed (a join's key may be its ticket); overload shedding stays in onRequest.
     route.preValidation = [...[route.preValidation ?? []].flat(), hook];
