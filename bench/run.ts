@@ -374,7 +374,7 @@ function broadcastFigures(m: BroadcastMeasurement): Figure[] {
       reference: silent.totalPercent,
       ratio: silent.totalPercent > 0 ? full.totalPercent / silent.totalPercent : null,
       goal: { on: 'value', op: '<=', target: 2 },
-      note: `13 voices a few dB apart, the loudest ${full.voices} mixed (ROSTRUM_VOICES). node (jitter buffers, ${Math.round(full.decodedPerSecond)} Opus decodes/s, ${Math.round(full.skippedPerSecond)} packets/s played out undecoded, mix, limiter, packaging, recording) ${full.nodePercent.toFixed(2)} % + ffmpeg AAC ${full.ffmpegPercent.toFixed(2)} %; the bench's own feeder (${full.harnessPercent.toFixed(2)} %, measured alone) is taken out. Reference: the same space with nobody talking.`,
+      note: `13 voices a few dB apart, the loudest ${full.voices} mixed (ROSTRUM_VOICES). node (jitter buffers, ${Math.round(full.decodedPerSecond)} Opus decodes/s, ${Math.round(full.skippedPerSecond)} packets/s played out undecoded, ${Math.round(full.concealedPerSecond)} concealed, mix, limiter, packaging, recording) ${full.nodePercent.toFixed(2)} % + ffmpeg AAC ${full.ffmpegPercent.toFixed(2)} %; the bench's own feeder (${full.harnessPercent.toFixed(2)} %, measured alone) is taken out. Reference: the same space with nobody talking.`,
     }),
     judge({
       id: 'broadcast.spaces_per_core',
