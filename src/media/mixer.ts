@@ -33,7 +33,6 @@ const EMPTY = Buffer.alloc(0);
 const STICKINESS = 2;
 
 interface Source {
-  identity: Identity;
   buffer: JitterBuffer;
   decoder: Decoder;
   /** Decoded samples not mixed yet (packets longer than 20 ms). */
@@ -87,7 +86,6 @@ export class Mixer {
     let source = this.sources.get(identity);
     if (!source) {
       source = {
-        identity,
         buffer: new JitterBuffer(),
         decoder: new OpusEncoder(SAMPLE_RATE, 1),
         carry: new Int16Array(0),
