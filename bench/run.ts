@@ -267,7 +267,7 @@ function stageFigures(m: StageMeasurement): Figure[] {
       reference: c.idlePercent,
       ratio: null,
       goal: goal ? { on: 'value', op: '<=', target: 10 } : null,
-      note: `reference: the same server idle over the same window. The server forwards the loudest voices (ROSTRUM_VOICES, 3 by default) to the other 12: bots heard ${Math.round(c.forwardedPerSecond)} frames/s (expected at least ${c.expectedPerSecond} packets/s); the 13 bots used ${c.botsPercent.toFixed(0)} % of a core.`,
+      note: `reference: the same server idle over the same window. The server forwards the loudest voices (ROSTRUM_VOICES, 3 by default) to the other 12: bots heard ${Math.round(c.forwardedPerSecond)} packets/s (a full stage: ${c.expectedPerSecond}); the 13 bots used ${c.botsPercent.toFixed(0)} % of a core.`,
     });
   return [
     judge({

@@ -225,6 +225,7 @@ export async function fullStageCpu(
     const serverPercent = await cpuPercent(pid, seconds);
     const wall = (performance.now() - started) / 1000;
     const botsCpu = process.cpuUsage(botsBefore);
+    const heardInWindow = heard - heardBefore;
     await meanwhile?.();
     return {
       talk,
@@ -232,7 +233,7 @@ export async function fullStageCpu(
       seconds: wall,
       serverPercent,
       idlePercent,
-      forwardedPerSecond: (heard - heardBefore) / wall,
+      forwardedPerSecond: heardInWindow / wall,
       // Everyone hears the loudest voices (ROSTRUM_VOICES) but their own; in turns, two voices (plus each one's hangover).
       expectedPerSecond: Math.min(talk === 'all' ? members.length : 2, loadConfig({}, {}).voices) * (members.length - 1) * 50,
       botsPercent: ((botsCpu.user + botsCpu.system) / 1e6 / wall) * 100,
