@@ -53,7 +53,8 @@ test('200 listeners and 2 bot speakers for 20 s: every listener hears audio, no 
     assert.equal(report.stalls, 0, 'no stalls');
     assert.ok(
       report.listenerCount.accuracy !== null && Math.abs(report.listenerCount.accuracy - 1) <= 0.02,
-      JSON.stringify(report.listenerCount),
+      // With what went wrong on the way (a listener whose heartbeats failed drops out of the count).
+      JSON.stringify({ count: report.listenerCount, errors: report.errors, requests: report.requests }),
     );
     assert.deepEqual(
       Object.keys(report.errors).filter((k) => k !== '304'),
