@@ -31,6 +31,7 @@ import { SpaceMix } from '../src/media/space-mix.js';
 // The shipped edge config, started as the edge test starts it.
 import { startEdge } from '../test/helpers/nginx.js';
 import { cpuSeconds } from './cpu.js';
+import { median } from './join.js';
 import { startStaticNginx } from './nginx-static.js';
 import { playerLatency } from './player.js';
 import { removeTempDir, tempDir } from './processes.js';
@@ -161,11 +162,6 @@ async function cpuWindows(seconds: number, pids: number[] = []): Promise<CpuWind
     windows.push({ node: ((used.user + used.system) / 1e6 / wall) * 100, children: (children / wall) * 100 });
   }
   return windows;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /**

@@ -141,10 +141,7 @@ async function main(): Promise<number> {
   // Every figure of this run in one table: bench/results/latest.json and latest.md.
   const latest: Report = {
     suite: `rostrum (${[...suitesRun.keys()].join(', ')})`,
-    date: new Date().toISOString(),
-    mode: quick ? 'quick' : 'full',
-    durationSeconds: (Date.now() - started) / 1000,
-    machine: host,
+    ...stamp(started, host),
     settings: Object.fromEntries(
       [...suitesRun].map(([name, r]) => [`${name} suite`, `${r.pass ? 'pass' : 'FAIL'} in ${Math.round(r.durationSeconds)} s`]),
     ),
@@ -163,6 +160,11 @@ async function main(): Promise<number> {
 const suitesRun = new Map<Suite, Report>();
 
 /** Logs each figure, writes the suite's files, and says whether it passed. */
+/** When a report was made, how long its run took, on what machine (measured before the run). */
+function stamp(started: number, host: Report['machine']): Pick<Report, 'date' | 'mode' | 'durationSeconds' | 'machine'> {
+  return { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', durationSeconds: (Date.now() - started) / 1000, machine: host };
+}
+
 function finish(report: Report, name: Suite): boolean {
   suitesRun.set(name, report);
   const files = writeResults(report, path.join(ROOT, 'bench/results'), name);
@@ -203,10 +205,7 @@ async function runJoin(): Promise<boolean> {
   const appendix = Object.entries(profiles).map(([title, summary]) => profileMarkdown(title, summary));
   const report: Report = {
     suite: 'rostrum join',
-    date: new Date().toISOString(),
-    mode: quick ? 'quick' : 'full',
-    durationSeconds: (Date.now() - started) / 1000,
-    machine: host,
+    ...stamp(started, host),
     settings: {
       load: `wrk -t${settings.threads} -c${settings.connections} -d${settings.seconds}s, POST without body, 127.0.0.1`,
       rounds: settings.rounds,
@@ -333,10 +332,7 @@ async function runStage(): Promise<boolean> {
   return finish(
     {
       suite: 'rostrum stage',
-      date: new Date().toISOString(),
-      mode: quick ? 'quick' : 'full',
-      durationSeconds: (Date.now() - started) / 1000,
-      machine: host,
+      ...stamp(started, host),
       settings: {
         server: 'rostrum serve in its own process, 127.0.0.1; bots (werift + libopus) in the bench process',
         clicks: stageSettings.clicks,
@@ -446,10 +442,7 @@ async function runBroadcast(): Promise<boolean> {
   const figs = measurement ? broadcastFigures(measurement) : [];
   const report: Report = {
     suite: 'rostrum broadcast',
-    date: new Date().toISOString(),
-    mode: quick ? 'quick' : 'full',
-    durationSeconds: (Date.now() - started) / 1000,
-    machine: host,
+    ...stamp(started, host),
     settings: {
       'cpu window s': broadcastSettings.cpuSeconds,
       'spaces at once': broadcastSettings.spaces,
@@ -484,10 +477,7 @@ async function runStart(): Promise<boolean> {
   return finish(
     {
       suite: 'rostrum start on time',
-      date: new Date().toISOString(),
-      mode: quick ? 'quick' : 'full',
-      durationSeconds: (Date.now() - started) / 1000,
-      machine: host,
+      ...stamp(started, host),
       settings: {
         server: 'rostrum serve in its own process, 127.0.0.1; rostrum loadtest in another; defaults for limits, proof of work auto',
         'admission rate /s per space': startSettings.admissionRate,

@@ -8,6 +8,12 @@
 /** How much of the peak is left after 20 ms (≈ −1 dB). */
 const DECAY_PER_20_MS = 0.89;
 
+/**
+ * When the loudest voices are chosen, one already chosen counts this much louder (6 dB): voices of
+ * about the same level then do not take turns.
+ */
+export const STICKINESS = 2;
+
 export class PeakLevel {
   private peak = 0;
   private peakAt = 0;

@@ -17,7 +17,7 @@
  */
 import opus from '@discordjs/opus';
 import { opusSamples } from '../audio/opus-toc.js';
-import { PeakLevel } from '../audio/peak-level.js';
+import { PeakLevel, STICKINESS } from '../audio/peak-level.js';
 import type { Identity } from '../ids.js';
 import { JitterBuffer } from './jitter-buffer.js';
 import { Limiter } from './limiter.js';
@@ -29,8 +29,7 @@ export const SAMPLE_RATE = 48_000;
 export const FRAME_MS = 20;
 export const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000;
 const EMPTY = Buffer.alloc(0);
-/** A speaker already in the mix ranks as if this much louder (6 dB), so the choice does not flap. */
-const STICKINESS = 2;
+const NO_SAMPLES = new Int16Array(0);
 
 interface Source {
   buffer: JitterBuffer;
@@ -88,7 +87,7 @@ export class Mixer {
       source = {
         buffer: new JitterBuffer(),
         decoder: new OpusEncoder(SAMPLE_RATE, 1),
-        carry: new Int16Array(0),
+        carry: NO_SAMPLES,
         skipped: 0,
         lastSkipped: undefined,
         leftOut: false,
@@ -159,7 +158,7 @@ export class Mixer {
       const fade = entering ? 1 : wanted ? 0 : -1;
       add(this.sum, frame, fade);
       source.mixed = wanted;
-      if (!wanted) source.carry = source.carry.subarray(source.carry.length);
+      if (!wanted) source.carry = NO_SAMPLES;
     }
     this.limiter.process(this.sum, out);
     this.counts.frames++;

@@ -7,11 +7,8 @@
  * louder, so voices of about the same level do not take turns. A voice that stops (held back as
  * silence, muted, gone) frees its place at once.
  */
-import { PeakLevel } from '../audio/peak-level.js';
+import { PeakLevel, STICKINESS } from '../audio/peak-level.js';
 import type { Identity } from '../ids.js';
-
-/** A chosen voice counts this much louder (6 dB) when a new one asks for its place. */
-const STICKINESS = 2;
 
 export class LoudestVoices {
   private readonly levels = new Map<Identity, PeakLevel>();
