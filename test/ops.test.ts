@@ -25,7 +25,7 @@ describe('operations', () => {
     const res = await t.api.get('/metrics');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
-    assert.match(res.body, /rostrum_listener_joins_total [1-9]/);
+    assert.match(res.body, /rostrum_listener_joins_total\{way="(lane|route)"\} [1-9]/);
     assert.match(res.body, /rostrum_spaces\{state="live"\} [1-9]/);
     assert.match(res.body, /rostrum_http_request_duration_seconds_bucket\{.*route="\/api\/spaces\/:id\/join"/);
     assert.match(res.body, /rostrum_nodejs_eventloop_lag_seconds/);

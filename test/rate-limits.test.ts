@@ -113,7 +113,7 @@ describe('rate limits on writes', () => {
 });
 
 describe('RateCounter', () => {
-  test('counts per key in fixed windows, says how long until a refused key may come back, and forgets the least recently seen keys beyond its bound', () => {
+  test('counts per key in fixed windows, says how long until a refused key may come back, and forgets the keys whose windows began first beyond its bound', () => {
     const counter = new RateCounter(2, 10_000, 3);
     assert.equal(counter.hit('a', 0), 0);
     assert.equal(counter.hit('a', 1_000), 0);
@@ -123,6 +123,6 @@ describe('RateCounter', () => {
     assert.equal(counter.hit('a', 10_000), 0);
     for (const key of ['c', 'd', 'e']) counter.hit(key, 10_000);
     assert.equal(counter.size, 3, 'no more keys than the bound');
-    assert.equal(counter.hit('a', 10_001), 0, 'a was forgotten with the oldest, and starts afresh');
+    assert.equal(counter.hit('a', 10_001), 0, 'a (its window began before c, d and e) was forgotten, and starts afresh');
   });
 });

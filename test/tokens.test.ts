@@ -4,10 +4,12 @@
  * tokens the server accepts, so the format is standard HS256 JWT.
  */
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import { PrefixedHmac } from '../src/control/prefixed-hmac.js';
 import { createToken, TokenAuthority } from '../src/control/tokens.js';
+import type { Identity, SpaceId } from '../src/ids.js';
 import { createSpace, stageFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -170,5 +172,51 @@ describe('TokenAuthority', () => {
   test('createToken refuses a short secret and a malformed identity', () => {
     assert.throws(() => createToken({ apiKey: 'k', apiSecret: 'short', identity: 'a' }), /at least 32/);
     assert.throws(() => createToken({ ...creds, identity: '../etc' }), /not a valid identity/);
+  });
+});
+
+describe('listener tokens', () => {
+  test('mintListener writes the same claims createToken would, for keys and identities of every length, and jose verifies them', async () => {
+    // Api keys of lengths 1–9 move the cut in the claims (see ListenerPrefix) through all three
+    // remainders; a non-ASCII key and a secret longer than a SHA-256 block take the rarer paths.
+    const keys = [...Array.from({ length: 9 }, (_, i) => 'k'.repeat(i + 1)), 'clé-é'];
+    for (const [n, apiKey] of keys.entries()) {
+      const apiSecret = n % 2 === 0 ? 's'.repeat(32 + n) : 'S'.repeat(100);
+      const authority = new TokenAuthority([{ apiKey, apiSecret }], 0);
+      for (const identity of ['a', 'anon-abcdefghijklmnop', `x${'y'.repeat(127)}`]) {
+        const token = authority.mintListener(apiKey, identity as Identity, 'sp1' as SpaceId, 1_700_000_000, 1_700_003_600);
+        const { payload } = await jwtVerify(token, new TextEncoder().encode(apiSecret), {
+          algorithms: ['HS256'],
+          currentDate: new Date(1_700_000_000_000),
+        });
+        assert.deepEqual(payload, { iss: apiKey, space: 'sp1', role: 'listener', iat: 1_700_000_000, exp: 1_700_003_600, sub: identity });
+        assert.equal(authority.verify(token, 1_700_000_000_000).sub, identity);
+      }
+    }
+  });
+});
+
+describe('PrefixedHmac', () => {
+  test('equals node:crypto HMAC-SHA256 for random keys, prefixes and messages of every length around the block size', () => {
+    const random = (n: number) => randomBytes(n).toString('base64url').slice(0, n);
+    for (let prefixLength = 0; prefixLength <= 200; prefixLength += 7) {
+      const key = randomBytes(1 + ((prefixLength * 13) % 150));
+      const prefix = random(prefixLength);
+      const signer = new PrefixedHmac(key, prefix, 140);
+      for (let restLength = 0; restLength <= 140; restLength += 3) {
+        const rest = random(restLength);
+        assert.equal(
+          signer.sign(rest),
+          createHmac('sha256', key)
+            .update(prefix + rest)
+            .digest('base64url'),
+          `prefix ${prefixLength}, rest ${restLength}`,
+        );
+      }
+    }
+  });
+
+  test('refuses a rest longer than it was made for rather than signing part of it', () => {
+    assert.throws(() => new PrefixedHmac(Buffer.from('k'), 'p', 10).sign('x'.repeat(11 + 2 * 64 + 1)), RangeError);
   });
 });

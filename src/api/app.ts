@@ -2,13 +2,22 @@
  * The HTTP application: Fastify with strict JSON parsing, schema validation, one error shape, 405s
  * for known paths with the wrong method, per-route metrics, OpenAPI, and every route plugin.
  */
+import { createServer, type ServerOptions } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerFactory,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import secureJson from 'secure-json-parse';
 import { fail } from '../errors.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, sendError } from './http-errors.js';
+import { createJoinLane, type JoinLane } from './join-lane.js';
 import { type PressureLimits, registerLanes } from './lanes.js';
 import { type RateLimits, registerRateLimits } from './rate-limits.js';
 import { audienceRoutes } from './routes/audience.js';
@@ -48,8 +57,32 @@ class MethodTable {
   }
 }
 
+/** Fastify's default keep-alive, ms (longer than the usual proxy's, so the proxy closes first). */
+const KEEP_ALIVE_MS = 72_000;
+
+/**
+ * The HTTP server, as Fastify would make it, with the join lane (join-lane.ts) in front of
+ * Fastify's handler: `lane` is set once the routes are registered, before the server listens.
+ */
+function serverWithLane(lane: () => JoinLane | undefined): FastifyServerFactory {
+  return (handler, fastifyOptions) => {
+    const options = fastifyOptions as FastifyServerOptions & { http?: ServerOptions | null };
+    const server = createServer(options.http ?? {}, (request, response) => {
+      if (lane()?.(request, response)) return;
+      handler(request, response);
+    });
+    server.keepAliveTimeout = options.keepAliveTimeout ?? KEEP_ALIVE_MS;
+    server.requestTimeout = options.requestTimeout ?? 0;
+    server.setTimeout(options.connectionTimeout ?? 0);
+    if (options.maxRequestsPerSocket) server.maxRequestsPerSocket = options.maxRequestsPerSocket;
+    return server;
+  };
+}
+
 export async function createApp(deps: ApiDeps, options: AppOptions): Promise<FastifyInstance> {
+  let lane: JoinLane | undefined;
   const app = Fastify({
+    serverFactory: serverWithLane(() => lane),
     loggerInstance: options.logger as FastifyBaseLogger,
     // Our own onResponse hook logs each request at debug, with the space id (info stays for lifecycle lines).
     logController: new LogController({ disableRequestLogging: true }),
@@ -98,7 +131,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   const debug = options.logger.isLevelEnabled('debug');
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    deps.metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    deps.metrics.http.series(request.method, route, reply.statusCode).observe(reply.elapsedTime / 1000);
     if (debug) {
       const spaceId = (request.params as { id?: string } | undefined)?.id;
       request.log.debug(
@@ -128,7 +161,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     },
   });
 
-  registerRateLimits(app, options.limits);
+  const counters = registerRateLimits(app, options.limits);
 
   await registerLanes(app, options.pressure);
   opsRoutes(app, deps, options.isDraining);
@@ -137,5 +170,16 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   audienceRoutes(app, deps);
   broadcastRoutes(app, deps);
   pageRoutes(app, deps);
+
+  const trusted = options.trustProxy.length > 0 ? proxyAddr.compile(options.trustProxy) : undefined;
+  lane = createJoinLane({
+    deps,
+    isClosing: options.isClosing,
+    isUnderPressure: () => app.isUnderPressure(),
+    joinLimit: counters.join,
+    // What Fastify's request.ip is, with and without trusted proxies.
+    clientIp: trusted ? (request) => proxyAddr(request, trusted) : (request) => request.socket.remoteAddress ?? '',
+    logger: options.logger,
+  });
   return app;
 }

@@ -1,6 +1,6 @@
 /**
  * Fixed-window request counters for the rate limits, in this process: per key, the requests in its
- * current window; the least recently seen keys are forgotten beyond a bound, so an attack from many
+ * current window; the keys whose windows began first are forgotten beyond a bound, so an attack from many
  * addresses cannot grow it without limit. Written here rather than using @fastify/rate-limit's
  * per-route check: that check (asynchronous, generic) cost about 10 µs a join — joins/s went from
  * 26 k to 21 k with the join limit on, same server build, same run — and the join is a flash crowd's
@@ -13,7 +13,11 @@ interface Window {
 }
 
 export class RateCounter {
-  /** By key, least recently seen first (a Map keeps insertion order; a hit re-inserts). */
+  /**
+   * By key, the oldest window first: a Map keeps insertion order, and a key is re-inserted only
+   * when its window starts again, so the first forgotten is the window that ends soonest (moving
+   * a key to the end on every hit cost more than the rest of the check).
+   */
   private readonly windows = new Map<string, Window>();
 
   constructor(
@@ -28,13 +32,12 @@ export class RateCounter {
   hit(key: string, now: number): number {
     let window = this.windows.get(key);
     if (window === undefined || window.endsAt <= now) {
+      if (window !== undefined) this.windows.delete(key);
       window = { requests: 0, endsAt: now + this.windowMs };
-    } else {
-      this.windows.delete(key);
+      this.windows.set(key, window);
+      if (this.windows.size > this.capacity) this.windows.delete(this.windows.keys().next().value!);
     }
     window.requests++;
-    this.windows.set(key, window);
-    if (this.windows.size > this.capacity) this.windows.delete(this.windows.keys().next().value!);
     return window.requests > this.max ? window.endsAt - now : 0;
   }
 

@@ -43,7 +43,7 @@ export interface RateLimits {
 }
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** Distinct addresses or tokens each limit remembers (least recently seen forgotten first). */
+/** Distinct addresses or tokens each limit remembers (those whose windows began first are forgotten first). */
 const REMEMBERED_KEYS = 100_000;
 /** An HS256 JWT's signature: 43 base64url characters, unique per token and shorter than the token. */
 const SIGNATURE_CHARS = 43;
@@ -79,7 +79,11 @@ const LIMITS: Record<LimitName, { windowMs: number; key: (request: FastifyReques
   addressWrite: { windowMs: 60_000, key: addressKey, perRoute: false },
 };
 
-export function registerRateLimits(app: FastifyInstance, limits: RateLimits): void {
+/**
+ * Adds the limits to every route as it is registered. Returns the joins-per-address counter, which
+ * the join lane (join-lane.ts) counts with too, so a join counts once whichever way it comes in.
+ */
+export function registerRateLimits(app: FastifyInstance, limits: RateLimits): { join: RateCounter | undefined } {
   const create = (name: LimitName) => new RateCounter(limits[name], LIMITS[name].windowMs, REMEMBERED_KEYS);
   const shared = new Map<LimitName, RateCounter>();
   const counterFor = (name: LimitName): RateCounter | undefined => {
@@ -118,4 +122,5 @@ export function registerRateLimits(app: FastifyInstance, limits: RateLimits): vo
     // After the body is parsed (a join's key may be its ticket); overload shedding stays in onRequest.
     route.preValidation = [...[route.preValidation ?? []].flat(), hook];
   });
+  return { join: counterFor('join') };
 }

@@ -13,6 +13,7 @@ import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'no
 import { fail } from '../errors.js';
 import { type Identity, isIdentity, isSpaceId, type SpaceId } from '../ids.js';
 import { ROLES, type Role } from './model.js';
+import { PrefixedHmac } from './prefixed-hmac.js';
 
 export interface TokenClaims {
   /** The API key whose secret signed the token. */
@@ -85,27 +86,82 @@ export function createToken(options: CreateTokenOptions): string {
   return `${body}.${sign(body, options.apiSecret)}`;
 }
 
+/** Spaces whose listener-token prefix is kept (the least recently minted for go first). */
+const PREFIXES_KEPT = 1024;
+
+/**
+ * The part of a listener token that is the same for every listener of a space within one second:
+ * the header, and the claims before `sub` (iss, space, role, iat, exp) base64url-encoded. The
+ * claims' JSON is cut at a multiple of three bytes — base64 turns each three bytes into four
+ * characters — so the encoded prefix followed by the encoding of the rest (`carry`, then the
+ * identity) is exactly the encoding of the whole.
+ */
+interface ListenerPrefix {
+  iat: number;
+  exp: number;
+  /** `header.` and the encoded first part of the claims. */
+  encoded: string;
+  /** The claims' JSON after the cut, up to and including `"sub":"` (at most two bytes before it). */
+  carry: string;
+  /** Signs `encoded` followed by a listener's part, resuming after `encoded`. */
+  signer: PrefixedHmac;
+}
+
 /** Checks tokens signed by any of the configured keys; also mints listener tokens fast. */
 export class TokenAuthority {
   /** Secrets as KeyObjects, made once: HMAC with a string key re-imports it on every call. */
   private readonly secrets: Map<string, KeyObject>;
   private readonly headers = new Map<string, string>();
+  private readonly rawSecrets: Map<string, Buffer>;
+  /** By api key, then by space (least recently used first). */
+  private readonly prefixes = new Map<string, Map<SpaceId, ListenerPrefix>>();
+  /** Where a listener's own claims are encoded (an identity is at most 128 ASCII characters). */
+  private readonly scratch = Buffer.alloc(256);
 
   constructor(
     keys: ReadonlyArray<{ apiKey: string; apiSecret: string }>,
     private readonly skewSeconds: number,
   ) {
-    this.secrets = new Map(keys.map((k) => [k.apiKey, createSecretKey(Buffer.from(k.apiSecret, 'utf8'))]));
-    for (const k of keys) this.headers.set(k.apiKey, headerFor(k.apiKey));
+    this.rawSecrets = new Map(keys.map((k) => [k.apiKey, Buffer.from(k.apiSecret, 'utf8')]));
+    this.secrets = new Map([...this.rawSecrets].map(([apiKey, secret]) => [apiKey, createSecretKey(secret)]));
+    for (const k of keys) {
+      this.headers.set(k.apiKey, headerFor(k.apiKey));
+      this.prefixes.set(k.apiKey, new Map());
+    }
   }
 
-  /** The hot path of a join: one JSON.stringify and one HMAC with a header encoded once. Times in seconds. */
+  /**
+   * The hot path of a join: the same claims as `createToken` would write (iss, space, role, iat,
+   * exp, sub), but only the listener's own few bytes are encoded per call; the rest is encoded
+   * once per space and second (ListenerPrefix), and the HMAC resumes after that part
+   * (prefixed-hmac.ts). Times in seconds.
+   */
   mintListener(apiKey: string, identity: Identity, space: SpaceId, iat: number, exp: number): string {
-    const secret = this.secrets.get(apiKey);
-    const header = this.headers.get(apiKey);
-    if (secret === undefined || header === undefined) throw new Error(`unknown api key ${apiKey}`);
-    const body = `${header}.${b64json({ iss: apiKey, sub: identity, iat, exp, space, role: 'listener' })}`;
-    return `${body}.${sign(body, secret)}`;
+    const prefix = this.prefix(apiKey, space, iat, exp);
+    // Identities are ASCII without quotes or backslashes (IDENTITY_PATTERN): no JSON escaping.
+    const written = this.scratch.write(`${prefix.carry}${identity}"}`, 0, 'latin1');
+    const rest = this.scratch.toString('base64url', 0, written);
+    return `${prefix.encoded}${rest}.${prefix.signer.sign(rest)}`;
+  }
+
+  private prefix(apiKey: string, space: SpaceId, iat: number, exp: number): ListenerPrefix {
+    const prefixes = this.prefixes.get(apiKey);
+    const secret = this.rawSecrets.get(apiKey);
+    if (prefixes === undefined || secret === undefined) throw new Error(`unknown api key ${apiKey}`);
+    const held = prefixes.get(space);
+    if (held !== undefined && held.iat === iat && held.exp === exp) return held;
+    const json = `${JSON.stringify({ iss: apiKey, space, role: 'listener', iat, exp }).slice(0, -1)},"sub":"`;
+    // Cut in bytes (an api key may be any text); the bytes after the cut are in the ASCII `"sub":"`.
+    const bytes = Buffer.from(json);
+    const left = bytes.length % 3;
+    const encoded = `${this.headers.get(apiKey)}.${bytes.subarray(0, bytes.length - left).toString('base64url')}`;
+    // The listener's part: the carry, an identity of up to 128 characters and `"}`, encoded.
+    const longestRest = Math.ceil(((left + 128 + 2) * 4) / 3);
+    const made = { iat, exp, encoded, carry: json.slice(json.length - left), signer: new PrefixedHmac(secret, encoded, longestRest) };
+    prefixes.delete(space);
+    prefixes.set(space, made);
+    if (prefixes.size > PREFIXES_KEPT) prefixes.delete(prefixes.keys().next().value!);
+    return made;
   }
 
   /** Verifies signature and times; throws token_invalid or token_expired. */

@@ -10,7 +10,7 @@ import { fail } from '../../errors.js';
 import { asSpaceId } from '../../ids.js';
 import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { joinBody } from '../join-body.js';
+import { answerJoin } from '../join-answer.js';
 import {
   EmptyBody,
   ErrorResponses,
@@ -23,12 +23,9 @@ import {
   SpaceIdParam,
 } from '../schemas.js';
 
-/** A wait in line beyond this, seconds, counts as pressure toward switching the proof of work on. */
-const LONG_WAIT_SECONDS = 30;
-
 export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { audience, tokens, urls, metrics, waitingRoom, pow } = deps;
+  const { audience, tokens, pow } = deps;
 
   r.post(
     '/api/spaces/:id/join',
@@ -51,31 +48,14 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const claims = optionalClaims(request, tokens);
       const ticket = request.body?.ticket;
       const answer = (live: LiveSpace): void => {
-        if (waitingRoom && live.space.state !== 'ended') {
-          const arrival = waitingRoom.arrive(live.space.id, ticket);
-          if (!arrival.admit) {
-            // A line minutes long is demand far beyond what the node serves: a crowd, or bots
-            // collecting tickets. It counts as pressure, so the proof of work comes on (and
-            // makes each new place in line cost a solution) if it lasts.
-            if (ticket === undefined && arrival.grant.estimatedWaitSeconds > LONG_WAIT_SECONDS) pow.notePressure();
-            // In line: a signed ticket, the place and the wait; come back with it after Retry-After.
-            reply
-              .code(202)
-              .header('cache-control', 'no-store')
-              .header('retry-after', String(arrival.grant.retryAfterSeconds))
-              .type('application/json; charset=utf-8')
-              .serializer((payload) => JSON.stringify(payload))
-              .send({ queued: true, ...arrival.grant });
-            return;
-          }
-        }
-        const grant = audience.join(live, claims);
-        metrics.joins.inc();
+        const answered = answerJoin(deps, live, claims, ticket, 'route');
+        if (answered.retryAfter !== undefined) reply.header('retry-after', String(answered.retryAfter));
         reply
+          .code(answered.status)
           .header('cache-control', 'no-store')
           .type('application/json; charset=utf-8')
           .serializer((payload) => payload as string)
-          .send(joinBody(live, grant, urls, audience.heartbeatIntervalSeconds));
+          .send(answered.body);
       };
       const id = asSpaceId(request.params.id);
       // Under attack a join needs a proof of work — unless it brings a waiting-room ticket, which

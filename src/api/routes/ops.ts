@@ -28,7 +28,7 @@ export function opsRoutes(app: FastifyInstance, deps: ApiDeps, isDraining: () =>
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store').type(deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    return deps.metrics.render();
   });
 
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
