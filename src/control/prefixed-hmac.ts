@@ -75,13 +75,14 @@ function compress(state: Int32Array, data: Uint8Array, from: number, to: number)
   }
 }
 
-/** Pads `buffer[0, length)` (the unhashed tail) for a message of `total` bytes, hashes it, writes the digest to `out`. */
+/**
+ * Pads `buffer[0, length)` (the unhashed tail) for a message of `total` bytes, hashes it, and
+ * writes the digest to the start of `out`.
+ */
 function finish(state: Int32Array, buffer: Uint8Array, length: number, total: number, out: Uint8Array): void {
   buffer[length] = 0x80;
-  let end = length + 1;
-  const padded = end + 8 <= BLOCK ? BLOCK : 2 * BLOCK;
-  buffer.fill(0, end, padded - 8);
-  end = padded;
+  const end = length + 9 <= BLOCK ? BLOCK : 2 * BLOCK;
+  for (let i = length + 1; i < end - 8; i++) buffer[i] = 0;
   const bits = total * 8;
   const high = Math.floor(bits / 0x100000000);
   const low = bits >>> 0;
@@ -112,9 +113,10 @@ export class PrefixedHmac {
   private readonly tail: Buffer;
   /** Bytes the inner hash has taken in before the tail (the key block included). */
   private readonly hashed: number;
-  // Working space for one signature (two blocks hold the tail, the rest and the padding).
+  // Working space for one signature: the tail, the rest and the padding (two blocks at most
+  // after whole blocks are hashed), and the outer hash's one block.
   private readonly work: Buffer;
-  private readonly digest = Buffer.alloc(32);
+  private readonly outerBlock = Buffer.alloc(BLOCK);
 
   /** `prefix` and the rest given to `sign` are Latin-1 (one byte per character): base64url, here. */
   constructor(key: Uint8Array, prefix: string, longestRest = 128) {
@@ -128,26 +130,33 @@ export class PrefixedHmac {
     this.hashed = start.length - (start.length % BLOCK);
     this.inner.set(INITIAL);
     compress(this.inner, start, 0, this.hashed);
-    this.tail = start.subarray(this.hashed);
+    this.tail = Buffer.from(start.subarray(this.hashed));
+    // The tail stays at the start of the working space; each rest is written after it.
     this.work = Buffer.alloc(this.tail.length + longestRest + 2 * BLOCK);
+    this.tail.copy(this.work);
   }
 
   /** HMAC-SHA256(key, prefix + rest), base64url-encoded. */
   sign(rest: string): string {
     const work = this.work;
+    const tail = this.tail.length;
     const state = scratchState;
     state.set(this.inner);
-    this.tail.copy(work, 0);
-    const length = this.tail.length + work.write(rest, this.tail.length, 'latin1');
-    if (length - this.tail.length !== rest.length) throw new RangeError('rest is longer than the signer was made for');
-    const whole = length - (length % BLOCK);
-    compress(state, work, 0, whole);
-    work.copy(work, 0, whole, length);
-    finish(state, work, length - whole, this.hashed + length, this.digest);
+    const length = tail + work.write(rest, tail, 'latin1');
+    if (length - tail !== rest.length) throw new RangeError('rest is longer than the signer was made for');
+    let left = length;
+    if (length >= BLOCK) {
+      // Rare (a long identity): hash the whole blocks, move what is left to the start, put the tail back after.
+      const whole = length - (length % BLOCK);
+      compress(state, work, 0, whole);
+      work.copyWithin(0, whole, length);
+      left = length - whole;
+    }
+    finish(state, work, left, this.hashed + length, this.outerBlock);
+    if (length >= BLOCK) this.tail.copy(work);
     state.set(this.outer);
-    this.digest.copy(work, 0);
-    finish(state, work, 32, BLOCK + 32, this.digest);
-    return this.digest.toString('base64url');
+    finish(state, this.outerBlock, 32, BLOCK + 32, this.outerBlock);
+    return this.outerBlock.toString('base64url', 0, 32);
   }
 }
 
