@@ -163,7 +163,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
 
   const counters = registerRateLimits(app, options.limits);
 
-  await registerLanes(app, options.pressure);
+  const joinsShed = await registerLanes(app, options.pressure);
   opsRoutes(app, deps, options.isDraining);
   spaceRoutes(app, deps);
   stageRoutes(app, deps);
@@ -175,7 +175,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   lane = createJoinLane({
     deps,
     isClosing: options.isClosing,
-    isUnderPressure: () => app.isUnderPressure(),
+    joinsShed,
     joinLimit: counters.join,
     // What Fastify's request.ip is, with and without trusted proxies.
     clientIp: trusted ? (request) => proxyAddr(request, trusted) : (request) => request.socket.remoteAddress ?? '',

@@ -9,7 +9,7 @@
  * one, untouched, to Fastify:
  * - `POST /api/spaces/<id>/join` exactly (no query, no trailing slash, a well-formed id), with no
  *   body, no Content-Type and no Authorization (a token or a ticket or a proof of work: the route);
- * - the server is not closing and not under pressure (the route answers those: 503, or sheds);
+ * - the server is not closing and not shedding joins (the route answers those: 503);
  * - no proof of work is required; the space is held in memory and has not ended;
  * - the address is within its join limit. The lane counts the join against it; a join over the
  *   limit goes on to the route, whose check counts it again (it is over either way) and answers
@@ -37,8 +37,8 @@ export interface JoinLaneOptions {
   deps: JoinDeps;
   /** True once the server stops taking requests (the route answers 503 shutting_down). */
   isClosing: () => boolean;
-  /** True while the server sheds load (the route answers 503 overloaded). */
-  isUnderPressure: () => boolean;
+  /** True while new joins are shed (the route answers them 503 overloaded; lanes.ts). */
+  joinsShed: () => boolean;
   /** The joins-per-address counter the route's limit uses; undefined when joins are not limited. */
   joinLimit: RateCounter | undefined;
   /** The client's address as the routes see it (X-Forwarded-For from a trusted proxy, else the peer). */
@@ -71,7 +71,7 @@ export function createJoinLane(options: JoinLaneOptions): JoinLane {
     if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) return false;
     if (headers['content-type'] !== undefined || headers.authorization !== undefined) return false;
     const id = url.slice(PREFIX.length, -SUFFIX.length);
-    if (!isSpaceId(id) || options.isClosing() || options.isUnderPressure() || deps.pow.required) return false;
+    if (!isSpaceId(id) || options.isClosing() || options.joinsShed() || deps.pow.required) return false;
     const live = deps.audience.held(id);
     if (live === undefined || live.space.state === 'ended') return false;
     const started = performance.now();

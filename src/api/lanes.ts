@@ -34,20 +34,36 @@ export interface PressureLimits {
 /** Retry-After for a shed request: 1–5 s, jittered so the shed do not come back together. */
 const retryAfter = () => 1 + Math.floor(Math.random() * 5);
 
-export async function registerLanes(app: FastifyInstance, limits: PressureLimits): Promise<void> {
+/** Whether a request in `lane` is shed, given the limit under-pressure found exceeded (its type and measured value). */
+function sheds(lane: Lane | undefined, type: string, value: number | undefined, limits: PressureLimits): lane is Lane {
+  // No lane: critical. An infinite delay means the loop never turned during the sample (it was
+  // starting up): no measurement, so no verdict — the next sample decides.
+  if (!lane || value === Number.POSITIVE_INFINITY) return false;
+  const severe = type === underPressure.TYPE_EVENT_LOOP_DELAY && (value ?? 0) > 3 * limits.maxEventLoopDelayMs;
+  return lane === 'sheddable' || severe;
+}
+
+/**
+ * Registers the shedding. Returns whether a new join would be shed right now — the verdict the
+ * route's hook would give, for the join lane (join-lane.ts), which answers before any hook runs.
+ */
+export async function registerLanes(app: FastifyInstance, limits: PressureLimits): Promise<() => boolean> {
   await app.register(underPressure, {
     maxEventLoopDelay: limits.maxEventLoopDelayMs,
     maxEventLoopUtilization: limits.maxEventLoopUtilization,
     sampleInterval: 250,
     pressureHandler: (request: FastifyRequest, _reply, type, value) => {
       const lane = request.routeOptions.config.lane;
-      // No lane: critical. An infinite delay means the loop never turned during the sample (it was
-      // starting up): no measurement, so no verdict — the next sample decides.
-      if (!lane || value === Number.POSITIVE_INFINITY) return undefined;
-      const severe = type === underPressure.TYPE_EVENT_LOOP_DELAY && (value ?? 0) > 3 * limits.maxEventLoopDelayMs;
-      if (lane === 'reads' && !severe) return undefined;
+      if (!sheds(lane, type, value, limits)) return undefined;
       limits.onShed?.(lane);
       return Promise.reject(fail('overloaded', 'The server is busy; retry after Retry-After.', retryAfter()));
     },
   });
+  // The same checks in the same order as under-pressure's own request hook (only these two limits are set).
+  return () => {
+    if (!app.isUnderPressure()) return false;
+    const { eventLoopDelay, eventLoopUtilized } = app.memoryUsage();
+    if (eventLoopDelay > limits.maxEventLoopDelayMs) return sheds('sheddable', underPressure.TYPE_EVENT_LOOP_DELAY, eventLoopDelay, limits);
+    return sheds('sheddable', underPressure.TYPE_EVENT_LOOP_UTILIZATION, eventLoopUtilized, limits);
+  };
 }
