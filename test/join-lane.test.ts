@@ -75,6 +75,16 @@ describe('join lane', () => {
     assert.equal(claims.exp * 1000, Date.parse(lane.body.expiresAt));
   });
 
+  test('a title in any script is sent whole: the length the lane announces is the body in bytes', async () => {
+    const titled = await createSpace(t, { live: true, title: 'Café ☕ 日本語 🎙️' });
+    const before = await joinsByWay(t);
+    const response = await fetch(`${t.url}/api/spaces/${titled}/join`, { method: 'POST' });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    assert.equal(Number(response.headers.get('content-length')), bytes.length);
+    assert.equal(JSON.parse(bytes.toString('utf8')).space.title, 'Café ☕ 日本語 🎙️');
+    assert.equal((await joinsByWay(t)).lane, before.lane + 1);
+  });
+
   test('every other request goes on to the route, which answers it as before', async () => {
     const before = await joinsByWay(t);
     const query = await join(t, `/api/spaces/${id}/join?x=1`);

@@ -30,6 +30,8 @@ export interface JoinAnswer {
   retryAfter?: number;
   /** JSON. */
   body: string;
+  /** The body's length in UTF-8 bytes, when known without encoding it. */
+  bytes?: number;
 }
 
 /** Which way the join came in (a label on the joins metric). */
@@ -55,5 +57,6 @@ export function answerJoin(
   }
   const grant = deps.audience.join(live, claims);
   deps.metrics.joins[way]++;
-  return { status: 200, body: joinBody(live, grant, deps.urls, deps.audience.heartbeatIntervalSeconds) };
+  const { body, bytes } = joinBody(live, grant, deps.urls, deps.audience.heartbeatIntervalSeconds);
+  return { status: 200, body, bytes };
 }

@@ -9,11 +9,17 @@ import type { LiveSpace } from '../control/live-space.js';
 import type { Space } from '../control/model.js';
 import type { Urls } from './urls.js';
 
+interface Fragment {
+  json: string;
+  /** UTF-8 bytes beyond one per character (a title may be in any script; everything else is ASCII). */
+  extraBytes: number;
+}
+
 // Keyed by the Space record itself: LiveSpace replaces it on every change, so a stale entry is never hit.
-const fragments = new WeakMap<Space, string>();
+const fragments = new WeakMap<Space, Fragment>();
 let lastIso = { ms: Number.NaN, iso: '' };
 
-function spaceFragment(live: LiveSpace, urls: Urls): string {
+function spaceFragment(live: LiveSpace, urls: Urls): Fragment {
   const s = live.space;
   const held = fragments.get(s);
   if (held !== undefined) return held;
@@ -26,12 +32,18 @@ function spaceFragment(live: LiveSpace, urls: Urls): string {
       playlist: s.state === 'live' ? urls.playlist(s.id) : null,
     },
   }).slice(1, -1);
-  fragments.set(s, json);
-  return json;
+  const made = { json, extraBytes: Buffer.byteLength(json) - json.length };
+  fragments.set(s, made);
+  return made;
 }
 
-/** Same fields as the JoinResponse schema; test/audience.test.ts checks the two agree. */
-export function joinBody(live: LiveSpace, grant: JoinGrant, urls: Urls, heartbeatIntervalSeconds: number): string {
+/**
+ * Same fields as the JoinResponse schema (test/audience.test.ts checks the two agree), and the
+ * body's length in bytes, known without encoding it: only the space's part can be other than ASCII.
+ */
+export function joinBody(live: LiveSpace, grant: JoinGrant, urls: Urls, heartbeatIntervalSeconds: number): { body: string; bytes: number } {
   if (lastIso.ms !== grant.expiresAt) lastIso = { ms: grant.expiresAt, iso: new Date(grant.expiresAt).toISOString() };
-  return `{"token":"${grant.token}","identity":"${grant.identity}","role":"listener","expiresAt":"${lastIso.iso}","heartbeatIntervalSeconds":${heartbeatIntervalSeconds},${spaceFragment(live, urls)}}`;
+  const fragment = spaceFragment(live, urls);
+  const body = `{"token":"${grant.token}","identity":"${grant.identity}","role":"listener","expiresAt":"${lastIso.iso}","heartbeatIntervalSeconds":${heartbeatIntervalSeconds},${fragment.json}}`;
+  return { body, bytes: body.length + fragment.extraBytes };
 }

@@ -30,6 +30,23 @@ const SUFFIX = '/join';
 /** The route's pattern, as the HTTP metric and the debug log name it. */
 const ROUTE = `${PREFIX}:id${SUFFIX}`;
 
+/**
+ * True when the request has no body, no Content-Type and no Authorization. Read from the raw
+ * header list: Node builds `request.headers` on first use, an object per request the lane does
+ * not need. A Content-Length of 0 is no body.
+ */
+function bare(raw: string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Only names of these lengths can matter; the rest are skipped without lower-casing them.
+    if (name.length === 12 && name.toLowerCase() === 'content-type') return false;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') return false;
+    if (name.length === 14 && name.toLowerCase() === 'content-length' && raw[i + 1] !== '0') return false;
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return false;
+  }
+  return true;
+}
+
 /** A join's answer, or the error shape's 500. */
 type Answer = Omit<JoinAnswer, 'status'> & { status: number };
 
@@ -58,7 +75,7 @@ export function createJoinLane(options: JoinLaneOptions): JoinLane {
   const write = (response: ServerResponse, answer: Answer): void => {
     const headers = ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store'];
     if (answer.retryAfter !== undefined) headers.push('retry-after', String(answer.retryAfter));
-    headers.push('content-length', String(Buffer.byteLength(answer.body)));
+    headers.push('content-length', String(answer.bytes ?? Buffer.byteLength(answer.body)));
     response.writeHead(answer.status, headers);
     response.end(answer.body);
   };
@@ -66,10 +83,7 @@ export function createJoinLane(options: JoinLaneOptions): JoinLane {
   return (request, response) => {
     const url = request.url;
     if (request.method !== 'POST' || url === undefined || !url.startsWith(PREFIX) || !url.endsWith(SUFFIX)) return false;
-    const headers = request.headers;
-    const length = headers['content-length'];
-    if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) return false;
-    if (headers['content-type'] !== undefined || headers.authorization !== undefined) return false;
+    if (!bare(request.rawHeaders)) return false;
     const id = url.slice(PREFIX.length, -SUFFIX.length);
     if (!isSpaceId(id) || options.isClosing() || options.joinsShed() || deps.pow.required) return false;
     const live = deps.audience.held(id);

@@ -120,10 +120,11 @@ export class PrefixedHmac {
 
   /** `prefix` and the rest given to `sign` are Latin-1 (one byte per character): base64url, here. */
   constructor(key: Uint8Array, prefix: string, longestRest = 128) {
-    const block = new Uint8Array(BLOCK);
+    // Buffers throughout, so compress() only ever sees one kind of array (and stays optimised for it).
+    const block = Buffer.alloc(BLOCK);
     block.set(key.length > BLOCK ? createHash('sha256').update(key).digest() : key);
-    const ipad = block.map((byte) => byte ^ 0x36);
-    const opad = block.map((byte) => byte ^ 0x5c);
+    const ipad = Buffer.from(block.map((byte) => byte ^ 0x36));
+    const opad = Buffer.from(block.map((byte) => byte ^ 0x5c));
     this.outer.set(INITIAL);
     compress(this.outer, opad, 0, BLOCK);
     const start = Buffer.concat([ipad, Buffer.from(prefix, 'latin1')]);
