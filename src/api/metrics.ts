@@ -33,6 +33,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** A counter by one label whose values are kept elsewhere as plain numbers and read at each scrape. */
+  private countsFrom(name: string, help: string, label: string, read: () => Record<string, number>): void {
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [value, n] of Object.entries(read())) this.inc({ [label]: value }, n);
+      },
+    });
+  }
+
   /** Everything, in the Prometheus text format. */
   async render(): Promise<string> {
     return `${await this.registry.metrics()}\n${this.http.render()}`;
@@ -51,27 +65,18 @@ export class Metrics {
         for (const [state, n] of Object.entries(sample().spaces)) this.set({ state }, n);
       },
     });
-    new Counter({
-      name: 'rostrum_stage_packets_total',
-      help: 'Speakers’ microphone packets by outcome: forwarded, muted (dropped by the server), silent (held back)',
-      labelNames: ['outcome'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [outcome, n] of Object.entries(sample().stagePackets)) this.inc({ outcome }, n);
-      },
-    });
-    const joins = this.joins;
-    new Counter({
-      name: 'rostrum_listener_joins_total',
-      help: 'Listener join tokens minted, by the way the join came in (lane: answered before routing; route: the full route)',
-      labelNames: ['way'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [way, n] of Object.entries(joins)) this.inc({ way }, n);
-      },
-    });
+    this.countsFrom(
+      'rostrum_stage_packets_total',
+      'Speakers’ microphone packets by outcome: forwarded, muted (dropped by the server), silent (held back)',
+      'outcome',
+      () => sample().stagePackets,
+    );
+    this.countsFrom(
+      'rostrum_listener_joins_total',
+      'Listener join tokens minted, by the way the join came in (lane: answered before routing; route: the full route)',
+      'way',
+      () => this.joins,
+    );
     new Gauge({
       name: 'rostrum_listeners',
       help: 'Concurrent listeners across the spaces this node holds',
