@@ -1,7 +1,8 @@
 /**
- * The join lane: a flash crowd's one request — an anonymous listener joining a live space — answered
- * by the HTTP server before Fastify routes it. Why by hand: measured here, each microsecond of work
- * per join cost about 1.5 µs of throughput (the load generator shares the machine), and Fastify's
+ * The join lane: a flash crowd's one request — an anonymous listener joining a space this node holds
+ * (live, or scheduled: the lobby) — answered by the HTTP server before Fastify routes it. Why by
+ * hand: measured here, each microsecond of work per join cost 1.5–3 µs of throughput (the load
+ * generator shares the machine), and Fastify's
  * per-request machinery around the join (routing, hooks, schema checks, the reply object) was most
  * of what a join cost beyond the bare HTTP exchange. The lane does only what that request needs.
  *
