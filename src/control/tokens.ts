@@ -107,14 +107,21 @@ interface ListenerPrefix {
   signer: PrefixedHmac;
 }
 
+/** An api key's part in minting listener tokens. */
+interface ListenerKey {
+  secret: Buffer;
+  /** The token header, encoded. */
+  header: string;
+  /** By space, the least recently renewed first. */
+  prefixes: Map<SpaceId, ListenerPrefix>;
+}
+
 /** Checks tokens signed by any of the configured keys; also mints listener tokens fast. */
 export class TokenAuthority {
   /** Secrets as KeyObjects, made once: HMAC with a string key re-imports it on every call. */
   private readonly secrets: Map<string, KeyObject>;
-  private readonly headers = new Map<string, string>();
-  private readonly rawSecrets: Map<string, Buffer>;
-  /** By api key, then by space (least recently used first). */
-  private readonly prefixes = new Map<string, Map<SpaceId, ListenerPrefix>>();
+  /** What minting listener tokens needs of each api key: one lookup per token. */
+  private readonly minting = new Map<string, ListenerKey>();
   /** Where a listener's own claims are encoded (an identity is at most 128 ASCII characters). */
   private readonly scratch = Buffer.alloc(256);
 
@@ -122,11 +129,11 @@ export class TokenAuthority {
     keys: ReadonlyArray<{ apiKey: string; apiSecret: string }>,
     private readonly skewSeconds: number,
   ) {
-    this.rawSecrets = new Map(keys.map((k) => [k.apiKey, Buffer.from(k.apiSecret, 'utf8')]));
-    this.secrets = new Map([...this.rawSecrets].map(([apiKey, secret]) => [apiKey, createSecretKey(secret)]));
+    this.secrets = new Map();
     for (const k of keys) {
-      this.headers.set(k.apiKey, headerFor(k.apiKey));
-      this.prefixes.set(k.apiKey, new Map());
+      const secret = Buffer.from(k.apiSecret, 'utf8');
+      this.secrets.set(k.apiKey, createSecretKey(secret));
+      this.minting.set(k.apiKey, { secret, header: headerFor(k.apiKey), prefixes: new Map() });
     }
   }
 
@@ -145,19 +152,19 @@ export class TokenAuthority {
   }
 
   private prefix(apiKey: string, space: SpaceId, iat: number, exp: number): ListenerPrefix {
-    const prefixes = this.prefixes.get(apiKey);
-    const secret = this.rawSecrets.get(apiKey);
-    if (prefixes === undefined || secret === undefined) throw new Error(`unknown api key ${apiKey}`);
+    const key = this.minting.get(apiKey);
+    if (key === undefined) throw new Error(`unknown api key ${apiKey}`);
+    const prefixes = key.prefixes;
     const held = prefixes.get(space);
     if (held !== undefined && held.iat === iat && held.exp === exp) return held;
     const json = `${JSON.stringify({ iss: apiKey, space, role: 'listener', iat, exp }).slice(0, -1)},"sub":"`;
     // Cut in bytes (an api key may be any text); the bytes after the cut are in the ASCII `"sub":"`.
     const bytes = Buffer.from(json);
     const left = bytes.length % 3;
-    const encoded = `${this.headers.get(apiKey)}.${bytes.subarray(0, bytes.length - left).toString('base64url')}`;
+    const encoded = `${key.header}.${bytes.subarray(0, bytes.length - left).toString('base64url')}`;
     // The listener's part: the carry, an identity of up to 128 characters and `"}`, encoded.
     const longestRest = Math.ceil(((left + 128 + 2) * 4) / 3);
-    const made = { iat, exp, encoded, carry: json.slice(json.length - left), signer: new PrefixedHmac(secret, encoded, longestRest) };
+    const made = { iat, exp, encoded, carry: json.slice(json.length - left), signer: new PrefixedHmac(key.secret, encoded, longestRest) };
     prefixes.delete(space);
     prefixes.set(space, made);
     if (prefixes.size > PREFIXES_KEPT) prefixes.delete(prefixes.keys().next().value!);
