@@ -4,12 +4,16 @@
  * connectivity check ever leaves the machine's loopback interface.
  */
 import { type RTCPeerConnection, type RTCPeerConnectionConfig, useAudioLevelIndication, useOPUS, useSdesMid } from 'werift';
+import { installWeriftFastPaths } from './werift-fast-paths.js';
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 export function rtcConfig(loopbackOnly: boolean): RTCPeerConnectionConfig {
+  // Every stage peer connection (server sessions, bots) is made with this config: the place to make
+  // sure werift's per-packet paths are the fast ones before the first connection exists.
+  installWeriftFastPaths();
   // max-bundle: one ICE transport (one UDP socket) per session, not one per audio section; the MID
   // header extension lets the receiver tell the bundled slots apart. The audio level extension
   // (RFC 6464) carries each packet's level, so the server need not decode to know who is talking.

@@ -5,11 +5,12 @@
  * Opus packets into those slots unchanged (an SFU: no decode, no re-encode, no added jitter buffer),
  * so nobody ever hears themself and adding a speaker needs no renegotiation.
  */
-import { MediaStreamTrack, type RTCIceCandidateInit, RTCPeerConnection, type RTCRtpSender, RtpHeader, RtpPacket } from 'werift';
+import { MediaStreamTrack, type RTCIceCandidateInit, RTCPeerConnection, type RTCRtpSender, type RtpPacket } from 'werift';
 import { fail } from '../errors.js';
 import type { Identity } from '../ids.js';
 import { MAX_TRICKLED_CANDIDATES } from './protocol.js';
 import { AUDIO_LEVEL_URI, audioLevelOf, extensionId, gatheringComplete, rtcConfig } from './rtc-config.js';
+import { SlotSender } from './slot-sender.js';
 
 /** A slot that carried nobody for this long may be given to another speaker, ms. */
 const SLOT_IDLE_MS = 2000;
@@ -18,6 +19,7 @@ interface Slot {
   mid: string;
   track: MediaStreamTrack;
   sender: RTCRtpSender;
+  writer: SlotSender;
   source: Identity | null;
   /** The SSRC of the stream forwarded into the slot last. */
   sourceSsrc: number | null;
@@ -72,7 +74,8 @@ export class StageSession {
       const track = new MediaStreamTrack({ kind: 'audio' });
       await transceiver.sender.replaceTrack(track);
       const mid = transceiver.mid ?? String(this.slots.length);
-      this.slots.push({ mid, track, sender: transceiver.sender, source: null, sourceSsrc: null, lastAt: 0 });
+      const sender = transceiver.sender;
+      this.slots.push({ mid, track, sender, writer: new SlotSender(sender, track), source: null, sourceSsrc: null, lastAt: 0 });
     }
     await pc.setLocalDescription(await pc.createAnswer());
     await gatheringComplete(pc);
@@ -122,15 +125,7 @@ export class StageSession {
       slot.sourceSsrc = h.ssrc;
     }
     slot.lastAt = now;
-    // The sender rewrites SSRC, payload type and offsets in place: every receiver gets its own copy.
-    const header = new RtpHeader({
-      payloadType: h.payloadType,
-      sequenceNumber: h.sequenceNumber,
-      timestamp: h.timestamp,
-      ssrc: h.ssrc,
-      marker: h.marker,
-    });
-    slot.track.writeRtp(new RtpPacket(header, rtp.payload));
+    slot.writer.send({ marker: h.marker, sequenceNumber: h.sequenceNumber, timestamp: h.timestamp, payload: rtp.payload });
   }
 
   /** Frees the slot a departed speaker held. */

@@ -1,0 +1,155 @@
+/**
+ * SRTP for RTP packets with AEAD_AES_128_GCM (RFC 7714), the profile werift prefers and browsers
+ * offer: one direction's keys and per-stream state. It replaces werift's SrtpSession on a DTLS
+ * transport (see werift-fast-paths.ts), which builds a native GCM cipher per packet; this one keeps
+ * one AesGcm per key, and adds what werift leaves out: a replay window (RFC 3711 §3.3.2) and a
+ * packet index estimated as RFC 3711 §3.3.1 says. SRTCP stays with werift (a few packets a second).
+ */
+import { SrtpAuthenticationError } from 'werift';
+import { AesGcm, GCM_IV_LENGTH, GCM_TAG_LENGTH } from './aes-gcm.js';
+
+/** Packets older than this many behind the newest one seen are refused as possible replays. */
+export const REPLAY_WINDOW = 128;
+
+/** Where an RTP packet's payload starts (the header is the AAD), or -1 if the packet is shorter than its header says. */
+export function rtpHeaderLength(packet: Buffer): number {
+  if (packet.length < 12) return -1;
+  let length = 12 + 4 * (packet[0]! & 0x0f);
+  if (packet[0]! & 0x10) {
+    if (packet.length < length + 4) return -1;
+    length += 4 + 4 * packet.readUInt16BE(length + 2);
+  }
+  return length <= packet.length ? length : -1;
+}
+
+/** The GCM IV of one packet (RFC 7714 §8.1): (0x0000 ‖ SSRC ‖ ROC ‖ SEQ) xor the session salt. */
+class IvMaker {
+  private readonly iv = Buffer.alloc(GCM_IV_LENGTH);
+  constructor(private readonly salt: Buffer) {}
+
+  of(ssrc: number, roc: number, seq: number): Buffer {
+    const iv = this.iv;
+    iv.writeUInt16BE(0, 0);
+    iv.writeUInt32BE(ssrc, 2);
+    iv.writeUInt32BE(roc, 6);
+    iv.writeUInt16BE(seq, 10);
+    for (let i = 0; i < GCM_IV_LENGTH; i++) iv[i]! ^= this.salt[i]!;
+    return iv;
+  }
+}
+
+/** What the receiver knows of one incoming stream. */
+interface InboundStream {
+  roc: number;
+  /** Highest sequence number authenticated, and its index (ROC·2^16 + SEQ). */
+  highestSeq: number;
+  highestIndex: number;
+  /** The indexes last seen, by index mod REPLAY_WINDOW. */
+  seen: Float64Array;
+}
+
+/** One outgoing stream: its rollover counter and last sequence number. */
+interface OutboundStream {
+  roc: number;
+  lastSeq: number;
+}
+
+/** Unprotects incoming SRTP (the remote side's keys). */
+export class GcmSrtpReceiver {
+  private readonly gcm: AesGcm;
+  private readonly iv: IvMaker;
+  private readonly streams = new Map<number, InboundStream>();
+
+  constructor(sessionKey: Buffer, sessionSalt: Buffer) {
+    this.gcm = new AesGcm(sessionKey);
+    this.iv = new IvMaker(sessionSalt);
+  }
+
+  /** The RTP packet (header and payload) inside `packet`; throws SrtpAuthenticationError for a forged, broken or replayed one. */
+  unprotect(packet: Buffer): Buffer {
+    const headerLength = rtpHeaderLength(packet);
+    if (headerLength < 0 || packet.length < headerLength + GCM_TAG_LENGTH) {
+      throw new SrtpAuthenticationError('SRTP packet shorter than its header and tag');
+    }
+    const ssrc = packet.readUInt32BE(8);
+    const seq = packet.readUInt16BE(2);
+    const stream = this.streams.get(ssrc);
+    const roc = stream ? estimateRoc(stream, seq) : 0;
+    const index = roc * 0x10000 + seq;
+    if (stream && (roc < 0 || index <= stream.highestIndex - REPLAY_WINDOW || stream.seen[index % REPLAY_WINDOW] === index)) {
+      throw new SrtpAuthenticationError('SRTP packet replayed or too old');
+    }
+    const tagAt = packet.length - GCM_TAG_LENGTH;
+    const out = Buffer.allocUnsafe(tagAt);
+    packet.copy(out, 0, 0, headerLength);
+    const authentic = this.gcm.open(
+      this.iv.of(ssrc, roc, seq),
+      packet.subarray(0, headerLength),
+      packet.subarray(headerLength, tagAt),
+      packet.subarray(tagAt),
+      out,
+      headerLength,
+    );
+    if (!authentic) throw new SrtpAuthenticationError('Failed to authenticate SRTP packet');
+    this.accept(ssrc, stream, roc, seq, index);
+    return out;
+  }
+
+  private accept(ssrc: number, known: InboundStream | undefined, roc: number, seq: number, index: number): void {
+    let stream = known;
+    if (!stream) {
+      stream = { roc, highestSeq: seq, highestIndex: index, seen: new Float64Array(REPLAY_WINDOW).fill(-1) };
+      this.streams.set(ssrc, stream);
+    } else if (index > stream.highestIndex) {
+      stream.roc = roc;
+      stream.highestSeq = seq;
+      stream.highestIndex = index;
+    }
+    stream.seen[index % REPLAY_WINDOW] = index;
+  }
+}
+
+/** RFC 3711 §3.3.1: the ROC that puts `seq` closest to the highest sequence number seen. */
+function estimateRoc(stream: InboundStream, seq: number): number {
+  const last = stream.highestSeq;
+  if (last < 0x8000) return seq - last > 0x8000 ? stream.roc - 1 : stream.roc;
+  return last - 0x8000 > seq ? stream.roc + 1 : stream.roc;
+}
+
+/** Protects outgoing RTP (the local side's keys). */
+export class GcmSrtpSender {
+  private readonly gcm: AesGcm;
+  private readonly iv: IvMaker;
+  private readonly streams = new Map<number, OutboundStream>();
+
+  constructor(sessionKey: Buffer, sessionSalt: Buffer) {
+    this.gcm = new AesGcm(sessionKey);
+    this.iv = new IvMaker(sessionSalt);
+  }
+
+  /**
+   * The SRTP packet for an RTP packet given as its header bytes and payload: the header in the clear
+   * (it is the AAD), the payload encrypted, the tag after it.
+   */
+  protect(header: Buffer, payload: Buffer): Buffer {
+    const ssrc = header.readUInt32BE(8);
+    const seq = header.readUInt16BE(2);
+    const out = Buffer.allocUnsafe(header.length + payload.length + GCM_TAG_LENGTH);
+    header.copy(out, 0);
+    this.gcm.seal(this.iv.of(ssrc, this.rocFor(ssrc, seq), seq), header, payload, out, header.length);
+    return out;
+  }
+
+  /** The sequence number wrapping forward adds one to the ROC; a late packet from before a wrap keeps the old one. */
+  private rocFor(ssrc: number, seq: number): number {
+    const stream = this.streams.get(ssrc);
+    if (!stream) {
+      this.streams.set(ssrc, { roc: 0, lastSeq: seq });
+      return 0;
+    }
+    if (seq < stream.lastSeq && stream.lastSeq - seq > 0x8000) stream.roc++;
+    else if (seq > stream.lastSeq && seq - stream.lastSeq > 0x8000) return Math.max(0, stream.roc - 1);
+    stream.lastSeq = seq;
+    return stream.roc;
+  }
+}

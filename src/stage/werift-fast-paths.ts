@@ -1,0 +1,133 @@
+/**
+ * Faster versions of two werift (0.24) per-packet paths, installed once for every peer connection
+ * in the process. A forwarding stage is all per-packet work — 13 speakers all talking is 650 packets
+ * in and 1,800 out a second — and on a CPU profile of that stage these two were a quarter of it:
+ *
+ * - SRTP with AES-GCM built a native GCM cipher per packet. A DTLS transport that negotiated
+ *   AEAD_AES_128_GCM gets a GcmSrtpSession instead (same keys, same wire format; it also refuses
+ *   replayed packets, which werift does not). Other profiles keep werift's own session.
+ * - RtpHeader.deSerialize read the header's bit fields by printing each byte as a binary string;
+ *   parseRtpHeader reads them with shifts and gives the same header object.
+ *
+ * Both are swapped in through werift's exported classes (a prototype method and a static), so
+ * werift stays an unmodified dependency; test/werift-fast-paths.test.ts checks each against
+ * werift's own implementation, and every stage test runs through them.
+ */
+import { ProtectionProfileAeadAes128Gcm, RTCDtlsTransport, RtpHeader, type SrtpSession } from 'werift';
+import { GcmSrtpReceiver, GcmSrtpSender } from './srtp/gcm-srtp-session.js';
+
+/** werift's own header parser, kept for the test that compares the two. */
+export const weriftParseRtpHeader: (packet: Buffer) => RtpHeader = RtpHeader.deSerialize.bind(RtpHeader);
+
+const ONE_BYTE_PROFILE = 0xbede;
+const TWO_BYTE_PROFILE = 0x1000;
+
+/** RtpHeader.deSerialize, field for field, without werift's string-based bit reading. */
+export function parseRtpHeader(packet: Buffer): RtpHeader {
+  const h = new RtpHeader();
+  const first = packet[0]!;
+  h.version = first >> 6;
+  h.padding = (first & 0x20) !== 0;
+  h.extension = (first & 0x10) !== 0;
+  h.csrcLength = first & 0x0f;
+  h.marker = (packet[1]! & 0x80) !== 0;
+  h.payloadType = packet[1]! & 0x7f;
+  h.sequenceNumber = packet.readUInt16BE(2);
+  h.timestamp = packet.readUInt32BE(4);
+  h.ssrc = packet.readUInt32BE(8);
+  const csrc: number[] = [];
+  for (let i = 0; i < h.csrcLength; i++) csrc.push(packet.readUInt32BE(12 + 4 * i));
+  h.csrc = csrc;
+  let at = 12 + 4 * h.csrcLength;
+  if (h.extension) {
+    h.extensionProfile = packet.readUInt16BE(at) as RtpHeader['extensionProfile'];
+    const length = packet.readUInt16BE(at + 2) * 4;
+    h.extensionLength = length;
+    at += 4;
+    at = readExtensions(packet, at, at + length, h);
+  }
+  h.payloadOffset = at;
+  if (h.padding) h.paddingSize = packet[packet.length - 1]!;
+  return h;
+}
+
+/** RFC 8285 header extensions into h.extensions; returns where the payload starts (as werift counts it). */
+function readExtensions(packet: Buffer, start: number, end: number, h: RtpHeader): number {
+  const extensions: RtpHeader['extensions'] = [];
+  h.extensions = extensions;
+  let at = start;
+  if (h.extensionProfile === ONE_BYTE_PROFILE) {
+    while (at < end) {
+      const b = packet[at]!;
+      if (b === 0) {
+        at++;
+        continue;
+      }
+      const id = b >> 4;
+      const length = (b & 0x0f) + 1;
+      at++;
+      if (id === 15) break;
+      extensions.push({ id, payload: packet.subarray(at, at + length) });
+      at += length;
+    }
+    return at;
+  }
+  if (h.extensionProfile === TWO_BYTE_PROFILE) {
+    while (at < end) {
+      if (packet[at] === 0) {
+        at++;
+        continue;
+      }
+      const id = packet[at]!;
+      const length = packet[at + 1]!;
+      at += 2;
+      extensions.push({ id, payload: packet.subarray(at, at + length) });
+      at += length;
+    }
+    return at;
+  }
+  const payload = packet.subarray(at, end);
+  extensions.push({ id: 0, payload });
+  return at + payload.length;
+}
+
+/** werift's SrtpSession interface (what RTCDtlsTransport calls), over GcmSrtpSender/Receiver. */
+export class GcmSrtpSession {
+  readonly sender: GcmSrtpSender;
+  readonly receiver: GcmSrtpReceiver;
+
+  /** Takes the session keys werift derived (RFC 7714 uses the first 12 bytes of the session salt). */
+  constructor(werift: SrtpSession) {
+    const local = werift.localContext;
+    const remote = werift.remoteContext;
+    this.sender = new GcmSrtpSender(local.srtpSessionKey, local.srtpSessionSalt.subarray(0, 12));
+    this.receiver = new GcmSrtpReceiver(remote.srtpSessionKey, remote.srtpSessionSalt.subarray(0, 12));
+  }
+
+  encrypt(payload: Buffer, header: RtpHeader): Buffer {
+    return this.sender.protect(header.serialize(header.serializeSize), payload);
+  }
+
+  decrypt = (packet: Buffer): Buffer => this.receiver.unprotect(packet);
+}
+
+let installed = false;
+
+/** Installs both fast paths (once; later calls do nothing). */
+export function installWeriftFastPaths(): void {
+  if (installed) return;
+  installed = true;
+  RtpHeader.deSerialize = parseRtpHeader;
+  const update = RTCDtlsTransport.prototype.updateSrtpSession;
+  RTCDtlsTransport.prototype.updateSrtpSession = function (this: RTCDtlsTransport) {
+    update.call(this);
+    if (this.srtp.localContext.profile === ProtectionProfileAeadAes128Gcm) {
+      this.srtp = new GcmSrtpSession(this.srtp) as unknown as SrtpSession;
+    }
+  };
+}
+
+/** Whether a transport's SRTP runs through GcmSrtpSession (for tests and the ops view). */
+export function usesFastSrtp(transport: RTCDtlsTransport): boolean {
+  return (transport.srtp as unknown) instanceof GcmSrtpSession;
+}

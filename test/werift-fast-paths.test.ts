@@ -1,0 +1,192 @@
+/**
+ * The fast per-packet paths that replace werift's (werift-fast-paths.ts, srtp/, slot-sender.ts),
+ * each checked against werift's own implementation, and end to end between two real werift peers.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomInt } from 'node:crypto';
+import { test } from 'node:test';
+import {
+  MediaStreamTrack,
+  ProtectionProfileAeadAes128Gcm,
+  RTCPeerConnection,
+  RtpHeader,
+  type RtpPacket,
+  SrtpAuthenticationError,
+  SrtpSession,
+} from 'werift';
+import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
+import { ntpTime, rtpHeaderTemplate, SlotSender } from '../src/stage/slot-sender.js';
+import { REPLAY_WINDOW } from '../src/stage/srtp/gcm-srtp-session.js';
+import { GcmSrtpSession, parseRtpHeader, usesFastSrtp, weriftParseRtpHeader } from '../src/stage/werift-fast-paths.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A random RTP packet: CSRCs, one-byte, two-byte or unknown-profile extensions, padding. */
+function randomPacket(): Buffer {
+  const csrc = randomInt(0, 3);
+  const kind = randomInt(0, 4); // 0 none, 1 one-byte, 2 two-byte, 3 other profile
+  const padding = randomInt(0, 4) === 0;
+  const parts: Buffer[] = [];
+  const fixed = Buffer.alloc(12 + 4 * csrc);
+  fixed[0] = 0x80 | (padding ? 0x20 : 0) | (kind ? 0x10 : 0) | csrc;
+  fixed[1] = randomInt(0, 256);
+  randomBytes(10).copy(fixed, 2);
+  randomBytes(4 * csrc).copy(fixed, 12);
+  parts.push(fixed);
+  if (kind) {
+    const body: Buffer[] = [];
+    if (kind === 1) {
+      for (let n = randomInt(0, 4); n > 0; n--) {
+        const length = randomInt(1, 5);
+        body.push(Buffer.from([(randomInt(1, 15) << 4) | (length - 1)]), randomBytes(length));
+        if (randomInt(0, 3) === 0) body.push(Buffer.alloc(1)); // padding between elements
+      }
+    } else if (kind === 2) {
+      for (let n = randomInt(0, 4); n > 0; n--) {
+        const length = randomInt(0, 6);
+        body.push(Buffer.from([randomInt(1, 256), length]), randomBytes(length));
+      }
+    } else {
+      body.push(randomBytes(randomInt(0, 3) * 4));
+    }
+    let content = Buffer.concat(body);
+    content = Buffer.concat([content, Buffer.alloc((4 - (content.length % 4)) % 4)]);
+    const head = Buffer.alloc(4);
+    head.writeUInt16BE(kind === 1 ? 0xbede : kind === 2 ? 0x1000 : 0x1234, 0);
+    head.writeUInt16BE(content.length / 4, 2);
+    parts.push(head, content);
+  }
+  parts.push(randomBytes(randomInt(1, 120)));
+  if (padding) {
+    const size = randomInt(1, 8);
+    const pad = Buffer.alloc(size);
+    pad[size - 1] = size;
+    parts.push(pad);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The fields werift's header object carries, for comparing two parses. */
+const fields = (h: RtpHeader) =>
+  JSON.parse(JSON.stringify({ ...h, extensions: h.extensions.map((e) => ({ id: e.id, payload: e.payload.toString('hex') })) }));
+
+test('parseRtpHeader reads every field exactly as werift’s RtpHeader.deSerialize does', () => {
+  assert.notEqual(parseRtpHeader, weriftParseRtpHeader);
+  for (let i = 0; i < 2000; i++) {
+    const packet = randomPacket();
+    const fast = parseRtpHeader(packet);
+    assert.ok(fast instanceof RtpHeader);
+    assert.deepEqual(fields(fast), fields(weriftParseRtpHeader(packet)), packet.toString('hex'));
+  }
+});
+
+/** Two ends of one SRTP association: werift's own session, and GcmSrtpSession over the other keys. */
+function pair() {
+  const [k1, s1, k2, s2] = [randomBytes(16), randomBytes(12), randomBytes(16), randomBytes(12)];
+  const config = (lk: Buffer, ls: Buffer, rk: Buffer, rs: Buffer) => ({
+    keys: { localMasterKey: lk, localMasterSalt: ls, remoteMasterKey: rk, remoteMasterSalt: rs },
+    profile: ProtectionProfileAeadAes128Gcm,
+  });
+  const werift = new SrtpSession(config(k1, s1, k2, s2));
+  const fast = new GcmSrtpSession(new SrtpSession(config(k2, s2, k1, s1)));
+  return { werift, fast };
+}
+
+function header(seq: number, extensions = true): RtpHeader {
+  return new RtpHeader({
+    payloadType: 111,
+    sequenceNumber: seq,
+    timestamp: seq * 960,
+    ssrc: 0x11223344,
+    marker: seq % 7 === 0,
+    extensions: extensions ? [{ id: 1, payload: Buffer.from('3') }] : [],
+  });
+}
+
+test('GcmSrtpSession and werift’s SrtpSession read each other’s packets, across a sequence number wrap', () => {
+  const { werift, fast } = pair();
+  for (let n = 0; n < 40; n++) {
+    const seq = (65_520 + n) & 0xffff;
+    const payload = randomBytes(randomInt(1, 200));
+    const h = header(seq, n % 2 === 0);
+    const plain = Buffer.concat([h.serialize(h.serializeSize), payload]);
+    assert.deepEqual(fast.decrypt(werift.encrypt(payload, h)), plain, `werift → fast, seq ${seq}`);
+    assert.deepEqual(werift.decrypt(fast.encrypt(payload, header(seq, n % 2 === 0))), plain, `fast → werift, seq ${seq}`);
+  }
+});
+
+test('GcmSrtpSession refuses a replayed packet, one too old for the window, and a forged one, and keeps working', () => {
+  const { werift, fast } = pair();
+  const sent = Array.from({ length: REPLAY_WINDOW + 20 }, (_, seq) => werift.encrypt(randomBytes(50), header(seq)));
+  // Out of order within the window is fine.
+  fast.decrypt(sent[1]!);
+  fast.decrypt(sent[0]!);
+  assert.throws(() => fast.decrypt(sent[1]!), SrtpAuthenticationError, 'a replay');
+  for (let seq = 2; seq < sent.length; seq++) fast.decrypt(sent[seq]!);
+  assert.throws(() => fast.decrypt(sent[5]!), SrtpAuthenticationError, 'older than the window');
+  const forged = Buffer.from(werift.encrypt(randomBytes(50), header(sent.length)));
+  forged[forged.length - 20]! ^= 0x40;
+  assert.throws(() => fast.decrypt(forged), SrtpAuthenticationError, 'a changed byte');
+  assert.throws(() => fast.decrypt(Buffer.alloc(20)), SrtpAuthenticationError, 'shorter than header and tag');
+  const next = werift.encrypt(Buffer.from('still here'), header(sent.length));
+  assert.equal(fast.decrypt(next).subarray(-10).toString(), 'still here');
+});
+
+test('rtpHeaderTemplate writes the MID extension byte for byte as werift serializes it', () => {
+  for (const mid of ['0', '1', '12', 'abc', 'slot-7']) {
+    const id = randomInt(1, 15);
+    const ours = rtpHeaderTemplate(0xdeadbeef, { id, value: mid });
+    const h = new RtpHeader({ ssrc: 0xdeadbeef, extensions: [{ id, payload: Buffer.from(mid) }] });
+    assert.deepEqual(ours, h.serialize(h.serializeSize), mid);
+  }
+  const bare = new RtpHeader({ ssrc: 7 });
+  assert.deepEqual(rtpHeaderTemplate(7), bare.serialize(bare.serializeSize));
+  assert.throws(() => rtpHeaderTemplate(7, { id: 1, value: 'x'.repeat(17) }), RangeError);
+});
+
+test('ntpTime counts seconds from 1900 above and the fraction of a second below', () => {
+  assert.equal(ntpTime(0), 2_208_988_800n << 32n);
+  assert.equal(ntpTime(1500), (2_208_988_801n << 32n) | 0x8000_0000n);
+});
+
+test('two werift peers negotiate the fast GCM session, and a SlotSender’s packets arrive in order with their payloads', async (t) => {
+  const a = new RTCPeerConnection(rtcConfig(true));
+  const b = new RTCPeerConnection(rtcConfig(true));
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  const track = new MediaStreamTrack({ kind: 'audio' });
+  const { sender } = a.addTransceiver(track, { direction: 'sendonly' });
+  const heard: RtpPacket[] = [];
+  b.onTrack.subscribe((remote) => remote.onReceiveRtp.subscribe((rtp) => heard.push(rtp)));
+  await a.setLocalDescription(await a.createOffer());
+  await gatheringComplete(a);
+  await b.setRemoteDescription({ type: 'offer', sdp: a.localDescription!.sdp });
+  await b.setLocalDescription(await b.createAnswer());
+  await gatheringComplete(b);
+  await a.setRemoteDescription({ type: 'answer', sdp: b.localDescription!.sdp });
+  await connected(a, 'a');
+  await connected(b, 'b');
+  for (const pc of [a, b]) assert.ok(pc.dtlsTransports.every(usesFastSrtp), 'both ends use GcmSrtpSession');
+
+  const slot = new SlotSender(sender, track);
+  const payloads = Array.from({ length: 30 }, (_, i) => Buffer.from(`opus frame ${i}`));
+  for (const [i, payload] of payloads.entries()) {
+    slot.send({ marker: i === 0, sequenceNumber: 1000 + i, timestamp: 48_000 + 960 * i, payload });
+    await sleep(5);
+  }
+  const deadline = Date.now() + 3000;
+  while (heard.length < payloads.length && Date.now() < deadline) await sleep(20);
+  assert.deepEqual(
+    heard.map((rtp) => rtp.payload.toString()),
+    payloads.map((p) => p.toString()),
+  );
+  const first = heard[0]!.header;
+  assert.equal(first.ssrc, sender.ssrc);
+  assert.equal(first.marker, true);
+  heard.forEach((rtp, i) => {
+    assert.equal(rtp.header.sequenceNumber, (first.sequenceNumber + i) & 0xffff);
+    assert.equal(rtp.header.timestamp, (first.timestamp + 960 * i) >>> 0);
+  });
+});
