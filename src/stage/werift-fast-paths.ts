@@ -8,12 +8,19 @@
  *   replayed packets, which werift does not). Other profiles keep werift's own session.
  * - RtpHeader.deSerialize read the header's bit fields by printing each byte as a binary string;
  *   parseRtpHeader reads them with shifts and gives the same header object.
+ * - Every UDP send passed its IP address through dns.lookup, which answers on the next tick, so each
+ *   packet cost a tick and a closure before it left. ICE sockets only ever send to IP addresses;
+ *   their dgram sockets now get a lookup that answers an IP address at once (anything else still
+ *   goes to dns.lookup).
  *
  * Both are swapped in through werift's exported classes (a prototype method and a static), so
  * werift stays an unmodified dependency; test/werift-fast-paths.test.ts checks each against
  * werift's own implementation, and every stage test runs through them.
  */
-import { ProtectionProfileAeadAes128Gcm, RTCDtlsTransport, RtpHeader, type SrtpSession } from 'werift';
+import { createSocket, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
+import { ProtectionProfileAeadAes128Gcm, RTCDtlsTransport, RtpHeader, type SrtpSession, UdpTransport } from 'werift';
 import { GcmSrtpReceiver, GcmSrtpSender } from './srtp/gcm-srtp-session.js';
 
 /** werift's own header parser, kept for the test that compares the two. */
@@ -111,6 +118,41 @@ export class GcmSrtpSession {
   decrypt = (packet: Buffer): Buffer => this.receiver.unprotect(packet);
 }
 
+/** What UdpTransport keeps private in werift's types and withIpLookup needs. */
+interface UdpTransportInternals {
+  socket: Socket;
+  socketType: 'udp4' | 'udp6';
+  init(): Promise<void>;
+}
+const Udp = UdpTransport as unknown as {
+  new (type: 'udp4' | 'udp6', options: object): UdpTransport;
+  init: typeof UdpTransport.init;
+};
+
+/**
+ * A transport's socket, before it is bound, swapped for one (with the same listeners) whose lookup
+ * answers an IP address at once, without a tick. Until the socket is bound it answers on the next
+ * tick, as dns.lookup does: bind looks its address up too, and werift waits for 'listening' after
+ * calling bind, which a synchronous answer would emit before anyone listened.
+ */
+function withIpLookup(transport: UdpTransportInternals): void {
+  let bound = false;
+  const lookup = (address: string, family: number, callback: (err: Error | null, address: string, family: number) => void) => {
+    const version = isIP(address);
+    if (!version) return dnsLookup(address, { family } as LookupOneOptions, (err, ip, ipFamily) => callback(err, ip, ipFamily));
+    if (bound) return callback(null, address, version);
+    process.nextTick(callback, null, address, version);
+  };
+  const old = transport.socket;
+  const socket = createSocket({ type: transport.socketType, lookup: lookup as never });
+  socket.once('listening', () => {
+    bound = true;
+  });
+  for (const listener of old.listeners('message')) socket.on('message', listener as (msg: Buffer) => void);
+  transport.socket = socket;
+  old.close();
+}
+
 let installed = false;
 
 /** Installs both fast paths (once; later calls do nothing). */
@@ -118,6 +160,14 @@ export function installWeriftFastPaths(): void {
   if (installed) return;
   installed = true;
   RtpHeader.deSerialize = parseRtpHeader;
+  // UdpTransport.init is werift's only way to make a UDP transport: construct, then bind.
+  Udp.init = async (type, options = {}) => {
+    const transport = new Udp(type, options);
+    const internals = transport as unknown as UdpTransportInternals;
+    withIpLookup(internals);
+    await internals.init();
+    return transport;
+  };
   const update = RTCDtlsTransport.prototype.updateSrtpSession;
   RTCDtlsTransport.prototype.updateSrtpSession = function (this: RTCDtlsTransport) {
     update.call(this);
