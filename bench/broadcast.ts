@@ -175,8 +175,9 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
   // Tones at levels a few dB apart, as voices are: the mix has a loudest few to choose.
   const voices = Array.from({ length: speakers }, (_, k) => voicePackets(300 + 50 * k, 0.3 * 0.9 ** k));
   const voicesPerMix = loadConfig({}, {}).voices;
-  const mixes = Array.from({ length: spaces }, (_, s) => {
-    const packager = new Packager(new RecordingDir(path.join(root, `space-${s}`)), { partsPerSegment: 8, windowSegments: 6 });
+  const recordings = Array.from({ length: spaces }, (_, s) => new RecordingDir(path.join(root, `space-${s}`)));
+  const mixes = recordings.map((recording) => {
+    const packager = new Packager(recording, { partsPerSegment: 8, windowSegments: 6 });
     return new SpaceMix(
       { ffmpeg, bitrate: 64_000, fragmentMs: 250, voices: voicesPerMix },
       {
@@ -215,6 +216,8 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
   } finally {
     clearInterval(feeder);
     await Promise.all(mixes.map((m) => m.close()));
+    // The last segment's write is queued as the run ends; removing the folder under it fails.
+    await Promise.all(recordings.map((r) => r.flushed()));
     removeTempDir(root);
   }
   const harness = feed(

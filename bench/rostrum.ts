@@ -64,16 +64,24 @@ export async function startRostrum(nodeArgs: string[] = [], settings: Record<str
 }
 
 /** POST /api/spaces with `startNow`, so listeners can join at once; returns the space id. */
-export async function createLiveSpace(server: RostrumChild, title = 'bench'): Promise<string> {
+export function createLiveSpace(server: RostrumChild, title = 'bench'): Promise<string> {
+  return createSpace(server, title, true);
+}
+
+/**
+ * POST /api/spaces; returns the space id. Live (`startNow`) unless `live` is false: then it waits for
+ * its start, and its stage can gather and talk while nothing is broadcast yet.
+ */
+export async function createSpace(server: RostrumChild, title: string, live: boolean): Promise<string> {
   const response = await fetch(`${server.url}/api/spaces`, {
     method: 'POST',
     headers: { authorization: `Bearer ${server.operatorToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ title, startNow: true }),
+    body: JSON.stringify({ title, startNow: live }),
   });
   const text = await response.text();
   if (response.status !== 201 && response.status !== 200) throw new Error(`creating the space failed: ${response.status} ${text}`);
   const body = JSON.parse(text) as { id?: unknown; state?: unknown };
-  if (typeof body.id !== 'string' || body.state !== 'live') throw new Error(`unexpected space: ${text}`);
+  if (typeof body.id !== 'string' || (live && body.state !== 'live')) throw new Error(`unexpected space: ${text}`);
   return body.id;
 }
 

@@ -22,7 +22,7 @@ import { loadConfig } from '../src/config.js';
 import type { Role } from '../src/control/model.js';
 import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
 import { cpuPercent } from './cpu.js';
-import { createLiveSpace, type RostrumChild, seat, startRostrum } from './rostrum.js';
+import { createLiveSpace, createSpace, type RostrumChild, seat, startRostrum } from './rostrum.js';
 import { runWrk } from './wrk.js';
 
 export interface StageSettings {
@@ -199,9 +199,11 @@ export async function fullStageCpu(
   log: (line: string) => void,
   /** Run after the CPU window, while the stage still talks. */
   meanwhile?: () => Promise<void>,
+  /** Whether the space is live, so the server also mixes and encodes its broadcast. */
+  broadcasting = true,
 ): Promise<StageCpu> {
   const pid = server.child.pid!;
-  const spaceId = await createLiveSpace(server, 'full stage');
+  const spaceId = await createSpace(server, 'full stage', broadcasting);
   const idlePercent = await cpuPercent(pid, seconds);
   const members: Array<[string, Role]> = [
     ['host', 'host'],

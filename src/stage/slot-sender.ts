@@ -12,12 +12,13 @@
  * replaceRTP stay right. werift 0.24's sender fields are read by name (SenderInternals): the
  * version is pinned, and every stage test runs through here.
  *
- * When the transport's SRTP is not the fast GCM session (another profile) or the sender is not
- * ready, the packet goes through werift's own path instead.
+ * A transport whose SRTP profile is not AES-GCM (browsers may pick AES-CM with HMAC-SHA1) keeps
+ * werift's session for the encryption only. A sender not ready yet (not connected, no codec) gets
+ * the packet through werift's own path, which drops or sends it as werift decides.
  */
 import type { MediaStreamTrack, RTCDtlsTransport, RTCRtpSender } from 'werift';
 import { RtpHeader, RtpPacket } from 'werift';
-import { GcmSrtpSession } from './werift-fast-paths.js';
+import { GcmSrtpSession, parseRtpHeader } from './werift-fast-paths.js';
 
 /** What a forwarded packet keeps of its source. */
 export interface ForwardedRtp {
@@ -71,8 +72,8 @@ export class SlotSender {
   send(rtp: ForwardedRtp): void {
     const s = this.sender;
     const transport = s.dtlsTransport;
-    const srtp = transport.srtp as unknown;
-    if (!(srtp instanceof GcmSrtpSession) || transport.state !== 'connected' || !s.codec) {
+    if (transport.state !== 'connected' || !s.codec) {
+      // werift's own path drops it (not connected yet), or sends it once a codec is negotiated.
       const header = new RtpHeader({
         payloadType: s.codec?.payloadType ?? 0,
         sequenceNumber: rtp.sequenceNumber,
@@ -88,7 +89,13 @@ export class SlotSender {
     header[1] = (rtp.marker ? 0x80 : 0) | s.codec.payloadType;
     header.writeUInt16BE(seq, 2);
     header.writeUInt32BE(timestamp, 4);
-    const packet = srtp.sender.protect(header, rtp.payload);
+    const srtp = transport.srtp as unknown;
+    // Another profile (AES-CM with HMAC-SHA1, which Chromium picks here) is sealed by werift's own
+    // session, given the header as werift's object: only the encryption then takes werift's path.
+    const packet =
+      srtp instanceof GcmSrtpSession
+        ? srtp.sender.protect(header, rtp.payload)
+        : transport.srtp.encrypt(rtp.payload, parseRtpHeader(header));
     s.sequenceNumber = seq;
     s.timestamp = timestamp;
     s.rtpTimestamp = timestamp;
