@@ -259,14 +259,14 @@ function stageFigures(m: StageMeasurement): Figure[] {
   const added = (d: typeof server, p: 'p50' | 'p99') => Math.max(0, d[p] - direct[p]);
   const cpu = (c: StageCpu, goal: boolean) =>
     judge({
-      id: `stage.cpu.${c.talk}`,
-      name: `server CPU, 13 speakers ${c.talk === 'all' ? 'all talking at once' : 'talking in turns (2 at a time)'}`,
+      id: `stage.cpu.${c.talk}${c.broadcasting ? '' : '.not-live'}`,
+      name: `server CPU, 13 speakers ${c.talk === 'all' ? 'all talking at once' : 'talking in turns (2 at a time)'}${c.broadcasting ? '' : ', space not live yet (no broadcast mix)'}`,
       value: c.serverPercent,
       unit: '% of a core',
       reference: c.idlePercent,
       ratio: null,
       goal: goal ? { on: 'value', op: '<=', target: 10 } : null,
-      note: `reference: the same server idle over the same window. The server forwards the loudest voices (ROSTRUM_VOICES, 3 by default) to the other 12: bots heard ${Math.round(c.forwardedPerSecond)} packets/s (a full stage: ${c.expectedPerSecond}); the 13 bots used ${c.botsPercent.toFixed(0)} % of a core.`,
+      note: `reference: the same server idle over the same window. The server forwards the loudest voices (ROSTRUM_VOICES, 3 by default) to the other 12: bots heard ${Math.round(c.forwardedPerSecond)} packets/s (a full stage: ${c.expectedPerSecond}); the 13 bots used ${c.botsPercent.toFixed(0)} % of a core.${c.broadcasting ? ' The space is live, so the server also mixes its broadcast (its ffmpeg, another process, is not counted).' : ''}`,
     });
   return [
     judge({
@@ -300,6 +300,7 @@ function stageFigures(m: StageMeasurement): Figure[] {
     }),
     cpu(m.cpu, true),
     cpu(m.conversationCpu, false),
+    cpu(m.stageOnlyCpu, false),
     judge({
       id: 'stage.http.joins_with_stage',
       name: 'listener joins/s while a full stage talks',

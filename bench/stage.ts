@@ -50,6 +50,8 @@ export interface StageMeasurement {
   latency: { direct: Distribution; server: Distribution; underLoad: Distribution; loadRps: number };
   cpu: StageCpu;
   conversationCpu: StageCpu;
+  /** The same full stage talking at once before its space goes live: no broadcast mix on the server. */
+  stageOnlyCpu: StageCpu;
   /** Listener joins per second on the same server, idle and while a full stage talks. */
   http: { joinsIdle: number; joinsWithStage: number };
   loss: { cleanEnergy: number; lossyEnergy: number; deltaDb: number; observedLoss: number; lossRate: number };
@@ -58,6 +60,8 @@ export interface StageMeasurement {
 
 export interface StageCpu {
   talk: Talk;
+  /** The space was live: the server also mixed and encoded its broadcast. */
+  broadcasting: boolean;
   speakers: number;
   seconds: number;
   serverPercent: number;
@@ -231,6 +235,7 @@ export async function fullStageCpu(
     await meanwhile?.();
     return {
       talk,
+      broadcasting,
       speakers: members.length,
       seconds: wall,
       serverPercent,
@@ -315,8 +320,11 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
     });
     log(`stage: joins/s ${Math.round(joinsIdle)} idle, ${Math.round(joinsWithStage)} with 13 speakers talking`);
     const conversationCpu = await fullStageCpu(server, settings.cpuSeconds, 'turns', log);
-    for (const c of [cpu, conversationCpu]) {
-      log(`stage: 13 speakers (${c.talk}): server ${c.serverPercent.toFixed(1)} % of a core (idle ${c.idlePercent.toFixed(1)} %)`);
+    const stageOnlyCpu = await fullStageCpu(server, settings.cpuSeconds, 'all', log, undefined, false);
+    for (const c of [cpu, conversationCpu, stageOnlyCpu]) {
+      log(
+        `stage: 13 speakers (${c.talk}${c.broadcasting ? '' : ', not live'}): server ${c.serverPercent.toFixed(1)} % of a core (idle ${c.idlePercent.toFixed(1)} %)`,
+      );
       const low = c.talk === 'all' ? 0.95 : 0.8;
       if (c.forwardedPerSecond < c.expectedPerSecond * low) {
         problems.push(
@@ -338,6 +346,7 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
       latency: { direct, server: viaServer, underLoad, loadRps: loadResult.requestsPerSecond },
       cpu,
       conversationCpu,
+      stageOnlyCpu,
       http: { joinsIdle, joinsWithStage },
       loss: { cleanEnergy: clean.energy, lossyEnergy: lossy.energy, deltaDb, observedLoss: lossy.observedLoss, lossRate: LOSS_RATE },
       problems,
