@@ -266,7 +266,7 @@ function stageFigures(m: StageMeasurement): Figure[] {
       reference: c.idlePercent,
       ratio: null,
       goal: goal ? { on: 'value', op: '<=', target: 10 } : null,
-      note: `reference: the same server idle over the same window. The server forwards the loudest voices (ROSTRUM_VOICES, 3 by default) to the other 12: bots heard ${Math.round(c.forwardedPerSecond)} packets/s (a full stage: ${c.expectedPerSecond}); the 13 bots used ${c.botsPercent.toFixed(0)} % of a core.${c.broadcasting ? ' The space is live, so the server also mixes its broadcast (its ffmpeg, another process, is not counted).' : ''}`,
+      note: `the median of three ${Math.round(c.seconds / 3)} s windows; reference: the same server idle (one window, before the bots joined). The server forwards the loudest voices (ROSTRUM_VOICES, 3 by default) to the other 12: bots heard ${Math.round(c.forwardedPerSecond)} packets/s (a full stage: ${c.expectedPerSecond}); the 13 bots used ${c.botsPercent.toFixed(0)} % of a core.${c.broadcasting ? ' The space is live, so the server also mixes its broadcast (its ffmpeg, another process, is not counted).' : ''}`,
     });
   return [
     judge({

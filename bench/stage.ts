@@ -181,6 +181,9 @@ async function serverClicks(server: RostrumChild, spaceId: string, clicks: numbe
   }
 }
 
+/** Windows a full stage's CPU figure is the median of. */
+const CPU_WINDOWS = 3;
+
 /** How a full stage talks: everyone at once (the worst case), or in turns, two voices at a time. */
 export type Talk = 'all' | 'turns';
 const TURN_FRAMES = 100; // 2 s
@@ -228,7 +231,11 @@ export async function fullStageCpu(
     const heardBefore = heard;
     const botsBefore = process.cpuUsage();
     const started = performance.now();
-    const serverPercent = await cpuPercent(pid, seconds);
+    // The median of CPU_WINDOWS windows: the box is shared (the 13 bots run on the same two cores),
+    // and a single window can catch a neighbour.
+    const windows: number[] = [];
+    for (let w = 0; w < CPU_WINDOWS; w++) windows.push(await cpuPercent(pid, seconds));
+    const serverPercent = windows.sort((a, b) => a - b)[Math.floor(CPU_WINDOWS / 2)]!;
     const wall = (performance.now() - started) / 1000;
     const botsCpu = process.cpuUsage(botsBefore);
     const heardInWindow = heard - heardBefore;
