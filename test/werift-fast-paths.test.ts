@@ -11,13 +11,14 @@ import {
   RTCPeerConnection,
   RtpHeader,
   type RtpPacket,
+  SrtcpSession,
   SrtpAuthenticationError,
   SrtpSession,
 } from 'werift';
 import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
 import { ntpTime, rtpHeaderTemplate, SlotSender } from '../src/stage/slot-sender.js';
 import { REPLAY_WINDOW } from '../src/stage/srtp/gcm-srtp-session.js';
-import { GcmSrtpSession, parseRtpHeader, usesFastSrtp, weriftParseRtpHeader } from '../src/stage/werift-fast-paths.js';
+import { GcmSrtcpSession, GcmSrtpSession, parseRtpHeader, usesFastSrtp, weriftParseRtpHeader } from '../src/stage/werift-fast-paths.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -130,6 +131,30 @@ test('GcmSrtpSession refuses a replayed packet, one too old for the window, and 
   assert.throws(() => fast.decrypt(Buffer.alloc(20)), SrtpAuthenticationError, 'shorter than header and tag');
   const next = werift.encrypt(Buffer.from('still here'), header(sent.length));
   assert.equal(fast.decrypt(next).subarray(-10).toString(), 'still here');
+});
+
+test('GcmSrtcpSession and werift’s SrtcpSession read each other’s reports; a replayed or changed one is refused', () => {
+  const [k1, s1, k2, s2] = [randomBytes(16), randomBytes(12), randomBytes(16), randomBytes(12)];
+  const config = (lk: Buffer, ls: Buffer, rk: Buffer, rs: Buffer) => ({
+    keys: { localMasterKey: lk, localMasterSalt: ls, remoteMasterKey: rk, remoteMasterSalt: rs },
+    profile: ProtectionProfileAeadAes128Gcm,
+  });
+  const werift = new SrtcpSession(config(k1, s1, k2, s2));
+  const fast = new GcmSrtcpSession(new SrtcpSession(config(k2, s2, k1, s1)));
+  // A receiver report's shape: V=2, RC, PT 201, length, then the sender SSRC and report blocks.
+  const report = (n: number) => Buffer.concat([Buffer.from([0x81, 201, 0, 7, 0x11, 0x22, 0x33, 0x44]), randomBytes(24 + n)]);
+  for (let n = 0; n < 20; n++) {
+    const rtcp = report(n);
+    assert.deepEqual(fast.decrypt(werift.encrypt(rtcp)), rtcp, `werift → fast ${n}`);
+    assert.deepEqual(werift.decrypt(fast.encrypt(rtcp)), rtcp, `fast → werift ${n}`);
+  }
+  const sealed = werift.encrypt(report(3));
+  fast.decrypt(sealed);
+  assert.throws(() => fast.decrypt(sealed), SrtpAuthenticationError, 'a replay');
+  const changed = Buffer.from(werift.encrypt(report(3)));
+  changed[10]! ^= 1;
+  assert.throws(() => fast.decrypt(changed), SrtpAuthenticationError, 'a changed byte');
+  assert.throws(() => fast.decrypt(Buffer.alloc(20)), SrtpAuthenticationError, 'too short');
 });
 
 test('rtpHeaderTemplate writes the MID extension byte for byte as werift serializes it', () => {

@@ -3,9 +3,10 @@
  * in the process. A forwarding stage is all per-packet work — 13 speakers all talking is 650 packets
  * in and 1,800 out a second — and on a CPU profile of that stage these two were a quarter of it:
  *
- * - SRTP with AES-GCM built a native GCM cipher per packet. A DTLS transport that negotiated
- *   AEAD_AES_128_GCM gets a GcmSrtpSession instead (same keys, same wire format; it also refuses
- *   replayed packets, which werift does not). Other profiles keep werift's own session.
+ * - SRTP and SRTCP with AES-GCM built a native GCM cipher per packet. A DTLS transport that
+ *   negotiated AEAD_AES_128_GCM gets a GcmSrtpSession and a GcmSrtcpSession instead (same keys,
+ *   same wire format; they also refuse replayed packets, which werift does not). Other profiles
+ *   keep werift's own sessions.
  * - RtpHeader.deSerialize read the header's bit fields by printing each byte as a binary string;
  *   parseRtpHeader reads them with shifts and gives the same header object.
  * - Every UDP send passed its IP address through dns.lookup, which answers on the next tick, so each
@@ -20,8 +21,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import { ProtectionProfileAeadAes128Gcm, RTCDtlsTransport, RtpHeader, type SrtpSession, UdpTransport } from 'werift';
-import { GcmSrtpReceiver, GcmSrtpSender } from './srtp/gcm-srtp-session.js';
+import { ProtectionProfileAeadAes128Gcm, RTCDtlsTransport, RtpHeader, type SrtcpSession, type SrtpSession, UdpTransport } from 'werift';
+import { GcmSrtcpReceiver, GcmSrtcpSender, GcmSrtpReceiver, GcmSrtpSender } from './srtp/gcm-srtp-session.js';
 
 /** werift's own header parser, kept for the test that compares the two. */
 export const weriftParseRtpHeader: (packet: Buffer) => RtpHeader = RtpHeader.deSerialize.bind(RtpHeader);
@@ -153,6 +154,25 @@ function withIpLookup(transport: UdpTransportInternals): void {
   old.close();
 }
 
+/** werift's SrtcpSession interface over GcmSrtcpSender/Receiver (RTCP: reports, a few hundred packets a second on a full stage). */
+export class GcmSrtcpSession {
+  readonly sender: GcmSrtcpSender;
+  readonly receiver: GcmSrtcpReceiver;
+
+  constructor(werift: SrtcpSession) {
+    const local = werift.localContext;
+    const remote = werift.remoteContext;
+    this.sender = new GcmSrtcpSender(local.srtcpSessionKey, local.srtcpSessionSalt.subarray(0, 12));
+    this.receiver = new GcmSrtcpReceiver(remote.srtcpSessionKey, remote.srtcpSessionSalt.subarray(0, 12));
+  }
+
+  encrypt(rtcp: Buffer): Buffer {
+    return this.sender.protect(rtcp);
+  }
+
+  decrypt = (packet: Buffer): Buffer => this.receiver.unprotect(packet);
+}
+
 let installed = false;
 
 /** Installs both fast paths (once; later calls do nothing). */
@@ -173,6 +193,7 @@ export function installWeriftFastPaths(): void {
     update.call(this);
     if (this.srtp.localContext.profile === ProtectionProfileAeadAes128Gcm) {
       this.srtp = new GcmSrtpSession(this.srtp) as unknown as SrtpSession;
+      this.srtcp = new GcmSrtcpSession(this.srtcp) as unknown as SrtcpSession;
     }
   };
 }

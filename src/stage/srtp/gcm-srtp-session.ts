@@ -1,9 +1,10 @@
 /**
- * SRTP for RTP packets with AEAD_AES_128_GCM (RFC 7714), the profile werift prefers and browsers
- * offer: one direction's keys and per-stream state. It replaces werift's SrtpSession on a DTLS
- * transport (see werift-fast-paths.ts), which builds a native GCM cipher per packet; this one keeps
- * one AesGcm per key, and adds what werift leaves out: a replay window (RFC 3711 §3.3.2) and a
- * packet index estimated as RFC 3711 §3.3.1 says. SRTCP stays with werift (a few packets a second).
+ * SRTP and SRTCP with AEAD_AES_128_GCM (RFC 7714), the profile werift prefers: one direction's keys
+ * and per-stream state each. They replace werift's SrtpSession and SrtcpSession on a DTLS transport
+ * (see werift-fast-paths.ts), which build a native GCM cipher per packet; these keep one AesGcm per
+ * key, and add what werift leaves out: a replay window (RFC 3711 §3.3.2) and, for RTP, a packet
+ * index estimated as RFC 3711 §3.3.1 says. RTCP matters too: every slot of every session sends a
+ * sender report and every receiver a receiver report, a few hundred packets a second on a full stage.
  */
 import { SrtpAuthenticationError } from 'werift';
 import { AesGcm, GCM_IV_LENGTH, GCM_TAG_LENGTH } from './aes-gcm.js';
@@ -151,5 +152,89 @@ export class GcmSrtpSender {
     else if (seq > stream.lastSeq && seq - stream.lastSeq > 0x8000) return Math.max(0, stream.roc - 1);
     stream.lastSeq = seq;
     return stream.roc;
+  }
+}
+
+/** SRTCP's index field: the E (encrypted) flag and a 31-bit packet index (RFC 3711 §3.4). */
+const SRTCP_E_FLAG = 0x8000_0000;
+const SRTCP_INDEX_MASK = 0x7fff_ffff;
+const SRTCP_TRAILER = 4;
+
+/** The GCM IV of an SRTCP packet (RFC 7714 §9.1): (0x0000 ‖ SSRC ‖ 0x0000 ‖ index) xor the salt. */
+function srtcpIv(iv: IvMaker, ssrc: number, index: number): Buffer {
+  // Same layout as RTP's with the ROC's place taken by 0x0000 ‖ the index's high half.
+  return iv.of(ssrc, index >>> 16, index & 0xffff);
+}
+
+/** Protects outgoing RTCP (RFC 7714 §9, always encrypted): header and SSRC in the clear, the rest sealed. */
+export class GcmSrtcpSender {
+  private readonly gcm: AesGcm;
+  private readonly iv: IvMaker;
+  private readonly indexes = new Map<number, number>();
+  private readonly aad = Buffer.alloc(12);
+
+  constructor(sessionKey: Buffer, sessionSalt: Buffer) {
+    this.gcm = new AesGcm(sessionKey);
+    this.iv = new IvMaker(sessionSalt);
+  }
+
+  protect(rtcp: Buffer): Buffer {
+    if (rtcp.length < 8) throw new RangeError(`an RTCP packet has at least 8 bytes, not ${rtcp.length}`);
+    const ssrc = rtcp.readUInt32BE(4);
+    const index = ((this.indexes.get(ssrc) ?? 0) + 1) & SRTCP_INDEX_MASK;
+    this.indexes.set(ssrc, index);
+    const trailer = (SRTCP_E_FLAG | index) >>> 0;
+    rtcp.copy(this.aad, 0, 0, 8);
+    this.aad.writeUInt32BE(trailer, 8);
+    const body = rtcp.subarray(8);
+    const out = Buffer.allocUnsafe(rtcp.length + GCM_TAG_LENGTH + SRTCP_TRAILER);
+    rtcp.copy(out, 0, 0, 8);
+    this.gcm.seal(srtcpIv(this.iv, ssrc, index), this.aad, body, out, 8);
+    out.writeUInt32BE(trailer, 8 + body.length + GCM_TAG_LENGTH);
+    return out;
+  }
+}
+
+/** Unprotects incoming SRTCP, encrypted or only authenticated, refusing replays. */
+export class GcmSrtcpReceiver {
+  private readonly gcm: AesGcm;
+  private readonly iv: IvMaker;
+  private readonly streams = new Map<number, { highest: number; seen: Float64Array }>();
+
+  constructor(sessionKey: Buffer, sessionSalt: Buffer) {
+    this.gcm = new AesGcm(sessionKey);
+    this.iv = new IvMaker(sessionSalt);
+  }
+
+  /** The RTCP compound packet inside `packet`; throws SrtpAuthenticationError for a forged, broken or replayed one. */
+  unprotect(packet: Buffer): Buffer {
+    if (packet.length < 8 + GCM_TAG_LENGTH + SRTCP_TRAILER) throw new SrtpAuthenticationError('SRTCP packet too short');
+    const trailerAt = packet.length - SRTCP_TRAILER;
+    const tagAt = trailerAt - GCM_TAG_LENGTH;
+    const trailer = packet.readUInt32BE(trailerAt);
+    const encrypted = (trailer & SRTCP_E_FLAG) !== 0;
+    const index = trailer & SRTCP_INDEX_MASK;
+    const ssrc = packet.readUInt32BE(4);
+    const stream = this.streams.get(ssrc);
+    if (stream && (index <= stream.highest - REPLAY_WINDOW || stream.seen[index % REPLAY_WINDOW] === index)) {
+      throw new SrtpAuthenticationError('SRTCP packet replayed or too old');
+    }
+    const trailerBytes = packet.subarray(trailerAt);
+    const aad = encrypted ? Buffer.concat([packet.subarray(0, 8), trailerBytes]) : Buffer.concat([packet.subarray(0, tagAt), trailerBytes]);
+    const out = Buffer.allocUnsafe(tagAt);
+    packet.copy(out, 0, 0, encrypted ? 8 : tagAt);
+    const ciphertext = encrypted ? packet.subarray(8, tagAt) : packet.subarray(tagAt, tagAt);
+    if (!this.gcm.open(srtcpIv(this.iv, ssrc, index), aad, ciphertext, packet.subarray(tagAt, trailerAt), out, 8)) {
+      throw new SrtpAuthenticationError('Failed to authenticate SRTCP packet');
+    }
+    if (!stream) {
+      const seen = new Float64Array(REPLAY_WINDOW).fill(-1);
+      seen[index % REPLAY_WINDOW] = index;
+      this.streams.set(ssrc, { highest: index, seen });
+    } else {
+      stream.highest = Math.max(stream.highest, index);
+      stream.seen[index % REPLAY_WINDOW] = index;
+    }
+    return out;
   }
 }
