@@ -81,16 +81,20 @@ test('parseRtpHeader reads every field exactly as werift’s RtpHeader.deSeriali
   }
 });
 
-/** Two ends of one SRTP association: werift's own session, and GcmSrtpSession over the other keys. */
-function pair() {
+/** Random master keys for both ends of one AES-GCM association: werift's end, and ours (the same keys swapped). */
+function gcmConfigs() {
   const [k1, s1, k2, s2] = [randomBytes(16), randomBytes(12), randomBytes(16), randomBytes(12)];
   const config = (lk: Buffer, ls: Buffer, rk: Buffer, rs: Buffer) => ({
     keys: { localMasterKey: lk, localMasterSalt: ls, remoteMasterKey: rk, remoteMasterSalt: rs },
     profile: ProtectionProfileAeadAes128Gcm,
   });
-  const werift = new SrtpSession(config(k1, s1, k2, s2));
-  const fast = new GcmSrtpSession(new SrtpSession(config(k2, s2, k1, s1)));
-  return { werift, fast };
+  return { theirs: config(k1, s1, k2, s2), ours: config(k2, s2, k1, s1) };
+}
+
+/** Two ends of one SRTP association: werift's own session, and GcmSrtpSession over the other keys. */
+function pair() {
+  const { theirs, ours } = gcmConfigs();
+  return { werift: new SrtpSession(theirs), fast: new GcmSrtpSession(new SrtpSession(ours)) };
 }
 
 function header(seq: number, extensions = true): RtpHeader {
@@ -134,13 +138,9 @@ test('GcmSrtpSession refuses a replayed packet, one too old for the window, and 
 });
 
 test('GcmSrtcpSession and werift’s SrtcpSession read each other’s reports; a replayed or changed one is refused', () => {
-  const [k1, s1, k2, s2] = [randomBytes(16), randomBytes(12), randomBytes(16), randomBytes(12)];
-  const config = (lk: Buffer, ls: Buffer, rk: Buffer, rs: Buffer) => ({
-    keys: { localMasterKey: lk, localMasterSalt: ls, remoteMasterKey: rk, remoteMasterSalt: rs },
-    profile: ProtectionProfileAeadAes128Gcm,
-  });
-  const werift = new SrtcpSession(config(k1, s1, k2, s2));
-  const fast = new GcmSrtcpSession(new SrtcpSession(config(k2, s2, k1, s1)));
+  const { theirs, ours } = gcmConfigs();
+  const werift = new SrtcpSession(theirs);
+  const fast = new GcmSrtcpSession(new SrtcpSession(ours));
   // A receiver report's shape: V=2, RC, PT 201, length, then the sender SSRC and report blocks.
   const report = (n: number) => Buffer.concat([Buffer.from([0x81, 201, 0, 7, 0x11, 0x22, 0x33, 0x44]), randomBytes(24 + n)]);
   for (let n = 0; n < 20; n++) {

@@ -99,21 +99,47 @@ function readExtensions(packet: Buffer, start: number, end: number, h: RtpHeader
   return at + payload.length;
 }
 
+/**
+ * The session keys werift derived for one of its sessions, local and remote, as (key, salt): RFC
+ * 7714 uses the first 12 bytes of the session salt.
+ */
+function derivedKeys(werift: SrtpSession | SrtcpSession, kind: 'srtp' | 'srtcp') {
+  const pick = (c: SrtpSession['localContext']): [Buffer, Buffer] =>
+    kind === 'srtp' ? [c.srtpSessionKey, c.srtpSessionSalt.subarray(0, 12)] : [c.srtcpSessionKey, c.srtcpSessionSalt.subarray(0, 12)];
+  return { local: pick(werift.localContext), remote: pick(werift.remoteContext) };
+}
+
 /** werift's SrtpSession interface (what RTCDtlsTransport calls), over GcmSrtpSender/Receiver. */
 export class GcmSrtpSession {
   readonly sender: GcmSrtpSender;
   readonly receiver: GcmSrtpReceiver;
 
-  /** Takes the session keys werift derived (RFC 7714 uses the first 12 bytes of the session salt). */
   constructor(werift: SrtpSession) {
-    const local = werift.localContext;
-    const remote = werift.remoteContext;
-    this.sender = new GcmSrtpSender(local.srtpSessionKey, local.srtpSessionSalt.subarray(0, 12));
-    this.receiver = new GcmSrtpReceiver(remote.srtpSessionKey, remote.srtpSessionSalt.subarray(0, 12));
+    const { local, remote } = derivedKeys(werift, 'srtp');
+    this.sender = new GcmSrtpSender(...local);
+    this.receiver = new GcmSrtpReceiver(...remote);
   }
 
   encrypt(payload: Buffer, header: RtpHeader): Buffer {
     return this.sender.protect(header.serialize(header.serializeSize), payload);
+  }
+
+  decrypt = (packet: Buffer): Buffer => this.receiver.unprotect(packet);
+}
+
+/** werift's SrtcpSession interface over GcmSrtcpSender/Receiver (RTCP: reports, a few hundred packets a second on a full stage). */
+export class GcmSrtcpSession {
+  readonly sender: GcmSrtcpSender;
+  readonly receiver: GcmSrtcpReceiver;
+
+  constructor(werift: SrtcpSession) {
+    const { local, remote } = derivedKeys(werift, 'srtcp');
+    this.sender = new GcmSrtcpSender(...local);
+    this.receiver = new GcmSrtcpReceiver(...remote);
+  }
+
+  encrypt(rtcp: Buffer): Buffer {
+    return this.sender.protect(rtcp);
   }
 
   decrypt = (packet: Buffer): Buffer => this.receiver.unprotect(packet);
@@ -152,25 +178,6 @@ function withIpLookup(transport: UdpTransportInternals): void {
   for (const listener of old.listeners('message')) socket.on('message', listener as (msg: Buffer) => void);
   transport.socket = socket;
   old.close();
-}
-
-/** werift's SrtcpSession interface over GcmSrtcpSender/Receiver (RTCP: reports, a few hundred packets a second on a full stage). */
-export class GcmSrtcpSession {
-  readonly sender: GcmSrtcpSender;
-  readonly receiver: GcmSrtcpReceiver;
-
-  constructor(werift: SrtcpSession) {
-    const local = werift.localContext;
-    const remote = werift.remoteContext;
-    this.sender = new GcmSrtcpSender(local.srtcpSessionKey, local.srtcpSessionSalt.subarray(0, 12));
-    this.receiver = new GcmSrtcpReceiver(remote.srtcpSessionKey, remote.srtcpSessionSalt.subarray(0, 12));
-  }
-
-  encrypt(rtcp: Buffer): Buffer {
-    return this.sender.protect(rtcp);
-  }
-
-  decrypt = (packet: Buffer): Buffer => this.receiver.unprotect(packet);
 }
 
 let installed = false;
