@@ -104,7 +104,8 @@ function readExtensions(packet: Buffer, start: number, end: number, h: RtpHeader
  * 7714 uses the first 12 bytes of the session salt.
  */
 function derivedKeys(werift: SrtpSession | SrtcpSession, kind: 'srtp' | 'srtcp') {
-  const pick = (c: SrtpSession['localContext']): [Buffer, Buffer] =>
+  type Keys = { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtcpSessionKey: Buffer; srtcpSessionSalt: Buffer };
+  const pick = (c: Keys): [Buffer, Buffer] =>
     kind === 'srtp' ? [c.srtpSessionKey, c.srtpSessionSalt.subarray(0, 12)] : [c.srtcpSessionKey, c.srtcpSessionSalt.subarray(0, 12)];
   return { local: pick(werift.localContext), remote: pick(werift.remoteContext) };
 }
