@@ -214,4 +214,16 @@ test('two werift peers negotiate the fast GCM session, and a SlotSender’s pack
     assert.equal(rtp.header.sequenceNumber, (first.sequenceNumber + i) & 0xffff);
     assert.equal(rtp.header.timestamp, (first.timestamp + 960 * i) >>> 0);
   });
+  // werift's sender reports (sent every 0.5–1.5 s, through the fast SRTCP) carry the counts SlotSender kept.
+  const receiver = b.getTransceivers()[0]!.receiver as unknown as {
+    remotePacketCountBySsrc: Record<number, number>;
+    remoteOctetCountBySsrc: Record<number, number>;
+  };
+  const reportBy = Date.now() + 4000;
+  while (receiver.remotePacketCountBySsrc[sender.ssrc] === undefined && Date.now() < reportBy) await sleep(50);
+  assert.equal(receiver.remotePacketCountBySsrc[sender.ssrc], payloads.length, 'the sender report counts every packet');
+  assert.equal(
+    receiver.remoteOctetCountBySsrc[sender.ssrc],
+    payloads.reduce((n, p) => n + p.length, 0),
+  );
 });

@@ -43,6 +43,7 @@ interface SenderInternals {
   rtpTimestamp: number;
   octetCount: number;
   packetCount: number;
+  rtcpRunning: boolean;
   runRtcp(): Promise<void>;
 }
 
@@ -105,8 +106,8 @@ export class SlotSender {
     transport.bytesSent += packet.length;
     transport.packetsSent++;
     transport.iceTransport.connection.send(packet).catch(() => {});
-    // Starts werift's sender-report loop once (it returns at once while the loop runs).
-    void s.runRtcp();
+    // Starts werift's sender-report loop once (checked here: calling it makes a promise each time).
+    if (!s.rtcpRunning) void s.runRtcp();
   }
 
   /** The slot's header, made on its first packet (the SSRC and MID never change). */
