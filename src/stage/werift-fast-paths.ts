@@ -1,7 +1,7 @@
 /**
- * Faster versions of two werift (0.24) per-packet paths, installed once for every peer connection
- * in the process. A forwarding stage is all per-packet work — 13 speakers all talking is 650 packets
- * in and 1,800 out a second — and on a CPU profile of that stage these two were a quarter of it:
+ * Faster versions of werift (0.24) per-packet paths, installed once for every peer connection in
+ * the process. A forwarding stage is all per-packet work — 13 speakers all talking is 650 packets
+ * in and 1,800 out a second — and on a CPU profile of that stage these were a quarter of it:
  *
  * - SRTP and SRTCP with AES-GCM built a native GCM cipher per packet. A DTLS transport that
  *   negotiated AEAD_AES_128_GCM gets a GcmSrtpSession and a GcmSrtcpSession instead (same keys,
@@ -14,7 +14,7 @@
  *   their dgram sockets now get a lookup that answers an IP address at once (anything else still
  *   goes to dns.lookup).
  *
- * Both are swapped in through werift's exported classes (a prototype method and a static), so
+ * All are swapped in through werift's exported classes (a prototype method and statics), so
  * werift stays an unmodified dependency; test/werift-fast-paths.test.ts checks each against
  * werift's own implementation, and every stage test runs through them.
  */
@@ -183,7 +183,7 @@ function withIpLookup(transport: UdpTransportInternals): void {
 
 let installed = false;
 
-/** Installs both fast paths (once; later calls do nothing). */
+/** Installs the fast paths (once; later calls do nothing). */
 export function installWeriftFastPaths(): void {
   if (installed) return;
   installed = true;
@@ -206,7 +206,7 @@ export function installWeriftFastPaths(): void {
   };
 }
 
-/** Whether a transport's SRTP runs through GcmSrtpSession (for tests and the ops view). */
+/** Whether a transport's SRTP runs through GcmSrtpSession (for the tests). */
 export function usesFastSrtp(transport: RTCDtlsTransport): boolean {
   return (transport.srtp as unknown) instanceof GcmSrtpSession;
 }

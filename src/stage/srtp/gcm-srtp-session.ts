@@ -39,14 +39,27 @@ class IvMaker {
   }
 }
 
-/** What the receiver knows of one incoming stream. */
-interface InboundStream {
-  roc: number;
-  /** Highest sequence number authenticated, and its index (ROC·2^16 + SEQ). */
-  highestSeq: number;
-  highestIndex: number;
-  /** The indexes last seen, by index mod REPLAY_WINDOW. */
-  seen: Float64Array;
+/**
+ * RFC 3711 §3.3.2 replay protection for one stream: the highest packet index authenticated and the
+ * last REPLAY_WINDOW indexes seen (by index mod REPLAY_WINDOW).
+ */
+class ReplayWindow {
+  private readonly seen = new Float64Array(REPLAY_WINDOW).fill(-1);
+
+  constructor(public highest: number) {
+    this.seen[highest % REPLAY_WINDOW] = highest;
+  }
+
+  /** Whether `index` may still be accepted: not seen, and not older than the window. */
+  fresh(index: number): boolean {
+    return index > this.highest - REPLAY_WINDOW && this.seen[index % REPLAY_WINDOW] !== index;
+  }
+
+  /** `index` was authenticated. */
+  accept(index: number): void {
+    if (index > this.highest) this.highest = index;
+    this.seen[index % REPLAY_WINDOW] = index;
+  }
 }
 
 /** One outgoing stream: its rollover counter and last sequence number. */
@@ -59,7 +72,8 @@ interface OutboundStream {
 export class GcmSrtpReceiver {
   private readonly gcm: AesGcm;
   private readonly iv: IvMaker;
-  private readonly streams = new Map<number, InboundStream>();
+  /** Per SSRC; the highest index is ROC·2^16 + SEQ of the newest packet authenticated. */
+  private readonly streams = new Map<number, ReplayWindow>();
 
   constructor(sessionKey: Buffer, sessionSalt: Buffer) {
     this.gcm = new AesGcm(sessionKey);
@@ -75,9 +89,9 @@ export class GcmSrtpReceiver {
     const ssrc = packet.readUInt32BE(8);
     const seq = packet.readUInt16BE(2);
     const stream = this.streams.get(ssrc);
-    const roc = stream ? estimateRoc(stream, seq) : 0;
+    const roc = stream ? estimateRoc(stream.highest, seq) : 0;
     const index = roc * 0x10000 + seq;
-    if (stream && (roc < 0 || index <= stream.highestIndex - REPLAY_WINDOW || stream.seen[index % REPLAY_WINDOW] === index)) {
+    if (stream && (roc < 0 || !stream.fresh(index))) {
       throw new SrtpAuthenticationError('SRTP packet replayed or too old');
     }
     const tagAt = packet.length - GCM_TAG_LENGTH;
@@ -92,29 +106,18 @@ export class GcmSrtpReceiver {
       headerLength,
     );
     if (!authentic) throw new SrtpAuthenticationError('Failed to authenticate SRTP packet');
-    this.accept(ssrc, stream, roc, seq, index);
+    if (stream) stream.accept(index);
+    else this.streams.set(ssrc, new ReplayWindow(index));
     return out;
-  }
-
-  private accept(ssrc: number, known: InboundStream | undefined, roc: number, seq: number, index: number): void {
-    let stream = known;
-    if (!stream) {
-      stream = { roc, highestSeq: seq, highestIndex: index, seen: new Float64Array(REPLAY_WINDOW).fill(-1) };
-      this.streams.set(ssrc, stream);
-    } else if (index > stream.highestIndex) {
-      stream.roc = roc;
-      stream.highestSeq = seq;
-      stream.highestIndex = index;
-    }
-    stream.seen[index % REPLAY_WINDOW] = index;
   }
 }
 
-/** RFC 3711 §3.3.1: the ROC that puts `seq` closest to the highest sequence number seen. */
-function estimateRoc(stream: InboundStream, seq: number): number {
-  const last = stream.highestSeq;
-  if (last < 0x8000) return seq - last > 0x8000 ? stream.roc - 1 : stream.roc;
-  return last - 0x8000 > seq ? stream.roc + 1 : stream.roc;
+/** RFC 3711 §3.3.1: the ROC that puts `seq` closest to the highest index authenticated (ROC·2^16 + SEQ). */
+function estimateRoc(highest: number, seq: number): number {
+  const roc = Math.floor(highest / 0x10000);
+  const last = highest % 0x10000;
+  if (last < 0x8000) return seq - last > 0x8000 ? roc - 1 : roc;
+  return last - 0x8000 > seq ? roc + 1 : roc;
 }
 
 /** Protects outgoing RTP (the local side's keys). */
@@ -199,7 +202,7 @@ export class GcmSrtcpSender {
 export class GcmSrtcpReceiver {
   private readonly gcm: AesGcm;
   private readonly iv: IvMaker;
-  private readonly streams = new Map<number, { highest: number; seen: Float64Array }>();
+  private readonly streams = new Map<number, ReplayWindow>();
 
   constructor(sessionKey: Buffer, sessionSalt: Buffer) {
     this.gcm = new AesGcm(sessionKey);
@@ -216,7 +219,7 @@ export class GcmSrtcpReceiver {
     const index = trailer & SRTCP_INDEX_MASK;
     const ssrc = packet.readUInt32BE(4);
     const stream = this.streams.get(ssrc);
-    if (stream && (index <= stream.highest - REPLAY_WINDOW || stream.seen[index % REPLAY_WINDOW] === index)) {
+    if (stream && !stream.fresh(index)) {
       throw new SrtpAuthenticationError('SRTCP packet replayed or too old');
     }
     const trailerBytes = packet.subarray(trailerAt);
@@ -227,14 +230,8 @@ export class GcmSrtcpReceiver {
     if (!this.gcm.open(srtcpIv(this.iv, ssrc, index), aad, ciphertext, packet.subarray(tagAt, trailerAt), out, 8)) {
       throw new SrtpAuthenticationError('Failed to authenticate SRTCP packet');
     }
-    if (!stream) {
-      const seen = new Float64Array(REPLAY_WINDOW).fill(-1);
-      seen[index % REPLAY_WINDOW] = index;
-      this.streams.set(ssrc, { highest: index, seen });
-    } else {
-      stream.highest = Math.max(stream.highest, index);
-      stream.seen[index % REPLAY_WINDOW] = index;
-    }
+    if (stream) stream.accept(index);
+    else this.streams.set(ssrc, new ReplayWindow(index));
     return out;
   }
 }
