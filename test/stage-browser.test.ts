@@ -129,6 +129,24 @@ describe('a browser speaker on the stage', () => {
     assert.equal(doc.stage.find((m: { identity: string }) => m.identity === 'web').talking, true, 'the browser speaker shows as talking');
   });
 
+  test('Chromium reads the server’s compound sender reports for the slot it hears the bot in', async () => {
+    // Sender reports go out every 0.5–1.5 s; Chromium shows each stream's latest as remote-outbound-rtp.
+    const deadline = Date.now() + 4000;
+    let reports: Array<{ packetsSent: number; reportsSent: number }> = [];
+    while (Date.now() < deadline) {
+      reports = await page.evaluate(async () => {
+        const stats = await (globalThis as any).stage.pc.getStats();
+        return [...stats.values()]
+          .filter((s: { type: string }) => s.type === 'remote-outbound-rtp')
+          .map((s: { packetsSent: number; reportsSent: number }) => ({ packetsSent: s.packetsSent, reportsSent: s.reportsSent }));
+      });
+      if (reports.some((r) => r.packetsSent > 0)) break;
+      await sleep(250);
+    }
+    const heard = reports.find((r) => r.packetsSent > 0);
+    assert.ok(heard && heard.reportsSent >= 1, `a sender report counts the bot's packets: ${JSON.stringify(reports)}`);
+  });
+
   test('self-mute from the page silences it for the bot; unmuting brings it back', async () => {
     await page.evaluate(() => (globalThis as any).stage.setMuted(true));
     const mutedAt = Date.now();

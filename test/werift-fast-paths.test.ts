@@ -1,6 +1,7 @@
 /**
- * The fast per-packet paths that replace werift's (werift-fast-paths.ts, srtp/, slot-sender.ts),
- * each checked against werift's own implementation, and end to end between two real werift peers.
+ * The fast per-packet paths that replace werift's (werift-fast-paths.ts, srtp/, slot-sender.ts,
+ * slot-reports.ts), each checked against werift's own implementation, and end to end between two
+ * real werift peers.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -9,6 +10,9 @@ import {
   MediaStreamTrack,
   ProtectionProfileAeadAes128Gcm,
   RTCPeerConnection,
+  RtcpPacketConverter,
+  RtcpSourceDescriptionPacket,
+  RtcpSrPacket,
   RtpHeader,
   type RtpPacket,
   SrtcpSession,
@@ -16,7 +20,8 @@ import {
   SrtpSession,
 } from 'werift';
 import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
-import { ntpTime, rtpHeaderTemplate, SlotSender } from '../src/stage/slot-sender.js';
+import { compoundPackets, SlotReports } from '../src/stage/slot-reports.js';
+import { ntpTime, rtpHeaderTemplate, type SenderReport, SlotSender } from '../src/stage/slot-sender.js';
 import { REPLAY_WINDOW } from '../src/stage/srtp/gcm-srtp-session.js';
 import { GcmSrtcpSession, GcmSrtpSession, parseRtpHeader, usesFastSrtp, weriftParseRtpHeader } from '../src/stage/werift-fast-paths.js';
 
@@ -174,6 +179,56 @@ test('ntpTime counts seconds from 1900 above and the fraction of a second below'
   assert.equal(ntpTime(1500), (2_208_988_801n << 32n) | 0x8000_0000n);
 });
 
+test('compound sender reports: werift’s parser reads every report and CNAME; many slots split into packets within the size limits', () => {
+  const transport = {} as SenderReport['transport'];
+  const report = (i: number, cname?: string): SenderReport => ({
+    transport,
+    ssrc: 0x1000_0000 + i,
+    ntpTimestamp: ntpTime(1_700_000_000_000 + i),
+    rtpTimestamp: (0xffff_fff0 + i * 960) >>> 0,
+    packetCount: 100 + i,
+    octetCount: 8000 + i,
+    cname: cname === undefined ? undefined : Buffer.from(cname),
+  });
+  // CNAME lengths that end a chunk on a word boundary and off it: each chunk still ends in a null.
+  for (const cname of ['a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', 'xy', 'abcdef', 'z'.repeat(255)]) {
+    const reports = Array.from({ length: 12 }, (_, i) => report(i, cname));
+    const packets = compoundPackets(reports);
+    const parsed = packets.flatMap((packet) => {
+      const rtcp = RtcpPacketConverter.deSerialize(packet);
+      assert.ok(rtcp[0] instanceof RtcpSrPacket, 'a compound packet starts with a sender report');
+      assert.ok(packet.length <= 1200, `${packet.length} bytes`);
+      return rtcp;
+    });
+    const srs = parsed.filter((p): p is RtcpSrPacket => p instanceof RtcpSrPacket);
+    assert.deepEqual(
+      srs.map((sr) => [
+        sr.ssrc,
+        sr.senderInfo.ntpTimestamp,
+        sr.senderInfo.rtpTimestamp,
+        sr.senderInfo.packetCount,
+        sr.senderInfo.octetCount,
+      ]),
+      reports.map((r) => [r.ssrc, r.ntpTimestamp, r.rtpTimestamp, r.packetCount, r.octetCount]),
+    );
+    const chunks = parsed.filter((p) => p instanceof RtcpSourceDescriptionPacket).flatMap((p) => p.chunks);
+    assert.deepEqual(
+      chunks.map((c) => [c.source, c.items.map((item) => [item.type, item.text])]),
+      reports.map((r) => [r.ssrc, [[1, cname]]]),
+    );
+  }
+  // 40 slots: more than one SDES packet may count (31) and more than fit in 1,200 bytes.
+  const many = compoundPackets(Array.from({ length: 40 }, (_, i) => report(i, 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d')));
+  assert.ok(many.length >= 2);
+  assert.equal(many.flatMap((p) => RtcpPacketConverter.deSerialize(p)).filter((p) => p instanceof RtcpSrPacket).length, 40);
+  // Without a CNAME the compound packet is the sender reports alone.
+  const bare = compoundPackets([report(1), report(2)]);
+  assert.deepEqual(
+    RtcpPacketConverter.deSerialize(bare[0]!).map((p) => p.type),
+    [200, 200],
+  );
+});
+
 test('two werift peers negotiate the fast GCM session, and a SlotSender’s packets arrive in order with their payloads', async (t) => {
   const a = new RTCPeerConnection(rtcConfig(true));
   const b = new RTCPeerConnection(rtcConfig(true));
@@ -214,16 +269,27 @@ test('two werift peers negotiate the fast GCM session, and a SlotSender’s pack
     assert.equal(rtp.header.sequenceNumber, (first.sequenceNumber + i) & 0xffff);
     assert.equal(rtp.header.timestamp, (first.timestamp + 960 * i) >>> 0);
   });
-  // werift's sender reports (sent every 0.5–1.5 s, through the fast SRTCP) carry the counts SlotSender kept.
+  // The slot's sender report (a compound packet through the fast SRTCP) carries the counts SlotSender
+  // kept; a slot that sent nothing since the report before last is not reported again.
+  const reports = new SlotReports(() => [slot]);
+  assert.equal(reports.report(), 1);
   const receiver = b.getTransceivers()[0]!.receiver as unknown as {
     remotePacketCountBySsrc: Record<number, number>;
     remoteOctetCountBySsrc: Record<number, number>;
   };
-  const reportBy = Date.now() + 4000;
-  while (receiver.remotePacketCountBySsrc[sender.ssrc] === undefined && Date.now() < reportBy) await sleep(50);
+  const reportBy = Date.now() + 3000;
+  while (receiver.remotePacketCountBySsrc[sender.ssrc] === undefined && Date.now() < reportBy) await sleep(20);
   assert.equal(receiver.remotePacketCountBySsrc[sender.ssrc], payloads.length, 'the sender report counts every packet');
   assert.equal(
     receiver.remoteOctetCountBySsrc[sender.ssrc],
     payloads.reduce((n, p) => n + p.length, 0),
   );
+  await sleep(5);
+  assert.equal(reports.report(), 1, 'sent since the report before last');
+  assert.equal(reports.report(), 0, 'nothing sent since the report before last');
+  // b's receiver reports (every 0.5–1.5 s) answer the sender report: werift's sender gets its RTT from them.
+  const rttBy = Date.now() + 4000;
+  const measured = sender as unknown as { rtt?: number };
+  while (measured.rtt === undefined && Date.now() < rttBy) await sleep(50);
+  assert.ok(measured.rtt !== undefined && measured.rtt >= 0 && measured.rtt < 1, `RTT ${measured.rtt}`);
 });

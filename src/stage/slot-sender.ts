@@ -8,13 +8,16 @@
  * This writes the RTP header bytes itself (the slot's SSRC and payload type, the sender's sequence
  * and timestamp offsets, the MID header extension — exactly what werift's sender puts on such a
  * packet), seals it with the transport's GcmSrtpSession and hands it to the ICE connection. It keeps
- * the sender's counters and last timestamps current, so werift's RTCP sender reports and
+ * the sender's counters and last timestamps current, so the sender reports and werift's
  * replaceRTP stay right. werift 0.24's sender fields are read by name (SenderInternals): the
  * version is pinned, and every stage test runs through here.
  *
  * A transport whose SRTP profile is not AES-GCM (browsers may pick AES-CM with HMAC-SHA1) keeps
  * werift's session for the encryption only. A sender not ready yet (not connected, no codec) gets
  * the packet through werift's own path, which drops or sends it as werift decides.
+ *
+ * werift's per-sender report loop is not started: SlotReports sends one compound report for all of
+ * a session's slots, from what each SlotSender reports here.
  */
 import type { MediaStreamTrack, RTCDtlsTransport, RTCRtpSender } from 'werift';
 import { RtpHeader, RtpPacket } from 'werift';
@@ -32,7 +35,8 @@ export interface ForwardedRtp {
 interface SenderInternals {
   readonly ssrc: number;
   readonly dtlsTransport: RTCDtlsTransport;
-  codec?: { payloadType: number };
+  codec?: { payloadType: number; clockRate: number };
+  cname?: string;
   mid?: string;
   headerExtensions: Array<{ uri: string; id: number }>;
   seqOffset: number;
@@ -43,8 +47,22 @@ interface SenderInternals {
   rtpTimestamp: number;
   octetCount: number;
   packetCount: number;
-  rtcpRunning: boolean;
-  runRtcp(): Promise<void>;
+  /** The compact NTP time of the last sender report and when it went out (s): werift's RTT from receiver reports. */
+  lastSRtimestamp?: number;
+  lastSentSRTimestamp?: number;
+}
+
+/** One slot's sender report, due now. */
+export interface SenderReport {
+  transport: RTCDtlsTransport;
+  ssrc: number;
+  ntpTimestamp: bigint;
+  /** The RTP time of the same instant (the last packet's, advanced by the time since at the codec's clock). */
+  rtpTimestamp: number;
+  packetCount: number;
+  octetCount: number;
+  /** The session's CNAME, when it has one an SDES item can carry (1 to 255 bytes). */
+  cname?: Buffer;
 }
 
 const SDES_MID_URI = 'urn:ietf:params:rtp-hdrext:sdes:mid';
@@ -62,6 +80,9 @@ export class SlotSender {
   private readonly sender: SenderInternals;
   /** The header's fixed part after the sequence number and timestamp: SSRC and the MID extension. */
   private header: Buffer | undefined;
+  private cname: Buffer | undefined;
+  /** When the last packet was sent (Unix ms; 0: never). */
+  lastSentAt = 0;
 
   constructor(
     sender: RTCRtpSender,
@@ -70,7 +91,7 @@ export class SlotSender {
     this.sender = sender as unknown as SenderInternals;
   }
 
-  send(rtp: ForwardedRtp): void {
+  send(rtp: ForwardedRtp, now = Date.now()): void {
     const s = this.sender;
     const transport = s.dtlsTransport;
     if (transport.state !== 'connected' || !s.codec) {
@@ -100,14 +121,38 @@ export class SlotSender {
     s.sequenceNumber = seq;
     s.timestamp = timestamp;
     s.rtpTimestamp = timestamp;
-    s.ntpTimestamp = ntpTime(Date.now());
     s.packetCount = (s.packetCount + 1) >>> 0;
     s.octetCount += rtp.payload.length;
-    transport.bytesSent += packet.length;
-    transport.packetsSent++;
-    transport.iceTransport.connection.send(packet).catch(() => {});
-    // Starts werift's sender-report loop once (checked here: calling it makes a promise each time).
-    if (!s.rtcpRunning) void s.runRtcp();
+    this.lastSentAt = now;
+    sendSealed(transport, packet);
+  }
+
+  /**
+   * The slot's sender report at `now`, if it has sent and its transport is connected. Records it on
+   * werift's sender as werift's own report loop would, so receiver reports still give it the RTT.
+   */
+  report(now: number): SenderReport | undefined {
+    const s = this.sender;
+    const transport = s.dtlsTransport;
+    if (this.lastSentAt === 0 || transport.state !== 'connected' || !s.codec) return undefined;
+    const ntpTimestamp = ntpTime(now);
+    const elapsedTicks = Math.round(((now - this.lastSentAt) * s.codec.clockRate) / 1000);
+    s.ntpTimestamp = ntpTimestamp;
+    s.lastSRtimestamp = Number((ntpTimestamp >> 16n) & 0xffff_ffffn);
+    s.lastSentSRTimestamp = now / 1000;
+    if (s.cname && !this.cname) {
+      const cname = Buffer.from(s.cname);
+      if (cname.length <= 255) this.cname = cname;
+    }
+    return {
+      transport,
+      ssrc: s.ssrc,
+      ntpTimestamp,
+      rtpTimestamp: (s.rtpTimestamp + elapsedTicks) >>> 0,
+      packetCount: s.packetCount,
+      octetCount: s.octetCount,
+      cname: this.cname,
+    };
   }
 
   /** The slot's header, made on its first packet (the SSRC and MID never change). */
@@ -117,6 +162,13 @@ export class SlotSender {
     this.header = rtpHeaderTemplate(s.ssrc, midId !== undefined && s.mid ? { id: midId, value: s.mid } : undefined);
     return this.header;
   }
+}
+
+/** Counts a sealed (S)RTP or SRTCP packet on its transport and hands it to ICE. */
+export function sendSealed(transport: RTCDtlsTransport, packet: Buffer): void {
+  transport.bytesSent += packet.length;
+  transport.packetsSent++;
+  transport.iceTransport.connection.send(packet).catch(() => {});
 }
 
 /**

@@ -10,6 +10,7 @@ import { fail } from '../errors.js';
 import type { Identity } from '../ids.js';
 import { MAX_TRICKLED_CANDIDATES } from './protocol.js';
 import { AUDIO_LEVEL_URI, audioLevelOf, extensionId, gatheringComplete, rtcConfig } from './rtc-config.js';
+import { SlotReports } from './slot-reports.js';
 import { SlotSender } from './slot-sender.js';
 
 /** A slot that carried nobody for this long may be given to another speaker, ms. */
@@ -39,6 +40,7 @@ export interface SessionEvents {
 export class StageSession {
   private readonly slots: Slot[] = [];
   private readonly pc: RTCPeerConnection;
+  private readonly reports = new SlotReports(() => this.slots.map((slot) => slot.writer));
   private trickled = 0;
   /** The id of the audio level header extension in the speaker's offer, if it offered one. */
   private levelId: number | undefined;
@@ -79,6 +81,7 @@ export class StageSession {
     }
     await pc.setLocalDescription(await pc.createAnswer());
     await gatheringComplete(pc);
+    this.reports.start();
     return pc.localDescription?.sdp ?? '';
   }
 
@@ -125,7 +128,7 @@ export class StageSession {
       slot.sourceSsrc = h.ssrc;
     }
     slot.lastAt = now;
-    slot.writer.send({ marker: h.marker, sequenceNumber: h.sequenceNumber, timestamp: h.timestamp, payload: rtp.payload });
+    slot.writer.send({ marker: h.marker, sequenceNumber: h.sequenceNumber, timestamp: h.timestamp, payload: rtp.payload }, now);
   }
 
   /** Frees the slot a departed speaker held. */
@@ -141,6 +144,7 @@ export class StageSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.reports.stop();
     for (const slot of this.slots) slot.track.stop();
     await this.pc.close();
   }
