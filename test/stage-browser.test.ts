@@ -145,6 +145,12 @@ describe('a browser speaker on the stage', () => {
     }
     const heard = reports.find((r) => r.packetsSent > 0);
     assert.ok(heard && heard.reportsSent >= 1, `a sender report counts the bot's packets: ${JSON.stringify(reports)}`);
+    // The server is the DTLS server and picks AES-GCM, which Chromium offers: its SRTP takes the fast path.
+    const ciphers = await page.evaluate(async () => {
+      const stats = await (globalThis as any).stage.pc.getStats();
+      return [...stats.values()].filter((s: { type: string }) => s.type === 'transport').map((s: { srtpCipher?: string }) => s.srtpCipher);
+    });
+    assert.deepEqual(ciphers, ['SRTP_AEAD_AES_128_GCM']);
   });
 
   test('self-mute from the page silences it for the bot; unmuting brings it back', async () => {

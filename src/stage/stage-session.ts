@@ -70,6 +70,12 @@ export class StageSession {
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     // The speaker's receive-only sections are our send-only slots; its microphone stays recvonly here.
     const mic = micMid(offer);
+    for (const transport of pc.dtlsTransports) {
+      // The DTLS server picks the SRTP profile. As the client, werift gets whatever the speaker's
+      // browser prefers (Chromium picks AES-CM with HMAC-SHA1); as the server it picks AES-GCM
+      // first, which the stage seals and opens on its fast path (werift-fast-paths.ts).
+      if (transport.role === 'auto') transport.role = 'server';
+    }
     for (const transceiver of pc.getTransceivers()) {
       if (transceiver.mid === mic) continue;
       transceiver.setDirection('sendonly');
