@@ -65,9 +65,14 @@ export interface MixCpu {
   nodePercent: number;
   /**
    * The feeder alone (the bench's stand-in for the stage: a 20 ms timer pushing every voice's next
-   * packet), measured over its own window and taken out of nodePercent, per space.
+   * packet), measured before and after the mix and the lower taken out of nodePercent, per space.
    */
   harnessPercent: number;
+  /**
+   * The feeder alone measured more than the mix with it (both times): a neighbour disturbed the
+   * run, and nodePercent (clamped at 0) says nothing.
+   */
+  disturbed: boolean;
   ffmpegPercent: number;
   totalPercent: number;
   /** Mixer work done: frames mixed and packets decoded per second, per space. */
@@ -175,6 +180,18 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
   // Tones at levels a few dB apart, as voices are: the mix has a loudest few to choose.
   const voices = Array.from({ length: speakers }, (_, k) => voicePackets(300 + 50 * k, 0.3 * 0.9 ** k));
   const voicesPerMix = loadConfig({}, {}).voices;
+  const harnessAlone = () => {
+    const harness = feed(
+      Array.from({ length: spaces }, () => () => {}),
+      voices,
+    );
+    return cpuWindows(seconds)
+      .finally(() => clearInterval(harness))
+      .then((windows) => median(windows.map((w) => w.node)));
+  };
+  // The feeder's own cost, before and after the mix: noise only ever adds to a CPU figure, so the
+  // lower of the two is the closer (and the one that leaves the mix the larger share).
+  const harnessBefore = await harnessAlone();
   const recordings = Array.from({ length: spaces }, (_, s) => new RecordingDir(path.join(root, `space-${s}`)));
   const mixes = recordings.map((recording) => {
     const packager = new Packager(recording, { partsPerSegment: 8, windowSegments: 6 });
@@ -191,7 +208,7 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
     mixes.map((mix) => mix.push.bind(mix)),
     voices,
   );
-  let measured: Omit<MixCpu, 'harnessPercent' | 'nodePercent' | 'totalPercent'> & { grossPercent: number };
+  let measured: Omit<MixCpu, 'harnessPercent' | 'nodePercent' | 'totalPercent' | 'disturbed'> & { grossPercent: number };
   try {
     const countsBefore = mixes.map((m) => ({ ...m.mixer.counts }));
     const started = performance.now();
@@ -220,14 +237,16 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
     await Promise.all(recordings.map((r) => r.flushed()));
     removeTempDir(root);
   }
-  const harness = feed(
-    mixes.map(() => () => {}),
-    voices,
-  );
-  const harnessPercent = median((await cpuWindows(seconds).finally(() => clearInterval(harness))).map((w) => w.node));
+  const harnessPercent = Math.min(harnessBefore, await harnessAlone());
   const { grossPercent, ...figures } = measured;
   const nodePercent = Math.max(0, grossPercent - harnessPercent) / spaces;
-  return { ...figures, nodePercent, harnessPercent: harnessPercent / spaces, totalPercent: nodePercent + figures.ffmpegPercent };
+  return {
+    ...figures,
+    nodePercent,
+    harnessPercent: harnessPercent / spaces,
+    disturbed: grossPercent < harnessPercent,
+    totalPercent: nodePercent + figures.ffmpegPercent,
+  };
 }
 
 /** Clicks heard over WebRTC by a stage member: arrival time less the whole second they were said on. */
@@ -255,6 +274,13 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
   log(`broadcast: nobody talking: ${silent.totalPercent.toFixed(2)} % of a core`);
   const conversation = await mixCpu(settings.spaces, 2, settings.cpuSeconds);
   log(`broadcast: ${settings.spaces} spaces × 2 voices: ${conversation.totalPercent.toFixed(2)} % of a core per space`);
+  for (const [what, m] of [
+    ['13 speakers', full],
+    ['nobody talking', silent],
+    ['2 voices', conversation],
+  ] as const) {
+    if (m.disturbed) problems.push(`mix CPU (${what}): the feeder alone measured more than the mix with it — the run was disturbed`);
+  }
 
   // Hold the whole broadcast in the live window, so one part stays servable for the wrk runs.
   const server = await startRostrum([], { ROSTRUM_HLS_WINDOW: '120' });
