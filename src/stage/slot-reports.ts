@@ -30,7 +30,10 @@ const SDES_CNAME = 1;
 export class SlotReports {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** When the previous report went out: a slot that sent nothing since then is not reported (RFC 3550 §6.4). */
+  /**
+   * When the report before last and the last went out: a slot that sent nothing since the report
+   * before last is not reported (RFC 3550 §6.4: it is no longer a sender).
+   */
   private previousAt = 0;
   private lastAt = 0;
 
