@@ -22,6 +22,7 @@ import { loadConfig } from '../src/config.js';
 import type { Role } from '../src/control/model.js';
 import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
 import { cpuPercent } from './cpu.js';
+import { median } from './join.js';
 import { createLiveSpace, createSpace, type RostrumChild, seat, startRostrum } from './rostrum.js';
 import { runWrk } from './wrk.js';
 
@@ -235,7 +236,7 @@ export async function fullStageCpu(
     // and a single window can catch a neighbour.
     const windows: number[] = [];
     for (let w = 0; w < CPU_WINDOWS; w++) windows.push(await cpuPercent(pid, seconds));
-    const serverPercent = windows.sort((a, b) => a - b)[Math.floor(CPU_WINDOWS / 2)]!;
+    const serverPercent = median(windows);
     const wall = (performance.now() - started) / 1000;
     const botsCpu = process.cpuUsage(botsBefore);
     const heardInWindow = heard - heardBefore;
