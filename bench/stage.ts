@@ -48,13 +48,24 @@ export interface Distribution {
 }
 
 export interface StageMeasurement {
-  latency: { direct: Distribution; server: Distribution; underLoad: Distribution; loadRps: number };
+  latency: {
+    direct: Distribution;
+    server: Distribution;
+    underLoad: Distribution;
+    loadRps: number;
+    /** The clicks with eleven more speakers talking (a full stage): the media worker coalesces its receives. */
+    fullStage: Distribution;
+    /** Whether the server said it was coalescing (its metrics) while the full stage talked. */
+    fullStageCoalescing: boolean;
+  };
   cpu: StageCpu;
   conversationCpu: StageCpu;
   /** The same full stage talking at once before its space goes live: no broadcast mix on the server. */
   stageOnlyCpu: StageCpu;
   /** Listener joins per second on the same server, idle and while a full stage talks. */
   http: { joinsIdle: number; joinsWithStage: number };
+  /** A second server with receive coalescing off (ROSTRUM_MEDIA_COALESCE_MS=0): the clicks with a full stage, and its CPU. */
+  uncoalesced: { fullStage: Distribution; cpu: StageCpu };
   loss: { cleanEnergy: number; lossyEnergy: number; deltaDb: number; observedLoss: number; lossRate: number };
   problems: string[];
 }
@@ -156,9 +167,52 @@ async function directClicks(clicks: number): Promise<Distribution> {
   }
 }
 
-/** A seated, unmuted speaker's token (the host is on stage from the start). */
-/** Clicks from A to B through the server. */
-async function serverClicks(server: RostrumChild, spaceId: string, clicks: number, tag: string): Promise<Distribution> {
+/** A stage's members: the host, two co-hosts and `speakers` speakers (ten fill it). */
+function stageMembers(speakers: number): Array<[string, Role]> {
+  return [
+    ['host', 'host'],
+    ['c1', 'cohost'],
+    ['c2', 'cohost'],
+    ...Array.from({ length: speakers }, (_, i): [string, Role] => [`s${i + 1}`, 'speaker']),
+  ];
+}
+/** The rest of a full stage for the click runs: A and B are its last two speakers. */
+const CROWD = stageMembers(8);
+/** The crowd's level: well under the clicks (so A is among the loudest B hears) and under CLICK_THRESHOLD at B. */
+const CROWD_LEVEL = 0.02;
+
+/**
+ * Clicks from A to B through the server; with `crowd`, the rest of a full stage talks meanwhile
+ * (quietly, each its own tone), so the server carries a full stage's packets. `coalescing` is then
+ * read from the server's metrics while they talk.
+ */
+async function serverClicks(
+  server: RostrumChild,
+  spaceId: string,
+  clicks: number,
+  tag: string,
+  crowd = false,
+): Promise<Distribution & { coalescing?: boolean }> {
+  const others: SpeakerBot[] = [];
+  try {
+    if (crowd) {
+      for (const [k, [identity, role]] of CROWD.entries()) {
+        const token = await seat(server, spaceId, identity, role);
+        others.push(
+          await SpeakerBot.join({ server: server.url, token, keepHeard: false, frameAt: (i) => toneFrame(300 + 50 * k, i, CROWD_LEVEL) }),
+        );
+      }
+    }
+    const clicked = await clicksFromAToB(server, spaceId, clicks, tag);
+    if (!crowd) return clicked;
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    return { ...clicked, coalescing: /^rostrum_media_receive_coalescing 1$/m.test(metrics) };
+  } finally {
+    for (const bot of others) await bot.close();
+  }
+}
+
+async function clicksFromAToB(server: RostrumChild, spaceId: string, clicks: number, tag: string): Promise<Distribution> {
   const timer = new ClickTimer();
   const b = await SpeakerBot.join({
     server: server.url,
@@ -213,12 +267,7 @@ export async function fullStageCpu(
   const pid = server.child.pid!;
   const spaceId = await createSpace(server, 'full stage', broadcasting);
   const idlePercent = await cpuPercent(pid, seconds);
-  const members: Array<[string, Role]> = [
-    ['host', 'host'],
-    ['c1', 'cohost'],
-    ['c2', 'cohost'],
-    ...Array.from({ length: 10 }, (_, i): [string, Role] => [`s${i + 1}`, 'speaker']),
-  ];
+  const members = stageMembers(10);
   const bots: SpeakerBot[] = [];
   let heard = 0;
   try {
@@ -313,7 +362,12 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
     log(
       `stage: under ${Math.round(loadResult.requestsPerSecond)} joins/s p50 ${underLoad.p50.toFixed(1)} ms p99 ${underLoad.p99.toFixed(1)} ms`,
     );
-    for (const [name, d] of Object.entries({ direct, 'via server': viaServer, 'under load': underLoad })) {
+    const fullStage = await serverClicks(server, await createLiveSpace(server, 'latency, full stage'), settings.clicks, '3', true);
+    log(
+      `stage: with a full stage talking p50 ${fullStage.p50.toFixed(1)} ms p99 ${fullStage.p99.toFixed(1)} ms (receive coalescing ${fullStage.coalescing ? 'on' : 'off'})`,
+    );
+    if (!fullStage.coalescing) problems.push('the media worker did not coalesce its receives with a full stage talking');
+    for (const [name, d] of Object.entries({ direct, 'via server': viaServer, 'under load': underLoad, 'full stage': fullStage })) {
       if (d.count < settings.clicks * 0.9) problems.push(`${name}: only ${d.count} of ${settings.clicks} clicks were timed`);
     }
 
@@ -350,15 +404,38 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
       problems.push(`the lossy run saw ${(lossy.observedLoss * 100).toFixed(1)} % loss, not about ${LOSS_RATE * 100} %`);
     }
     if (clean.observedLoss > 0.005) problems.push(`the clean run lost ${(clean.observedLoss * 100).toFixed(2)} % of packets`);
+    const uncoalesced = await withoutCoalescing(settings, log);
     return {
-      latency: { direct, server: viaServer, underLoad, loadRps: loadResult.requestsPerSecond },
+      latency: {
+        direct,
+        server: viaServer,
+        underLoad,
+        loadRps: loadResult.requestsPerSecond,
+        fullStage,
+        fullStageCoalescing: fullStage.coalescing ?? false,
+      },
       cpu,
       conversationCpu,
       stageOnlyCpu,
       http: { joinsIdle, joinsWithStage },
+      uncoalesced,
       loss: { cleanEnergy: clean.energy, lossyEnergy: lossy.energy, deltaDb, observedLoss: lossy.observedLoss, lossRate: LOSS_RATE },
       problems,
     };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The same full-stage clicks and CPU on a server that never coalesces its receives: the A/B reference. */
+async function withoutCoalescing(settings: StageSettings, log: (line: string) => void): Promise<StageMeasurement['uncoalesced']> {
+  const server = await startRostrum([], { ROSTRUM_MEDIA_COALESCE_MS: '0' });
+  try {
+    const fullStage = await serverClicks(server, await createLiveSpace(server, 'latency, full stage'), settings.clicks, '4', true);
+    log(`stage: coalescing off: with a full stage talking p50 ${fullStage.p50.toFixed(1)} ms p99 ${fullStage.p99.toFixed(1)} ms`);
+    const cpu = await fullStageCpu(server, settings.cpuSeconds, 'all', log);
+    log(`stage: coalescing off: 13 speakers (all): server ${cpu.serverPercent.toFixed(1)} % of a core`);
+    return { fullStage, cpu };
   } finally {
     await server.stop();
   }

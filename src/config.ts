@@ -63,6 +63,8 @@ export interface Config {
   maxEventLoopUtilizationPercent: number;
   /** Run the media plane (WebRTC, routing, mixes) in a worker thread. Default true; ROSTRUM_MEDIA_WORKER=0 keeps it on the main thread. */
   mediaWorker: boolean;
+  /** The media worker's receive-coalescing window under load, ms: up to this much latency for far fewer wake-ups (media/receive-coalescing.ts). Default 10; 0 turns it off (ROSTRUM_MEDIA_COALESCE_MS, 0–20). */
+  mediaCoalesceMs: number;
   /** ffmpeg to encode and remux with. Default: ffmpeg on PATH, else the npm @ffmpeg-installer build (ROSTRUM_FFMPEG). */
   ffmpegPath: string | undefined;
   /** AAC bitrate of the broadcast, bits/s. Default 64000 (ROSTRUM_AAC_BITRATE). */
@@ -126,6 +128,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     maxEventLoopDelayMs: intFrom(env.ROSTRUM_MAX_EVENT_LOOP_DELAY_MS, 100, 'ROSTRUM_MAX_EVENT_LOOP_DELAY_MS', 1),
     maxEventLoopUtilizationPercent: intFrom(env.ROSTRUM_MAX_ELU_PERCENT, 0, 'ROSTRUM_MAX_ELU_PERCENT'),
     mediaWorker: env.ROSTRUM_MEDIA_WORKER !== '0',
+    mediaCoalesceMs: intFrom(env.ROSTRUM_MEDIA_COALESCE_MS, 10, 'ROSTRUM_MEDIA_COALESCE_MS', 0, 20),
     ffmpegPath: env.ROSTRUM_FFMPEG || undefined,
     aacBitrate: intFrom(env.ROSTRUM_AAC_BITRATE, 64_000, 'ROSTRUM_AAC_BITRATE', 16_000),
     // Three, as Google Meet forwards (see stage/loudest-voices.ts); at most the whole stage.

@@ -83,7 +83,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     restarted: () => hub?.mediaRestarted(),
   };
   // Media (WebRTC sessions, routing, mixes) in a worker thread unless configured otherwise.
-  const stageMedia = { loopbackOnly: isLoopback(config.host), voices: config.voices };
+  const stageMedia = { loopbackOnly: isLoopback(config.host), voices: config.voices, coalesceMs: config.mediaCoalesceMs };
   const media: MediaPlane = config.mediaWorker ? new WorkerMedia(mediaEvents, stageMedia, log) : new LocalMedia(mediaEvents, stageMedia);
   const broadcaster = new Broadcaster(
     {
@@ -103,7 +103,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       byState[live.space.state] = (byState[live.space.state] ?? 0) + 1;
       if (live.space.state === 'live') listeners += audience.listeners(live.space.id);
     }
-    return { spaces: byState, listeners, stagePackets: { ...media.packets } };
+    return { spaces: byState, listeners, stagePackets: { ...media.packets }, coalescing: media.coalescing };
   });
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),

@@ -40,10 +40,12 @@ describe('the stage forwards the loudest voices', () => {
     bots.push(bot);
     return bot;
   };
-  const quieterPackets = async () => {
+  const metric = async (pattern: RegExp) => {
     const text = await fetch(`${t.url}/metrics`).then((r) => r.text());
-    return Number(/^rostrum_stage_packets_total\{outcome="quieter"\} (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+    return Number(pattern.exec(text)?.[1] ?? Number.NaN);
   };
+  const quieterPackets = () => metric(/^rostrum_stage_packets_total\{outcome="quieter"\} (\d+)/m);
+  const coalescing = () => metric(/^rostrum_media_receive_coalescing (\d+)/m);
 
   before(async () => {
     t = await startTestServer();
@@ -71,6 +73,11 @@ describe('the stage forwards the loudest voices', () => {
     for (const { who, hz } of talkers.slice(0, 3)) assert.ok(goertzel(softest, hz) > HEARD, `the softest hears ${who}`);
   });
 
+  test('five speakers sending (250 packets a second) make the media worker coalesce its receives, and every voice above still came through it', async () => {
+    // ROSTRUM_MEDIA_COALESCE_MS is 10 by default: engaged at 200 packets a second (media/receive-coalescing.ts).
+    assert.equal(await coalescing(), 1);
+  });
+
   test('when a loud voice stops (muted here), the next one takes its place', async () => {
     const host = t.token(id, 'h', 'host');
     assert.equal((await t.api.post(`/api/spaces/${id}/participants/loud/mute`, { token: host })).status, 200);
@@ -81,6 +88,14 @@ describe('the stage forwards the loudest voices', () => {
     const heard = ear.heardSince(since);
     assert.ok(goertzel(heard, 440) < ABSENT, 'the muted voice is gone');
     assert.ok(goertzel(heard, 880) > HEARD, `and the softest is heard now (${goertzel(heard, 880)})`);
+  });
+
+  test('when the talkers leave, the worker stops coalescing (the ear alone sends 50 packets a second)', async () => {
+    const talking = bots.splice(1);
+    for (const bot of talking) await bot.close();
+    const deadline = Date.now() + 5000;
+    while ((await coalescing()) !== 0 && Date.now() < deadline) await sleep(200);
+    assert.equal(await coalescing(), 0);
   });
 });
 

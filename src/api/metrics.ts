@@ -4,6 +4,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { HttpTimings } from './http-timings.js';
+import { RESOLUTION_MS } from './loop-pressure.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -53,8 +54,12 @@ export class Metrics {
   }
 
   /** `sample` is read at each scrape: spaces by state, concurrent listeners, stage packets on this node. */
-  constructor(sample: () => { spaces: Record<string, number>; listeners: number; stagePackets: Record<string, number> }) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'rostrum_' });
+  constructor(
+    sample: () => { spaces: Record<string, number>; listeners: number; stagePackets: Record<string, number>; coalescing: boolean },
+  ) {
+    // The event-loop lag histogram's timer at 50 ms, as loop-pressure.ts's: prom-client's default
+    // (10 ms) wakes an idle server's main thread a hundred times a second.
+    collectDefaultMetrics({ register: this.registry, prefix: 'rostrum_', eventLoopMonitoringPrecision: RESOLUTION_MS });
     new Gauge({
       name: 'rostrum_spaces',
       help: 'Spaces held by this node, by state',
@@ -77,6 +82,14 @@ export class Metrics {
       'way',
       () => this.joins,
     );
+    new Gauge({
+      name: 'rostrum_media_receive_coalescing',
+      help: 'Whether the media worker coalesces its receives now (1: under load it sleeps a few ms between turns; ROSTRUM_MEDIA_COALESCE_MS)',
+      registers: [this.registry],
+      collect() {
+        this.set(sample().coalescing ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'rostrum_listeners',
       help: 'Concurrent listeners across the spaces this node holds',

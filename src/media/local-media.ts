@@ -22,6 +22,8 @@ export class LocalMedia implements MediaPlane {
   private readonly stages = new Map<SpaceId, Map<Identity, StageMemberView>>();
   private readonly mixes = new Map<SpaceId, SpaceMix>();
   readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0, quieter: 0 };
+  /** On the main thread the media never sleeps between turns: that would hold up HTTP. */
+  readonly coalescing = false;
 
   constructor(
     private readonly events: MediaEvents,

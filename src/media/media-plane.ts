@@ -44,6 +44,8 @@ export interface StageMediaOptions {
   loopbackOnly: boolean;
   /** Voices forwarded to the other speakers at once: the loudest of those talking. */
   voices: number;
+  /** The media worker's receive-coalescing window under load, ms (0: off; never on the main thread). */
+  coalesceMs?: number;
 }
 
 export interface MediaPlane {
@@ -60,6 +62,8 @@ export interface MediaPlane {
   talking(spaceId: SpaceId): Identity[];
   /** What became of every microphone packet, across spaces. */
   readonly packets: PacketCounts;
+  /** Whether the media thread coalesces its receives now (media/receive-coalescing.ts). */
+  readonly coalescing: boolean;
   /** Starts a live space's mix; its encoder's output goes to `output`. */
   startMix(spaceId: SpaceId, options: MixOptions, output: MixOutput): MixHandle;
   /** Stops everything (server shutdown); mixes are closed cleanly. */

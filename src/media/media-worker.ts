@@ -8,25 +8,33 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { RostrumError } from '../errors.js';
 import { LocalMedia } from './local-media.js';
 import type { MixHandle, StageMediaOptions } from './media-plane.js';
+import { ReceiveCoalescing } from './receive-coalescing.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
+const options = workerData as StageMediaOptions;
 const media = new LocalMedia(
   {
     slot: (session, mid, identity) => post({ t: 'slot', session, mid, identity }),
     talking: (spaceId, identity, talking) => post({ t: 'talking', spaceId, identity, talking }),
     restarted: () => {},
   },
-  workerData as StageMediaOptions,
+  options,
 );
 const mixes = new Map<string, MixHandle>();
+// This thread is the media's own, so it may sleep between turns under load (see receive-coalescing.ts).
+const packets = media.packets;
+const coalescing = options.coalesceMs
+  ? new ReceiveCoalescing(options.coalesceMs, () => packets.forwarded + packets.muted + packets.silent + packets.quieter)
+  : undefined;
 
-// The packet counters, sent when they change (at most 5 times a second).
+// The packet counters (and whether receives are coalesced), sent when they change (at most 5 times a second).
 let sent = '';
 setInterval(() => {
-  const now = JSON.stringify(media.packets);
-  if (now !== sent) post({ t: 'counts', packets: { ...media.packets } });
+  const counts = { t: 'counts', packets: { ...media.packets }, coalescing: coalescing?.engaged ?? false } as const;
+  const now = JSON.stringify(counts);
+  if (now !== sent) post(counts);
   sent = now;
 }, 200).unref();
 
@@ -70,6 +78,7 @@ port.on('message', (m: ToWorker) => {
       });
     case 'shutdown':
       return void reply(m.req, async () => {
+        coalescing?.stop();
         await media.shutdown();
         mixes.clear();
         return undefined;

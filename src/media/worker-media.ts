@@ -33,6 +33,7 @@ export class WorkerMedia implements MediaPlane {
   private readonly mixes = new Map<SpaceId, RemoteMix>();
   private stopping = false;
   readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0, quieter: 0 };
+  coalescing = false;
   /** Workers started after the first one died. */
   restarts = 0;
 
@@ -94,6 +95,7 @@ export class WorkerMedia implements MediaPlane {
       }
       case 'counts':
         Object.assign(this.packets, m.packets);
+        this.coalescing = m.coalescing;
         return;
       case 'mix.run':
       case 'mix.fragment':
