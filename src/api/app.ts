@@ -163,7 +163,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
 
   const counters = registerRateLimits(app, options.limits);
 
-  const joinsShed = registerLanes(app, options.pressure);
+  const joinsShed = await registerLanes(app, options.pressure);
   opsRoutes(app, deps, options.isDraining);
   spaceRoutes(app, deps);
   stageRoutes(app, deps);

@@ -1,7 +1,7 @@
 /**
- * Priority lanes under overload (DESIGN's order of defences). LoopPressure samples the event loop's
- * delay and utilisation every 250 ms; while either is over its limit, a request is treated by its
- * route's lane:
+ * Priority lanes under overload (DESIGN's order of defences). @fastify/under-pressure samples the
+ * event loop's delay and utilisation every 250 ms; while either is over its limit, a request is
+ * treated by its route's lane:
  * - `sheddable` (new listener joins): answered at once with 503 `overloaded` and a jittered
  *   Retry-After — never left to time out;
  * - `reads` (the state document, playlists, parts: listeners already here): served, unless the
@@ -9,9 +9,9 @@
  * - critical (everything else: stage signalling, host and co-host actions, the stage's audio is in
  *   the media worker anyway): never shed.
  */
-import type { FastifyInstance } from 'fastify';
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fail } from '../errors.js';
-import { type PressureLimits as LoopLimits, LoopPressure, type PressureKind } from './loop-pressure.js';
 
 export type Lane = 'sheddable' | 'reads';
 
@@ -22,7 +22,11 @@ declare module 'fastify' {
   }
 }
 
-export interface PressureLimits extends LoopLimits {
+export interface PressureLimits {
+  /** Mean event-loop delay over a sample, ms. */
+  maxEventLoopDelayMs: number;
+  /** Event-loop utilisation, 0–1. */
+  maxEventLoopUtilization: number;
   /** Counts each shed request by lane (metrics). */
   onShed?: (lane: Lane) => void;
 }
@@ -30,10 +34,12 @@ export interface PressureLimits extends LoopLimits {
 /** Retry-After for a shed request: 1–5 s, jittered so the shed do not come back together. */
 const retryAfter = () => 1 + Math.floor(Math.random() * 5);
 
-/** Whether a request in `lane` is shed, given the limit the loop is over (its kind and measured value). */
-function sheds(lane: Lane | undefined, kind: PressureKind, value: number, limits: PressureLimits): lane is Lane {
-  if (!lane) return false; // critical
-  const severe = kind === 'eventLoopDelay' && value > 3 * limits.maxEventLoopDelayMs;
+/** Whether a request in `lane` is shed, given the limit under-pressure found exceeded (its type and measured value). */
+function sheds(lane: Lane | undefined, type: string, value: number | undefined, limits: PressureLimits): lane is Lane {
+  // No lane: critical. An infinite delay means the loop never turned during the sample (it was
+  // starting up): no measurement, so no verdict — the next sample decides.
+  if (!lane || value === Number.POSITIVE_INFINITY) return false;
+  const severe = type === underPressure.TYPE_EVENT_LOOP_DELAY && (value ?? 0) > 3 * limits.maxEventLoopDelayMs;
   return lane === 'sheddable' || severe;
 }
 
@@ -41,18 +47,23 @@ function sheds(lane: Lane | undefined, kind: PressureKind, value: number, limits
  * Registers the shedding. Returns whether a new join would be shed right now — the verdict the
  * route's hook would give, for the join lane (join-lane.ts), which answers before any hook runs.
  */
-export function registerLanes(app: FastifyInstance, limits: PressureLimits): () => boolean {
-  const pressure = new LoopPressure(limits);
-  app.addHook('onClose', async () => pressure.stop());
-  app.addHook('onRequest', (request, _reply, done) => {
-    const over = pressure.over();
-    const lane = request.routeOptions.config.lane;
-    if (!over || !sheds(lane, over.kind, over.value, limits)) return done();
-    limits.onShed?.(lane);
-    done(fail('overloaded', 'The server is busy; retry after Retry-After.', retryAfter()));
+export async function registerLanes(app: FastifyInstance, limits: PressureLimits): Promise<() => boolean> {
+  await app.register(underPressure, {
+    maxEventLoopDelay: limits.maxEventLoopDelayMs,
+    maxEventLoopUtilization: limits.maxEventLoopUtilization,
+    sampleInterval: 250,
+    pressureHandler: (request: FastifyRequest, _reply, type, value) => {
+      const lane = request.routeOptions.config.lane;
+      if (!sheds(lane, type, value, limits)) return undefined;
+      limits.onShed?.(lane);
+      return Promise.reject(fail('overloaded', 'The server is busy; retry after Retry-After.', retryAfter()));
+    },
   });
+  // The same checks in the same order as under-pressure's own request hook (only these two limits are set).
   return () => {
-    const over = pressure.over();
-    return over !== undefined && sheds('sheddable', over.kind, over.value, limits);
+    if (!app.isUnderPressure()) return false;
+    const { eventLoopDelay, eventLoopUtilized } = app.memoryUsage();
+    if (eventLoopDelay > limits.maxEventLoopDelayMs) return sheds('sheddable', underPressure.TYPE_EVENT_LOOP_DELAY, eventLoopDelay, limits);
+    return sheds('sheddable', underPressure.TYPE_EVENT_LOOP_UTILIZATION, eventLoopUtilized, limits);
   };
 }

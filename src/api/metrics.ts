@@ -4,7 +4,6 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { HttpTimings } from './http-timings.js';
-import { RESOLUTION_MS } from './loop-pressure.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -57,9 +56,7 @@ export class Metrics {
   constructor(
     sample: () => { spaces: Record<string, number>; listeners: number; stagePackets: Record<string, number>; coalescing: boolean },
   ) {
-    // The event-loop lag histogram's timer at 50 ms, as loop-pressure.ts's: prom-client's default
-    // (10 ms) wakes an idle server's main thread a hundred times a second.
-    collectDefaultMetrics({ register: this.registry, prefix: 'rostrum_', eventLoopMonitoringPrecision: RESOLUTION_MS });
+    collectDefaultMetrics({ register: this.registry, prefix: 'rostrum_' });
     new Gauge({
       name: 'rostrum_spaces',
       help: 'Spaces held by this node, by state',
