@@ -306,7 +306,7 @@ function stageFigures(m: StageMeasurement): Figure[] {
       reference: added(m.uncoalesced.fullStage, 'p99'),
       ratio: null,
       goal: { on: 'value', op: '<=', target: 80 },
-      note: `A clicks to B while the 11 others on stage talk quietly (650 packets/s into the server), so the media worker sleeps up to ROSTRUM_MEDIA_COALESCE_MS (10) between turns (coalescing ${m.latency.fullStageCoalescing ? 'on' : 'OFF'}): p50 added ${added(m.latency.fullStage, 'p50').toFixed(2)} ms (${m.latency.fullStage.count} clicks). Reference: the same clicks and stage on a second server with coalescing off (p50 added ${added(m.uncoalesced.fullStage, 'p50').toFixed(2)} ms); with A and B alone on stage, p99 added was ${added(server, 'p99').toFixed(2)} ms. The 13 bots share the box's two cores with the server.`,
+      note: `A clicks to B while the 11 others on stage talk quietly (650 packets/s into the server), so the media worker sleeps up to ROSTRUM_MEDIA_COALESCE_MS (10) between turns (coalescing ${m.latency.fullStage.coalescing ? 'on' : 'OFF'}): p50 added ${added(m.latency.fullStage, 'p50').toFixed(2)} ms (${m.latency.fullStage.count} clicks). Reference: the same clicks and stage on a second server with coalescing off (p50 added ${added(m.uncoalesced.fullStage, 'p50').toFixed(2)} ms); with A and B alone on stage, p99 added was ${added(server, 'p99').toFixed(2)} ms. The 13 bots share the box's two cores with the server.`,
     }),
     cpu(m.cpu, true),
     cpu(m.conversationCpu, false),

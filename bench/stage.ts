@@ -54,9 +54,7 @@ export interface StageMeasurement {
     underLoad: Distribution;
     loadRps: number;
     /** The clicks with eleven more speakers talking (a full stage): the media worker coalesces its receives. */
-    fullStage: Distribution;
-    /** Whether the server said it was coalescing (its metrics) while the full stage talked. */
-    fullStageCoalescing: boolean;
+    fullStage: CrowdClicks;
   };
   cpu: StageCpu;
   conversationCpu: StageCpu;
@@ -65,7 +63,7 @@ export interface StageMeasurement {
   /** Listener joins per second on the same server, idle and while a full stage talks. */
   http: { joinsIdle: number; joinsWithStage: number };
   /** A second server with receive coalescing off (ROSTRUM_MEDIA_COALESCE_MS=0): the clicks with a full stage, and its CPU. */
-  uncoalesced: { fullStage: Distribution; cpu: StageCpu };
+  uncoalesced: { fullStage: CrowdClicks; cpu: StageCpu };
   loss: { cleanEnergy: number; lossyEnergy: number; deltaDb: number; observedLoss: number; lossRate: number };
   problems: string[];
 }
@@ -181,30 +179,23 @@ const CROWD = stageMembers(8);
 /** The crowd's level: well under the clicks (so A is among the loudest B hears) and under CLICK_THRESHOLD at B. */
 const CROWD_LEVEL = 0.02;
 
+/** Clicks timed with a full stage talking, and whether the server said (its metrics) it was coalescing its receives meanwhile. */
+export type CrowdClicks = Distribution & { coalescing: boolean };
+
 /**
- * Clicks from A to B through the server; with `crowd`, the rest of a full stage talks meanwhile
- * (quietly, each its own tone), so the server carries a full stage's packets. `coalescing` is then
- * read from the server's metrics while they talk.
+ * Clicks from A to B while the rest of a full stage talks (quietly, each its own tone), so the
+ * server carries a full stage's packets.
  */
-async function serverClicks(
-  server: RostrumChild,
-  spaceId: string,
-  clicks: number,
-  tag: string,
-  crowd = false,
-): Promise<Distribution & { coalescing?: boolean }> {
+async function crowdClicks(server: RostrumChild, spaceId: string, clicks: number, tag: string): Promise<CrowdClicks> {
   const others: SpeakerBot[] = [];
   try {
-    if (crowd) {
-      for (const [k, [identity, role]] of CROWD.entries()) {
-        const token = await seat(server, spaceId, identity, role);
-        others.push(
-          await SpeakerBot.join({ server: server.url, token, keepHeard: false, frameAt: (i) => toneFrame(300 + 50 * k, i, CROWD_LEVEL) }),
-        );
-      }
+    for (const [k, [identity, role]] of CROWD.entries()) {
+      const token = await seat(server, spaceId, identity, role);
+      others.push(
+        await SpeakerBot.join({ server: server.url, token, keepHeard: false, frameAt: (i) => toneFrame(300 + 50 * k, i, CROWD_LEVEL) }),
+      );
     }
-    const clicked = await clicksFromAToB(server, spaceId, clicks, tag);
-    if (!crowd) return clicked;
+    const clicked = await serverClicks(server, spaceId, clicks, tag);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     return { ...clicked, coalescing: /^rostrum_media_receive_coalescing 1$/m.test(metrics) };
   } finally {
@@ -212,7 +203,8 @@ async function serverClicks(
   }
 }
 
-async function clicksFromAToB(server: RostrumChild, spaceId: string, clicks: number, tag: string): Promise<Distribution> {
+/** Clicks from A to B through the server. */
+async function serverClicks(server: RostrumChild, spaceId: string, clicks: number, tag: string): Promise<Distribution> {
   const timer = new ClickTimer();
   const b = await SpeakerBot.join({
     server: server.url,
@@ -362,7 +354,7 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
     log(
       `stage: under ${Math.round(loadResult.requestsPerSecond)} joins/s p50 ${underLoad.p50.toFixed(1)} ms p99 ${underLoad.p99.toFixed(1)} ms`,
     );
-    const fullStage = await serverClicks(server, await createLiveSpace(server, 'latency, full stage'), settings.clicks, '3', true);
+    const fullStage = await crowdClicks(server, await createLiveSpace(server, 'latency, full stage'), settings.clicks, '3');
     log(
       `stage: with a full stage talking p50 ${fullStage.p50.toFixed(1)} ms p99 ${fullStage.p99.toFixed(1)} ms (receive coalescing ${fullStage.coalescing ? 'on' : 'off'})`,
     );
@@ -412,7 +404,6 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
         underLoad,
         loadRps: loadResult.requestsPerSecond,
         fullStage,
-        fullStageCoalescing: fullStage.coalescing ?? false,
       },
       cpu,
       conversationCpu,
@@ -431,7 +422,7 @@ export async function measureStage(settings: StageSettings, log: (line: string) 
 async function withoutCoalescing(settings: StageSettings, log: (line: string) => void): Promise<StageMeasurement['uncoalesced']> {
   const server = await startRostrum([], { ROSTRUM_MEDIA_COALESCE_MS: '0' });
   try {
-    const fullStage = await serverClicks(server, await createLiveSpace(server, 'latency, full stage'), settings.clicks, '4', true);
+    const fullStage = await crowdClicks(server, await createLiveSpace(server, 'latency, full stage'), settings.clicks, '4');
     log(`stage: coalescing off: with a full stage talking p50 ${fullStage.p50.toFixed(1)} ms p99 ${fullStage.p99.toFixed(1)} ms`);
     const cpu = await fullStageCpu(server, settings.cpuSeconds, 'all', log);
     log(`stage: coalescing off: 13 speakers (all): server ${cpu.serverPercent.toFixed(1)} % of a core`);
