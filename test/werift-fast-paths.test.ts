@@ -251,9 +251,14 @@ test('two werift peers negotiate the fast GCM session, and a SlotSender’s pack
   for (const pc of [a, b]) assert.ok(pc.dtlsTransports.every(usesFastSrtp), 'both ends use GcmSrtpSession');
 
   const slot = new SlotSender(sender, track);
+  const pair = (a.dtlsTransports[0]!.iceTransport.connection as unknown as { nominated: { packetsSent: number; bytesSent: number } })
+    .nominated;
   const payloads = Array.from({ length: 30 }, (_, i) => Buffer.from(`opus frame ${i}`));
   for (const [i, payload] of payloads.entries()) {
+    const counted = pair.packetsSent;
     slot.send({ marker: i === 0, sequenceNumber: 1000 + i, timestamp: 48_000 + 960 * i, payload });
+    // Sent on the pair's socket at once (sendOnIce), not after werift's three awaits.
+    assert.equal(pair.packetsSent, counted + 1, 'the ICE pair counts the packet as it is sent');
     await sleep(5);
   }
   const deadline = Date.now() + 3000;
@@ -292,4 +297,9 @@ test('two werift peers negotiate the fast GCM session, and a SlotSender’s pack
   const measured = sender as unknown as { rtt?: number };
   while (measured.rtt === undefined && Date.now() < rttBy) await sleep(50);
   assert.ok(measured.rtt !== undefined && measured.rtt >= 0 && measured.rtt < 1, `RTT ${measured.rtt}`);
+  // Once the connection is closed, a packet is dropped as werift drops it: no throw, nothing counted.
+  await a.close();
+  const counted = pair.packetsSent;
+  slot.send({ marker: false, sequenceNumber: 2000, timestamp: 96_000, payload: Buffer.from('after close') });
+  assert.equal(pair.packetsSent, counted);
 });

@@ -21,7 +21,7 @@
  */
 import type { MediaStreamTrack, RTCDtlsTransport, RTCRtpSender } from 'werift';
 import { RtpHeader, RtpPacket } from 'werift';
-import { GcmSrtpSession, parseRtpHeader } from './werift-fast-paths.js';
+import { GcmSrtpSession, parseRtpHeader, sendOnIce } from './werift-fast-paths.js';
 
 /** What a forwarded packet keeps of its source. */
 export interface ForwardedRtp {
@@ -168,7 +168,7 @@ export class SlotSender {
 export function sendSealed(transport: RTCDtlsTransport, packet: Buffer): void {
   transport.bytesSent += packet.length;
   transport.packetsSent++;
-  transport.iceTransport.connection.send(packet).catch(() => {});
+  sendOnIce(transport.iceTransport.connection, packet);
 }
 
 /**
