@@ -20,6 +20,7 @@ import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { FRAME_SAMPLES, goertzel, toneFrame } from '../src/bots/tone.js';
 import { loadConfig } from '../src/config.js';
 import type { Role } from '../src/control/model.js';
+import { FastReceive } from '../src/stage/fast-receive.js';
 import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
 import { cpuPercent } from './cpu.js';
 import { median } from './join.js';
@@ -148,12 +149,15 @@ async function directClicks(clicks: number): Promise<Distribution> {
   try {
     const mic = new MediaStreamTrack({ kind: 'audio' });
     a.addTransceiver(mic, { direction: 'sendonly' });
-    b.onTrack.subscribe((track) => new OpusReceiver(track, timer.onHeard, false));
+    // The receiver takes the fast receive path, as the bots behind the server do.
+    const fast = new FastReceive(b);
+    b.onTrack.subscribe((track) => new OpusReceiver(track, timer.onHeard, false, fast));
     await a.setLocalDescription(await a.createOffer());
     await b.setRemoteDescription({ type: 'offer', sdp: await gathered(a) });
     await b.setLocalDescription(await b.createAnswer());
     await a.setRemoteDescription({ type: 'answer', sdp: await gathered(b) });
     await connected(a, 'the direct reference pair');
+    fast.hook();
     const sender = new OpusSender(mic, timer.frameAt, { onSent: timer.onSent });
     sender.start();
     await sleep((clicks + 1) * CLICK_EVERY_FRAMES * 20 + 300);

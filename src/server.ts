@@ -103,7 +103,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       byState[live.space.state] = (byState[live.space.state] ?? 0) + 1;
       if (live.space.state === 'live') listeners += audience.listeners(live.space.id);
     }
-    return { spaces: byState, listeners, stagePackets: { ...media.packets }, coalescing: media.coalescing };
+    return {
+      spaces: byState,
+      listeners,
+      stagePackets: { ...media.packets },
+      stageReceivedBy: { ...media.receivedBy },
+      coalescing: media.coalescing,
+    };
   });
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),

@@ -78,6 +78,14 @@ describe('the stage forwards the loudest voices', () => {
     assert.equal(await coalescing(), 1);
   });
 
+  test('the speakers’ established streams come in on the fast receive path; only their first packets take werift’s', async () => {
+    const fast = await metric(/^rostrum_stage_received_packets_total\{path="fast"\} (\d+)/m);
+    const werift = await metric(/^rostrum_stage_received_packets_total\{path="werift"\} (\d+)/m);
+    // Five microphones for three seconds or more: hundreds of packets, a handful before each stream was established.
+    assert.ok(fast > 500, `fast ${fast}`);
+    assert.ok(werift >= 4 && werift < 50, `werift ${werift}`);
+  });
+
   test('when a loud voice stops (muted here), the next one takes its place', async () => {
     const host = t.token(id, 'h', 'host');
     assert.equal((await t.api.post(`/api/spaces/${id}/participants/loud/mute`, { token: host })).status, 200);

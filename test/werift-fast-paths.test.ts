@@ -7,9 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { test } from 'node:test';
 import {
-  MediaStreamTrack,
   ProtectionProfileAeadAes128Gcm,
-  RTCPeerConnection,
   RtcpPacketConverter,
   RtcpSourceDescriptionPacket,
   RtcpSrPacket,
@@ -19,11 +17,11 @@ import {
   SrtpAuthenticationError,
   SrtpSession,
 } from 'werift';
-import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
 import { compoundPackets, SlotReports } from '../src/stage/slot-reports.js';
 import { ntpTime, rtpHeaderTemplate, type SenderReport, SlotSender } from '../src/stage/slot-sender.js';
 import { REPLAY_WINDOW } from '../src/stage/srtp/gcm-srtp-session.js';
 import { GcmSrtcpSession, GcmSrtpSession, parseRtpHeader, usesFastSrtp, weriftParseRtpHeader } from '../src/stage/werift-fast-paths.js';
+import { weriftPair } from './helpers/werift-pair.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -230,24 +228,10 @@ test('compound sender reports: werift’s parser reads every report and CNAME; m
 });
 
 test('two werift peers negotiate the fast GCM session, and a SlotSender’s packets arrive in order with their payloads', async (t) => {
-  const a = new RTCPeerConnection(rtcConfig(true));
-  const b = new RTCPeerConnection(rtcConfig(true));
-  t.after(async () => {
-    await a.close();
-    await b.close();
-  });
-  const track = new MediaStreamTrack({ kind: 'audio' });
-  const { sender } = a.addTransceiver(track, { direction: 'sendonly' });
   const heard: RtpPacket[] = [];
-  b.onTrack.subscribe((remote) => remote.onReceiveRtp.subscribe((rtp) => heard.push(rtp)));
-  await a.setLocalDescription(await a.createOffer());
-  await gatheringComplete(a);
-  await b.setRemoteDescription({ type: 'offer', sdp: a.localDescription!.sdp });
-  await b.setLocalDescription(await b.createAnswer());
-  await gatheringComplete(b);
-  await a.setRemoteDescription({ type: 'answer', sdp: b.localDescription!.sdp });
-  await connected(a, 'a');
-  await connected(b, 'b');
+  const { a, b, track, sender } = await weriftPair(t, (b) =>
+    b.onTrack.subscribe((remote) => remote.onReceiveRtp.subscribe((rtp) => heard.push(rtp))),
+  );
   for (const pc of [a, b]) assert.ok(pc.dtlsTransports.every(usesFastSrtp), 'both ends use GcmSrtpSession');
 
   const slot = new SlotSender(sender, track);

@@ -54,7 +54,13 @@ export class Metrics {
 
   /** `sample` is read at each scrape: spaces by state, concurrent listeners, stage packets on this node. */
   constructor(
-    sample: () => { spaces: Record<string, number>; listeners: number; stagePackets: Record<string, number>; coalescing: boolean },
+    sample: () => {
+      spaces: Record<string, number>;
+      listeners: number;
+      stagePackets: Record<string, number>;
+      stageReceivedBy: Record<string, number>;
+      coalescing: boolean;
+    },
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'rostrum_' });
     new Gauge({
@@ -72,6 +78,12 @@ export class Metrics {
       'Speakers’ microphone packets by outcome: forwarded, muted (dropped by the server), silent (held back)',
       'outcome',
       () => sample().stagePackets,
+    );
+    this.countsFrom(
+      'rostrum_stage_received_packets_total',
+      'Speakers’ microphone packets by the receive path that brought them: fast (an established Opus stream over AES-GCM SRTP) or werift (each stream’s first packet, and any other profile or stream)',
+      'path',
+      () => sample().stageReceivedBy,
     );
     this.countsFrom(
       'rostrum_listener_joins_total',

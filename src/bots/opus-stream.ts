@@ -7,6 +7,7 @@
 import opus from '@discordjs/opus';
 import { type MediaStreamTrack, RtpHeader, RtpPacket } from 'werift';
 import { dBov } from '../audio/levels.js';
+import type { FastReceive } from '../stage/fast-receive.js';
 import { FRAME_SAMPLES, SAMPLE_RATE } from './tone.js';
 
 // @discordjs/opus is CommonJS: its named exports arrive on the default export under ESM.
@@ -128,8 +129,12 @@ export class OpusReceiver {
     private readonly onFrame?: (frame: HeardFrame) => void,
     /** Keep the PCM (off for load generators that only need the counters). */
     private readonly keep = true,
+    /** The connection's fast receive path, if it has one: the track's established stream comes that way. */
+    fast?: FastReceive,
   ) {
-    track.onReceiveRtp.subscribe((rtp) => this.receive(rtp.header.sequenceNumber, rtp.payload));
+    const consumer = (rtp: RtpPacket) => this.receive(rtp.header.sequenceNumber, rtp.payload);
+    track.onReceiveRtp.subscribe(consumer);
+    fast?.deliver(track, consumer);
   }
 
   private receive(seq: number, payload: Buffer): void {

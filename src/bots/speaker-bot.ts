@@ -5,6 +5,7 @@
  */
 import { MediaStreamTrack, RTCPeerConnection } from 'werift';
 import WebSocket from 'ws';
+import { FastReceive } from '../stage/fast-receive.js';
 import { SLOTS } from '../stage/protocol.js';
 import { AUDIO_LEVEL_URI, connected, extensionId, gatheringComplete, isLoopback, rtcConfig } from '../stage/rtc-config.js';
 import { type HeardFrame, mixPcm, OpusReceiver, OpusSender, type SenderOptions } from './opus-stream.js';
@@ -37,10 +38,18 @@ export class SpeakerBot {
   private readonly pings = new Map<number, () => void>();
   private pingCount = 0;
 
+  /**
+   * The slots' streams are taken on the fast receive path once established, as on the server: a
+   * bench runs 13 bots on the server's two cores, and what they spend the server cannot have.
+   */
+  private readonly fast: FastReceive;
+
   private constructor(
     private readonly ws: WebSocket,
     private readonly pc: RTCPeerConnection,
-  ) {}
+  ) {
+    this.fast = new FastReceive(pc);
+  }
 
   static async join(options: SpeakerBotOptions): Promise<SpeakerBot> {
     const ws = new WebSocket(`${options.server.replace(/^http/, 'ws')}/rtc`);
@@ -63,7 +72,7 @@ export class SpeakerBot {
       // One decoder per slot: each carries its own Opus stream.
       const slot = bot.receivers.length;
       const onHeard = options.onHeard;
-      bot.receivers.push(new OpusReceiver(track, onHeard && ((frame) => onHeard(slot, frame)), options.keepHeard ?? true));
+      bot.receivers.push(new OpusReceiver(track, onHeard && ((frame) => onHeard(slot, frame)), options.keepHeard ?? true, bot.fast));
     });
 
     try {
@@ -116,6 +125,7 @@ export class SpeakerBot {
     if (answer.type !== 'answer') throw new Error(`offer refused: ${JSON.stringify(answer)}`);
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp as string });
     await connected(this.pc, 'WebRTC');
+    this.fast.hook();
   }
 
   /**

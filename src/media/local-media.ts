@@ -7,6 +7,7 @@
 import { fail } from '../errors.js';
 import type { Identity, SpaceId } from '../ids.js';
 import { AudioRouter, type PacketCounts } from '../stage/audio-router.js';
+import type { ReceivePaths } from '../stage/fast-receive.js';
 import { StageSession } from '../stage/stage-session.js';
 import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMediaOptions, StageMemberView } from './media-plane.js';
 import { type MixOptions, type MixOutput, SpaceMix } from './space-mix.js';
@@ -22,6 +23,7 @@ export class LocalMedia implements MediaPlane {
   private readonly stages = new Map<SpaceId, Map<Identity, StageMemberView>>();
   private readonly mixes = new Map<SpaceId, SpaceMix>();
   readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0, quieter: 0 };
+  readonly receivedBy: ReceivePaths = { fast: 0, werift: 0 };
   /** On the main thread the media never sleeps between turns: that would hold up HTTP. */
   readonly coalescing = false;
 
@@ -40,6 +42,7 @@ export class LocalMedia implements MediaPlane {
         onSlot: (mid, who) => this.events.slot(id, mid, who),
       },
       this.options.loopbackOnly,
+      this.receivedBy,
     );
     this.sessions.set(id, { spaceId, session });
   }

@@ -7,6 +7,7 @@
  */
 import type { Identity, SpaceId } from '../ids.js';
 import type { PacketCounts } from '../stage/audio-router.js';
+import type { ReceivePaths } from '../stage/fast-receive.js';
 import type { MixOptions, MixOutput } from './space-mix.js';
 
 /** A speaker's session, numbered by the signalling hub. */
@@ -62,6 +63,8 @@ export interface MediaPlane {
   talking(spaceId: SpaceId): Identity[];
   /** What became of every microphone packet, across spaces. */
   readonly packets: PacketCounts;
+  /** Microphone packets by the receive path that brought them (stage/fast-receive.ts). */
+  readonly receivedBy: ReceivePaths;
   /** Whether the media thread coalesces its receives now (media/receive-coalescing.ts). */
   readonly coalescing: boolean;
   /** Starts a live space's mix; its encoder's output goes to `output`. */

@@ -32,7 +32,12 @@ const coalescing = options.coalesceMs
 // The packet counters (and whether receives are coalesced), sent when they change (at most 5 times a second).
 let sent = '';
 setInterval(() => {
-  const counts = { t: 'counts', packets: { ...media.packets }, coalescing: coalescing?.engaged ?? false } as const;
+  const counts = {
+    t: 'counts',
+    packets: { ...media.packets },
+    receivedBy: { ...media.receivedBy },
+    coalescing: coalescing?.engaged ?? false,
+  } as const;
   const now = JSON.stringify(counts);
   if (now !== sent) post(counts);
   sent = now;

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { ERRORS, type ErrorCode, fail } from '../errors.js';
 import type { Identity, SpaceId } from '../ids.js';
 import type { PacketCounts } from '../stage/audio-router.js';
+import type { ReceivePaths } from '../stage/fast-receive.js';
 import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMediaOptions, StageMemberView } from './media-plane.js';
 import type { MixOptions, MixOutput } from './space-mix.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
@@ -33,6 +34,7 @@ export class WorkerMedia implements MediaPlane {
   private readonly mixes = new Map<SpaceId, RemoteMix>();
   private stopping = false;
   readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0, quieter: 0 };
+  readonly receivedBy: ReceivePaths = { fast: 0, werift: 0 };
   coalescing = false;
   /** Workers started after the first one died. */
   restarts = 0;
@@ -95,6 +97,7 @@ export class WorkerMedia implements MediaPlane {
       }
       case 'counts':
         Object.assign(this.packets, m.packets);
+        Object.assign(this.receivedBy, m.receivedBy);
         this.coalescing = m.coalescing;
         return;
       case 'mix.run':

@@ -8,6 +8,7 @@
 import { MediaStreamTrack, type RTCIceCandidateInit, RTCPeerConnection, type RTCRtpSender, type RtpPacket } from 'werift';
 import { fail } from '../errors.js';
 import type { Identity } from '../ids.js';
+import { FastReceive, type ReceivePaths } from './fast-receive.js';
 import { MAX_TRICKLED_CANDIDATES } from './protocol.js';
 import { AUDIO_LEVEL_URI, audioLevelOf, extensionId, gatheringComplete, rtcConfig } from './rtc-config.js';
 import { SlotReports } from './slot-reports.js';
@@ -41,6 +42,7 @@ export class StageSession {
   private readonly slots: Slot[] = [];
   private readonly pc: RTCPeerConnection;
   private readonly reports = new SlotReports(() => this.slots.map((slot) => slot.writer));
+  private readonly fast: FastReceive;
   private trickled = 0;
   /** The id of the audio level header extension in the speaker's offer, if it offered one. */
   private levelId: number | undefined;
@@ -51,11 +53,23 @@ export class StageSession {
     readonly identity: Identity,
     private readonly events: SessionEvents,
     loopbackOnly: boolean,
+    /** Counts each microphone packet by the path that brought it (shared by the plane's sessions). */
+    private readonly receivedBy: ReceivePaths = { fast: 0, werift: 0 },
   ) {
     this.pc = new RTCPeerConnection(rtcConfig(loopbackOnly));
+    // The microphone's packets come through werift until its stream is established, then on the fast path.
+    this.fast = new FastReceive(this.pc);
     this.pc.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((rtp) => {
+      const microphone = (rtp: RtpPacket) => {
         if (!this.closed) events.onMicrophone(rtp, audioLevelOf(rtp.header.extensions, this.levelId));
+      };
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.receivedBy.werift++;
+        microphone(rtp);
+      });
+      this.fast.deliver(track, (rtp) => {
+        this.receivedBy.fast++;
+        microphone(rtp);
       });
     });
   }
@@ -87,6 +101,7 @@ export class StageSession {
     }
     await pc.setLocalDescription(await pc.createAnswer());
     await gatheringComplete(pc);
+    this.fast.hook();
     this.reports.start();
     return pc.localDescription?.sdp ?? '';
   }
