@@ -157,7 +157,6 @@ async function directClicks(clicks: number): Promise<Distribution> {
     await b.setLocalDescription(await b.createAnswer());
     await a.setRemoteDescription({ type: 'answer', sdp: await gathered(b) });
     await connected(a, 'the direct reference pair');
-    fast.hook();
     const sender = new OpusSender(mic, timer.frameAt, { onSent: timer.onSent });
     sender.start();
     await sleep((clicks + 1) * CLICK_EVERY_FRAMES * 20 + 300);

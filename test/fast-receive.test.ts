@@ -46,7 +46,6 @@ test('an established stream is taken on the fast path, delivered in order, and w
       fast!.deliver(incoming, (rtp) => heard.push({ rtp, via: 'fast' }));
     });
   });
-  fast!.hook();
   assert.ok(remote, 'b has the remote track');
   const dtls = b.dtlsTransports[0]!;
   const connection = dtls.iceTransport.connection as unknown as {
@@ -139,7 +138,6 @@ test('a track nobody registered for stays on werift’s path', async (t) => {
     fast = new FastReceive(b);
     b.onTrack.subscribe((incoming) => incoming.onReceiveRtp.subscribe((rtp) => heard.push(rtp)));
   });
-  fast!.hook();
   const slot = new SlotSender(sender, track);
   for (let i = 0; i < 10; i++) {
     slot.send({ marker: false, sequenceNumber: i, timestamp: 960 * i, payload: Buffer.from(`frame ${i}`) });

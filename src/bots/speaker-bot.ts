@@ -125,7 +125,6 @@ export class SpeakerBot {
     if (answer.type !== 'answer') throw new Error(`offer refused: ${JSON.stringify(answer)}`);
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp as string });
     await connected(this.pc, 'WebRTC');
-    this.fast.hook();
   }
 
   /**

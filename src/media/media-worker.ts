@@ -24,10 +24,8 @@ const media = new LocalMedia(
 );
 const mixes = new Map<string, MixHandle>();
 // This thread is the media's own, so it may sleep between turns under load (see receive-coalescing.ts).
-const packets = media.packets;
-const coalescing = options.coalesceMs
-  ? new ReceiveCoalescing(options.coalesceMs, () => packets.forwarded + packets.muted + packets.silent + packets.quieter)
-  : undefined;
+const received = media.receivedBy;
+const coalescing = options.coalesceMs ? new ReceiveCoalescing(options.coalesceMs, () => received.fast + received.werift) : undefined;
 
 // The packet counters (and whether receives are coalesced), sent when they change (at most 5 times a second).
 let sent = '';

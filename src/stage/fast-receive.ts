@@ -89,6 +89,7 @@ export class FastReceive {
   private readonly hooked = new WeakSet<UdpTransportInternals>();
   readonly counts: FastReceiveCounts = { taken: 0, dropped: 0 };
 
+  /** Made with the connection, before it gathers: each time gathering completes, its sockets are hooked. */
   constructor(private readonly pc: RTCPeerConnection) {
     // Candidates gathered later (an ICE restart) bring new sockets: hook those too.
     pc.iceGatheringStateChange.subscribe((state) => {
@@ -102,7 +103,7 @@ export class FastReceive {
   }
 
   /** Puts the fast path in front of every UDP socket the connection has gathered (idempotent). */
-  hook(): void {
+  private hook(): void {
     for (const dtls of this.pc.dtlsTransports) {
       const connection = dtls.iceTransport.connection as unknown as ConnectionInternals;
       for (const protocol of connection.protocols) {

@@ -54,10 +54,11 @@ export class StageSession {
     private readonly events: SessionEvents,
     loopbackOnly: boolean,
     /** Counts each microphone packet by the path that brought it (shared by the plane's sessions). */
-    private readonly receivedBy: ReceivePaths = { fast: 0, werift: 0 },
+    private readonly receivedBy: ReceivePaths,
   ) {
     this.pc = new RTCPeerConnection(rtcConfig(loopbackOnly));
-    // The microphone's packets come through werift until its stream is established, then on the fast path.
+    // The microphone's packets come through werift until its stream is established, then on the fast
+    // path (hooked to the connection's sockets as its gathering completes).
     this.fast = new FastReceive(this.pc);
     this.pc.onTrack.subscribe((track) => {
       const microphone = (rtp: RtpPacket) => {
@@ -101,7 +102,6 @@ export class StageSession {
     }
     await pc.setLocalDescription(await pc.createAnswer());
     await gatheringComplete(pc);
-    this.fast.hook();
     this.reports.start();
     return pc.localDescription?.sdp ?? '';
   }
