@@ -11,10 +11,10 @@ export type Playout = { kind: 'packet'; payload: Buffer } | { kind: 'lost' } | {
 
 /**
  * Wait after a burst's first packet before playing it out, so later packets can overtake (ms): 60 ms
- * of slack for a late packet, plus the 40 ms by which the mix clock (it mixes three frames each
- * 60 ms, see space-mix.ts) may consume a tick's last packet early.
+ * of slack for a late packet, plus the 100 ms by which the mix clock (it mixes six frames each
+ * 120 ms, see space-mix.ts) may consume a tick's last packet early.
  */
-export const PLAYOUT_DELAY_MS = 100;
+export const PLAYOUT_DELAY_MS = 160;
 /** Consecutive missing packets concealed before the buffer gives up and goes idle (60 ms). */
 const MAX_CONCEALED = 3;
 /** Packets held at most; more means the clock stalled — the oldest go. */
