@@ -195,7 +195,7 @@ const quantile = (values: number[], q: number): number => {
 
 type Summary = EdgeSummary & { perUri: Map<string, number> };
 
-/** `steadyFrom`: epoch ms from which every listener is playing (for the lateness figures). */
+/** How far apart the earliest and latest of `times` are. */
 function spread(times: number[]): number {
   return times.length === 0 ? 0 : Math.max(...times) - Math.min(...times);
 }
@@ -214,9 +214,11 @@ function refreshes(fetches: EdgeLogLine[]): number {
   return count;
 }
 
+/** `steadyFrom`: epoch ms from which every listener is playing (for the lateness figures). */
 function summarise(lines: EdgeLogLine[], id: string, listeners: number, steadyFrom: number): Summary {
   const prefix = `/hls/${id}/`;
   const hls = lines.filter((l) => l.uri.startsWith(prefix));
+  const livePlaylist = hls.filter((l) => l.uri === `${prefix}index.m3u8`);
   const perUri = new Map<string, number>();
   const byKind: EdgeSummary['byKind'] = {};
   const cacheStatus: Record<string, number> = {};
@@ -251,8 +253,8 @@ function summarise(lines: EdgeLogLine[], id: string, listeners: number, steadyFr
     blockingUrls: blocking.length,
     maxOriginPerBlockingUrl: Math.max(0, ...blocking.map(([, n]) => n)),
     livePlaylistOrigin: perUri.get(`${prefix}index.m3u8`) ?? 0,
-    tuneInSpreadS: spread(hls.filter((l) => l.uri === `${prefix}index.m3u8`).map((l) => l.time)),
-    livePlaylistRefreshes: refreshes(hls.filter((l) => l.uri === `${prefix}index.m3u8` && l.upstreamAddr !== '-')),
+    tuneInSpreadS: spread(livePlaylist.map((l) => l.time)),
+    livePlaylistRefreshes: refreshes(livePlaylist.filter((l) => l.upstreamAddr !== '-')),
     lockWaits: hls.filter((l) => l.cacheStatus === 'HIT' && l.requestTime >= 0.4).length,
     partLateP50Ms: quantile(late, 0.5),
     partLateP95Ms: quantile(late, 0.95),
