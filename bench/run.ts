@@ -371,7 +371,7 @@ async function runStage(): Promise<boolean> {
 }
 
 const broadcastSettings: BroadcastSettings = {
-  cpuSeconds: quick ? 2 : 5,
+  cpuSeconds: quick ? 2 : 10,
   spaces: quick ? 5 : 10,
   latencySeconds: quick ? 8 : 20,
   wrkSeconds: quick ? 3 : 8,
