@@ -1,6 +1,7 @@
 /**
- * `rostrum bot speak` as a user runs it: a real CLI process joins the stage of a real server over
- * WebRTC, plays a tone for its duration, records what it hears, and exits 0.
+ * The bots as a user runs them, each a real CLI process against a real server: `rostrum bot speak`
+ * joins the stage over WebRTC, plays a tone for its duration, records what it hears, and exits 0;
+ * `rostrum bot listen` pulls the broadcast over LL-HLS and reports what it heard.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -52,6 +53,63 @@ test('rostrum bot speak plays its tone to the stage, records what it hears, and 
     assert.ok(goertzel(heard.subarray(heard.length / 2), 440) > 2e-3, 'the bot heard the stage');
   } finally {
     await listener?.close();
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
+});
+
+test('rostrum bot listen pulls the broadcast as a player does: JSON report of tones, stalls and latency, a WAV of it; an unknown space exits 1 saying why', async () => {
+  const dataDir = tempDir();
+  const server = await spawnServer(dataDir);
+  let speaker: SpeakerBot | undefined;
+  const listen = async (args: string[]) => {
+    const child = spawn(process.execPath, [BIN, 'bot', 'listen', ...args], {
+      env: { ...process.env, ROSTRUM_URL: server.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { code, stdout, stderr };
+  };
+  try {
+    const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
+    const api = new Api(server.url);
+    const operator = createToken({ ...creds, identity: 'operator', operator: true });
+    const id = (await api.post('/api/spaces', { token: operator, body: { title: 'Listen', startNow: true } })).body.id as string;
+    const token = createToken({ ...creds, identity: 'voice', space: id, role: 'speaker' });
+    await api.post(`/api/spaces/${id}/stage`, { token });
+    await api.post(`/api/spaces/${id}/participants/voice/unmute`, { token });
+    speaker = await SpeakerBot.join({ server: server.url, token, toneHz: 440, clicks: true });
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the speaker's audio into the broadcast
+
+    const wav = path.join(dataDir, 'broadcast.wav');
+    const heard = await listen(['--space', id, '--seconds', '5', '--wav', wav, '--json']);
+    assert.equal(heard.code, 0, heard.stderr);
+    const report = JSON.parse(heard.stdout.trim());
+    assert.equal(report.space, id);
+    assert.equal(report.ended, false);
+    assert.ok(report.parts > 0, `parts heard: ${report.parts}`);
+    assert.ok(report.audioSeconds >= 2, `audio heard: ${report.audioSeconds} s`);
+    assert.equal(report.stalls, 0);
+    assert.deepEqual(report.errors, {});
+    assert.ok(
+      report.tones.some((t: { hz: number }) => Math.abs(t.hz - 440) <= 10),
+      `440 Hz among ${JSON.stringify(report.tones)}`,
+    );
+    assert.ok(report.latency.clicks >= 2, `clicks heard: ${JSON.stringify(report)}`);
+    assert.ok(report.latency.availableMs.p50 > 0 && report.latency.availableMs.p50 < 2000, JSON.stringify(report.latency));
+    const pcm = readWav(wav);
+    assert.ok(Math.abs(pcm.length / 2 / 48_000 - report.audioSeconds) < 0.1, 'the WAV holds what was heard');
+    assert.ok(goertzel(pcm.subarray(pcm.length / 2), 440) > 2e-3, 'the WAV has the tone');
+
+    const unknown = await listen(['--space', 'nosuchspace1', '--seconds', '1']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /heard nothing from space nosuchspace1 in 1 s \(the server answered 404 ×\d+\)/);
+  } finally {
+    await speaker?.close();
     server.child.kill('SIGTERM');
     await server.exited;
   }

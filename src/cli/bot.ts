@@ -86,7 +86,11 @@ export function botCommand(): Command {
           ].join('\n'),
         );
       }
-      if (report.parts + report.segments === 0) throw new CliError('heard nothing: is the space live (or recorded)?');
+      if (report.parts + report.segments === 0) {
+        const answers = Object.entries(report.errors).map(([status, n]) => `${status} ×${n}`);
+        const seen = answers.length > 0 ? ` (the server answered ${answers.join(', ')})` : '';
+        throw new CliError(`heard nothing from space ${opts.space} in ${opts.seconds} s${seen}: is the space live (or recorded)?`);
+      }
     });
   return bot;
 }
