@@ -6,7 +6,9 @@
  * - `plain`: the same window as whole segments only, for players without LL-HLS;
  * - once the broadcast has ended, both become the VOD playlist: every segment, EXT-X-ENDLIST.
  * Deviations from the authoring spec, on purpose: no EXT-X-SKIP delta updates (a 6-segment window
- * is ~2 KB) and no rendition reports (one rendition).
+ * is ~2 KB), no rendition reports (one rendition), and mono audio (AAC-LC, 48 kHz): the spec's audio
+ * section asks for a stereo AAC rendition, but a space is one mixed channel of voices, every HLS
+ * player plays mono AAC-LC, and a stereo copy of it would cost a second encode for nothing.
  */
 
 /** One segment as recorded (index.jsonl keeps exactly this). */
