@@ -8,7 +8,7 @@
  * Deviations from the authoring spec, on purpose: no EXT-X-SKIP delta updates (a 6-segment window
  * is ~2 KB), no rendition reports (one rendition), and mono audio (AAC-LC, 48 kHz): the spec's audio
  * section asks for a stereo AAC rendition, but a space is one mixed channel of voices, every HLS
- * player plays mono AAC-LC, and a stereo copy of it would cost a second encode for nothing.
+ * player plays mono AAC-LC, and two copies of that channel would double the encoder's work for nothing.
  */
 
 /** One segment as recorded (index.jsonl keeps exactly this). */
