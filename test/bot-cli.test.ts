@@ -13,37 +13,47 @@ import { goertzel } from '../src/bots/tone.js';
 import { readWav } from '../src/bots/wav.js';
 import { createToken } from '../src/control/tokens.js';
 import { Api } from './helpers/http.js';
-import { BIN, spawnServer, tempDir } from './helpers/server.js';
+import { BIN, type ChildServer, spawnServer, tempDir } from './helpers/server.js';
+
+/** A live space with `identity` on its stage, unmuted: the space's id and the speaker's token. */
+async function liveSpaceWithSpeaker(server: ChildServer, dataDir: string, identity: string): Promise<{ id: string; token: string }> {
+  const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
+  const api = new Api(server.url);
+  const operator = createToken({ ...creds, identity: 'operator', operator: true });
+  const id = (await api.post('/api/spaces', { token: operator, body: { title: 'Bots', startNow: true } })).body.id as string;
+  const token = createToken({ ...creds, identity, space: id, role: 'speaker' });
+  await api.post(`/api/spaces/${id}/stage`, { token });
+  await api.post(`/api/spaces/${id}/participants/${identity}/unmute`, { token });
+  return { id, token };
+}
+
+/** Runs `rostrum <args>` against the server until it exits. */
+async function rostrum(server: ChildServer, dataDir: string, args: string[]) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ROSTRUM_URL: server.url, ROSTRUM_DATA: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
 
 test('rostrum bot speak plays its tone to the stage, records what it hears, and exits 0', async () => {
   const dataDir = tempDir();
   const server = await spawnServer(dataDir);
   let listener: SpeakerBot | undefined;
   try {
-    const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
-    const api = new Api(server.url);
-    const operator = createToken({ ...creds, identity: 'operator', operator: true });
-    const id = (await api.post('/api/spaces', { token: operator, body: { title: 'Bots', startNow: true } })).body.id as string;
-    const token = createToken({ ...creds, identity: 'tester', space: id, role: 'speaker' });
-    await api.post(`/api/spaces/${id}/stage`, { token });
-    await api.post(`/api/spaces/${id}/participants/tester/unmute`, { token });
+    const { id, token } = await liveSpaceWithSpeaker(server, dataDir, 'tester');
     listener = await SpeakerBot.join({ server: server.url, token, toneHz: 440 });
 
     const heardWav = path.join(dataDir, 'heard.wav');
-    const child = spawn(
-      process.execPath,
-      [BIN, 'bot', 'speak', '--space', id, '--tone', '660', '--seconds', '3', '--listen-wav', heardWav],
-      {
-        env: { ...process.env, ROSTRUM_URL: server.url, ROSTRUM_DATA: dataDir },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
     const since = Date.now();
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout, stderr } = await rostrum(server, dataDir, [
+      ...['bot', 'speak', '--space', id, '--tone', '660', '--seconds', '3', '--listen-wav', heardWav],
+    ]);
 
     assert.equal(code, 0, stderr);
     assert.equal(JSON.parse(stdout.trim()).identity, 'bot-speaker');
@@ -62,31 +72,13 @@ test('rostrum bot listen pulls the broadcast as a player does: JSON report of to
   const dataDir = tempDir();
   const server = await spawnServer(dataDir);
   let speaker: SpeakerBot | undefined;
-  const listen = async (args: string[]) => {
-    const child = spawn(process.execPath, [BIN, 'bot', 'listen', ...args], {
-      env: { ...process.env, ROSTRUM_URL: server.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    return { code, stdout, stderr };
-  };
   try {
-    const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
-    const api = new Api(server.url);
-    const operator = createToken({ ...creds, identity: 'operator', operator: true });
-    const id = (await api.post('/api/spaces', { token: operator, body: { title: 'Listen', startNow: true } })).body.id as string;
-    const token = createToken({ ...creds, identity: 'voice', space: id, role: 'speaker' });
-    await api.post(`/api/spaces/${id}/stage`, { token });
-    await api.post(`/api/spaces/${id}/participants/voice/unmute`, { token });
+    const { id, token } = await liveSpaceWithSpeaker(server, dataDir, 'voice');
     speaker = await SpeakerBot.join({ server: server.url, token, toneHz: 440, clicks: true });
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the speaker's audio into the broadcast
 
     const wav = path.join(dataDir, 'broadcast.wav');
-    const heard = await listen(['--space', id, '--seconds', '5', '--wav', wav, '--json']);
+    const heard = await rostrum(server, dataDir, ['bot', 'listen', '--space', id, '--seconds', '5', '--wav', wav, '--json']);
     assert.equal(heard.code, 0, heard.stderr);
     const report = JSON.parse(heard.stdout.trim());
     assert.equal(report.space, id);
@@ -105,7 +97,7 @@ test('rostrum bot listen pulls the broadcast as a player does: JSON report of to
     assert.ok(Math.abs(pcm.length / 2 / 48_000 - report.audioSeconds) < 0.1, 'the WAV holds what was heard');
     assert.ok(goertzel(pcm.subarray(pcm.length / 2), 440) > 2e-3, 'the WAV has the tone');
 
-    const unknown = await listen(['--space', 'nosuchspace1', '--seconds', '1']);
+    const unknown = await rostrum(server, dataDir, ['bot', 'listen', '--space', 'nosuchspace1', '--seconds', '1']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /heard nothing from space nosuchspace1 in 1 s \(the server answered 404 ×\d+\)/);
   } finally {

@@ -1,7 +1,7 @@
 /**
  * Priority lanes under overload (DESIGN's order of defences). @fastify/under-pressure samples the
- * event loop's delay and utilisation every 250 ms; while either is over its limit, a request is
- * treated by its route's lane:
+ * event loop's delay and utilisation every 250 ms (each over that sample alone); while either is
+ * over its limit, a request is treated by its route's lane:
  * - `sheddable` (new listener joins): answered at once with 503 `overloaded` and a jittered
  *   Retry-After — never left to time out;
  * - `reads` (the state document, playlists, parts: listeners already here): served, unless the
@@ -51,6 +51,9 @@ export async function registerLanes(app: FastifyInstance, limits: PressureLimits
   await app.register(underPressure, {
     maxEventLoopDelay: limits.maxEventLoopDelayMs,
     maxEventLoopUtilization: limits.maxEventLoopUtilization,
+    // Each sample's own utilisation. The default ('cumulative') is the average since the server
+    // started: after an idle hour a flood would have to last another hour to reach the limit.
+    eventLoopUtilizationMode: 'interval',
     sampleInterval: 250,
     pressureHandler: (request: FastifyRequest, _reply, type, value) => {
       const lane = request.routeOptions.config.lane;
