@@ -13,6 +13,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import opus from '@discordjs/opus';
 import { dBov } from '../src/audio/levels.js';
 import { toneFrame } from '../src/bots/tone.js';
@@ -203,8 +204,8 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
   };
 }
 
-/** How the child is asked: `node dist/bench/mix-cpu-child.js <spaces> <speakers> <seconds>`. */
-const CHILD = path.join(ROOT, 'dist/bench/mix-cpu-child.js');
+/** The child's entry, beside this file: `node mix-cpu-child.js <spaces> <speakers> <seconds>`. */
+const CHILD = fileURLToPath(new URL('./mix-cpu-child.js', import.meta.url));
 
 /** mixCpu in a fresh process of its own (see the top of this file); rejects with its stderr if it fails. */
 export function measureMixCpu(spaces: number, speakers: number, seconds: number): Promise<MixCpu> {

@@ -52,7 +52,16 @@ test('rostrum bot speak plays its tone to the stage, records what it hears, and 
     const heardWav = path.join(dataDir, 'heard.wav');
     const since = Date.now();
     const { code, stdout, stderr } = await rostrum(server, dataDir, [
-      ...['bot', 'speak', '--space', id, '--tone', '660', '--seconds', '3', '--listen-wav', heardWav],
+      'bot',
+      'speak',
+      '--space',
+      id,
+      '--tone',
+      '660',
+      '--seconds',
+      '3',
+      '--listen-wav',
+      heardWav,
     ]);
 
     assert.equal(code, 0, stderr);
