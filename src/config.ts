@@ -4,6 +4,8 @@
  */
 import path from 'node:path';
 import { LIMITS } from './control/model.js';
+import { parseAddresses, parsePortRange } from './stage/rtc-network.js';
+import { parseIceUrls } from './stage/turn-credentials.js';
 
 export interface Config {
   /** Interface to listen on. Default 127.0.0.1 (ROSTRUM_HOST, --host). */
@@ -73,6 +75,20 @@ export interface Config {
   voices: number;
   /** Whole segments (≈ 2 s each) a live playlist lists. Default 6 (ROSTRUM_HLS_WINDOW). */
   hlsWindowSegments: number;
+  /** Addresses the stage's WebRTC candidates announce in place of the bound one (1:1 NAT: the public address). Default none (ROSTRUM_RTC_ANNOUNCED_IP, comma-separated). */
+  rtcAnnouncedIps: string[];
+  /** UDP ports (and ICE-TCP ports) WebRTC sessions bind, one per session. Default: any the system picks (ROSTRUM_RTC_PORT_RANGE, e.g. 50000-50100). */
+  rtcPortRange: [number, number] | undefined;
+  /** The local IPv4 address WebRTC sessions bind. Default: loopback when host is loopback, else host, else the default route's interface (ROSTRUM_RTC_LISTEN_IP). */
+  rtcListenIp: string | undefined;
+  /** Offer ICE-TCP candidates too, for speakers whose network blocks UDP. Default true (ROSTRUM_RTC_TCP=0 turns it off). */
+  rtcTcp: boolean;
+  /** TURN (and STUN) servers handed to stage clients: turn:host:3478?transport=udp, turns:… Default none (ROSTRUM_TURN_URLS, comma-separated). */
+  turnUrls: string[];
+  /** The secret shared with the TURN server (coturn's static-auth-secret), for credentials minted per stage connection. Default none (ROSTRUM_TURN_SECRET). */
+  turnSecret: string | undefined;
+  /** How long a minted TURN credential works, seconds. Default 86400 (ROSTRUM_TURN_TTL). */
+  turnTtlSeconds: number;
   /** pino level: fatal|error|warn|info|debug|trace|silent. Default info (ROSTRUM_LOG_LEVEL). */
   logLevel: string;
   /** Create and start a demo space on boot (npm start). Default false (--demo). */
@@ -134,6 +150,13 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     // Three, as Google Meet forwards (see stage/loudest-voices.ts); at most the whole stage.
     voices: intFrom(env.ROSTRUM_VOICES, 3, 'ROSTRUM_VOICES', 1, LIMITS.host + LIMITS.cohost + LIMITS.speaker),
     hlsWindowSegments: intFrom(env.ROSTRUM_HLS_WINDOW, 6, 'ROSTRUM_HLS_WINDOW', 3),
+    rtcAnnouncedIps: parseAddresses(env.ROSTRUM_RTC_ANNOUNCED_IP, 'ROSTRUM_RTC_ANNOUNCED_IP'),
+    rtcPortRange: parsePortRange(env.ROSTRUM_RTC_PORT_RANGE),
+    rtcListenIp: env.ROSTRUM_RTC_LISTEN_IP || undefined,
+    rtcTcp: env.ROSTRUM_RTC_TCP !== '0',
+    turnUrls: parseIceUrls(env.ROSTRUM_TURN_URLS),
+    turnSecret: env.ROSTRUM_TURN_SECRET || undefined,
+    turnTtlSeconds: intFrom(env.ROSTRUM_TURN_TTL, 86_400, 'ROSTRUM_TURN_TTL', 60),
     logLevel: env.ROSTRUM_LOG_LEVEL || 'info',
     demo: false,
     strictEvents: env.ROSTRUM_STRICT_EVENTS === '1',
@@ -144,5 +167,10 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
   }
   merged.dataDir = path.resolve(merged.dataDir);
   if (merged.port > 65535) throw new Error(`port must be at most 65535, got ${merged.port}`);
+  const relays = merged.turnUrls.filter((u) => !u.startsWith('stun:'));
+  if (relays.length > 0 && !merged.turnSecret)
+    throw new Error('ROSTRUM_TURN_URLS lists TURN servers: set ROSTRUM_TURN_SECRET (their static-auth-secret)');
+  if (merged.turnSecret !== undefined && merged.turnSecret.length < 16)
+    throw new Error('ROSTRUM_TURN_SECRET must be at least 16 characters');
   return merged;
 }

@@ -69,6 +69,10 @@ export const ERRORS = {
   recording_pending: { status: 503, message: 'The recording is being made; retry shortly.' },
   overloaded: { status: 503, message: 'The server is busy; retry after the time given.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another node.' },
+  rtc_unavailable: {
+    status: 503,
+    message: 'No WebRTC session could be opened: every port of ROSTRUM_RTC_PORT_RANGE is in use, or the port could not be bound; retry.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -29,7 +29,7 @@ import { findFfmpeg } from './media/ffmpeg.js';
 import { LocalMedia } from './media/local-media.js';
 import type { MediaEvents, MediaPlane } from './media/media-plane.js';
 import { WorkerMedia } from './media/worker-media.js';
-import { isLoopback } from './stage/rtc-config.js';
+import { rtcNetworkOf } from './stage/rtc-network.js';
 import { SignallingHub } from './stage/signalling-hub.js';
 import type { SpaceStore } from './store/space-store.js';
 import { SqliteSpaceStore } from './store/sqlite/sqlite-store.js';
@@ -83,7 +83,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     restarted: () => hub?.mediaRestarted(),
   };
   // Media (WebRTC sessions, routing, mixes) in a worker thread unless configured otherwise.
-  const stageMedia = { loopbackOnly: isLoopback(config.host), voices: config.voices, coalesceMs: config.mediaCoalesceMs };
+  const network = rtcNetworkOf(config);
+  const stageMedia = { network, voices: config.voices, coalesceMs: config.mediaCoalesceMs };
   const media: MediaPlane = config.mediaWorker ? new WorkerMedia(mediaEvents, stageMedia, log) : new LocalMedia(mediaEvents, stageMedia);
   const broadcaster = new Broadcaster(
     {
@@ -182,13 +183,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       isClosing: () => closingHttp,
     },
   );
-  hub = new SignallingHub(registry, tokens, bus, media, log);
+  const turn =
+    config.turnUrls.length > 0 ? { urls: config.turnUrls, secret: config.turnSecret ?? '', ttlSeconds: config.turnTtlSeconds } : undefined;
+  hub = new SignallingHub(registry, tokens, bus, media, log, turn);
   await hub.register(app);
   // Spaces that were live when this node last stopped (or crashed) go on air again.
   for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) broadcaster.start(space.id);
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
-  log.info({ url: address, store: store.kind, dataDir: config.dataDir }, 'Rostrum listening');
+  log.info({ url: address, store: store.kind, dataDir: config.dataDir, rtc: { ...network, turn: turn?.urls ?? [] } }, 'Rostrum listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

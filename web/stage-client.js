@@ -20,6 +20,8 @@ export const SLOTS = 12;
 const FINAL_CLOSE_CODES = new Set([1000, 1008]);
 const RECONNECT_BASE_MS = 250;
 const RECONNECT_CAP_MS = 4000;
+/** Errors answering an offer that a new attempt may get past. */
+const RETRYABLE = new Set(['rtc_unavailable', 'not_ready', 'overloaded']);
 /** How long a `disconnected` media path may last before we start again. */
 const MEDIA_GRACE_MS = 1500;
 
@@ -30,7 +32,8 @@ const MEDIA_GRACE_MS = 1500;
  * @property {string} [server] Base URL of the Rostrum server; defaults to the page's origin.
  * @property {() => Promise<MediaStream>} [microphone] Where the microphone comes from; defaults to getUserMedia.
  * @property {HTMLElement} [audioParent] Where the hidden <audio> elements that play the stage go; defaults to document.body.
- * @property {RTCIceServer[]} [iceServers] STUN/TURN servers, for speakers behind NAT.
+ * @property {RTCIceServer[]} [iceServers] More STUN/TURN servers to gather with, besides the ones the server hands out
+ *   in its welcome (its TURN servers, with a credential minted for this connection).
  */
 
 export class StageClient extends EventTarget {
@@ -44,6 +47,8 @@ export class StageClient extends EventTarget {
     /** Who we are on this stage, from the welcome. */
     this.identity = undefined;
     this.role = undefined;
+    /** @type {RTCIceServer[]} The server's STUN/TURN servers, from the welcome (fresh credentials on every connection). */
+    this.iceServers = [];
     /** @type {WebSocket | undefined} */
     this.ws = undefined;
     /** @type {RTCPeerConnection | undefined} */
@@ -90,6 +95,9 @@ export class StageClient extends EventTarget {
   setState(state) {
     if (this.state === state) return;
     this.state = state;
+    // Backoff starts over once we are on stage (or waiting to be), not at every welcome: an offer the
+    // server keeps refusing (no free port) is retried ever more slowly.
+    if (state === 'live' || state === 'waiting') this.attempt = 0;
     this.dispatchEvent(new CustomEvent('state', { detail: state }));
   }
 
@@ -110,9 +118,9 @@ export class StageClient extends EventTarget {
         const message = JSON.parse(event.data);
         if (message.type === 'welcome') {
           welcomed = true;
-          this.attempt = 0;
           this.identity = message.identity;
           this.role = message.role;
+          this.iceServers = message.iceServers ?? [];
           resolve(message);
         } else if (message.type === 'error' && !welcomed) {
           reject(Object.assign(new Error(message.error.message), { code: message.error.code }));
@@ -146,6 +154,10 @@ export class StageClient extends EventTarget {
       case 'muted':
         if (message.identity === this.identity) for (const track of this.microphone?.getAudioTracks() ?? []) track.enabled = false;
         break;
+      case 'error':
+        // The server could not take the offer for now (no free WebRTC port, media restarting, busy): start again.
+        if (RETRYABLE.has(message.error?.code) && this.pc) this.restart();
+        break;
     }
     this.dispatchEvent(new CustomEvent('message', { detail: message }));
   }
@@ -161,7 +173,8 @@ export class StageClient extends EventTarget {
       throw Object.assign(new Error(`No microphone: ${err.message}`), { code: 'microphone_unavailable', cause: err });
     }
     this.closeMedia();
-    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: this.options.iceServers ?? [] });
+    const iceServers = [...this.iceServers, ...(this.options.iceServers ?? [])];
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers });
     this.pc = pc;
     const opusOnly = opusCodecs();
     const mic = pc.addTransceiver(this.microphone.getAudioTracks()[0], { direction: 'sendonly' });

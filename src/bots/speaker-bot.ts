@@ -3,11 +3,12 @@
  * publishes a sine tone as Opus, and decodes everything it hears into PCM. Used by the tests, and
  * by `rostrum bot speak` and by the stage benchmark.
  */
-import { MediaStreamTrack, RTCPeerConnection } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, type RTCPeerConnectionConfig } from 'werift';
 import WebSocket from 'ws';
 import { FastReceive } from '../stage/fast-receive.js';
 import { SLOTS } from '../stage/protocol.js';
-import { AUDIO_LEVEL_URI, connected, extensionId, gatheringComplete, isLoopback, rtcConfig } from '../stage/rtc-config.js';
+import { AUDIO_LEVEL_URI, connected, extensionId, gatheringComplete, rtcConfig } from '../stage/rtc-config.js';
+import { isLoopback } from '../stage/rtc-network.js';
 import { type HeardFrame, mixPcm, OpusReceiver, OpusSender, type SenderOptions } from './opus-stream.js';
 import { FRAME_SAMPLES, toneFrame, withClick } from './tone.js';
 
@@ -27,15 +28,25 @@ export interface SpeakerBotOptions extends SenderOptions {
   keepHeard?: boolean;
   /** Called for every frame heard, with its receive slot's index. */
   onHeard?: (slot: number, frame: HeardFrame) => void;
+  /** Reach the server only through TURN (the relay the server hands out), as a speaker whose network allows nothing else. */
+  relay?: boolean;
+  /** Which of the server's TURN URLs to use: udp, tcp (turn:…?transport=tcp) or tls (turns:). Default: the first. */
+  turnTransport?: 'udp' | 'tcp' | 'tls';
+  /** Gather active ICE-TCP candidates too (RFC 6544), to reach the server's passive ones when UDP is blocked. */
+  iceTcp?: boolean;
+}
+
+/** An RTCIceServer as the server's welcome hands it out. */
+interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
 }
 
 export class SpeakerBot {
   /** What each receive slot carried. */
   readonly receivers: OpusReceiver[] = [];
-  readonly messages: Array<{ type: string; [key: string]: unknown }> = [];
   private sender: OpusSender | undefined;
-  /** Pings waiting for their pong, by their `t`. */
-  private readonly pings = new Map<number, () => void>();
   private pingCount = 0;
 
   /**
@@ -47,6 +58,10 @@ export class SpeakerBot {
   private constructor(
     private readonly ws: WebSocket,
     private readonly pc: RTCPeerConnection,
+    /** Every server message but pongs, in order. */
+    readonly messages: Array<{ type: string; [key: string]: unknown }>,
+    /** Pings waiting for their pong, by their `t`. */
+    private readonly pings: Map<number, () => void>,
   ) {
     this.fast = new FastReceive(pc);
   }
@@ -57,15 +72,25 @@ export class SpeakerBot {
       ws.once('open', resolve);
       ws.once('error', reject);
     });
-    const pc = new RTCPeerConnection(rtcConfig(isLoopback(new URL(options.server).hostname)));
-    const mic = new MediaStreamTrack({ kind: 'audio' });
-    const bot = new SpeakerBot(ws, pc);
+    const messages: Array<{ type: string; [key: string]: unknown }> = [];
+    const pings = new Map<number, () => void>();
     ws.on('message', (data) => {
       const message = JSON.parse(String(data)) as { type: string; [key: string]: unknown };
-      const pong = message.type === 'pong' ? bot.pings.get(message.t as number) : undefined;
+      const pong = message.type === 'pong' ? pings.get(message.t as number) : undefined;
       if (pong) pong();
-      else bot.messages.push(message);
+      else messages.push(message);
     });
+    // The welcome hands out the ICE servers (TURN with a credential for this connection): the peer
+    // connection is made after it.
+    ws.send(JSON.stringify({ type: 'auth', token: options.token }));
+    const welcome = await waitFor(messages, (m) => m.type === 'welcome' || m.type === 'error');
+    if (welcome.type !== 'welcome') {
+      ws.close();
+      throw new Error(`not welcomed: ${JSON.stringify(messages)}`);
+    }
+    const pc = new RTCPeerConnection(SpeakerBot.iceConfig(options, (welcome.iceServers as IceServer[] | undefined) ?? []));
+    const mic = new MediaStreamTrack({ kind: 'audio' });
+    const bot = new SpeakerBot(ws, pc, messages, pings);
     pc.addTransceiver(mic, { direction: 'sendonly' });
     for (let i = 0; i < SLOTS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
     pc.onTrack.subscribe((track) => {
@@ -76,7 +101,7 @@ export class SpeakerBot {
     });
 
     try {
-      await bot.negotiate(options.token);
+      await bot.negotiate(welcome);
     } catch (err) {
       await bot.close();
       throw err;
@@ -88,6 +113,25 @@ export class SpeakerBot {
       bot.sender.start();
     }
     return bot;
+  }
+
+  /** werift's ICE settings for this bot: the server's ICE servers, narrowed to the TURN transport asked for. */
+  private static iceConfig(options: SpeakerBotOptions, iceServers: IceServer[]): RTCPeerConnectionConfig {
+    const wanted = options.turnTransport;
+    const transportOf = (url: string) => (url.startsWith('turns:') ? 'tls' : /[?&]transport=tcp/.test(url) ? 'tcp' : 'udp');
+    // werift uses the first turn: URL it finds (and the first stun: one), so put the chosen one first.
+    const servers = iceServers.map((server) => ({
+      ...server,
+      urls: server.urls.filter((url) => url.startsWith('stun:') || !wanted || transportOf(url) === wanted),
+    }));
+    if (options.relay && !servers.some((s) => s.urls.some((u) => !u.startsWith('stun:')))) {
+      throw new Error(`--relay needs a TURN server${wanted ? ` over ${wanted}` : ''}, and the server hands out none`);
+    }
+    return rtcConfig(isLoopback(new URL(options.server).hostname), {
+      iceServers: servers.filter((s) => s.urls.length > 0),
+      ...(options.relay ? { iceTransportPolicy: 'relay' as const } : {}),
+      ...(options.iceTcp ? { iceUseTcp: true } : {}),
+    });
   }
 
   private static source(options: SpeakerBotOptions): ((index: number, sentAt: number) => Buffer) | undefined {
@@ -108,11 +152,7 @@ export class SpeakerBot {
     return hz === undefined ? undefined : (i) => toneFrame(hz, i);
   }
 
-  private async negotiate(token: string): Promise<void> {
-    this.ws.send(JSON.stringify({ type: 'auth', token: token }));
-    await this.waitFor((m) => m.type === 'welcome' || m.type === 'error');
-    const welcome = this.messages.find((m) => m.type === 'welcome');
-    if (!welcome) throw new Error(`not welcomed: ${JSON.stringify(this.messages)}`);
+  private async negotiate(welcome: { type: string; [key: string]: unknown }): Promise<void> {
     if (welcome.role === 'listener') {
       // Waiting on a request to speak: publish once a moderator approves it.
       const outcome = await this.waitFor((m) => m.type === 'request_resolved' && m.identity === welcome.identity, 60_000);
@@ -148,6 +188,21 @@ export class SpeakerBot {
     });
   }
 
+  /**
+   * The path ICE chose to the server (from getStats): the bot's candidate type (host, srflx, prflx,
+   * relay) and transport (udp, tcp), and the server's address as the bot reaches it.
+   */
+  async path(): Promise<{ candidateType: string; protocol: string; remote: string } | undefined> {
+    const stats = [...(await this.pc.getStats()).values()] as Array<Record<string, any>>;
+    const byId = new Map(stats.map((s) => [s.id as string, s]));
+    const pairId = stats.find((s) => s.type === 'transport')?.selectedCandidatePairId;
+    const pair = pairId ? byId.get(pairId) : undefined;
+    const local = pair && byId.get(pair.localCandidateId);
+    const remote = pair && byId.get(pair.remoteCandidateId);
+    if (!local || !remote) return undefined;
+    return { candidateType: local.candidateType, protocol: local.protocol, remote: `${remote.address}:${remote.port}` };
+  }
+
   /** Frames published so far (20 ms each). */
   get framesSent(): number {
     return this.sender?.frames ?? 0;
@@ -162,16 +217,7 @@ export class SpeakerBot {
     match: (m: { type: string; [key: string]: unknown }) => boolean,
     timeoutMs = 10_000,
   ): Promise<{ type: string; [key: string]: unknown }> {
-    return new Promise((resolve, reject) => {
-      const deadline = Date.now() + timeoutMs;
-      const check = () => {
-        const found = this.messages.find(match);
-        if (found) return resolve(found);
-        if (Date.now() > deadline) return reject(new Error(`timed out; messages: ${JSON.stringify(this.messages)}`));
-        setTimeout(check, 10);
-      };
-      check();
-    });
+    return waitFor(this.messages, match, timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -179,4 +225,22 @@ export class SpeakerBot {
     this.ws.close();
     await this.pc.close();
   }
+}
+
+/** The first of `messages` (as they arrive) that matches; rejects after `timeoutMs`. */
+function waitFor(
+  messages: Array<{ type: string; [key: string]: unknown }>,
+  match: (m: { type: string; [key: string]: unknown }) => boolean,
+  timeoutMs = 10_000,
+): Promise<{ type: string; [key: string]: unknown }> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const check = () => {
+      const found = messages.find(match);
+      if (found) return resolve(found);
+      if (Date.now() > deadline) return reject(new Error(`timed out; messages: ${JSON.stringify(messages)}`));
+      setTimeout(check, 10);
+    };
+    check();
+  });
 }

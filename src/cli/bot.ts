@@ -30,6 +30,9 @@ export function botCommand(): Command {
     .option('--seconds <s>', 'how long to speak', positive('--seconds'), 10)
     .option('--listen-wav <file>', 'also record what the bot hears to this WAV file')
     .option('--clicks', 'add a timing click on every whole second (for `bot listen` latency figures)')
+    .option('--relay', 'reach the server only through its TURN server (as a speaker whose network allows nothing else)')
+    .addOption(new Option('--turn-transport <t>', 'which of the TURN URLs the server hands out to use').choices(['udp', 'tcp', 'tls']))
+    .option('--ice-tcp', 'gather ICE-TCP candidates too (reaches the server over TCP when UDP is blocked)')
     .action(async (opts) => {
       const pcm = opts.wav ? readWav(opts.wav) : undefined;
       const client = new ApiClient(opts);
@@ -45,8 +48,12 @@ export function botCommand(): Command {
         server: client.server,
         token,
         clicks: opts.clicks === true,
+        relay: opts.relay === true,
+        iceTcp: opts.iceTcp === true,
+        ...(opts.turnTransport ? { turnTransport: opts.turnTransport } : {}),
         ...(pcm ? { pcm } : { toneHz: opts.tone ?? 440 }),
       });
+      const iceRoute = await speaker.path();
       const started = Date.now();
       const ended = await Promise.race([
         new Promise<'done'>((resolve) => setTimeout(() => resolve('done'), opts.seconds * 1000)),
@@ -55,7 +62,9 @@ export function botCommand(): Command {
       if (opts.listenWav) writeWav(opts.listenWav, speaker.heardSince(started));
       await speaker.close();
       if (ended !== 'done') throw new CliError(`left the stage early: ${ended.type}`);
-      process.stdout.write(`${JSON.stringify({ identity: opts.identity, seconds: opts.seconds, framesSent: speaker.framesSent })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ identity: opts.identity, seconds: opts.seconds, framesSent: speaker.framesSent, path: iceRoute })}\n`,
+      );
     });
   withServerOptions(bot.command('listen'))
     .description('listen to the broadcast as an LL-HLS player does; report tones, stalls and glass-to-ear latency')

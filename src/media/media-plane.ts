@@ -8,6 +8,7 @@
 import type { Identity, SpaceId } from '../ids.js';
 import type { PacketCounts } from '../stage/audio-router.js';
 import type { ReceivePaths } from '../stage/fast-receive.js';
+import type { RtcNetwork } from '../stage/rtc-network.js';
 import type { MixOptions, MixOutput } from './space-mix.js';
 
 /** A speaker's session, numbered by the signalling hub. */
@@ -39,10 +40,20 @@ export interface MixHandle {
   close(): Promise<void>;
 }
 
+/** WebRTC sessions on this node: open now, the ports they hold, and sessions that could not open. */
+export interface RtcCounts {
+  sessions: number;
+  portsInUse: number;
+  /** The port range's size; 0 without a range. */
+  portsTotal: number;
+  /** Sessions refused, by reason: `ports_exhausted` (every port held) or `bind_failed` (held by another program). */
+  failures: { ports_exhausted: number; bind_failed: number };
+}
+
 /** How a node's stage media is set up. */
 export interface StageMediaOptions {
-  /** Restrict WebRTC to loopback (the server itself listens on a loopback address). */
-  loopbackOnly: boolean;
+  /** Where the sessions live on the network: the address they bind and announce, their ports, ICE-TCP. */
+  network: RtcNetwork;
   /** Voices forwarded to the other speakers at once: the loudest of those talking. */
   voices: number;
   /** The media worker's receive-coalescing window under load, ms (0: off; never on the main thread). */
@@ -67,6 +78,8 @@ export interface MediaPlane {
   readonly receivedBy: ReceivePaths;
   /** Whether the media thread coalesces its receives now (media/receive-coalescing.ts). */
   readonly coalescing: boolean;
+  /** Sessions, ports and refusals (metrics). */
+  readonly rtc: RtcCounts;
   /** Starts a live space's mix; its encoder's output goes to `output`. */
   startMix(spaceId: SpaceId, options: MixOptions, output: MixOutput): MixHandle;
   /** Stops everything (server shutdown); mixes are closed cleanly. */

@@ -35,6 +35,7 @@ setInterval(() => {
     packets: { ...media.packets },
     receivedBy: { ...media.receivedBy },
     coalescing: coalescing?.engaged ?? false,
+    rtc: media.rtc,
   } as const;
   const now = JSON.stringify(counts);
   if (now !== sent) post(counts);

@@ -12,7 +12,7 @@ import { ERRORS, type ErrorCode, fail } from '../errors.js';
 import type { Identity, SpaceId } from '../ids.js';
 import type { PacketCounts } from '../stage/audio-router.js';
 import type { ReceivePaths } from '../stage/fast-receive.js';
-import type { MediaEvents, MediaPlane, MixHandle, SessionId, StageMediaOptions, StageMemberView } from './media-plane.js';
+import type { MediaEvents, MediaPlane, MixHandle, RtcCounts, SessionId, StageMediaOptions, StageMemberView } from './media-plane.js';
 import type { MixOptions, MixOutput } from './space-mix.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
@@ -36,6 +36,7 @@ export class WorkerMedia implements MediaPlane {
   readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0, quieter: 0 };
   readonly receivedBy: ReceivePaths = { fast: 0, werift: 0 };
   coalescing = false;
+  rtc: RtcCounts = { sessions: 0, portsInUse: 0, portsTotal: 0, failures: { ports_exhausted: 0, bind_failed: 0 } };
   /** Workers started after the first one died. */
   restarts = 0;
 
@@ -99,6 +100,7 @@ export class WorkerMedia implements MediaPlane {
         Object.assign(this.packets, m.packets);
         Object.assign(this.receivedBy, m.receivedBy);
         this.coalescing = m.coalescing;
+        this.rtc = m.rtc;
         return;
       case 'mix.run':
       case 'mix.fragment':

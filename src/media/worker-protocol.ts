@@ -5,7 +5,7 @@
 import type { Identity, SpaceId } from '../ids.js';
 import type { PacketCounts } from '../stage/audio-router.js';
 import type { ReceivePaths } from '../stage/fast-receive.js';
-import type { SessionId, StageMemberView } from './media-plane.js';
+import type { RtcCounts, SessionId, StageMemberView } from './media-plane.js';
 import type { MixOptions } from './space-mix.js';
 
 export type ToWorker =
@@ -23,7 +23,7 @@ export type FromWorker =
   | { t: 'reply'; req: number; ok: false; code?: string; message: string }
   | { t: 'slot'; session: SessionId; mid: string; identity: Identity | null }
   | { t: 'talking'; spaceId: SpaceId; identity: Identity; talking: boolean }
-  | { t: 'counts'; packets: PacketCounts; receivedBy: ReceivePaths; coalescing: boolean }
+  | { t: 'counts'; packets: PacketCounts; receivedBy: ReceivePaths; coalescing: boolean; rtc: RtcCounts }
   | { t: 'mix.run'; spaceId: SpaceId; init: Uint8Array; startedAt: number; pid: number | undefined; crashes: number }
   | { t: 'mix.fragment'; spaceId: SpaceId; moof: Uint8Array; mdat: Uint8Array }
   | { t: 'mix.ended'; spaceId: SpaceId; reason: string | undefined; pid: number | undefined; crashes: number };

@@ -7,6 +7,7 @@ import { type Static, Type } from 'typebox';
 import type { StageMember } from '../control/model.js';
 import type { ErrorCode } from '../errors.js';
 import { SPACE_ID_PATTERN } from '../ids.js';
+import type { IceServer } from './turn-credentials.js';
 
 /** Largest message either side may send, bytes (ws closes with 1009 beyond it). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -56,7 +57,19 @@ export type ClientMessage = Static<typeof ClientMessage>;
 export type PublicMember = Pick<StageMember, 'identity' | 'name' | 'role' | 'muted'>;
 
 export type ServerMessage =
-  | { type: 'welcome'; identity: string; role: string; spaceId: string; stage: PublicMember[] }
+  /**
+   * After `auth`. `iceServers` are the STUN/TURN servers to gather with (RTCIceServer), TURN with a
+   * credential minted for this connection that works until `iceServersExpireAt` (ISO-8601).
+   */
+  | {
+      type: 'welcome';
+      identity: string;
+      role: string;
+      spaceId: string;
+      stage: PublicMember[];
+      iceServers: IceServer[];
+      iceServersExpireAt?: string;
+    }
   | { type: 'stage'; stage: PublicMember[] }
   | { type: 'muted'; identity: string; by: string }
   | { type: 'unmuted'; identity: string }

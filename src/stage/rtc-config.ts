@@ -1,27 +1,29 @@
 /**
- * The werift configuration both ends of a stage session use: Opus only, and — when the server runs
- * on a loopback address (the embedded default, every test) — ICE restricted to 127.0.0.1, so no
- * connectivity check ever leaves the machine's loopback interface.
+ * The werift configurations of a stage session's two ends: Opus only, the MID and audio-level header
+ * extensions, max-bundle. The server's side is ICE-lite on its network's one address; a client's
+ * side (the bots) is full ICE, restricted to 127.0.0.1 when the server runs on loopback (the
+ * embedded default, every test) so no check ever leaves the machine's loopback interface.
  */
 import { type RTCPeerConnection, type RTCPeerConnectionConfig, useAudioLevelIndication, useOPUS, useSdesMid } from 'werift';
+import type { RtcNetwork } from './rtc-network.js';
 import { installWeriftFastPaths } from './werift-fast-paths.js';
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
+/** Fresh per connection: werift may write negotiated values into its codec objects. */
+const media = (): RTCPeerConnectionConfig => ({
+  codecs: { audio: [useOPUS()] },
+  headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] },
+  bundlePolicy: 'max-bundle',
+});
 
-export function rtcConfig(loopbackOnly: boolean): RTCPeerConnectionConfig {
+/** A client's configuration (bots): full ICE; on loopback only 127.0.0.1 pairs. */
+export function rtcConfig(loopbackOnly: boolean, extra: RTCPeerConnectionConfig = {}): RTCPeerConnectionConfig {
   // Every stage peer connection (server sessions, bots) is made with this config: the place to make
   // sure werift's per-packet paths are the fast ones before the first connection exists.
   installWeriftFastPaths();
   // max-bundle: one ICE transport (one UDP socket) per session, not one per audio section; the MID
   // header extension lets the receiver tell the bundled slots apart. The audio level extension
   // (RFC 6464) carries each packet's level, so the server need not decode to know who is talking.
-  const config: RTCPeerConnectionConfig = {
-    codecs: { audio: [useOPUS()] },
-    headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] },
-    bundlePolicy: 'max-bundle',
-  };
+  const config: RTCPeerConnectionConfig = { ...media(), ...extra };
   if (!loopbackOnly) return config;
   return {
     ...config,
@@ -29,6 +31,35 @@ export function rtcConfig(loopbackOnly: boolean): RTCPeerConnectionConfig {
     iceUseIpv6: false,
     iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === '127.0.0.1' && pair.localCandidate.host === '127.0.0.1',
   };
+}
+
+/**
+ * A server session's configuration: ICE-lite (it never sends a check, so never to an address a
+ * client names; rtc-network.ts), host candidates on the network's listen address only — werift's
+ * own gathering over every interface is off — and ICE-TCP beside UDP when the network offers it.
+ * The port is pinned after construction (pinPort).
+ */
+export function serverRtcConfig(network: RtcNetwork): RTCPeerConnectionConfig {
+  installWeriftFastPaths();
+  return {
+    ...media(),
+    iceLite: true,
+    iceUseIpv4: false,
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: [network.listenIp],
+    iceInterfaceAddresses: { udp4: network.listenIp },
+    iceUseTcp: network.tcp,
+  };
+}
+
+/**
+ * Binds the connection's UDP socket and ICE-TCP listener to exactly `port` (port-pool.ts chose it).
+ * werift 0.24's configuration refuses a range of one port ("should not be same value") although its
+ * port search handles one; its public `config` is read when the ICE transport is made (at
+ * setRemoteDescription), so the range is set there, before that.
+ */
+export function pinPort(pc: RTCPeerConnection, port: number): void {
+  pc.config.icePortRange = [port, port];
 }
 
 /** Resolves once the connection has gathered all its ICE candidates (they are then in its SDP). */

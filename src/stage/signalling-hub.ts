@@ -19,6 +19,7 @@ import type { PacketCounts } from './audio-router.js';
 import { CLOSE, ClientMessage, MAX_MESSAGE_BYTES, type PublicMember, type ServerMessage } from './protocol.js';
 import { checkCandidate, checkOffer } from './sdp-policy.js';
 import { type CandidateMessage, StageConnection } from './stage-connection.js';
+import { iceServersFor, type TurnConfig } from './turn-credentials.js';
 
 const publicStage = (live: LiveSpace): PublicMember[] =>
   live.stageList().map(({ identity, name, role, muted }) => ({ identity, name, role, muted }));
@@ -39,6 +40,8 @@ export class SignallingHub {
     /** The WebRTC sessions, routing and mutes (in the media worker, by default). */
     private readonly media: MediaPlane,
     private readonly log: Logger,
+    /** TURN servers and their shared secret: each connection is handed its own credential. */
+    private readonly turn?: TurnConfig,
   ) {
     const on = this.disposers.push.bind(this.disposers);
     // The media plane enforces mutes: it gets the stage whenever who is on it, or muted, changes.
@@ -142,12 +145,15 @@ export class SignallingHub {
       return;
     }
     const actor = c.actor!;
+    const { iceServers, expiresAt } = iceServersFor(this.turn, actor.identity);
     c.send({
       type: 'welcome',
       identity: actor.identity,
       role: actor.operator ? 'operator' : live.roleOf(actor.identity),
       spaceId: id,
       stage: publicStage(live),
+      iceServers,
+      ...(expiresAt === undefined ? {} : { iceServersExpireAt: new Date(expiresAt * 1000).toISOString() }),
     });
   }
 

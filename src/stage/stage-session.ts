@@ -10,7 +10,8 @@ import { fail } from '../errors.js';
 import type { Identity } from '../ids.js';
 import { FastReceive, type ReceivePaths } from './fast-receive.js';
 import { MAX_TRICKLED_CANDIDATES } from './protocol.js';
-import { AUDIO_LEVEL_URI, audioLevelOf, extensionId, gatheringComplete, rtcConfig } from './rtc-config.js';
+import { AUDIO_LEVEL_URI, audioLevelOf, extensionId, gatheringComplete, pinPort, serverRtcConfig } from './rtc-config.js';
+import { announceCandidates, type RtcNetwork } from './rtc-network.js';
 import { SlotReports } from './slot-reports.js';
 import { SlotSender } from './slot-sender.js';
 
@@ -40,9 +41,8 @@ export interface SessionEvents {
 
 export class StageSession {
   private readonly slots: Slot[] = [];
-  private readonly pc: RTCPeerConnection;
+  private pc: RTCPeerConnection | undefined;
   private readonly reports = new SlotReports(() => this.slots.map((slot) => slot.writer));
-  private readonly fast: FastReceive;
   private trickled = 0;
   /** The id of the audio level header extension in the speaker's offer, if it offered one. */
   private levelId: number | undefined;
@@ -52,37 +52,27 @@ export class StageSession {
   constructor(
     readonly identity: Identity,
     private readonly events: SessionEvents,
-    loopbackOnly: boolean,
+    private readonly network: RtcNetwork,
     /** Counts each microphone packet by the path that brought it (shared by the plane's sessions). */
     private readonly receivedBy: ReceivePaths,
-  ) {
-    this.pc = new RTCPeerConnection(rtcConfig(loopbackOnly));
-    // The microphone's packets come through werift until its stream is established, then on the fast
-    // path (hooked to the connection's sockets as its gathering completes).
-    this.fast = new FastReceive(this.pc);
-    this.pc.onTrack.subscribe((track) => {
-      const microphone = (rtp: RtpPacket) => {
-        if (!this.closed) events.onMicrophone(rtp, audioLevelOf(rtp.header.extensions, this.levelId));
-      };
-      track.onReceiveRtp.subscribe((rtp) => {
-        this.receivedBy.werift++;
-        microphone(rtp);
-      });
-      this.fast.deliver(track, (rtp) => {
-        this.receivedBy.fast++;
-        microphone(rtp);
-      });
-    });
-  }
+  ) {}
 
   /**
-   * Answers the speaker's offer (already checked by sdp-policy). Resolves once our own ICE gathering
-   * is done, so the answer carries the server's candidates (host candidates: known at once).
+   * Answers the speaker's offer (already checked by sdp-policy) on `port` (one of the network's port
+   * range; undefined: any). Resolves once our own ICE gathering is done, so the answer carries the
+   * server's candidates (host candidates: known at once), as the network announces them. Throws
+   * `rtc_unavailable` when no candidate could be gathered (the port could not be bound).
    */
-  async answer(offer: string): Promise<string> {
-    const pc = this.pc;
+  async answer(offer: string, port?: number): Promise<string> {
+    if (this.closed || this.pc) throw fail('not_on_stage', 'This session was closed, or answered already.');
+    const pc = new RTCPeerConnection(serverRtcConfig(this.network));
+    if (port !== undefined) pinPort(pc, port);
+    this.pc = pc;
+    this.receive(pc);
     this.levelId = extensionId(offer, AUDIO_LEVEL_URI);
-    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    // ICE-lite needs none of the speaker's candidates: its checks come to us. Stripping them means
+    // werift never pairs with, resolves (mDNS) or otherwise touches an address the speaker named.
+    await pc.setRemoteDescription({ type: 'offer', sdp: withoutCandidates(offer) });
     // The speaker's receive-only sections are our send-only slots; its microphone stays recvonly here.
     const mic = micMid(offer);
     for (const transport of pc.dtlsTransports) {
@@ -102,28 +92,46 @@ export class StageSession {
     }
     await pc.setLocalDescription(await pc.createAnswer());
     await gatheringComplete(pc);
+    const local = pc.localDescription?.sdp ?? '';
+    if (!/^a=candidate:\S+ \d+ udp /im.test(local)) {
+      throw fail('rtc_unavailable', `No WebRTC port could be opened${port === undefined ? '' : ` (port ${port} is taken)`}; retry.`, 1);
+    }
     this.reports.start();
-    return pc.localDescription?.sdp ?? '';
+    return announceCandidates(local, this.network);
+  }
+
+  /** The microphone's packets come through werift until its stream is established, then on the fast path. */
+  private receive(pc: RTCPeerConnection): void {
+    const fast = new FastReceive(pc);
+    pc.onTrack.subscribe((track) => {
+      const microphone = (rtp: RtpPacket) => {
+        if (!this.closed) this.events.onMicrophone(rtp, audioLevelOf(rtp.header.extensions, this.levelId));
+      };
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.receivedBy.werift++;
+        microphone(rtp);
+      });
+      fast.deliver(track, (rtp) => {
+        this.receivedBy.fast++;
+        microphone(rtp);
+      });
+    });
   }
 
   /**
-   * A trickled candidate from the speaker (already checked by sdp-policy); before the offer is
-   * applied werift buffers it. An empty candidate marks the end of gathering.
+   * A trickled candidate from the speaker (already checked by sdp-policy): counted against the cap,
+   * then dropped — an ICE-lite server learns the speaker's address from its checks, never from what
+   * it names (see answer()). An empty candidate marks the end of gathering.
    */
   async addCandidate(init: RTCIceCandidateInit): Promise<void> {
     if (this.closed) return;
     if (init.candidate && ++this.trickled > MAX_TRICKLED_CANDIDATES) {
       throw fail('validation_failed', `At most ${MAX_TRICKLED_CANDIDATES} trickled candidates per offer.`);
     }
-    try {
-      await this.pc.addIceCandidate(init);
-    } catch (err) {
-      throw fail('validation_failed', `The candidate was not accepted: ${(err as Error).message}`);
-    }
   }
 
   get connectionState(): string {
-    return this.pc.connectionState;
+    return this.pc?.connectionState ?? 'new';
   }
 
   /**
@@ -167,8 +175,13 @@ export class StageSession {
     this.closed = true;
     this.reports.stop();
     for (const slot of this.slots) slot.track.stop();
-    await this.pc.close();
+    await this.pc?.close();
   }
+}
+
+/** The offer without its ICE candidate lines (and end-of-candidates marks). */
+function withoutCandidates(sdp: string): string {
+  return sdp.replace(/^a=(candidate:|end-of-candidates).*\r?\n/gm, '');
 }
 
 /** The mid of the offer's sending section (its microphone). */

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { freePort, ROOT, tempDir } from './server.js';
+import { withDefaultsReplaced } from './shipped.js';
 
 export const NGINX = process.env.ROSTRUM_NGINX ?? '/usr/sbin/nginx';
 export const EDGE_CONF = path.join(ROOT, 'deploy/nginx/edge.conf');
@@ -60,27 +61,14 @@ export interface NginxEdge {
   stop(): Promise<void>;
 }
 
-/** Replaces `from` where it occurs outside comments; it must occur there exactly once. */
-function replaceOnce(text: string, from: string, to: string): string {
-  let count = 0;
-  const lines = text.split('\n').map((line) => {
-    const hash = line.indexOf('#');
-    const code = hash < 0 ? line : line.slice(0, hash);
-    const found = code.split(from).length - 1;
-    count += found;
-    return found > 0 ? code.replaceAll(from, to) + line.slice(code.length) : line;
-  });
-  if (count !== 1) throw new Error(`edge.conf: expected the default "${from}" exactly once outside comments, found it ${count} times`);
-  return lines.join('\n');
-}
-
 /** edge.conf with its defaults replaced. */
 export function edgeConf(options: { origin: string; port: number; cacheDir: string; tempDir: string }): string {
-  let text = fs.readFileSync(EDGE_CONF, 'utf8');
-  text = replaceOnce(text, EDGE_DEFAULTS.origin, options.origin);
-  text = replaceOnce(text, EDGE_DEFAULTS.listen, `listen 127.0.0.1:${options.port};`);
-  text = replaceOnce(text, EDGE_DEFAULTS.cache, options.cacheDir);
-  return replaceOnce(text, EDGE_DEFAULTS.temp, options.tempDir);
+  return withDefaultsReplaced(
+    fs.readFileSync(EDGE_CONF, 'utf8'),
+    EDGE_DEFAULTS,
+    { origin: options.origin, listen: `listen 127.0.0.1:${options.port};`, cache: options.cacheDir, temp: options.tempDir },
+    'edge.conf',
+  );
 }
 
 function mainConf(dir: string): string {
