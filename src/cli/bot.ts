@@ -65,6 +65,9 @@ export function botCommand(): Command {
       process.stdout.write(
         `${JSON.stringify({ identity: opts.identity, seconds: opts.seconds, framesSent: speaker.framesSent, path: iceRoute })}\n`,
       );
+      // werift 0.24 leaves a TURN allocation's refresh timer (minutes long) running after the peer
+      // connection closed, which would keep the process alive: the bot is done, so it ends here.
+      process.exit(0);
     });
   withServerOptions(bot.command('listen'))
     .description('listen to the broadcast as an LL-HLS player does; report tones, stalls and glass-to-ear latency')

@@ -79,9 +79,13 @@ export interface ChildServer {
   exited: Promise<number | null>;
 }
 
-/** Runs `rostrum serve` as a child (on a free port unless given one) and resolves once it logs that it listens. */
-export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}, port = 0): Promise<ChildServer> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data', dataDir], {
+/**
+ * Runs `rostrum serve` as a child (on a free port unless given one) and resolves once it logs that it
+ * listens. `wrap` goes before the command (e.g. `ip netns exec NS` to run it in a network namespace).
+ */
+export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}, port = 0, wrap: string[] = []): Promise<ChildServer> {
+  const command = [...wrap, process.execPath, BIN, 'serve', '--port', String(port), '--data', dataDir];
+  const child = spawn(command[0]!, command.slice(1), {
     // Tests come from one address: per-address limits are raised unless a test sets its own.
     env: {
       ...process.env,
@@ -128,10 +132,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Runs the real `rostrum` CLI to its end; its exit code and output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the real `rostrum` CLI to its end (after `wrap`, e.g. `ip netns exec NS`); its exit code and output. */
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  wrap: string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const command = [...wrap, process.execPath, BIN, ...args];
+    const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {
