@@ -15,10 +15,15 @@ import Fastify, {
 import type { Logger } from 'pino';
 import secureJson from 'secure-json-parse';
 import { fail } from '../errors.js';
+import { registerCompression } from './compression.js';
+import { registerPreflight } from './cors.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, sendError } from './http-errors.js';
 import { createJoinLane, type JoinLane } from './join-lane.js';
 import { type PressureLimits, registerLanes } from './lanes.js';
+import { MethodTable } from './method-table.js';
+import { PageShell, wantsHtml } from './page-shell.js';
+import { ProxyWatch } from './proxy-watch.js';
 import { type RateLimits, registerRateLimits } from './rate-limits.js';
 import { audienceRoutes } from './routes/audience.js';
 import { broadcastRoutes } from './routes/broadcast.js';
@@ -26,6 +31,7 @@ import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { spaceRoutes } from './routes/spaces.js';
 import { stageRoutes } from './routes/stage.js';
+import { setResponseHeaders } from './security-headers.js';
 import { validatorCompiler } from './validation.js';
 
 export interface AppOptions {
@@ -43,32 +49,20 @@ export interface AppOptions {
   isClosing: () => boolean;
 }
 
-/** Known paths as patterns, so a wrong method gets 405 + Allow instead of 404. */
-class MethodTable {
-  private readonly routes: Array<{ re: RegExp; method: string }> = [];
-
-  add(url: string, methods: string | string[]): void {
-    const source = url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+');
-    for (const method of [methods].flat()) this.routes.push({ re: new RegExp(`^${source}$`), method });
-  }
-
-  allowed(path: string): string[] {
-    return [...new Set(this.routes.filter((r) => r.re.test(path)).map((r) => r.method))];
-  }
-}
-
 /** Fastify's default keep-alive, ms (longer than the usual proxy's, so the proxy closes first). */
 const KEEP_ALIVE_MS = 72_000;
 
 /**
  * The HTTP server, as Fastify would make it, with the join lane (join-lane.ts) in front of
  * Fastify's handler: `lane` is set once the routes are registered, before the server listens.
+ * Requests the lane leaves get the headers of every response first (security-headers.ts).
  */
 function serverWithLane(lane: () => JoinLane | undefined): FastifyServerFactory {
   return (handler, fastifyOptions) => {
     const options = fastifyOptions as FastifyServerOptions & { http?: ServerOptions | null };
     const server = createServer(options.http ?? {}, (request, response) => {
       if (lane()?.(request, response)) return;
+      setResponseHeaders(request.url ?? '', response);
       handler(request, response);
     });
     server.keepAliveTimeout = options.keepAliveTimeout ?? KEEP_ALIVE_MS;
@@ -116,7 +110,14 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   });
 
   // Hooks on every request are callback-style: an async hook costs a promise per request.
+  const proxies = new ProxyWatch(options.trustProxy, options.logger);
+  deps.metrics.countFrom(
+    'rostrum_untrusted_forwarded_requests_total',
+    'Requests that carried X-Forwarded-For from a peer not in ROSTRUM_TRUST_PROXY (their clients all share the peer’s address for rate limits)',
+    () => proxies.untrusted,
+  );
   app.addHook('onRequest', (request, reply, done) => {
+    if (request.headers['x-forwarded-for'] !== undefined) proxies.forwarded(request.socket.remoteAddress);
     if (options.isClosing() && request.url !== '/healthz') {
       reply.header('connection', 'close');
       sendError(reply, fail('shutting_down', undefined, 1));
@@ -142,6 +143,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     done();
   });
 
+  const shell = new PageShell();
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0] ?? '';
     const allowed = methods.allowed(path);
@@ -149,27 +151,38 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
       reply.header('allow', allowed.join(', '));
       return sendError(reply, fail('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}.`));
     }
+    // A browser that followed a bad link gets a page with a way home; an API client the JSON error.
+    if (request.method === 'GET' && wantsHtml(request))
+      return shell.sendError(reply, fail('route_not_found', `There is no page at ${path}.`));
     return sendError(reply, fail('route_not_found', `No endpoint at ${request.method} ${path}.`));
   });
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Rostrum API', version: '0.1.0', description: 'Live audio spaces for huge audiences.' },
+      info: {
+        title: 'Rostrum API',
+        version: '0.1.0',
+        description:
+          'Live audio spaces for huge audiences. Every error is {"error":{"code","message"}} with a stable code; 429 and 503 carry Retry-After.',
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearer: [] }],
     },
   });
 
   const counters = registerRateLimits(app, options.limits);
+  registerCompression(app);
 
   const joinsShed = await registerLanes(app, options.pressure);
-  opsRoutes(app, deps, options.isDraining);
+  opsRoutes(app, deps, { isDraining: options.isDraining, warnings: () => proxies.warnings() });
   spaceRoutes(app, deps);
   stageRoutes(app, deps);
   audienceRoutes(app, deps);
   broadcastRoutes(app, deps);
-  pageRoutes(app, deps);
+  pageRoutes(app, deps, shell);
+  registerPreflight(app, methods);
 
   const trusted = options.trustProxy.length > 0 ? proxyAddr.compile(options.trustProxy) : undefined;
   lane = createJoinLane({
@@ -180,6 +193,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     // What Fastify's request.ip is, with and without trusted proxies.
     clientIp: trusted ? (request) => proxyAddr(request, trusted) : (request) => request.socket.remoteAddress ?? '',
     logger: options.logger,
+    forwarded: (peer) => proxies.forwarded(peer),
   });
   return app;
 }
