@@ -128,6 +128,19 @@ describe('pages and headers as browsers expect them', () => {
     assert.equal(hls.headers['content-encoding'], 'br');
   });
 
+  test('the API’s JSON lists and the OpenAPI document are gzipped for clients that ask, identity for the rest', async () => {
+    await createSpace(t, { live: false, title: 'Another one' });
+    for (const path of ['/api/spaces', '/api/openapi.json']) {
+      const plain = await raw(`${t.url}${path}`);
+      assert.ok(plain.body.length >= 1024, `${path} is ${plain.body.length} bytes`);
+      assert.equal(plain.headers['content-encoding'], undefined, path);
+      const zipped = await raw(`${t.url}${path}`, { headers: { 'accept-encoding': 'gzip' } });
+      assert.equal(zipped.headers['content-encoding'], 'gzip', path);
+      assert.match(String(zipped.headers.vary), /Accept-Encoding/, path);
+      assert.deepEqual(JSON.parse(gunzipSync(zipped.body).toString()), JSON.parse(plain.body.toString()), path);
+    }
+  });
+
   test('a browser asking for an unknown space gets a 404 page with a link home; an API client gets the JSON error', async () => {
     const page = await raw(`${t.url}/s/no-such-space`, { headers: { accept: BROWSER_ACCEPT } });
     assert.equal(page.status, 404);

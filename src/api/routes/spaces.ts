@@ -73,6 +73,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces',
     {
+      config: { compress: 'each' },
       schema: {
         tags: ['spaces'],
         operationId: 'listSpaces',
@@ -186,6 +187,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces/:id/actions',
     {
+      config: { compress: 'each' },
       schema: {
         tags: ['spaces'],
         operationId: 'listActions',

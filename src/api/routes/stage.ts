@@ -73,6 +73,7 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces/:id/requests',
     {
+      config: { compress: 'each' },
       schema: {
         tags: ['stage'],
         operationId: 'listRequests',
