@@ -43,7 +43,7 @@ describe('pages and headers as browsers expect them', () => {
     }
   });
 
-  test('every response says nosniff: JSON, errors, assets, the metrics, and a join answered by the join lane', async () => {
+  test('every response says nosniff: JSON, errors (a broken URL’s too), assets, the metrics, and a join answered by the join lane', async () => {
     const live = await createSpace(t, { live: true });
     const lane = await raw(`${t.url}/api/spaces/${live}/join`, { method: 'POST' });
     assert.equal(lane.status, 200);
@@ -51,6 +51,7 @@ describe('pages and headers as browsers expect them', () => {
       lane,
       await raw(`${t.url}/api/spaces`),
       await raw(`${t.url}/api/spaces/nope-nope`),
+      await raw(`${t.url}/api/spaces/%zz/state`),
       await raw(`${t.url}/healthz`),
       await raw(`${t.url}/metrics`),
       await raw(`${t.url}/assets/stage-client.js`),

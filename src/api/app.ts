@@ -55,14 +55,12 @@ const KEEP_ALIVE_MS = 72_000;
 /**
  * The HTTP server, as Fastify would make it, with the join lane (join-lane.ts) in front of
  * Fastify's handler: `lane` is set once the routes are registered, before the server listens.
- * Requests the lane leaves get the headers of every response first (security-headers.ts).
  */
 function serverWithLane(lane: () => JoinLane | undefined): FastifyServerFactory {
   return (handler, fastifyOptions) => {
     const options = fastifyOptions as FastifyServerOptions & { http?: ServerOptions | null };
     const server = createServer(options.http ?? {}, (request, response) => {
       if (lane()?.(request, response)) return;
-      setResponseHeaders(request.url ?? '', response);
       handler(request, response);
     });
     server.keepAliveTimeout = options.keepAliveTimeout ?? KEEP_ALIVE_MS;
@@ -89,8 +87,13 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // URLs Fastify cannot route (broken %-escapes, params longer than maxParamLength) get our shape too.
-    frameworkErrors: (error, _request, reply) =>
-      sendError(reply, error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? fail('invalid_id', 'An id in the path is too long.') : fail('bad_url')),
+    frameworkErrors: (error, request, reply) => {
+      setResponseHeaders(request.url, reply);
+      return sendError(
+        reply,
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? fail('invalid_id', 'An id in the path is too long.') : fail('bad_url'),
+      );
+    },
   });
 
   app.setValidatorCompiler(validatorCompiler);
@@ -117,6 +120,9 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     () => proxies.untrusted,
   );
   app.addHook('onRequest', (request, reply, done) => {
+    // On the reply, not the raw response: headers set on the raw response before Fastify's
+    // writeHead send every other header of the answer through Node's slower merging path.
+    setResponseHeaders(request.url, reply);
     if (request.headers['x-forwarded-for'] !== undefined) proxies.forwarded(request.socket.remoteAddress);
     if (options.isClosing() && request.url !== '/healthz') {
       reply.header('connection', 'close');

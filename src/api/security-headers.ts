@@ -5,7 +5,7 @@
  * two onRequest hooks to every route of the app, one of them async — a promise per request, parts
  * included — and builds helmet's middleware again on each request; the pages need six constants.)
  */
-import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
 
 /**
  * The pages' Content-Security-Policy: only this origin's own scripts, styles and connections, and
@@ -60,15 +60,15 @@ function crossOrigin(url: string): boolean {
  */
 export const EXPOSED_HEADERS = 'Retry-After, ETag, Content-Range, Accept-Ranges';
 
-/** The headers of every response, set before Fastify (or the join lane) writes its own. */
-export function setResponseHeaders(url: string, response: ServerResponse): void {
+/** The headers of every response Fastify answers, set as it starts on the request (the join lane writes LANE_HEADERS). */
+export function setResponseHeaders(url: string, reply: FastifyReply): void {
   // No content-type guessing by browsers: a JSON error is never run as a script, an m3u8 never as HTML.
-  response.setHeader('x-content-type-options', 'nosniff');
+  reply.header('x-content-type-options', 'nosniff');
   if (crossOrigin(url)) {
     // No cookie or other ambient credential is used anywhere (bearer tokens only), so any origin may
     // read these answers: a page on another site can only do what its own token allows.
-    response.setHeader('access-control-allow-origin', '*');
-    response.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
+    reply.header('access-control-allow-origin', '*');
+    reply.header('access-control-expose-headers', EXPOSED_HEADERS);
   }
 }
 
