@@ -4,7 +4,8 @@
  * - only routes that ask for it (`config.compress`) get the hook: parts, segments, the recording,
  *   the join and every write pay nothing; media is never compressed (AAC does not shrink);
  * - only gzip (every client has it), only for clients that send `Accept-Encoding` with it (a shared
- *   cache in front asks with none, gets identity and compresses itself), only from 1 KB up;
+ *   cache in front asks with none, gets identity without Vary, and compresses itself), only from
+ *   1 KB up;
  * - `shared` answers (the same bytes to many: playlists, the state document, feeds, pages) are
  *   compressed once per distinct body and reused. Measured here: gzip of a 1.7 KB live playlist
  *   (four segments, the parts of the last two) takes 25 µs and gives 364 bytes; taking it from
@@ -92,8 +93,16 @@ export class SharedGzip {
   }
 }
 
-/** Adds `Accept-Encoding` to the response's Vary header (keeping what is there). */
-export function varyOnEncoding(reply: FastifyReply): void {
+/**
+ * Adds `Accept-Encoding` to the response's Vary header (keeping what is there) — when the request
+ * named codings. A request without the header (the nginx edge asks so, on purpose) gets identity,
+ * which every client can take, and no Vary: nginx keys its cached variants on its *clients'*
+ * Accept-Encoding values, so a Vary here would split each playlist and part into one copy (and
+ * one origin fetch) per distinct browser header, undoing request collapsing.
+ */
+export function varyOnEncoding(request: FastifyRequest, reply: FastifyReply): void {
+  const asked = request.headers['accept-encoding'];
+  if (asked === undefined || asked === '') return;
   const vary = reply.getHeader('vary');
   if (vary === undefined) reply.header('vary', 'Accept-Encoding');
   else if (!/accept-encoding/i.test(String(vary))) reply.header('vary', `${String(vary)}, Accept-Encoding`);
@@ -108,10 +117,10 @@ function weakenEtag(reply: FastifyReply): void {
 function compressHook(mode: 'shared' | 'each', shared: SharedGzip): onSendHookHandler {
   return (request: FastifyRequest, reply: FastifyReply, payload: unknown, done) => {
     // Whatever its size this time, the answer at this URL depends on Accept-Encoding (a 304 says so too).
-    if (reply.statusCode === 304) varyOnEncoding(reply);
+    if (reply.statusCode === 304) varyOnEncoding(request, reply);
     if (reply.statusCode !== 200 || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return done(null, payload);
     if (!TEXT.test(String(reply.getHeader('content-type') ?? ''))) return done(null, payload);
-    varyOnEncoding(reply);
+    varyOnEncoding(request, reply);
     const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     if (bytes < MIN_COMPRESS_BYTES || dynamicCodings.choose(request.headers['accept-encoding']) !== 'gzip') return done(null, payload);
     const body = mode === 'shared' && typeof payload === 'string' ? shared.gzip(payload) : gzipSync(payload);

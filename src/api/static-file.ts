@@ -49,7 +49,7 @@ export class StaticFile {
     const coding = this.body.length >= MIN_COMPRESS_BYTES ? staticCodings.choose(request.headers['accept-encoding']) : undefined;
     const etag = coding ? `${this.etag.slice(0, -1)}-${coding}"` : this.etag;
     reply.header('cache-control', this.cacheControl).header('etag', etag).type(this.type);
-    if (this.body.length >= MIN_COMPRESS_BYTES) varyOnEncoding(reply);
+    if (this.body.length >= MIN_COMPRESS_BYTES) varyOnEncoding(request, reply);
     const match = request.headers['if-none-match'];
     if (match?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) return reply.code(304).send();
     if (!coding) return reply.send(this.body);
