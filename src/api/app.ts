@@ -1,6 +1,8 @@
 /**
- * The HTTP application: Fastify with strict JSON parsing, schema validation, one error shape, 405s
- * for known paths with the wrong method, per-route metrics, OpenAPI, and every route plugin.
+ * The HTTP application: Fastify with strict JSON parsing, schema validation, one error shape (an
+ * error page for a browser that asked for a page), 405s for known paths with the wrong method and
+ * OPTIONS answered for CORS preflights, the headers of every response, compression where a route
+ * asks, per-route metrics, the untrusted-proxy watch, OpenAPI, and every route plugin.
  */
 import { createServer, type ServerOptions } from 'node:http';
 import proxyAddr from '@fastify/proxy-addr';
@@ -112,13 +114,14 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     }
   });
 
-  // Hooks on every request are callback-style: an async hook costs a promise per request.
+  // X-Forwarded-For from a peer not trusted: said once, in /readyz and in /metrics (proxy-watch.ts).
   const proxies = new ProxyWatch(options.trustProxy, options.logger);
   deps.metrics.countFrom(
     'rostrum_untrusted_forwarded_requests_total',
     'Requests that carried X-Forwarded-For from a peer not in ROSTRUM_TRUST_PROXY (their clients all share the peer’s address for rate limits)',
     () => proxies.untrusted,
   );
+  // Hooks on every request are callback-style: an async hook costs a promise per request.
   app.addHook('onRequest', (request, reply, done) => {
     // On the reply, not the raw response: headers set on the raw response before Fastify's
     // writeHead send every other header of the answer through Node's slower merging path.
