@@ -12,7 +12,10 @@ export const ERRORS = {
   invalid_id: { status: 400, message: 'An id in the path is malformed.' },
   bad_url: { status: 400, message: 'The URL is malformed (for example a broken %-escape).' },
   hls_too_far_ahead: { status: 400, message: 'The blocking playlist request asks for a segment more than two ahead of the live edge.' },
-  hls_bad_request: { status: 400, message: 'The playlist request is malformed (for example _HLS_part without _HLS_msn).' },
+  hls_bad_request: {
+    status: 400,
+    message: 'The playlist request is malformed (for example _HLS_part without _HLS_msn, or an _HLS_msn that is not a whole number).',
+  },
   invalid_time: { status: 400, message: 'A time is malformed or out of range.' },
   // 401
   token_missing: { status: 401, message: 'This request needs a bearer token.' },

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { createApp } from './api/app.js';
 import { Metrics } from './api/metrics.js';
+import { liveSpaceHealth, registerSpaceHealth } from './api/space-metrics.js';
 import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
 import { ProofOfWork } from './audience/proof-of-work.js';
@@ -112,6 +113,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       coalescing: media.coalescing,
     };
   });
+  registerSpaceHealth(metrics.registry, () => liveSpaceHealth(registry.all(), audience, broadcaster));
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),
   );

@@ -246,6 +246,14 @@ const CASES: BadCase[] = [
     status: 400,
     code: 'validation_failed',
   },
+  {
+    name: 'a malformed _HLS_msn (beside a parameter the playlist ignores)',
+    method: 'GET',
+    path: (id) => `/hls/${id}/index.m3u8?_HLS_msn=abc&token=signed`,
+    options: () => ({}),
+    status: 400,
+    code: 'hls_bad_request',
+  },
   { name: 'a broken %-escape', method: 'GET', path: () => '/api/spaces/%zz/state', options: () => ({}), status: 400, code: 'bad_url' },
   {
     name: 'an id of 300 characters',

@@ -3,6 +3,8 @@
  * suppression leaves alone), three people at once: a host who schedules, goes live and talks; a
  * listener waiting in the lobby who hears the broadcast without reloading, reacts, and sees the
  * replay; and a listener who asks to speak, is approved, is heard by the host and is muted by them.
+ * Through all of it — the host console, the lobby, the live listen page playing, the replay — no
+ * page raises a Content-Security-Policy violation.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chimeFrame } from '../src/bots/tone.js';
 import { writeWav } from '../src/bots/wav.js';
 import { launchBrowser } from './helpers/browser.js';
+import { type CspWatch, watchCsp } from './helpers/csp.js';
 import { startTestServer, type TestServer, tempDir } from './helpers/server.js';
 
 /**
@@ -65,6 +68,7 @@ describe('the web app with three people at once', () => {
   let t: TestServer;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
+  const csp: CspWatch[] = [];
   let id: string;
   let host: Page;
   let lobby: Page;
@@ -78,6 +82,7 @@ describe('the web app with three people at once', () => {
     const page = async () => {
       const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
       contexts.push(context);
+      csp.push(await watchCsp(context));
       const p = await context.newPage();
       p.on('dialog', (dialog) => void dialog.accept());
       return p;
@@ -161,5 +166,13 @@ describe('the web app with three people at once', () => {
     });
     assert.ok(await lobby.getByRole('link', { name: 'Download the recording' }).isVisible());
     assert.equal(await lobby.getByRole('link', { name: 'Podcast feed' }).getAttribute('href'), '/feeds/h.rss');
+  });
+
+  test('no page raised a Content-Security-Policy violation: host console, lobby, live playback, stage, replay', () => {
+    assert.equal(csp.length, 3);
+    assert.deepEqual(
+      csp.flatMap((watch) => watch.violations),
+      [],
+    );
   });
 });

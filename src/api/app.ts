@@ -1,6 +1,8 @@
 /**
- * The HTTP application: Fastify with strict JSON parsing, schema validation, one error shape, 405s
- * for known paths with the wrong method, per-route metrics, OpenAPI, and every route plugin.
+ * The HTTP application: Fastify with strict JSON parsing, schema validation, one error shape (an
+ * error page for a browser that asked for a page), 405s for known paths with the wrong method and
+ * OPTIONS answered for CORS preflights, the headers of every response, compression where a route
+ * asks, per-route metrics, the untrusted-proxy watch, OpenAPI, and every route plugin.
  */
 import { createServer, type ServerOptions } from 'node:http';
 import proxyAddr from '@fastify/proxy-addr';
@@ -15,10 +17,15 @@ import Fastify, {
 import type { Logger } from 'pino';
 import secureJson from 'secure-json-parse';
 import { fail } from '../errors.js';
+import { registerCompression } from './compression.js';
+import { registerPreflight } from './cors.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, sendError } from './http-errors.js';
 import { createJoinLane, type JoinLane } from './join-lane.js';
 import { type PressureLimits, registerLanes } from './lanes.js';
+import { MethodTable } from './method-table.js';
+import { PageShell, wantsHtml } from './page-shell.js';
+import { ProxyWatch } from './proxy-watch.js';
 import { type RateLimits, registerRateLimits } from './rate-limits.js';
 import { audienceRoutes } from './routes/audience.js';
 import { broadcastRoutes } from './routes/broadcast.js';
@@ -26,6 +33,7 @@ import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { spaceRoutes } from './routes/spaces.js';
 import { stageRoutes } from './routes/stage.js';
+import { setResponseHeaders } from './security-headers.js';
 import { validatorCompiler } from './validation.js';
 
 export interface AppOptions {
@@ -41,20 +49,6 @@ export interface AppOptions {
   isDraining: () => boolean;
   /** True once the server stops taking requests: new ones get a coded 503 (liveness still answers). */
   isClosing: () => boolean;
-}
-
-/** Known paths as patterns, so a wrong method gets 405 + Allow instead of 404. */
-class MethodTable {
-  private readonly routes: Array<{ re: RegExp; method: string }> = [];
-
-  add(url: string, methods: string | string[]): void {
-    const source = url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+');
-    for (const method of [methods].flat()) this.routes.push({ re: new RegExp(`^${source}$`), method });
-  }
-
-  allowed(path: string): string[] {
-    return [...new Set(this.routes.filter((r) => r.re.test(path)).map((r) => r.method))];
-  }
 }
 
 /** Fastify's default keep-alive, ms (longer than the usual proxy's, so the proxy closes first). */
@@ -95,8 +89,13 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // URLs Fastify cannot route (broken %-escapes, params longer than maxParamLength) get our shape too.
-    frameworkErrors: (error, _request, reply) =>
-      sendError(reply, error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? fail('invalid_id', 'An id in the path is too long.') : fail('bad_url')),
+    frameworkErrors: (error, request, reply) => {
+      setResponseHeaders(request.url, reply);
+      return sendError(
+        reply,
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? fail('invalid_id', 'An id in the path is too long.') : fail('bad_url'),
+      );
+    },
   });
 
   app.setValidatorCompiler(validatorCompiler);
@@ -115,8 +114,19 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     }
   });
 
+  // X-Forwarded-For from a peer not trusted: said once, in /readyz and in /metrics (proxy-watch.ts).
+  const proxies = new ProxyWatch(options.trustProxy, options.logger);
+  deps.metrics.countFrom(
+    'rostrum_untrusted_forwarded_requests_total',
+    'Requests that carried X-Forwarded-For from a peer not in ROSTRUM_TRUST_PROXY (their clients all share the peer’s address for rate limits)',
+    () => proxies.untrusted,
+  );
   // Hooks on every request are callback-style: an async hook costs a promise per request.
   app.addHook('onRequest', (request, reply, done) => {
+    // On the reply, not the raw response: headers set on the raw response before Fastify's
+    // writeHead send every other header of the answer through Node's slower merging path.
+    setResponseHeaders(request.url, reply);
+    if (request.headers['x-forwarded-for'] !== undefined) proxies.forwarded(request.socket.remoteAddress);
     if (options.isClosing() && request.url !== '/healthz') {
       reply.header('connection', 'close');
       sendError(reply, fail('shutting_down', undefined, 1));
@@ -142,6 +152,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     done();
   });
 
+  const shell = new PageShell();
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0] ?? '';
     const allowed = methods.allowed(path);
@@ -149,27 +160,38 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
       reply.header('allow', allowed.join(', '));
       return sendError(reply, fail('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}.`));
     }
+    // A browser that followed a bad link gets a page with a way home; an API client the JSON error.
+    if (request.method === 'GET' && wantsHtml(request))
+      return shell.sendError(reply, fail('route_not_found', `There is no page at ${path}.`));
     return sendError(reply, fail('route_not_found', `No endpoint at ${request.method} ${path}.`));
   });
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Rostrum API', version: '0.1.0', description: 'Live audio spaces for huge audiences.' },
+      info: {
+        title: 'Rostrum API',
+        version: '0.1.0',
+        description:
+          'Live audio spaces for huge audiences. Every error is {"error":{"code","message"}} with a stable code; 429 and 503 carry Retry-After.',
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearer: [] }],
     },
   });
 
   const counters = registerRateLimits(app, options.limits);
+  registerCompression(app);
 
   const joinsShed = await registerLanes(app, options.pressure);
-  opsRoutes(app, deps, options.isDraining);
+  opsRoutes(app, deps, { isDraining: options.isDraining, warnings: () => proxies.warnings() });
   spaceRoutes(app, deps);
   stageRoutes(app, deps);
   audienceRoutes(app, deps);
   broadcastRoutes(app, deps);
-  pageRoutes(app, deps);
+  pageRoutes(app, deps, shell);
+  registerPreflight(app, methods);
 
   const trusted = options.trustProxy.length > 0 ? proxyAddr.compile(options.trustProxy) : undefined;
   lane = createJoinLane({
@@ -180,6 +202,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
     // What Fastify's request.ip is, with and without trusted proxies.
     clientIp: trusted ? (request) => proxyAddr(request, trusted) : (request) => request.socket.remoteAddress ?? '',
     logger: options.logger,
+    forwarded: (peer) => proxies.forwarded(peer),
   });
   return app;
 }

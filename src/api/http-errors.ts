@@ -17,6 +17,10 @@ function fromValidation(err: FastifyError & { validation: AjvError[]; validation
   const first = err.validation[0];
   const where = err.validationContext ?? 'request';
   if (where === 'params') return fail('invalid_id', `Malformed id in the path (${first?.instancePath.slice(1) || 'id'}).`);
+  // The blocking-reload parameters of a playlist request (RFC 8216bis §6.2.5): the playlist's own code.
+  if (where === 'querystring' && first?.instancePath.startsWith('/_HLS_')) {
+    return fail('hls_bad_request', `${first.instancePath.slice(1)} ${first.message ?? 'is invalid'}.`);
+  }
   if (first?.keyword === 'additionalProperties') {
     const field = String(first.params.additionalProperty);
     return fail('unknown_field', `${where}${first.instancePath} has an unknown field "${field}".`);

@@ -10,13 +10,15 @@
  * one, untouched, to Fastify:
  * - `POST /api/spaces/<id>/join` exactly (no query, no trailing slash, a well-formed id), with no
  *   body, no Content-Type and no Authorization (a token or a ticket or a proof of work: the route);
+ *   the same header scan notices X-Forwarded-For, for the untrusted-proxy warning (proxy-watch.ts);
  * - the server is not closing and not shedding joins (the route answers those: 503);
  * - no proof of work is required; the space is held in memory and has not ended;
  * - the address is within its join limit. The lane counts the join against it; a join over the
  *   limit goes on to the route, whose check counts it again (it is over either way) and answers
  *   the coded 429 — so the refusal, its Retry-After and its metric come from one place.
  * The answer itself is decided by the same code as the route's (join-answer.ts): the waiting room,
- * the token, the body. Requests and answers are timed into the same HTTP metric as the routes'.
+ * the token, the body, with the headers of every response (security-headers.ts). Requests and
+ * answers are timed into the same HTTP metric as the routes'.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -25,27 +27,35 @@ import { fail } from '../errors.js';
 import { isSpaceId } from '../ids.js';
 import { answerJoin, type JoinAnswer, type JoinDeps } from './join-answer.js';
 import type { RateCounter } from './rate-counter.js';
+import { LANE_HEADERS } from './security-headers.js';
 
 const PREFIX = '/api/spaces/';
 const SUFFIX = '/join';
 /** The route's pattern, as the HTTP metric and the debug log name it. */
 const ROUTE = `${PREFIX}:id${SUFFIX}`;
 
+/** What one scan of the raw headers found. */
+const NOT_BARE = -1;
+const BARE = 0;
+const FORWARDED = 1;
+
 /**
- * True when the request has no body, no Content-Type and no Authorization. Read from the raw
- * header list: Node builds `request.headers` on first use, an object per request the lane does
- * not need. A Content-Length of 0 is no body.
+ * NOT_BARE when the request has a body, a Content-Type or an Authorization; else whether it carries
+ * X-Forwarded-For (proxy-watch.ts). Read from the raw header list: Node builds `request.headers` on
+ * first use, an object per request the lane does not need. A Content-Length of 0 is no body.
  */
-function bare(raw: string[]): boolean {
+function scan(raw: string[]): number {
+  let found = BARE;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     // Only names of these lengths can matter; the rest are skipped without lower-casing them.
-    if (name.length === 12 && name.toLowerCase() === 'content-type') return false;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') return false;
-    if (name.length === 14 && name.toLowerCase() === 'content-length' && raw[i + 1] !== '0') return false;
-    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return false;
+    if (name.length === 12 && name.toLowerCase() === 'content-type') return NOT_BARE;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') return NOT_BARE;
+    if (name.length === 14 && name.toLowerCase() === 'content-length' && raw[i + 1] !== '0') return NOT_BARE;
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return NOT_BARE;
+    if (name.length === 15 && name.toLowerCase() === 'x-forwarded-for') found = FORWARDED;
   }
-  return true;
+  return found;
 }
 
 /** A join's answer, or the error shape's 500. */
@@ -61,6 +71,8 @@ export interface JoinLaneOptions {
   joinLimit: RateCounter | undefined;
   /** The client's address as the routes see it (X-Forwarded-For from a trusted proxy, else the peer). */
   clientIp: (request: IncomingMessage) => string;
+  /** A request the lane answers carried X-Forwarded-For from this peer (proxy-watch.ts). */
+  forwarded: (peer: string | undefined) => void;
   logger: Logger;
 }
 
@@ -74,7 +86,7 @@ export function createJoinLane(options: JoinLaneOptions): JoinLane {
   const debug = options.logger.isLevelEnabled('debug');
 
   const write = (response: ServerResponse, answer: Answer): void => {
-    const headers = ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store'];
+    const headers = [...LANE_HEADERS, 'content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store'];
     if (answer.retryAfter !== undefined) headers.push('retry-after', String(answer.retryAfter));
     headers.push('content-length', String(answer.bytes ?? Buffer.byteLength(answer.body)));
     response.writeHead(answer.status, headers);
@@ -84,13 +96,15 @@ export function createJoinLane(options: JoinLaneOptions): JoinLane {
   return (request, response) => {
     const url = request.url;
     if (request.method !== 'POST' || url === undefined || !url.startsWith(PREFIX) || !url.endsWith(SUFFIX)) return false;
-    if (!bare(request.rawHeaders)) return false;
+    const headers = scan(request.rawHeaders);
+    if (headers === NOT_BARE) return false;
     const id = url.slice(PREFIX.length, -SUFFIX.length);
     if (!isSpaceId(id) || options.isClosing() || options.joinsShed() || deps.pow.required) return false;
     const live = deps.audience.held(id);
     if (live === undefined || live.space.state === 'ended') return false;
     const started = performance.now();
     if (joinLimit !== undefined && joinLimit.hit(options.clientIp(request), Date.now()) > 0) return false;
+    if (headers === FORWARDED) options.forwarded(request.socket.remoteAddress);
 
     let answer: Answer;
     try {

@@ -47,6 +47,19 @@ export class Metrics {
     });
   }
 
+  /** A counter without labels whose value is kept elsewhere as a plain number and read at each scrape. */
+  countFrom(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   /** Everything, in the Prometheus text format. */
   async render(): Promise<string> {
     return `${await this.registry.metrics()}\n${this.http.render()}`;

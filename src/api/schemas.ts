@@ -17,11 +17,54 @@ export const TargetParams = Type.Object(
   closed,
 );
 
-export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String() }),
-});
-/** The error responses every API route documents. */
-export const ErrorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+/** `Retry-After` on an answer that says when to come back. */
+const RetryAfter = { 'Retry-After': { type: 'integer', minimum: 0, description: 'Seconds to wait before trying again.' } };
+
+/** The one error shape, described for one status (the codes it may carry are in docs/errors.md). */
+function errorBody(description: string, retryAfter = false) {
+  return Type.Object(
+    { error: Type.Object({ code: Type.String({ description: 'Stable, machine-readable (docs/errors.md).' }), message: Type.String() }) },
+    { description, ...(retryAfter ? { headers: RetryAfter } : {}) },
+  );
+}
+
+/**
+ * The error answers of every API operation, by what may go wrong. Every operation documents
+ * `ErrorResponses`; one that takes a bearer token adds `AuthErrors`, one that takes a body and
+ * changes something adds `WriteErrors`. Codes per status: docs/errors.md.
+ */
+export const ErrorResponses = {
+  400: errorBody(
+    'Malformed request: a path id, a query parameter or the URL itself (invalid_id, validation_failed, unknown_field, bad_url).',
+  ),
+  404: errorBody('No such space or object (space_not_found, route_not_found, …).'),
+  503: errorBody('Overloaded (overloaded: new joins first), shutting down (shutting_down) or not ready; retry after Retry-After.', true),
+};
+export const AuthErrors = {
+  401: errorBody('No bearer token, or one that is malformed, forged or expired (token_missing, token_invalid, token_expired).'),
+  403: errorBody('The token may not do this here (permission_denied, token_wrong_space, identity_removed, not_the_host, …).'),
+};
+export const WriteErrors = {
+  400: errorBody(
+    'The body or the path does not match the schema (invalid_json, validation_failed, unknown_field, invalid_id, invalid_time).',
+  ),
+  409: errorBody('The space’s state forbids it now (space_ended, space_not_live, stage_full, …).'),
+  413: errorBody('The body is larger than the server takes (body_too_large).'),
+  415: errorBody('The body is not application/json (unsupported_media_type).'),
+  429: errorBody('Too many requests from this address or token (rate_limited); retry after Retry-After.', true),
+};
+/** A write's error answers, all of them (a token, a body, limits). */
+export const AuthWriteErrors = { ...ErrorResponses, ...AuthErrors, ...WriteErrors };
+/** A join's: a write's, where 403 and 409 are about its proof of work and its waiting-room ticket. */
+export const JoinErrors = {
+  ...AuthWriteErrors,
+  403: errorBody(
+    'Joins need a proof of work now (pow_required: solve GET /api/spaces/{id}/challenge and join with {"pow": …}), or the proof, the ticket or the token sent is not good here (pow_invalid, pow_expired, ticket_invalid, ticket_expired, token_wrong_space, identity_removed).',
+  ),
+  409: errorBody('The proof of work or the waiting-room ticket already admitted a join (pow_used, ticket_used).'),
+};
+/** A conditional GET whose ETag still holds. */
+export const NotModified = Type.Null({ description: 'Not modified: the ETag sent in If-None-Match is still current.' });
 
 export const Title = Type.String({ minLength: 1, maxLength: 140 });
 export const DisplayName = Type.String({ minLength: 1, maxLength: 100 });
@@ -116,6 +159,17 @@ export const JoinResponse = Type.Object({
     playlist: Type.Union([Type.String(), Type.Null()]),
   }),
 });
+
+export const QueuedResponse = Type.Object(
+  {
+    queued: Type.Boolean({ description: 'Always true: a place in the waiting room, not a token.' }),
+    ticket: Type.String({ description: 'Join again with {"ticket": …} after Retry-After.' }),
+    position: Type.Integer({ description: '1 = next in line.' }),
+    estimatedWaitSeconds: Type.Integer(),
+    retryAfterSeconds: Type.Integer(),
+  },
+  { description: 'In the waiting room: come back with the ticket after Retry-After seconds.', headers: RetryAfter },
+);
 
 export const ReactionBody = Type.Object({ emoji: Type.Enum(REACTIONS, { description: 'One of the fixed reaction set.' }) }, closed);
 export type ReactionBody = Static<typeof ReactionBody>;

@@ -134,6 +134,18 @@ export class Packager {
     return this.history;
   }
 
+  /**
+   * When the newest part's audio ends, by its program date time (ms since the epoch); undefined
+   * before the first part. Its distance from the clock tells a broadcast still making parts (silent
+   * or not) from one that stopped (metrics).
+   */
+  get newestPartEnd(): number | undefined {
+    const open = this.open;
+    if (open) return open.pdt + open.parts.reduce((sum, seconds) => sum + seconds, 0) * 1000;
+    const last = this.history.at(-1);
+    return last ? last.pdt + segmentDuration(last) * 1000 : undefined;
+  }
+
   /** The newest media sequence number that exists (complete or being filled), or −1. */
   get lastMsn(): number {
     return this.nextMsn - 1;

@@ -12,15 +12,19 @@ import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { answerJoin } from '../join-answer.js';
 import {
+  AuthWriteErrors,
   EmptyBody,
   ErrorResponses,
   JoinBodySchema,
+  JoinErrors,
   JoinResponse,
   NoContent,
   PowChallenge,
+  QueuedResponse,
   ReactionBody,
   ReminderResponse,
   SpaceIdParam,
+  WriteErrors,
 } from '../schemas.js';
 
 export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -32,11 +36,14 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['audience'],
+        operationId: 'joinSpace',
+        security: [{}, { bearer: [] }],
         summary: 'Join as a listener: a signed listener token and the URLs a player needs',
-        description: 'No auth for a public space. A token minted by the operator for this space carries its identity over.',
+        description:
+          'No auth for a public space. A token minted by the operator for this space carries its identity over. When joins are admitted at a rate, the answer may be 202: a place in the waiting room (come back with its ticket after Retry-After). Under attack it may be 403 pow_required: solve GET /api/spaces/{id}/challenge and join with {"pow": …}.',
         params: SpaceIdParam,
         body: JoinBodySchema,
-        response: { 200: JoinResponse, ...ErrorResponses },
+        response: { 200: JoinResponse, 202: QueuedResponse, ...JoinErrors },
       },
       // New joins are the first thing shed when the server is overloaded.
       config: { lane: 'sheddable', limits: ['join'] },
@@ -83,11 +90,13 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['audience'],
+        operationId: 'getJoinChallenge',
+        security: [],
         summary: 'A proof-of-work challenge to solve before joining, when joins need one',
         description:
           'Solve with altcha-lib (SHA-256, counters from 0) and join with {"pow": base64(JSON {challenge, solution})}. Each challenge admits one join within two minutes.',
         params: SpaceIdParam,
-        response: { 200: PowChallenge, ...ErrorResponses },
+        response: { 200: PowChallenge, ...ErrorResponses, 429: WriteErrors[429] },
       },
       // Making a challenge costs a hash and two HMACs: shed and limited like the joins it precedes.
       config: { lane: 'sheddable', limits: ['join'] },
@@ -106,10 +115,11 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['audience'],
+        operationId: 'sendHeartbeat',
         summary: 'I am still listening',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 204: NoContent, ...ErrorResponses },
+        response: { 204: NoContent, ...AuthWriteErrors },
       },
       config: { limits: ['heartbeat', 'addressWrite'] },
     },
@@ -125,10 +135,11 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       config: { limits: ['reaction', 'addressWrite'] },
       schema: {
         tags: ['audience'],
+        operationId: 'sendReaction',
         summary: 'Send a reaction',
         params: SpaceIdParam,
         body: ReactionBody,
-        response: { 202: NoContent, ...ErrorResponses },
+        response: { 202: NoContent, ...AuthWriteErrors },
       },
     },
     async (request, reply) => {
@@ -144,10 +155,11 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       config: { limits: ['request', 'write'] },
       schema: {
         tags: ['audience'],
+        operationId: 'setReminder',
         summary: 'Remind me when this scheduled space starts',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: ReminderResponse, ...ErrorResponses },
+        response: { 200: ReminderResponse, ...AuthWriteErrors },
       },
     },
     async (request) => audience.remind(asSpaceId(request.params.id), actorOf(request, tokens), true),
@@ -158,10 +170,11 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['audience'],
+        operationId: 'cancelReminder',
         summary: 'Cancel my reminder',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: ReminderResponse, ...ErrorResponses },
+        response: { 200: ReminderResponse, ...AuthWriteErrors },
       },
     },
     async (request) => audience.remind(asSpaceId(request.params.id), actorOf(request, tokens), false),

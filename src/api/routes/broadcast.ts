@@ -1,9 +1,12 @@
 /**
  * The broadcast over HTTP, made for shared caches: LL-HLS playlists with blocking reload, parts,
  * segments and init segments (immutable, cached for a year), the recording as one file, and each
- * host's podcast feed. Every response carries CORS for browser players. Playlists are short-lived
- * (1 s), and a blocking request's answer is keyed by its query, which a cache must include in its
- * key (deploy/nginx/edge.conf does).
+ * host's podcast feed. Every response carries CORS for browser players (security-headers.ts).
+ * Playlists are short-lived (1 s), and a blocking request's answer is keyed by its query, which a
+ * cache must include in its key (deploy/nginx/edge.conf does). Query parameters other than the
+ * blocking-reload ones are ignored everywhere here: a CDN's signed-URL token or a player's
+ * cache-buster must not break playback. Playlists and feeds are gzipped for clients that ask
+ * (compression.ts); media never is.
  */
 import send from '@fastify/send';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,7 +19,7 @@ import type { LiveSpace } from '../../control/live-space.js';
 import { fail } from '../../errors.js';
 import { asIdentity, asSpaceId, IDENTITY_PATTERN, type SpaceId } from '../../ids.js';
 import type { ApiDeps } from '../deps.js';
-import { ErrorResponses, SpaceIdParam } from '../schemas.js';
+import { ErrorResponses, NotModified, SpaceIdParam } from '../schemas.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** How long a blocking request or a preload-hinted part waits: three target durations (RFC 8216bis). */
@@ -32,8 +35,15 @@ const BlockingQuery = Type.Object(
     // Delta updates are not offered (no CAN-SKIP-UNTIL), so a client sending this gets the full playlist.
     _HLS_skip: Type.Optional(Type.String({ maxLength: 3 })),
   },
-  { additionalProperties: false },
+  // Open, unlike the API's queries: anything else (a CDN token, a cache-buster) is ignored.
+  { additionalProperties: true },
 );
+const PLAYLIST = 'application/vnd.apple.mpegurl';
+/** A 200 whose body is not JSON, for the OpenAPI document. */
+const body = (type: string, description: string, format?: 'binary') => ({
+  description,
+  content: { [type]: { schema: { type: 'string', ...(format ? { format } : {}) } } },
+});
 const FileParams = Type.Object({ id: SpaceIdParam.properties.id, file: Type.String({ maxLength: 40 }) }, { additionalProperties: false });
 const FeedParams = Type.Object({ file: Type.String({ maxLength: 140 }) }, { additionalProperties: false });
 const identityRe = new RegExp(IDENTITY_PATTERN);
@@ -52,7 +62,6 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (ended && !packager.ended) await packager.waitUntil(() => packager.ended, BLOCK_MS);
     return { live, packager };
   };
-  const cors = (reply: FastifyReply): FastifyReply => reply.header('access-control-allow-origin', '*');
 
   const playlist = async (id: string, kind: PlaylistKind, msn: number | undefined, part: number | undefined, reply: FastifyReply) => {
     if (part !== undefined && msn === undefined) throw fail('hls_bad_request', '_HLS_part needs _HLS_msn.');
@@ -68,26 +77,29 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const ready = await packager.waitUntil(() => (part === undefined ? packager.hasSegment(msn) : packager.hasPart(msn, part)), BLOCK_MS);
       if (!ready) throw fail('hls_not_ready', undefined, 1);
     }
-    cors(reply)
-      .type('application/vnd.apple.mpegurl')
+    reply
+      .type(PLAYLIST)
       .header('cache-control', packager.ended ? 'public, max-age=3600' : msn !== undefined ? 'public, max-age=6' : 'public, max-age=1');
     return reply.send(packager.playlist(kind));
   };
 
   // Listeners' reads: served under overload unless the server is far behind (api/lanes.ts).
   const reads = { lane: 'reads' as const };
-  const schema = <T extends object>(summary: string, extra: T) => ({
+  const schema = <T extends object>(operationId: string, summary: string, ok: object, extra: T) => ({
     tags: ['broadcast'],
+    operationId,
     summary,
     security: [],
-    response: { ...ErrorResponses },
+    response: { 200: ok, ...ErrorResponses },
     ...extra,
   });
+  const playlistBody = body(PLAYLIST, 'The playlist (RFC 8216bis).');
 
   r.get(
     '/hls/:id/index.m3u8',
     {
-      schema: schema('The LL-HLS media playlist (blocking reload with _HLS_msn/_HLS_part); VOD once ended', {
+      config: { compress: 'shared' },
+      schema: schema('getPlaylist', 'The LL-HLS media playlist (blocking reload with _HLS_msn/_HLS_part); VOD once ended', playlistBody, {
         params: SpaceIdParam,
         querystring: BlockingQuery,
       }),
@@ -97,14 +109,24 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/hls/:id/plain.m3u8',
     {
-      config: reads,
-      schema: schema('The same broadcast as whole segments, for players without LL-HLS; VOD once ended', { params: SpaceIdParam }),
+      config: { ...reads, compress: 'shared' },
+      schema: schema('getPlainPlaylist', 'The same broadcast as whole segments, for players without LL-HLS; VOD once ended', playlistBody, {
+        params: SpaceIdParam,
+      }),
     },
     (request, reply) => playlist(request.params.id, 'plain', undefined, undefined, reply),
   );
   r.get(
     '/hls/:id/:file',
-    { config: reads, schema: schema('An init segment (init-N.mp4), a segment (M.m4s) or a part (M.P.m4s)', { params: FileParams }) },
+    {
+      config: reads,
+      schema: schema(
+        'getMediaObject',
+        'An init segment (init-N.mp4), a segment (M.m4s) or a part (M.P.m4s)',
+        body('audio/mp4', 'The object (fragmented MP4, AAC); immutable.', 'binary'),
+        { params: FileParams },
+      ),
+    },
     async (request, reply) => {
       const match = HLS_FILE.exec(request.params.file);
       if (!match) throw fail('hls_object_not_found');
@@ -122,7 +144,7 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
         body = packager.part(msn, index);
       }
       if (!body) throw fail('hls_object_not_found');
-      return cors(reply).type('audio/mp4').header('cache-control', IMMUTABLE).send(body);
+      return reply.type('audio/mp4').header('cache-control', IMMUTABLE).send(body);
     },
   );
 
@@ -130,7 +152,21 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/api/spaces/:id/recording.m4a',
     {
       config: reads,
-      schema: schema('The recording as one downloadable file (AAC in MP4, byte ranges supported)', { params: SpaceIdParam }),
+      schema: schema(
+        'getRecording',
+        'The recording as one downloadable file (AAC in MP4, byte ranges supported)',
+        body('audio/mp4', 'The whole recording.', 'binary'),
+        {
+          params: SpaceIdParam,
+          response: {
+            200: body('audio/mp4', 'The whole recording.', 'binary'),
+            206: body('audio/mp4', 'The byte range asked for (Range).', 'binary'),
+            304: NotModified,
+            416: { description: 'The Range asked for lies outside the file.', type: 'null' },
+            ...ErrorResponses,
+          },
+        },
+      ),
     },
     async (request, reply) => {
       const live = await spaceOf(request.params.id);
@@ -145,7 +181,7 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
         maxAge: 86_400_000,
       });
       const raw = reply as FastifyReply; // the body is a file stream, outside the JSON response schemas
-      return cors(raw)
+      return raw
         .code(statusCode)
         .headers(headers)
         .header('content-type', 'audio/mp4')
@@ -156,7 +192,15 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   r.get(
     '/feeds/:file',
-    { schema: schema("A host's podcast feed, /feeds/<host identity>.rss (RSS 2.0 with iTunes tags)", { params: FeedParams }) },
+    {
+      config: { compress: 'shared' },
+      schema: schema(
+        'getPodcastFeed',
+        "A host's podcast feed, /feeds/<host identity>.rss (RSS 2.0 with iTunes tags)",
+        body('application/rss+xml', 'The feed.'),
+        { params: FeedParams },
+      ),
+    },
     async (request, reply) => {
       const host = request.params.file.endsWith('.rss') ? request.params.file.slice(0, -4) : '';
       if (!identityRe.test(host)) throw fail('feed_not_found', 'Feeds are at /feeds/<host identity>.rss.');
@@ -166,7 +210,7 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const recording = space.state === 'ended' ? broadcaster.dir(space.id).info() : undefined;
         return recording ? [{ space, recording, pageUrl: urls.page(space.id), recordingUrl: urls.recording(space.id) }] : [];
       });
-      return cors(reply)
+      return reply
         .type('application/rss+xml; charset=utf-8')
         .header('cache-control', 'public, max-age=60')
         .send(renderFeed({ hostName: hosted[0]!.hostName, feedUrl: urls.feed(host), siteUrl: urls.base, items }));

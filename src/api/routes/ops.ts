@@ -1,15 +1,24 @@
 /**
- * Operations: liveness (never depends on another service), readiness (its dependencies answer),
- * Prometheus metrics, and the OpenAPI document.
+ * Operations: liveness (never depends on another service), readiness (its dependencies answer; a
+ * ready node also lists the misconfigurations it noticed, as warnings with a code), Prometheus
+ * metrics, and the OpenAPI document.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../../errors.js';
 import { operatorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { ErrorResponses, PowSetBody, PowStatus } from '../schemas.js';
+import type { ReadinessWarning } from '../proxy-watch.js';
+import { AuthErrors, AuthWriteErrors, ErrorResponses, PowSetBody, PowStatus } from '../schemas.js';
 
-export function opsRoutes(app: FastifyInstance, deps: ApiDeps, isDraining: () => boolean): void {
+export interface OpsState {
+  /** True from the start of shutdown: /readyz answers 503. */
+  isDraining: () => boolean;
+  /** Misconfigurations a ready node reports (it still serves): /readyz lists them with a code each. */
+  warnings: () => ReadinessWarning[];
+}
+
+export function opsRoutes(app: FastifyInstance, deps: ApiDeps, state: OpsState): void {
   app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     return { status: 'ok' };
@@ -17,16 +26,17 @@ export function opsRoutes(app: FastifyInstance, deps: ApiDeps, isDraining: () =>
 
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
-    if (isDraining()) throw fail('shutting_down', undefined, 1);
+    if (state.isDraining()) throw fail('shutting_down', undefined, 1);
     try {
       await deps.checkReady();
     } catch (err) {
       throw fail('not_ready', `Not ready: ${(err as Error).message}`, 5);
     }
-    return { status: 'ready' };
+    const warnings = state.warnings();
+    return warnings.length > 0 ? { status: 'ready', warnings } : { status: 'ready' };
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true }, config: { compress: 'each' } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store').type(deps.metrics.registry.contentType);
     return deps.metrics.render();
   });
@@ -37,8 +47,9 @@ export function opsRoutes(app: FastifyInstance, deps: ApiDeps, isDraining: () =>
     {
       schema: {
         tags: ['ops'],
+        operationId: 'getProofOfWork',
         summary: 'Proof of work on joins: mode, level, difficulty (operator)',
-        response: { 200: PowStatus, ...ErrorResponses },
+        response: { 200: PowStatus, ...ErrorResponses, ...AuthErrors },
       },
     },
     async (request, reply) => {
@@ -52,9 +63,10 @@ export function opsRoutes(app: FastifyInstance, deps: ApiDeps, isDraining: () =>
     {
       schema: {
         tags: ['ops'],
+        operationId: 'setProofOfWork',
         summary: 'Switch proof of work on joins: on (at a level), off, or auto (operator)',
         body: PowSetBody,
-        response: { 200: PowStatus, ...ErrorResponses },
+        response: { 200: PowStatus, ...AuthWriteErrors },
       },
     },
     async (request) => {
@@ -65,8 +77,9 @@ export function opsRoutes(app: FastifyInstance, deps: ApiDeps, isDraining: () =>
     },
   );
 
-  app.get('/api/openapi.json', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/api/openapi.json', { schema: { hide: true }, config: { compress: 'shared' } }, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=60');
-    return app.swagger();
+    // The server, as every link Rostrum hands out: from the configured public URL.
+    return { ...app.swagger(), servers: [{ url: deps.urls.base }] };
   });
 }

@@ -12,12 +12,15 @@ import type { ApiDeps } from '../deps.js';
 import { presentSpace } from '../present.js';
 import {
   ActionList,
+  AuthErrors,
+  AuthWriteErrors,
   CreatedSpace,
   CreateSpaceBody,
   EmptyBody,
   ErrorResponses,
   LimitQuery,
   ListQuery,
+  NotModified,
   Space,
   SpaceIdParam,
   SpaceList,
@@ -42,9 +45,10 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['spaces'],
+        operationId: 'createSpace',
         summary: 'Create a space (operator)',
         body: CreateSpaceBody,
-        response: { 201: CreatedSpace, ...ErrorResponses },
+        response: { 201: CreatedSpace, ...AuthWriteErrors },
       },
     },
     async (request, reply) => {
@@ -69,8 +73,11 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces',
     {
+      config: { compress: 'each' },
       schema: {
         tags: ['spaces'],
+        operationId: 'listSpaces',
+        security: [],
         summary: 'List spaces, newest first',
         querystring: ListQuery,
         response: { 200: SpaceList, ...ErrorResponses },
@@ -86,7 +93,14 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces/:id',
     {
-      schema: { tags: ['spaces'], summary: 'One space', params: SpaceIdParam, response: { 200: Space, ...ErrorResponses } },
+      schema: {
+        tags: ['spaces'],
+        operationId: 'getSpace',
+        security: [],
+        summary: 'One space',
+        params: SpaceIdParam,
+        response: { 200: Space, ...ErrorResponses },
+      },
     },
     async (request) => {
       const live = await spaces.get(asSpaceId(request.params.id));
@@ -99,10 +113,11 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['spaces'],
+        operationId: 'updateSpace',
         summary: 'Change title, recording or start time (host)',
         params: SpaceIdParam,
         body: UpdateSpaceBody,
-        response: { 200: Space, ...ErrorResponses },
+        response: { 200: Space, ...AuthWriteErrors },
       },
     },
     async (request) => {
@@ -123,10 +138,11 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['spaces'],
+        operationId: 'startSpace',
         summary: 'Go live (host)',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: Space, ...ErrorResponses },
+        response: { 200: Space, ...AuthWriteErrors },
       },
     },
     async (request) => presentSpace(await spaces.start(actorOf(request, tokens), asSpaceId(request.params.id)), urls),
@@ -137,10 +153,11 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['spaces'],
+        operationId: 'endSpace',
         summary: 'End the space (host)',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: Space, ...ErrorResponses },
+        response: { 200: Space, ...AuthWriteErrors },
       },
     },
     async (request) => presentSpace(await spaces.end(actorOf(request, tokens), asSpaceId(request.params.id)), urls),
@@ -151,10 +168,11 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['spaces'],
+        operationId: 'mintToken',
         summary: 'Mint a token for an identity in this space (operator)',
         params: SpaceIdParam,
         body: TokenBody,
-        response: { 201: TokenResponse, ...ErrorResponses },
+        response: { 201: TokenResponse, ...AuthWriteErrors },
       },
     },
     async (request, reply) => {
@@ -169,12 +187,14 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces/:id/actions',
     {
+      config: { compress: 'each' },
       schema: {
         tags: ['spaces'],
+        operationId: 'listActions',
         summary: 'The moderation log, oldest first (host, co-hosts)',
         params: SpaceIdParam,
         querystring: LimitQuery,
-        response: { 200: ActionList, ...ErrorResponses },
+        response: { 200: ActionList, ...ErrorResponses, ...AuthErrors },
       },
     },
     async (request) => {
@@ -186,12 +206,14 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces/:id/state',
     {
-      config: { lane: 'reads' },
+      config: { lane: 'reads', compress: 'shared' },
       schema: {
         tags: ['audience'],
+        operationId: 'getSpaceState',
+        security: [],
         summary: 'The space state document (cacheable for 1 s)',
         params: SpaceIdParam,
-        response: { 200: StateDocument, ...ErrorResponses },
+        response: { 200: StateDocument, 304: NotModified, ...ErrorResponses },
       },
     },
     async (request, typedReply) => {
@@ -199,9 +221,10 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const reply = typedReply as FastifyReply;
       const live = await spaces.get(asSpaceId(request.params.id));
       const doc = states.get(live);
-      reply.header('cache-control', 'public, max-age=1').header('etag', doc.etag).header('access-control-allow-origin', '*');
+      reply.header('cache-control', 'public, max-age=1').header('etag', doc.etag);
+      // Weak comparison (RFC 9110 §13.1.2): a gzipped copy went out with the ETag made weak.
       const match = request.headers['if-none-match'];
-      if (match?.split(',').some((tag) => tag.trim() === doc.etag || tag.trim() === '*')) {
+      if (match?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === doc.etag || tag.trim() === '*')) {
         return reply.code(304).send();
       }
       return reply

@@ -12,9 +12,20 @@ import { asIdentity, asSpaceId, type Identity, type SpaceId } from '../../ids.js
 import { actorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { presentMember, presentRequest } from '../present.js';
-import { EmptyBody, ErrorResponses, Ok, RequestList, SpaceIdParam, StageMember, StageRequest, TargetParams } from '../schemas.js';
+import {
+  AuthErrors,
+  AuthWriteErrors,
+  EmptyBody,
+  ErrorResponses,
+  Ok,
+  RequestList,
+  SpaceIdParam,
+  StageMember,
+  StageRequest,
+  TargetParams,
+} from '../schemas.js';
 
-const MemberOrOk = { 200: Type.Union([StageMember, Ok]), ...ErrorResponses };
+const MemberOrOk = { 200: Type.Union([StageMember, Ok]), ...AuthWriteErrors };
 
 type TargetAction = (space: SpaceId, actor: Actor, target: Identity) => Promise<Member | null>;
 
@@ -31,10 +42,11 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['stage'],
+        operationId: 'takeSeat',
         summary: 'Take a stage seat with a speaker or co-host token',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: StageMember, ...ErrorResponses },
+        response: { 200: StageMember, ...AuthWriteErrors },
       },
     },
     async (request) => presentMember(await stage.takeSeat(asSpaceId(request.params.id), who(request))),
@@ -45,10 +57,11 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['stage'],
+        operationId: 'leaveStage',
         summary: 'Leave the stage (keep listening)',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: Ok, ...ErrorResponses },
+        response: { 200: Ok, ...AuthWriteErrors },
       },
     },
     async (request) => {
@@ -60,11 +73,13 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/api/spaces/:id/requests',
     {
+      config: { compress: 'each' },
       schema: {
         tags: ['stage'],
+        operationId: 'listRequests',
         summary: 'The request-to-speak queue (host, co-hosts)',
         params: SpaceIdParam,
-        response: { 200: RequestList, ...ErrorResponses },
+        response: { 200: RequestList, ...ErrorResponses, ...AuthErrors },
       },
     },
     async (request) => {
@@ -80,10 +95,11 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
       config: { limits: ['request', 'write'] },
       schema: {
         tags: ['stage'],
+        operationId: 'requestToSpeak',
         summary: 'Ask to speak',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: StageRequest, ...ErrorResponses },
+        response: { 200: StageRequest, ...AuthWriteErrors },
       },
     },
     async (request) => presentRequest(await stage.requestToSpeak(asSpaceId(request.params.id), who(request))),
@@ -94,10 +110,11 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags: ['stage'],
+        operationId: 'withdrawRequest',
         summary: 'Withdraw your request to speak',
         params: SpaceIdParam,
         body: EmptyBody,
-        response: { 200: Ok, ...ErrorResponses },
+        response: { 200: Ok, ...AuthWriteErrors },
       },
     },
     async (request) => {
@@ -109,7 +126,14 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.post(
     '/api/spaces/:id/invite/accept',
     {
-      schema: { tags: ['stage'], summary: 'Accept your invitation to speak', params: SpaceIdParam, body: EmptyBody, response: MemberOrOk },
+      schema: {
+        tags: ['stage'],
+        operationId: 'acceptInvite',
+        summary: 'Accept your invitation to speak',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: MemberOrOk,
+      },
     },
     async (request) => answer(await stage.respondToInvite(asSpaceId(request.params.id), who(request), true)),
   );
@@ -117,28 +141,68 @@ export function stageRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.post(
     '/api/spaces/:id/invite/decline',
     {
-      schema: { tags: ['stage'], summary: 'Decline your invitation to speak', params: SpaceIdParam, body: EmptyBody, response: MemberOrOk },
+      schema: {
+        tags: ['stage'],
+        operationId: 'declineInvite',
+        summary: 'Decline your invitation to speak',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: MemberOrOk,
+      },
     },
     async (request) => answer(await stage.respondToInvite(asSpaceId(request.params.id), who(request), false)),
   );
 
   // Actions on one participant: POST /api/spaces/:id/participants/:identity/<verb>.
-  const targetActions: Record<string, { summary: string; run: TargetAction }> = {
-    approve: { summary: 'Approve their request to speak', run: (s, a, t) => stage.resolveRequest(s, a, t, true) },
-    decline: { summary: 'Decline their request to speak', run: (s, a, t) => stage.resolveRequest(s, a, t, false) },
-    invite: { summary: 'Invite a listener to speak', run: (s, a, t) => done(stage.invite(s, a, t)) },
-    mute: { summary: 'Mute someone on stage (host, co-hosts, or self)', run: (s, a, t) => stage.setMuted(s, a, t, true) },
-    unmute: { summary: 'Unmute yourself (only ever self)', run: (s, a, t) => stage.setMuted(s, a, t, false) },
-    'move-to-audience': { summary: 'Move a speaker to the audience', run: (s, a, t) => done(stage.moveToAudience(s, a, t)) },
-    remove: { summary: 'Remove from the space and revoke their access', run: (s, a, t) => done(stage.remove(s, a, t)) },
-    'appoint-cohost': { summary: 'Make a speaker a co-host (host)', run: (s, a, t) => stage.setCohost(s, a, t, true) },
-    'dismiss-cohost': { summary: 'Make a co-host a speaker again (host)', run: (s, a, t) => stage.setCohost(s, a, t, false) },
+  // Each with its OpenAPI operationId (stable: clients generated from the document call them by it).
+  const targetActions: Record<string, { operationId: string; summary: string; run: TargetAction }> = {
+    approve: {
+      operationId: 'approveRequest',
+      summary: 'Approve their request to speak',
+      run: (s, a, t) => stage.resolveRequest(s, a, t, true),
+    },
+    decline: {
+      operationId: 'declineRequest',
+      summary: 'Decline their request to speak',
+      run: (s, a, t) => stage.resolveRequest(s, a, t, false),
+    },
+    invite: { operationId: 'inviteToStage', summary: 'Invite a listener to speak', run: (s, a, t) => done(stage.invite(s, a, t)) },
+    mute: {
+      operationId: 'muteParticipant',
+      summary: 'Mute someone on stage (host, co-hosts, or self)',
+      run: (s, a, t) => stage.setMuted(s, a, t, true),
+    },
+    unmute: {
+      operationId: 'unmuteParticipant',
+      summary: 'Unmute yourself (only ever self)',
+      run: (s, a, t) => stage.setMuted(s, a, t, false),
+    },
+    'move-to-audience': {
+      operationId: 'moveToAudience',
+      summary: 'Move a speaker to the audience',
+      run: (s, a, t) => done(stage.moveToAudience(s, a, t)),
+    },
+    remove: {
+      operationId: 'removeParticipant',
+      summary: 'Remove from the space and revoke their access',
+      run: (s, a, t) => done(stage.remove(s, a, t)),
+    },
+    'appoint-cohost': {
+      operationId: 'appointCohost',
+      summary: 'Make a speaker a co-host (host)',
+      run: (s, a, t) => stage.setCohost(s, a, t, true),
+    },
+    'dismiss-cohost': {
+      operationId: 'dismissCohost',
+      summary: 'Make a co-host a speaker again (host)',
+      run: (s, a, t) => stage.setCohost(s, a, t, false),
+    },
   };
-  for (const [verb, { summary, run }] of Object.entries(targetActions)) {
+  for (const [verb, { operationId, summary, run }] of Object.entries(targetActions)) {
     r.post(
       `/api/spaces/:id/participants/:identity/${verb}`,
       {
-        schema: { tags: ['stage'], summary, params: TargetParams, body: EmptyBody, response: MemberOrOk },
+        schema: { tags: ['stage'], operationId, summary, params: TargetParams, body: EmptyBody, response: MemberOrOk },
       },
       async (request) => answer(await run(asSpaceId(request.params.id), who(request), asIdentity(request.params.identity))),
     );
