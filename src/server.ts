@@ -111,6 +111,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       stagePackets: { ...media.packets },
       stageReceivedBy: { ...media.receivedBy },
       coalescing: media.coalescing,
+      rtc: media.rtc,
     };
   });
   registerSpaceHealth(metrics.registry, () => liveSpaceHealth(registry.all(), audience, broadcaster));

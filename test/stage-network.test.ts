@@ -92,6 +92,9 @@ describe('the server’s candidates and ports', () => {
     }
     await sleep(300);
     assert.ok(t.server.media.rtc.failures.ports_exhausted >= 1, JSON.stringify(t.server.media.rtc));
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /^rostrum_rtc_session_failures_total\{reason="ports_exhausted"\} [1-9]/m);
+    assert.match(metrics, /^rostrum_rtc_ports\{state="total"\} 2$/m);
   });
 
   test('a port another program holds fails one offer, is set aside, and the next offer gets another', async () => {

@@ -3,6 +3,7 @@
  * tests), and the HTTP request timings (http-timings.ts). Served at /metrics.
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { RtcCounts } from '../media/media-plane.js';
 import { HttpTimings } from './http-timings.js';
 
 export class Metrics {
@@ -73,6 +74,7 @@ export class Metrics {
       stagePackets: Record<string, number>;
       stageReceivedBy: Record<string, number>;
       coalescing: boolean;
+      rtc: RtcCounts;
     },
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'rostrum_' });
@@ -110,6 +112,31 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(sample().coalescing ? 1 : 0);
+      },
+    });
+    this.countsFrom(
+      'rostrum_rtc_session_failures_total',
+      'WebRTC sessions refused (rtc_unavailable), by reason: ports_exhausted (every port of ROSTRUM_RTC_PORT_RANGE held) or bind_failed (a port held by another program)',
+      'reason',
+      () => sample().rtc.failures,
+    );
+    new Gauge({
+      name: 'rostrum_rtc_sessions',
+      help: 'Speakers’ WebRTC sessions open on this node',
+      registers: [this.registry],
+      collect() {
+        this.set(sample().rtc.sessions);
+      },
+    });
+    new Gauge({
+      name: 'rostrum_rtc_ports',
+      help: 'Ports of ROSTRUM_RTC_PORT_RANGE, by state: in_use (one per session) and total (0 without a range)',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const { portsInUse, portsTotal } = sample().rtc;
+        this.set({ state: 'in_use' }, portsInUse);
+        this.set({ state: 'total' }, portsTotal);
       },
     });
     new Gauge({
