@@ -426,7 +426,7 @@ function describeEdge(): void {
       assert.ok(b.originRequests <= 1.5 * a.originRequests, `about the same origin requests (${b.originRequests} vs ${a.originRequests})`);
     });
 
-    test('through the edge: a live playlist is never old, the query is in the key, 404s are not kept, the API is not cached, /rtc upgrades', async () => {
+    test('through the edge: a live playlist is never old, its _HLS_ query is in the key and nothing else is, 404s are not kept, the state document is cached and writes are not, text is compressed, /rtc upgrades', async () => {
       // Last fetched through this edge ~30 s ago: the edge must not answer with that copy.
       const hintAt = async (base: string) =>
         HINT_RE.exec(await (await fetch(`${base}/hls/${id}/index.m3u8`)).text())!
@@ -448,7 +448,14 @@ function describeEdge(): void {
       assert.equal(await again.text(), await (await fetch(blocking)).text());
       const other = await fetch(`${small.url}/hls/${id}/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}&_HLS_skip=NO`);
       await other.text();
-      assert.equal(other.headers.get('x-cache-status'), 'MISS', 'another query is another cache entry');
+      assert.equal(other.headers.get('x-cache-status'), 'MISS', 'another _HLS_ query is another cache entry');
+      // A CDN's token or a cache-buster names no other object: the same entry, never another origin fetch.
+      for (const junk of ['token=abc', 'cb=1', 'cb=2']) {
+        const decorated = await fetch(`${blocking}&${junk}`);
+        await decorated.text();
+        assert.equal(decorated.status, 200);
+        assert.equal(decorated.headers.get('x-cache-status'), 'HIT', `?${junk} is the same cache entry`);
+      }
 
       // A part already out (the last one listed): the hinted one would block at the origin until it
       // exists, and a repeat fetch racing nginx's write of that first answer into its cache is a MISS.
@@ -464,6 +471,15 @@ function describeEdge(): void {
       const gzipped = await fetch(`${small.url}/hls/${id}/index.m3u8`, { headers: { 'accept-encoding': 'gzip' } });
       await gzipped.text();
       assert.equal(gzipped.headers.get('content-encoding'), 'gzip', 'playlists are compressed at the edge');
+      // Scripts pass through uncached, compressed once by the origin as the client asked.
+      const page = await (await fetch(`${small.url}/s/${id}`)).text();
+      const script = /src="(\/app\/assets\/[^"]+\.js)"/.exec(page)?.[1];
+      assert.ok(script, 'the page names its script');
+      for (const coding of ['br', 'gzip']) {
+        const js = await fetch(`${small.url}${script}`, { headers: { 'accept-encoding': coding } });
+        await js.arrayBuffer();
+        assert.equal(js.headers.get('content-encoding'), coding, `the page's script goes out as ${coding}`);
+      }
 
       for (let i = 0; i < 2; i++) {
         const missing = await fetch(`${small.url}/hls/${id}/999999.m4s`);
@@ -472,10 +488,19 @@ function describeEdge(): void {
         assert.equal(missing.headers.get('x-cache-status'), 'MISS', 'a 404 (no-store) is not kept');
       }
 
-      const state = await fetch(`${small.url}/api/spaces/${id}/state`);
+      // The state document every listener polls: one origin fetch a second per edge, 304s from the edge.
+      const stateUrl = `${small.url}/api/spaces/${id}/state`;
+      const state = await fetch(stateUrl);
       await state.text();
       assert.equal(state.status, 200);
-      assert.equal(state.headers.get('x-cache-status'), null, 'the API is proxied uncached');
+      assert.match(
+        state.headers.get('x-cache-status') ?? '',
+        /^(MISS|HIT|EXPIRED|REVALIDATED|UPDATING|STALE)$/,
+        'the state document is cached',
+      );
+      const repeat = await fetch(stateUrl, { headers: { 'if-none-match': state.headers.get('etag') ?? '' } });
+      await repeat.text();
+      assert.equal(repeat.status, 304, 'a matching ETag is answered 304');
       // The origin (in this process) was just under the listeners' load: a join may be shed for a
       // moment (503 + Retry-After), and a client then comes back, as ours do.
       let joined = await fetch(`${small.url}/api/spaces/${id}/join`, { method: 'POST' });

@@ -8,7 +8,7 @@ import { type Browser, chromium } from 'playwright-core';
 export const CHROMIUM = process.env.ROSTRUM_CHROMIUM ?? '/usr/bin/chromium';
 
 /** `noMicrophone`: no fake devices, so getUserMedia fails as on a machine without (or denying) one. */
-export async function launchBrowser(options: { microphoneWav?: string; noMicrophone?: boolean } = {}): Promise<Browser> {
+export async function launchBrowser(options: { microphoneWav?: string; noMicrophone?: boolean; args?: string[] } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -21,6 +21,7 @@ export async function launchBrowser(options: { microphoneWav?: string; noMicroph
       // ICE over 127.0.0.1, like every other stage test: Chromium skips loopback candidates otherwise.
       '--allow-loopback-in-peer-connection',
       ...(options.microphoneWav ? [`--use-file-for-fake-audio-capture=${options.microphoneWav}`] : []),
+      ...(options.args ?? []),
     ],
   });
 }

@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { freePort, ROOT, tempDir } from './server.js';
 import { withDefaultsReplaced } from './shipped.js';
+import { selfSignedCertificate, type TestCertificate } from './tls.js';
 
 export const NGINX = process.env.ROSTRUM_NGINX ?? '/usr/sbin/nginx';
 export const EDGE_CONF = path.join(ROOT, 'deploy/nginx/edge.conf');
@@ -20,6 +21,9 @@ export const EDGE_CONF = path.join(ROOT, 'deploy/nginx/edge.conf');
 export const EDGE_DEFAULTS = {
   origin: '127.0.0.1:8080',
   listen: 'listen 80;',
+  listenTls: 'listen 443 ssl http2;',
+  cert: '/etc/ssl/rostrum/fullchain.pem',
+  key: '/etc/ssl/rostrum/privkey.pem',
   cache: '/var/cache/nginx/rostrum-cache',
   temp: '/var/cache/nginx/rostrum-temp',
 } as const;
@@ -54,6 +58,10 @@ export interface EdgeLogLine {
 export interface NginxEdge {
   url: string;
   port: number;
+  /** The same edge over HTTPS (HTTP/2), with a self-signed certificate for `tlsHost` (and 127.0.0.1). */
+  httpsUrl: string;
+  tlsPort: number;
+  certificate: TestCertificate;
   dir: string;
   accessLog: string;
   /** The access log so far, parsed. */
@@ -62,11 +70,27 @@ export interface NginxEdge {
 }
 
 /** edge.conf with its defaults replaced. */
-export function edgeConf(options: { origin: string; port: number; cacheDir: string; tempDir: string }): string {
+export function edgeConf(options: {
+  origin: string;
+  port: number;
+  tlsPort: number;
+  cert: string;
+  key: string;
+  cacheDir: string;
+  tempDir: string;
+}): string {
   return withDefaultsReplaced(
     fs.readFileSync(EDGE_CONF, 'utf8'),
     EDGE_DEFAULTS,
-    { origin: options.origin, listen: `listen 127.0.0.1:${options.port};`, cache: options.cacheDir, temp: options.tempDir },
+    {
+      origin: options.origin,
+      listen: `listen 127.0.0.1:${options.port};`,
+      listenTls: `listen 127.0.0.1:${options.tlsPort} ssl http2;`,
+      cert: options.cert,
+      key: options.key,
+      cache: options.cacheDir,
+      temp: options.tempDir,
+    },
     'edge.conf',
   );
 }
@@ -138,15 +162,28 @@ function waitForPort(port: number, child: ChildProcess, dir: string, timeoutMs =
   });
 }
 
-/** Starts an edge in front of `origin` (host:port). Checks the configuration with `nginx -t` first. */
-export async function startEdge(origin: string): Promise<NginxEdge> {
+/**
+ * Starts an edge in front of `origin` (host:port), over HTTP and HTTPS (a self-signed certificate for
+ * `tlsHost`). Checks the configuration with `nginx -t` first.
+ */
+export async function startEdge(origin: string, options: { tlsHost?: string; tlsPort?: number } = {}): Promise<NginxEdge> {
   const dir = tempDir('rostrum-edge-');
   // nginx's workers run as its default user (not root): they must reach the cache under this directory.
   fs.chmodSync(dir, 0o755);
   const port = await freePort();
+  const tlsPort = options.tlsPort ?? (await freePort());
+  const certificate = selfSignedCertificate(path.join(dir, 'tls'), options.tlsHost ?? 'edge.rostrum.test');
   fs.writeFileSync(
     path.join(dir, 'edge.conf'),
-    edgeConf({ origin, port, cacheDir: path.join(dir, 'cache'), tempDir: path.join(dir, 'proxy_temp') }),
+    edgeConf({
+      origin,
+      port,
+      tlsPort,
+      cert: certificate.cert,
+      key: certificate.key,
+      cacheDir: path.join(dir, 'cache'),
+      tempDir: path.join(dir, 'proxy_temp'),
+    }),
   );
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(conf, mainConf(dir));
@@ -171,6 +208,9 @@ export async function startEdge(origin: string): Promise<NginxEdge> {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    httpsUrl: `https://${options.tlsHost ?? 'edge.rostrum.test'}:${tlsPort}`,
+    tlsPort,
+    certificate,
     dir,
     accessLog,
     log: () => parseEdgeLog(fs.existsSync(accessLog) ? fs.readFileSync(accessLog, 'utf8') : ''),
