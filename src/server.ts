@@ -4,6 +4,7 @@
  * in the code knows which implementation it was given.
  */
 import { createSecretKey } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -45,8 +46,10 @@ export interface RostrumServer {
   /** The media plane (tests reach the worker through it). */
   readonly media: MediaPlane;
   readonly log: Logger;
-  /** The base URL the server answers on. */
+  /** The base URL the server answers on (its public URL when one is configured). */
   readonly url: string;
+  /** Where this machine reaches the server itself, whatever stands in front of it (the demo bot uses it). */
+  readonly localUrl: string;
   /** Stops taking requests, lets in-flight ones finish (up to the drain deadline), closes everything. */
   close(): Promise<void>;
 }
@@ -232,5 +235,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     return closing;
   };
 
-  return { app, config, credentials, urls, spaces, broadcaster, media, log, url: urls.base, close };
+  const port = (app.server.address() as AddressInfo).port;
+  // Listening on every address: the one the stage's sessions bind, so a bot on this machine finds their candidates.
+  const localHost =
+    config.host === '0.0.0.0' || config.host === '::' ? network.listenIp : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const localUrl = `http://${localHost}:${port}`;
+  return { app, config, credentials, urls, spaces, broadcaster, media, log, url: urls.base, localUrl, close };
 }

@@ -17,7 +17,8 @@ const DEMO_SPEAKER = 'demo-bot';
  * opens the link hears the broadcast at once. Retries every 5 s until it is on stage. Returns a stopper.
  */
 function startDemoSpeaker(server: RostrumServer, spaceId: string): () => Promise<void> {
-  const { credentials, urls, log } = server;
+  // The bot reaches the server where this machine does, not through the public URL (an edge in front).
+  const { credentials, localUrl, log } = server;
   let bot: SpeakerBot | undefined;
   let retry: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -31,11 +32,11 @@ function startDemoSpeaker(server: RostrumServer, spaceId: string): () => Promise
       ttlSeconds: 24 * 3600,
     });
     const post = (path: string) =>
-      fetch(`${urls.base}/api/spaces/${spaceId}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      fetch(`${localUrl}/api/spaces/${spaceId}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     await post('/stage'); // 200, or 409 when it is already seated (a restart)
     const unmuted = await post(`/participants/${DEMO_SPEAKER}/unmute`);
     if (!unmuted.ok) throw new Error(`could not take the stage: HTTP ${unmuted.status}`);
-    bot = await SpeakerBot.join({ server: urls.base, token, frameAt: (i) => chimeFrame(i), keepHeard: false });
+    bot = await SpeakerBot.join({ server: localUrl, token, frameAt: (i) => chimeFrame(i), keepHeard: false });
     if (stopped) await bot.close();
     else log.info({ spaceId, identity: DEMO_SPEAKER }, 'demo speaker on stage');
   };
