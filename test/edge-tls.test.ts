@@ -36,7 +36,8 @@ describe('through the TLS edge', () => {
   before(async () => {
     const tlsPort = await freePort();
     publicUrl = `https://${HOST}:${tlsPort}`;
-    t = await startTestServer({ publicUrl, trustProxy: ['127.0.0.1'] });
+    // One machine: the stage stays on loopback, where the bot (and Chromium) reach it.
+    t = await startTestServer({ publicUrl, trustProxy: ['127.0.0.1'], rtcListenIp: '127.0.0.1' });
     // The server hands out its public URL; the test and the edge reach it where it listens.
     const origin = `127.0.0.1:${(t.server.app.server.address() as AddressInfo).port}`;
     const api = new Api(`http://${origin}`);

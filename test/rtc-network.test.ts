@@ -11,14 +11,18 @@ import { announceCandidates, chooseListenIp, parseAddresses, parsePortRange } fr
 import { iceServersFor, parseIceUrls, turnCredential } from '../src/stage/turn-credentials.js';
 
 describe('rtc network settings', () => {
-  test('the listen address is loopback on loopback, the host when it is one address, else an interface’s', () => {
-    assert.equal(chooseListenIp('127.0.0.1', undefined), '127.0.0.1');
-    assert.equal(chooseListenIp('localhost', undefined), '127.0.0.1');
-    assert.equal(chooseListenIp('10.1.2.3', undefined), '10.1.2.3');
-    assert.equal(chooseListenIp('0.0.0.0', '10.9.9.9'), '10.9.9.9', 'configured wins');
-    assert.match(chooseListenIp('0.0.0.0', undefined), /^\d+\.\d+\.\d+\.\d+$/);
-    assert.notEqual(chooseListenIp('0.0.0.0', undefined), '0.0.0.0');
-    assert.throws(() => chooseListenIp('0.0.0.0', 'eth0'), /ROSTRUM_RTC_LISTEN_IP must be an IPv4 address/);
+  test('the listen address: loopback for this machine only, the host when it is one address, else the default route’s', () => {
+    const external = chooseListenIp({ host: '0.0.0.0' });
+    assert.match(external, /^\d+\.\d+\.\d+\.\d+$/);
+    assert.ok(!external.startsWith('127.') && external !== '0.0.0.0', external);
+    assert.equal(chooseListenIp({ host: '127.0.0.1' }), '127.0.0.1');
+    assert.equal(chooseListenIp({ host: 'localhost', publicUrl: 'http://127.0.0.1:8080' }), '127.0.0.1');
+    assert.equal(chooseListenIp({ host: '10.1.2.3' }), '10.1.2.3');
+    assert.equal(chooseListenIp({ host: '0.0.0.0', configured: '10.9.9.9' }), '10.9.9.9', 'configured wins');
+    // Loopback behind an edge on the same machine, or announcing a public address: speakers are elsewhere.
+    assert.equal(chooseListenIp({ host: '127.0.0.1', publicUrl: 'https://rostrum.example.com' }), external);
+    assert.equal(chooseListenIp({ host: '127.0.0.1', announced: ['203.0.113.7'] }), external);
+    assert.throws(() => chooseListenIp({ host: '0.0.0.0', configured: 'eth0' }), /ROSTRUM_RTC_LISTEN_IP must be an IPv4 address/);
   });
 
   test('port ranges are LOW-HIGH or one port, within 1024-65535', () => {

@@ -135,7 +135,7 @@ describe('announced addresses', () => {
   let id: string;
 
   before(async () => {
-    t = await startTestServer({ rtcAnnouncedIps: ['203.0.113.7', '2001:db8::7'] });
+    t = await startTestServer({ rtcAnnouncedIps: ['203.0.113.7', '2001:db8::7'], rtcListenIp: '127.0.0.1' });
     id = await createSpace(t, { live: true });
   });
   after(() => t.close());

@@ -32,17 +32,27 @@ export function isLoopback(host: string): boolean {
 const isWildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '';
 
 /**
- * The address sessions bind: loopback when the server listens on loopback; the address it listens on
- * when that is one address; otherwise (0.0.0.0) the address of the interface that holds the default
- * route, as the address a NAT in front of the machine forwards to.
+ * The address sessions bind. Configured, it is that. Otherwise: loopback when the server serves only
+ * this machine (it listens on loopback, hands out no public URL elsewhere and announces nothing);
+ * the address it listens on when that is one address; else — listening on every address, or on
+ * loopback behind an edge on the same machine — the address of the interface that holds the
+ * default route, the one a NAT in front of the machine forwards to.
  */
-export function chooseListenIp(host: string, configured: string | undefined): string {
+export function chooseListenIp(options: {
+  host: string;
+  configured?: string | undefined;
+  announced?: string[];
+  publicUrl?: string | undefined;
+}): string {
+  const { host, configured } = options;
   if (configured) {
     if (!isIPv4(configured)) throw new Error(`ROSTRUM_RTC_LISTEN_IP must be an IPv4 address, got "${configured}"`);
     return configured;
   }
-  if (isLoopback(host)) return '127.0.0.1';
-  if (isIPv4(host) && !isWildcard(host)) return host;
+  const publicHost = options.publicUrl ? new URL(options.publicUrl).hostname : undefined;
+  const thisMachineOnly = isLoopback(host) && !options.announced?.length && (!publicHost || isLoopback(publicHost));
+  if (thisMachineOnly) return '127.0.0.1';
+  if (isIPv4(host) && !isWildcard(host) && !isLoopback(host)) return host;
   const found = defaultRouteAddress() ?? firstExternalAddress();
   if (!found) throw new Error('no IPv4 address to bind WebRTC sessions on: set ROSTRUM_RTC_LISTEN_IP');
   return found;
@@ -77,13 +87,19 @@ function firstExternalAddress(): string | undefined {
 /** The network the configuration describes. */
 export function rtcNetworkOf(config: {
   host: string;
+  publicUrl: string | undefined;
   rtcListenIp: string | undefined;
   rtcAnnouncedIps: string[];
   rtcPortRange: [number, number] | undefined;
   rtcTcp: boolean;
 }): RtcNetwork {
   return {
-    listenIp: chooseListenIp(config.host, config.rtcListenIp),
+    listenIp: chooseListenIp({
+      host: config.host,
+      configured: config.rtcListenIp,
+      announced: config.rtcAnnouncedIps,
+      publicUrl: config.publicUrl,
+    }),
     announcedIps: config.rtcAnnouncedIps,
     portRange: config.rtcPortRange,
     tcp: config.rtcTcp,

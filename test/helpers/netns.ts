@@ -8,6 +8,8 @@
  */
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 
 export const INTERNET = '198.51.100';
 /** The test process's own address on the lab's internet. */
@@ -56,12 +58,17 @@ function removeOrphanedLabs(): void {
 
 export class Lab {
   private readonly namespaces: string[] = [];
+  private readonly routers: string[] = [];
+  private uplinked = false;
+  private forwardingWas = '0';
+  private readonly masquerade: string[];
   private links = 0;
   private natServers = 0;
   private readonly onExit = () => this.destroySync();
 
   private constructor(readonly prefix: string) {
     process.once('exit', this.onExit);
+    this.masquerade = ['-s', `${INTERNET}.0/24`, '!', '-d', `${INTERNET}.0/24`, '-j', 'MASQUERADE', '-m', 'comment', '--comment', prefix];
   }
 
   /**
@@ -119,8 +126,32 @@ export class Lab {
     this.ip(ns, 'route', 'add', 'default', 'via', `10.77.${n}.1`);
     this.exec(router, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     this.exec(router, ['iptables', '-t', 'nat', '-A', 'PREROUTING', '-d', publicIp, '-j', 'DNAT', '--to-destination', privateIp]);
+    // Hairpin: the server reaching its own public address (a relay on it, to Rostrum) comes back to it.
+    this.exec(router, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', `10.77.${n}.0/24`, '-d', privateIp, '-j', 'MASQUERADE']);
     this.exec(router, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', privateIp, '-j', 'SNAT', '--to-source', publicIp]);
+    this.routers.push(router);
     return { ns, publicIp, privateIp };
+  }
+
+  /**
+   * Connects the lab's internet to the real one through this machine (forwarding and masquerading in
+   * the root namespace), for a server that must install packages. Undone by destroy().
+   */
+  uplink(): void {
+    if (this.uplinked) return;
+    this.forwardingWas = sh(['sysctl', '-n', 'net.ipv4.ip_forward']).trim();
+    sh(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    sh(['iptables', '-t', 'nat', '-A', 'POSTROUTING', ...this.masquerade]);
+    this.uplinked = true;
+    for (const router of this.routers) this.ip(router, 'route', 'replace', 'default', 'via', ROOT_IP);
+  }
+
+  /** Names the namespace `ns` resolves (its /etc/hosts, as `ip netns exec` mounts /etc/netns/NS/hosts). */
+  setHosts(ns: string, entries: Record<string, string>): void {
+    const dir = path.join('/etc/netns', ns);
+    fs.mkdirSync(dir, { recursive: true });
+    const lines = ['127.0.0.1 localhost', '::1 localhost', ...Object.entries(entries).map(([name, ip]) => `${ip} ${name}`)];
+    fs.writeFileSync(path.join(dir, 'hosts'), `${lines.join('\n')}\n`);
   }
 
   /** Drops UDP in and out of namespace `ns` (to and from `peer` only, when given): a network that blocks UDP. */
@@ -151,7 +182,15 @@ export class Lab {
   }
 
   private destroySync(): void {
-    for (const ns of this.namespaces.splice(0).reverse()) removeNamespace(ns);
+    if (this.uplinked) {
+      spawnSync('iptables', ['-t', 'nat', '-D', 'POSTROUTING', ...this.masquerade]);
+      spawnSync('sysctl', ['-qw', `net.ipv4.ip_forward=${this.forwardingWas}`]);
+      this.uplinked = false;
+    }
+    for (const ns of this.namespaces.splice(0).reverse()) {
+      removeNamespace(ns);
+      fs.rmSync(path.join('/etc/netns', ns), { recursive: true, force: true });
+    }
   }
 
   private addNamespace(name: string): string {
