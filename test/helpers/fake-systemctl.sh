@@ -76,7 +76,11 @@ done
 
 case "$command" in
   daemon-reload) ;;
-  enable) $now && for u in "${units[@]}"; do stop_unit "$u"; start_unit "$u"; done ;;
+  enable)
+    if $now; then
+      for u in "${units[@]}"; do stop_unit "$u"; start_unit "$u"; done
+    fi
+    ;;
   start) for u in "${units[@]}"; do start_unit "$u"; done ;;
   stop) for u in "${units[@]}"; do stop_unit "$u"; done ;;
   restart) for u in "${units[@]}"; do stop_unit "$u"; start_unit "$u"; done ;;
