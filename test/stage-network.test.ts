@@ -7,6 +7,7 @@
  * The same across NAT and with UDP blocked, in network namespaces: test/stage-nat.test.ts.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -19,7 +20,7 @@ import { capture } from './helpers/capture.js';
 import { type Coturn, startCoturn } from './helpers/coturn.js';
 import { createSpace } from './helpers/fixture.js';
 import { freePortRange } from './helpers/ports.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { ROOT, startTestServer, type TestServer } from './helpers/server.js';
 import { type BareStageClient, bareStageClient, candidatesOf } from './helpers/stage-client.js';
 
 const PRESENT = 2e-3;
@@ -267,6 +268,29 @@ describe('TURN (a real coturn, from deploy/coturn/turnserver.conf)', () => {
       }
     });
   }
+
+  test('a peer connection that allocated a relay lets its process end once closed (its refresh timer stops)', async () => {
+    // werift 0.24 slept until the allocation's next refresh (minutes) in a timer close() could not stop.
+    const now = Math.floor(Date.now() / 1000);
+    const { username, credential } = turnCredential(secret, 'exit', now + 60);
+    const config = JSON.stringify({ iceServers: [{ urls: turn.urls.udp, username, credential }], iceTransportPolicy: 'relay' });
+    const child = [
+      `import { RTCPeerConnection } from 'werift';`,
+      `import { gatheringComplete, rtcConfig } from ${JSON.stringify(new URL('../src/stage/rtc-config.js', import.meta.url).href)};`,
+      `const pc = new RTCPeerConnection(rtcConfig(true, ${config}));`,
+      `pc.addTransceiver('audio', { direction: 'sendonly' });`,
+      `await pc.setLocalDescription(await pc.createOffer());`,
+      `await gatheringComplete(pc);`,
+      `if (!/ typ relay/.test(pc.localDescription.sdp)) { console.error('no relay'); process.exit(2); }`,
+      `await pc.close();`,
+      `console.log('closed');`,
+    ].join('\n');
+    const started = Date.now();
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', child], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 0, `${run.stdout}${run.stderr}`);
+    assert.match(run.stdout, /closed/);
+    assert.ok(Date.now() - started < 20_000, `the process ended ${Date.now() - started} ms after it started`);
+  });
 
   test('coturn relays for a fresh credential, and refuses one past its expiry or minted with another secret', async () => {
     const relayCandidates = async (username: string, credential: string) => {

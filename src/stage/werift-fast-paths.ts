@@ -15,6 +15,11 @@
  *   goes to dns.lookup).
  * - ICE's send went through three nested async functions per packet (sendOnIce, below).
  *
+ * And one fix: a TURN allocation's refresh slept — 5/6 of the allocation's lifetime, ten minutes with
+ * coturn — in a timers/promises setTimeout that close() could not cancel, so a closed peer
+ * connection that had used TURN kept its process alive that long (a bot's CLI, a test file). The
+ * refresh now runs on a timer close() clears (installTurnRefresh).
+ *
  * All are swapped in through werift's exported classes (a prototype method and statics), so
  * werift stays an unmodified dependency; test/werift-fast-paths.test.ts checks each against
  * werift's own implementation, and every stage test runs through them.
@@ -22,7 +27,18 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import { ProtectionProfileAeadAes128Gcm, RTCDtlsTransport, RtpHeader, type SrtcpSession, type SrtpSession, UdpTransport } from 'werift';
+import {
+  classes,
+  Message,
+  methods,
+  ProtectionProfileAeadAes128Gcm,
+  RTCDtlsTransport,
+  RtpHeader,
+  type SrtcpSession,
+  type SrtpSession,
+  TurnProtocol,
+  UdpTransport,
+} from 'werift';
 import { GcmSrtcpReceiver, GcmSrtcpSender, GcmSrtpReceiver, GcmSrtpSender } from './srtp/gcm-srtp-session.js';
 
 /** werift's own header parser, kept for the test that compares the two. */
@@ -237,6 +253,7 @@ export function installWeriftFastPaths(): void {
     await internals.init();
     return transport;
   };
+  installTurnRefresh();
   const update = RTCDtlsTransport.prototype.updateSrtpSession;
   RTCDtlsTransport.prototype.updateSrtpSession = function (this: RTCDtlsTransport) {
     update.call(this);
@@ -245,6 +262,54 @@ export function installWeriftFastPaths(): void {
       this.srtcp = new GcmSrtcpSession(this.srtcp) as unknown as SrtcpSession;
     }
   };
+}
+
+/** What of werift's TurnProtocol the refresh replacement uses (`refresh` is an instance field there). */
+interface TurnInternals {
+  server: TurnProtocol['server'];
+  refresh: (exp: number) => void;
+  requestWithRetry: TurnProtocol['requestWithRetry'];
+}
+
+const refreshTimers = new WeakMap<object, NodeJS.Timeout>();
+
+/** Before werift allocates (and starts its refresh), its refresh becomes one close() can stop. */
+function installTurnRefresh(): void {
+  const connectionMade = TurnProtocol.prototype.connectionMade;
+  TurnProtocol.prototype.connectionMade = function (this: TurnProtocol) {
+    (this as unknown as TurnInternals).refresh = (exp) => scheduleTurnRefresh(this as unknown as TurnInternals, exp);
+    return connectionMade.call(this);
+  };
+  const close = TurnProtocol.prototype.close;
+  TurnProtocol.prototype.close = function (this: TurnProtocol) {
+    clearTimeout(refreshTimers.get(this));
+    refreshTimers.delete(this);
+    return close.call(this);
+  };
+}
+
+/** Refreshes the allocation at 5/6 of its lifetime (werift's own schedule), again and again until closed. */
+function scheduleTurnRefresh(turn: TurnInternals, exp: number): void {
+  const timer = setTimeout(
+    async () => {
+      const request = new Message(methods.REFRESH, classes.REQUEST);
+      request.setAttribute('LIFETIME', exp);
+      try {
+        const [answer] = await turn.requestWithRetry(request, turn.server);
+        exp = answer.getAttributeValue('LIFETIME') as number;
+      } catch {
+        // As werift: keep trying at the same pace; the allocation may still be alive.
+      }
+      if (refreshTimers.has(turn)) scheduleTurnRefresh(turn, exp);
+    },
+    (5 / 6) * exp * 1000,
+  );
+  refreshTimers.set(turn, timer);
+}
+
+/** Whether a TURN allocation's refresh is scheduled (for the tests). */
+export function turnRefreshScheduled(turn: object): boolean {
+  return refreshTimers.has(turn);
 }
 
 /** Whether a transport's SRTP runs through GcmSrtpSession (for the tests). */
