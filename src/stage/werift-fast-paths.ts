@@ -15,10 +15,11 @@
  *   goes to dns.lookup).
  * - ICE's send went through three nested async functions per packet (sendOnIce, below).
  *
- * And one fix: a TURN allocation's refresh slept — 5/6 of the allocation's lifetime, ten minutes with
- * coturn — in a timers/promises setTimeout that close() could not cancel, so a closed peer
- * connection that had used TURN kept its process alive that long (a bot's CLI, a test file). The
- * refresh now runs on a timer close() clears (installTurnRefresh).
+ * And two fixes of TURN's leaks: an allocation's refresh slept — 5/6 of its lifetime, ten minutes with
+ * coturn — in a timers/promises setTimeout that close() could not cancel, and a refused allocation
+ * (a wrong or expired credential) left its socket open; either kept the process alive long after its
+ * peer connection closed (a bot's CLI, a test file). The refresh now runs on a timer close() clears,
+ * and a refused allocation closes its socket (installTurnRefresh).
  *
  * All are swapped in through werift's exported classes (a prototype method and statics), so
  * werift stays an unmodified dependency; test/werift-fast-paths.test.ts checks each against
@@ -276,9 +277,15 @@ const refreshTimers = new WeakMap<object, NodeJS.Timeout>();
 /** Before werift allocates (and starts its refresh), its refresh becomes one close() can stop. */
 function installTurnRefresh(): void {
   const connectionMade = TurnProtocol.prototype.connectionMade;
-  TurnProtocol.prototype.connectionMade = function (this: TurnProtocol) {
+  TurnProtocol.prototype.connectionMade = async function (this: TurnProtocol) {
     (this as unknown as TurnInternals).refresh = (exp) => scheduleTurnRefresh(this as unknown as TurnInternals, exp);
-    return connectionMade.call(this);
+    try {
+      return await connectionMade.call(this);
+    } catch (err) {
+      // An allocation refused (a wrong or expired credential) left werift's socket to the TURN server open.
+      await this.transport.close().catch(() => undefined);
+      throw err;
+    }
   };
   const close = TurnProtocol.prototype.close;
   TurnProtocol.prototype.close = function (this: TurnProtocol) {
