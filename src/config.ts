@@ -89,6 +89,14 @@ export interface Config {
   turnSecret: string | undefined;
   /** How long a minted TURN credential works, seconds. Default 86400 (ROSTRUM_TURN_TTL). */
   turnTtlSeconds: number;
+  /** PostgreSQL for the durable record (several nodes share it): postgres://user:pass@host:5432/db. Default none: SQLite in dataDir (ROSTRUM_DATABASE_URL). */
+  databaseUrl: string | undefined;
+  /** Redis for what nodes share (leases, the change log, counts, limits): redis://host:6379. Default none: in process (ROSTRUM_REDIS_URL). */
+  redisUrl: string | undefined;
+  /** This node's name among several. Default: generated at start (ROSTRUM_NODE_ID). */
+  nodeId: string | undefined;
+  /** Where the other nodes (and an edge) reach this node, e.g. http://10.0.0.11:8080. Default: the address it listens on (ROSTRUM_NODE_URL). */
+  nodeUrl: string | undefined;
   /** pino level: fatal|error|warn|info|debug|trace|silent. Default info (ROSTRUM_LOG_LEVEL). */
   logLevel: string;
   /** Create and start a demo space on boot (npm start). Default false (--demo). */
@@ -109,6 +117,25 @@ function powModeFrom(value: string | undefined): Config['powMode'] {
   if (value === undefined || value === '') return 'auto';
   if (value === 'auto' || value === 'on' || value === 'off') return value;
   throw new Error(`ROSTRUM_POW must be auto, on or off, got "${value}"`);
+}
+
+function urlFrom(value: string | undefined, name: string, protocols: string[]): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${name} must be a URL (${protocols[0]}//…), got "${value}"`);
+  }
+  if (!protocols.includes(url.protocol))
+    throw new Error(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got "${value}"`);
+  return value;
+}
+
+function nodeIdFrom(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) throw new Error(`ROSTRUM_NODE_ID must be 1-64 letters, digits, _ . -, got "${value}"`);
+  return value;
 }
 
 /** Reads the environment; `overrides` (from CLI flags) win over it. */
@@ -157,6 +184,10 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     turnUrls: parseIceUrls(env.ROSTRUM_TURN_URLS),
     turnSecret: env.ROSTRUM_TURN_SECRET || undefined,
     turnTtlSeconds: intFrom(env.ROSTRUM_TURN_TTL, 86_400, 'ROSTRUM_TURN_TTL', 60),
+    databaseUrl: urlFrom(env.ROSTRUM_DATABASE_URL, 'ROSTRUM_DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: urlFrom(env.ROSTRUM_REDIS_URL, 'ROSTRUM_REDIS_URL', ['redis:', 'rediss:']),
+    nodeId: nodeIdFrom(env.ROSTRUM_NODE_ID),
+    nodeUrl: urlFrom(env.ROSTRUM_NODE_URL, 'ROSTRUM_NODE_URL', ['http:', 'https:']),
     logLevel: env.ROSTRUM_LOG_LEVEL || 'info',
     demo: false,
     strictEvents: env.ROSTRUM_STRICT_EVENTS === '1',

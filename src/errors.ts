@@ -72,6 +72,11 @@ export const ERRORS = {
   recording_pending: { status: 503, message: 'The recording is being made; retry shortly.' },
   overloaded: { status: 503, message: 'The server is busy; retry after the time given.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another node.' },
+  stale_owner: { status: 503, message: 'This node no longer owns the space (another took it over); retry, and the new owner answers.' },
+  store_unavailable: {
+    status: 503,
+    message: 'The database does not answer; a change that must be durable cannot be made now. Retry after the time given.',
+  },
   rtc_unavailable: {
     status: 503,
     message: 'No WebRTC session could be opened: every port of ROSTRUM_RTC_PORT_RANGE is in use, or the port could not be bound; retry.',

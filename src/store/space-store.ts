@@ -1,7 +1,12 @@
 /**
  * SpaceStore: the durable record of spaces and of every stage and moderation change. A write is
- * durable when its promise resolves. Implementations: sqlite/ (embedded default); PostgreSQL later.
- * test/store/space-store-contract.ts is the suite every implementation must pass.
+ * durable when its promise resolves. Implementations: sqlite/ (embedded default), postgres/ (scaled
+ * out). test/store/space-store-contract.ts is the suite every implementation must pass.
+ *
+ * Fencing: when several nodes run, one owns each space and is its only writer. Taking a space
+ * (`claim`) raises its epoch; every commit of the owner carries its fence, and the store refuses a
+ * commit whose epoch is older than the space's (`stale_owner`) — so an owner that was paused past its
+ * lease can never overwrite what its successor wrote (Kleppmann, "How to do distributed locking").
  */
 
 import type {
@@ -15,6 +20,7 @@ import type {
   StageMember,
   StageRequest,
 } from '../control/model.js';
+import { fail, type RostrumError } from '../errors.js';
 import type { Identity, SpaceId } from '../ids.js';
 
 /** The fields of a space that change after creation. */
@@ -47,6 +53,12 @@ export type StoreOp =
   | { op: 'demotion.put'; demotion: Demotion }
   | { op: 'action.append'; action: ActionRecord };
 
+/** The writer of a commit: the owning node and the epoch it claimed the space with. */
+export interface Fence {
+  node: string;
+  epoch: number;
+}
+
 export interface SpaceQuery {
   states?: readonly SpaceState[];
   hostIdentity?: Identity;
@@ -62,8 +74,15 @@ export interface SpaceStore {
   /** The whole live truth of one space, or undefined. */
   loadSpace(id: SpaceId): Promise<SpaceSnapshot | undefined>;
   listSpaces(query: SpaceQuery): Promise<Space[]>;
-  /** Applies every op or none; throws space_not_found for an unknown space. */
-  commit(id: SpaceId, ops: readonly StoreOp[]): Promise<void>;
+  /**
+   * Applies every op or none; throws space_not_found for an unknown space, and stale_owner when
+   * `fence` is older than the space's epoch (another node claimed it since).
+   */
+  commit(id: SpaceId, ops: readonly StoreOp[], fence?: Fence): Promise<void>;
+  /** Makes `node` the space's owner with a new, higher epoch, which it returns; space_not_found if unknown. */
+  claim(id: SpaceId, node: string): Promise<number>;
+  /** Who owns the space by the store's record (the last claim), if anyone. */
+  owner(id: SpaceId): Promise<Fence | undefined>;
   /** The moderation log, oldest first. */
   listActions(id: SpaceId, limit: number): Promise<ActionRecord[]>;
   /** Registers a reminder; false when it was already there. */
@@ -73,4 +92,13 @@ export interface SpaceStore {
   /** Resolves when the store answers; for readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The refusal of a commit fenced with an epoch older than the space's. */
+export function staleOwner(id: SpaceId, fence: Fence, current: number): RostrumError {
+  return fail(
+    'stale_owner',
+    `Node ${fence.node} wrote to space ${id} with epoch ${fence.epoch}; it has been claimed since (epoch ${current}).`,
+    1,
+  );
 }

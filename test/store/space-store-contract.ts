@@ -16,6 +16,8 @@ export interface OpenedStore {
   store: SpaceStore;
   /** Opens the same storage again (after `store` was closed); omitted when the store is not durable. */
   reopen?: () => Promise<SpaceStore>;
+  /** Opens a second handle on the same storage while the first is open: another node. */
+  another?: () => Promise<SpaceStore>;
   /** Closes whatever is still open and removes the storage. */
   cleanup: () => Promise<void>;
 }
@@ -83,6 +85,12 @@ async function seed(store: SpaceStore, id: string, overrides: Partial<Space> = {
   await store.createSpace(space, host);
   return { space, host };
 }
+
+const isStaleOwner = (err: unknown): boolean => {
+  assert.ok(err instanceof RostrumError, `expected a RostrumError, got ${String(err)}`);
+  assert.equal(err.code, 'stale_owner');
+  return true;
+};
 
 const isSpaceNotFound = (err: unknown): boolean => {
   assert.ok(err instanceof RostrumError, `expected a RostrumError, got ${String(err)}`);
@@ -560,6 +568,80 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
           assert.equal(await store.countReminders(space.id), 3);
           assert.equal(await store.countReminders(sid('other')), 1);
           assert.equal(await store.countReminders(sid('no-such-space')), 0);
+        }));
+    });
+
+    describe('fencing: one owner per space, stale ones refused', () => {
+      test('claim raises the epoch by one each time and records the node, which owner() reads back', () =>
+        withStore(async (store) => {
+          const { space } = await seed(store, 's');
+          assert.equal(await store.owner(space.id), undefined, 'nobody owns a new space');
+          const first = await store.claim(space.id, 'node-a');
+          const second = await store.claim(space.id, 'node-b');
+          assert.equal(second, first + 1);
+          assert.deepEqual(await store.owner(space.id), { node: 'node-b', epoch: second });
+          await assert.rejects(store.claim(sid('ghost'), 'node-a'), isSpaceNotFound);
+          assert.equal(await store.owner(sid('ghost')), undefined);
+        }));
+
+      test('a commit fenced with the current epoch applies; one with an older epoch is refused with stale_owner and applies nothing', () =>
+        withStore(async (store) => {
+          const { space, host } = await seed(store, 's');
+          const old = await store.claim(space.id, 'node-a');
+          await store.commit(space.id, [{ op: 'space.update', patch: { title: 'By A' } }], { node: 'node-a', epoch: old });
+          const current = await store.claim(space.id, 'node-b');
+          const before = await load(store, 's');
+
+          await assert.rejects(
+            store.commit(
+              space.id,
+              [
+                { op: 'space.update', patch: { title: 'By stale A' } },
+                { op: 'action.append', action: { at: T0, actor: host.identity, action: 'stale', target: null } },
+              ],
+              { node: 'node-a', epoch: old },
+            ),
+            isStaleOwner,
+          );
+          assert.deepEqual(await load(store, 's'), before);
+          assert.deepEqual(await store.listActions(space.id, 10), []);
+
+          await store.commit(space.id, [{ op: 'space.update', patch: { title: 'By B' } }], { node: 'node-b', epoch: current });
+          assert.equal((await load(store, 's')).space.title, 'By B');
+          // Unfenced (one node, the embedded default) still commits.
+          await store.commit(space.id, [{ op: 'space.update', patch: { title: 'Unfenced' } }]);
+          assert.equal((await load(store, 's')).space.title, 'Unfenced');
+        }));
+
+      test('two nodes on one space at once: once B claims it, every commit A still sends is refused and B’s apply', (t) =>
+        withStore(async (a, opened) => {
+          if (!opened.another) {
+            t.skip('this store has no second handle');
+            return;
+          }
+          const b = await opened.another();
+          const { space, host } = await seed(a, 's');
+          const epochA = await a.claim(space.id, 'node-a');
+          await a.commit(space.id, [{ op: 'stage.put', member: member('from-a-before') }], { node: 'node-a', epoch: epochA });
+          const epochB = await b.claim(space.id, 'node-b');
+          const fromA = Array.from({ length: 10 }, (_, i) =>
+            a.commit(space.id, [{ op: 'stage.put', member: member(`from-a-${i}`) }], { node: 'node-a', epoch: epochA }),
+          );
+          const fromB = Array.from({ length: 10 }, (_, i) =>
+            b.commit(space.id, [{ op: 'action.append', action: { at: T0 + i, actor: host.identity, action: `b-${i}`, target: null } }], {
+              node: 'node-b',
+              epoch: epochB,
+            }),
+          );
+          const results = await Promise.allSettled([...fromA, ...fromB]);
+          for (const r of results.slice(0, 10)) assert.ok(r.status === 'rejected' && isStaleOwner(r.reason));
+          for (const r of results.slice(10)) assert.equal(r.status, 'fulfilled');
+          const snapshot = await load(b, 's');
+          assert.deepEqual(
+            snapshot.stage.map((m) => m.identity),
+            sorted([host, member('from-a-before')]).map((m) => m.identity),
+          );
+          assert.equal((await b.listActions(space.id, 100)).length, 10);
         }));
     });
 

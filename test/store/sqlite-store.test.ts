@@ -30,6 +30,11 @@ async function openSqlite(): Promise<OpenedStore> {
       opened.push(store);
       return store;
     },
+    another: async () => {
+      const store = new SqliteSpaceStore(file);
+      opened.push(store);
+      return store;
+    },
     cleanup: async () => {
       for (const store of opened) await store.close();
       fs.rmSync(dir, { recursive: true, force: true });

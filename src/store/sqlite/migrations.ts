@@ -71,4 +71,6 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX actions_space ON actions (space_id, seq);`,
   `ALTER TABLE spaces ADD COLUMN reactions TEXT NOT NULL DEFAULT '{}';`,
+  `ALTER TABLE spaces ADD COLUMN owner_node TEXT;
+   ALTER TABLE spaces ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;`,
 ];

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import type { ActionRecord, Space, SpaceSnapshot, SpaceState, StageMember } from '../../control/model.js';
 import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
-import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../space-store.js';
+import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type StoreOp, staleOwner } from '../space-store.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -99,6 +99,9 @@ export class SqliteSpaceStore implements SpaceStore {
       removeReminder: db.prepare('DELETE FROM reminders WHERE space_id = ? AND identity = ?'),
       countReminders: db.prepare('SELECT count(*) AS n FROM reminders WHERE space_id = ?'),
       ping: db.prepare('SELECT 1'),
+      epoch: db.prepare('SELECT owner_epoch FROM spaces WHERE id = ?'),
+      claim: db.prepare('UPDATE spaces SET owner_epoch = owner_epoch + 1, owner_node = ? WHERE id = ? RETURNING owner_epoch'),
+      owner: db.prepare('SELECT owner_node, owner_epoch FROM spaces WHERE id = ?'),
     };
   }
 
@@ -169,11 +172,24 @@ export class SqliteSpaceStore implements SpaceStore {
     return (this.db.prepare(sql).all(...params, query.limit) as Row[]).map(toSpace);
   }
 
-  async commit(id: SpaceId, ops: readonly StoreOp[]): Promise<void> {
+  async commit(id: SpaceId, ops: readonly StoreOp[], fence?: Fence): Promise<void> {
     this.db.transaction(() => {
-      if (!this.stmts.getSpace.get(id)) throw fail('space_not_found');
+      const row = this.stmts.epoch.get(id) as { owner_epoch: number } | undefined;
+      if (!row) throw fail('space_not_found');
+      if (fence && row.owner_epoch > fence.epoch) throw staleOwner(id, fence, row.owner_epoch);
       for (const op of ops) this.apply(id, op);
     })();
+  }
+
+  async claim(id: SpaceId, node: string): Promise<number> {
+    const row = this.stmts.claim.get(node, id) as { owner_epoch: number } | undefined;
+    if (!row) throw fail('space_not_found');
+    return row.owner_epoch;
+  }
+
+  async owner(id: SpaceId): Promise<Fence | undefined> {
+    const row = this.stmts.owner.get(id) as { owner_node: string | null; owner_epoch: number } | undefined;
+    return row?.owner_node ? { node: row.owner_node, epoch: row.owner_epoch } : undefined;
   }
 
   private putStage(id: SpaceId, m: StageMember): void {

@@ -1,0 +1,79 @@
+/**
+ * The PostgreSQL schema as numbered migrations. Each runs once, in one transaction with the others of
+ * a start, recorded in schema_migrations; nodes starting at once take turns on an advisory lock, so
+ * each migration runs exactly once. Add new ones at the end and never edit an applied one.
+ * Times are epoch milliseconds (BIGINT), as everywhere inside Rostrum.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE spaces (
+     id TEXT PRIMARY KEY,
+     title TEXT NOT NULL,
+     host_identity TEXT NOT NULL,
+     host_name TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('scheduled', 'live', 'ended')),
+     scheduled_start BIGINT,
+     started_at BIGINT,
+     ended_at BIGINT,
+     recording BOOLEAN NOT NULL,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL,
+     peak_listeners INTEGER NOT NULL DEFAULT 0,
+     total_listeners INTEGER NOT NULL DEFAULT 0,
+     reactions JSONB NOT NULL DEFAULT '{}',
+     owner_node TEXT,
+     owner_epoch BIGINT NOT NULL DEFAULT 0
+   );
+   CREATE INDEX spaces_state ON spaces (state, created_at);
+   CREATE INDEX spaces_host ON spaces (host_identity, created_at);
+   CREATE TABLE stage_members (
+     space_id TEXT NOT NULL REFERENCES spaces (id),
+     identity TEXT NOT NULL,
+     name TEXT NOT NULL,
+     role TEXT NOT NULL CHECK (role IN ('host', 'cohost', 'speaker')),
+     muted BOOLEAN NOT NULL,
+     joined_at BIGINT NOT NULL,
+     PRIMARY KEY (space_id, identity)
+   );
+   CREATE TABLE stage_requests (
+     space_id TEXT NOT NULL REFERENCES spaces (id),
+     identity TEXT NOT NULL,
+     name TEXT NOT NULL,
+     requested_at BIGINT NOT NULL,
+     PRIMARY KEY (space_id, identity)
+   );
+   CREATE TABLE invites (
+     space_id TEXT NOT NULL REFERENCES spaces (id),
+     identity TEXT NOT NULL,
+     invited_by TEXT NOT NULL,
+     invited_at BIGINT NOT NULL,
+     PRIMARY KEY (space_id, identity)
+   );
+   CREATE TABLE removals (
+     space_id TEXT NOT NULL REFERENCES spaces (id),
+     identity TEXT NOT NULL,
+     removed_by TEXT NOT NULL,
+     removed_at BIGINT NOT NULL,
+     PRIMARY KEY (space_id, identity)
+   );
+   CREATE TABLE demotions (
+     space_id TEXT NOT NULL REFERENCES spaces (id),
+     identity TEXT NOT NULL,
+     at BIGINT NOT NULL,
+     PRIMARY KEY (space_id, identity)
+   );
+   CREATE TABLE reminders (
+     space_id TEXT NOT NULL REFERENCES spaces (id),
+     identity TEXT NOT NULL,
+     registered_at BIGINT NOT NULL,
+     PRIMARY KEY (space_id, identity)
+   );
+   CREATE TABLE actions (
+     seq BIGSERIAL PRIMARY KEY,
+     space_id TEXT NOT NULL REFERENCES spaces (id),
+     at BIGINT NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     target TEXT
+   );
+   CREATE INDEX actions_space ON actions (space_id, seq);`,
+];
