@@ -73,6 +73,11 @@ export const ERRORS = {
   overloaded: { status: 503, message: 'The server is busy; retry after the time given.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another node.' },
   stale_owner: { status: 503, message: 'This node no longer owns the space (another took it over); retry, and the new owner answers.' },
+  cluster_unavailable: {
+    status: 503,
+    message:
+      'Which node runs this space cannot be known now (the shared Redis does not answer) and this node does not run it; retry after the time given.',
+  },
   store_unavailable: {
     status: 503,
     message: 'The database does not answer; a change that must be durable cannot be made now. Retry after the time given.',

@@ -1,11 +1,10 @@
 /**
- * The composition root: reads the config, picks the implementations (SQLite store, in-process bus
- * on the embedded default), wires the services and the HTTP app, and owns shutdown. Nothing else
- * in the code knows which implementation it was given.
+ * The composition root: reads the config, opens the engines it names (SQLite and in process on the
+ * embedded default; PostgreSQL and Redis scaled out), picks ownership, wires the services and the
+ * HTTP app, and owns shutdown. Nothing else in the code knows which implementation it was given.
  */
 import { createSecretKey } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { createApp } from './api/app.js';
@@ -20,6 +19,12 @@ import { WaitingRoom } from './audience/waiting-room.js';
 import { Broadcaster } from './broadcast/broadcaster.js';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
+import { openEngines, redactUrl } from './cluster/engines.js';
+import { LocalOwnership } from './cluster/local-ownership.js';
+import { generatedNodeId, type NodeInfo } from './cluster/node-identity.js';
+import type { Ownership } from './cluster/ownership.js';
+import { ChangeFeed, ReadViews } from './cluster/read-views.js';
+import { RedisOwnership } from './cluster/redis-ownership.js';
 import type { Config } from './config.js';
 import { CommandRunner } from './control/commands.js';
 import { type Credentials, deriveSecret, resolveServerCredentials } from './control/credentials.js';
@@ -33,8 +38,6 @@ import type { MediaEvents, MediaPlane } from './media/media-plane.js';
 import { WorkerMedia } from './media/worker-media.js';
 import { rtcNetworkOf } from './stage/rtc-network.js';
 import { SignallingHub } from './stage/signalling-hub.js';
-import type { SpaceStore } from './store/space-store.js';
-import { SqliteSpaceStore } from './store/sqlite/sqlite-store.js';
 
 export interface RostrumServer {
   readonly app: FastifyInstance;
@@ -59,8 +62,16 @@ export function createLogger(config: Config): Logger {
 }
 
 export async function startServer(config: Config, log: Logger = createLogger(config)): Promise<RostrumServer> {
+  if (config.redisUrl && !(config.apiKey && config.apiSecret)) {
+    // Each node would otherwise make its own and refuse the tokens the others mint.
+    throw new Error('With ROSTRUM_REDIS_URL (several nodes), set ROSTRUM_API_KEY and ROSTRUM_API_SECRET: every node must share them.');
+  }
   const credentials = resolveServerCredentials(config.dataDir, config.apiKey, config.apiSecret);
-  const store: SpaceStore = new SqliteSpaceStore(path.join(config.dataDir, 'rostrum.db'));
+  const nodeId = config.nodeId ?? generatedNodeId();
+  const engines = await openEngines(config, nodeId, log);
+  const { store } = engines;
+  // Its URL once it listens (unless configured): readiness and, scaled out, the other nodes read it.
+  const node: NodeInfo = { id: nodeId, url: config.nodeUrl ?? '' };
   let metrics: Metrics | undefined;
   const bus: Bus = new LocalBus({
     onHandlerError: (err, event) => {
@@ -71,8 +82,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   });
   const tokens = new TokenAuthority([credentials], config.clockSkewSeconds);
   const registry = new SpaceRegistry(store);
-  const runner = new CommandRunner(registry, store, bus, log);
-  const spaces = new SpaceService(runner, store, bus);
+  // Which node runs each space: this one (embedded default), or a lease in Redis.
+  const ownership: Ownership = engines.redis
+    ? new RedisOwnership(node, engines.redis, store, { onError: (err, what) => log.error({ err }, `ownership: ${what}`) })
+    : new LocalOwnership(node, async (id) => (await registry.find(id)) !== undefined);
+  engines.implementations.ownership = ownership.kind;
+  // Changes go on the change log for the other nodes' read views; theirs come back into ours.
+  const feed = new ChangeFeed(engines.changeLog, ownership);
+  const readViews = new ReadViews(engines.changeLog, registry, bus, ownership);
+  const runner = new CommandRunner(registry, store, bus, log, ownership, (id, ops, events) => feed.share(id, ops, events));
+  const spaces = new SpaceService(runner, store);
   const stage = new StageService(runner);
   const audience = new AudienceService(registry, store, tokens, {
     apiKey: credentials.apiKey,
@@ -83,7 +102,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let hub: SignallingHub | undefined;
   const mediaEvents: MediaEvents = {
     slot: (session, mid, identity) => hub?.slot(session, mid, identity),
-    talking: (spaceId, identity, talking) => bus.publish('participant.talking', { spaceId, identity, talking }),
+    talking: (spaceId, identity, talking) => {
+      bus.publish('participant.talking', { spaceId, identity, talking });
+      feed.share(spaceId, [], [['participant.talking', { spaceId, identity, talking }]]);
+    },
     restarted: () => hub?.mediaRestarted(),
   };
   // Media (WebRTC sessions, routing, mixes) in a worker thread unless configured otherwise.
@@ -99,8 +121,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     media,
     bus,
     log,
+    (id) => ownership.owns(id),
   );
-  const states = new StateDocuments(audience, urls, bus, (id) => media.talking(id));
+  // A recording made here is news for every node (pages, feeds).
+  bus.subscribe('recording.ready', (ready) => {
+    if (ownership.owns(ready.spaceId)) feed.share(ready.spaceId, [], [['recording.ready', ready]]);
+  });
+  const states = new StateDocuments(audience, urls, bus, (id) => (ownership.owns(id) ? media.talking(id) : readViews.talking(id)));
   metrics = new Metrics(() => {
     const byState: Record<string, number> = { scheduled: 0, live: 0, ended: 0 };
     let listeners = 0;
@@ -117,6 +144,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       rtc: media.rtc,
     };
   });
+  engines.health.register(metrics.registry);
+  metrics.nodeInfo(nodeId, engines.implementations);
   registerSpaceHealth(metrics.registry, () => liveSpaceHealth(registry.all(), audience, broadcaster));
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),
@@ -159,7 +188,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       credentials,
       urls,
       metrics,
-      checkReady: () => store.ping(),
+      ownership,
+      // The node's own store is a readiness dependency; shared engines are reported (engine-health.ts).
+      checkReady: async () => {
+        for (const status of engines.health.status()) {
+          if (!status.shared && !status.up) throw new Error(`${status.engine}: ${status.error ?? 'does not answer'}`);
+        }
+        if (store.kind === 'sqlite') await store.ping();
+      },
+      cluster: () => ({ node, implementations: engines.implementations, engines: engines.health.status() }),
     },
     {
       logger: log,
@@ -191,13 +228,50 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   );
   const turn =
     config.turnUrls.length > 0 ? { urls: config.turnUrls, secret: config.turnSecret ?? '', ttlSeconds: config.turnTtlSeconds } : undefined;
-  hub = new SignallingHub(registry, tokens, bus, media, log, turn);
+  hub = new SignallingHub(registry, tokens, bus, media, log, turn, {
+    ownership,
+    clusterKey: deriveSecret(credentials, 'rostrum node key').toString('hex'),
+  });
   await hub.register(app);
-  // Spaces that were live when this node last stopped (or crashed) go on air again.
-  for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) broadcaster.start(space.id);
+  // A space this node takes (at start, on a request, or from a node that stopped or died) is
+  // reloaded from the store and, when live, goes on air here; one it lets go stops here.
+  ownership.onAcquired((id) => {
+    void registry
+      .refresh(id)
+      .then((live) => {
+        if (live?.space.state === 'live' && ownership.owns(id)) broadcaster.start(id);
+      })
+      .catch((err: unknown) => log.error({ err, spaceId: id }, 'could not load a space this node took'));
+  });
+  // A space that went live is taken at once by the node its ranking names (not at that node's next
+  // scan): every node hears it, the first-ranked takes it, the others only name it.
+  bus.subscribe('space.live', ({ spaceId }) => {
+    if (!ownership.owns(spaceId))
+      ownership.ownerOf(spaceId).catch((err: unknown) => log.warn({ err, spaceId }, 'could not place a space that went live'));
+  });
+  ownership.onReleased((id) => {
+    log.warn({ spaceId: id }, 'this node no longer runs the space');
+    hub?.released(id);
+    void broadcaster.release(id);
+    registry.evict(id);
+  });
+  // Embedded default: spaces that were live when this node last stopped (or crashed) go on air
+  // again. Scaled out, the nodes take them (ownership's scan) and they go on air where they land.
+  if (ownership.kind === 'local') for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) broadcaster.start(space.id);
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
-  log.info({ url: address, store: store.kind, dataDir: config.dataDir, rtc: { ...network, turn: turn?.urls ?? [] } }, 'Rostrum listening');
+  log.info(
+    {
+      url: address,
+      node: nodeId,
+      implementations: engines.implementations,
+      dataDir: config.dataDir,
+      ...(config.databaseUrl ? { database: redactUrl(config.databaseUrl) } : {}),
+      ...(config.redisUrl ? { redis: redactUrl(config.redisUrl) } : {}),
+      rtc: { ...network, turn: turn?.urls ?? [] },
+    },
+    'Rostrum listening',
+  );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -226,10 +300,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await broadcastsStopped;
       await media.shutdown();
       await tallies.close();
+      await ownership.close();
+      readViews.close();
       clearInterval(powTimer);
       states.close();
       await bus.close();
-      await store.close();
+      await engines.close();
       log.info('closed');
     })();
     return closing;
@@ -240,5 +316,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const localHost =
     config.host === '0.0.0.0' || config.host === '::' ? network.listenIp : config.host.includes(':') ? `[${config.host}]` : config.host;
   const localUrl = `http://${localHost}:${port}`;
+  if (!node.url) node.url = localUrl;
+  await ownership.start();
   return { app, config, credentials, urls, spaces, broadcaster, media, log, url: urls.base, localUrl, close };
 }

@@ -14,9 +14,22 @@ describe('operations', () => {
   });
   after(() => t.close());
 
-  test('/healthz answers 200 and /readyz answers 200 when the store answers', async () => {
+  test('/healthz answers 200 and /readyz answers 200 when the store answers, naming the node and what it runs on', async () => {
     assert.deepEqual((await t.api.get('/healthz')).body, { status: 'ok' });
-    assert.deepEqual((await t.api.get('/readyz')).body, { status: 'ready' });
+    const ready = (await t.api.get('/readyz')).body;
+    assert.equal(ready.status, 'ready');
+    assert.match(ready.node, /^[A-Za-z0-9_.-]+-[0-9a-f]{6}$/, 'a generated node id');
+    assert.deepEqual(ready.implementations, { store: 'sqlite', changeLog: 'local', ownership: 'local' });
+    assert.deepEqual(Object.keys(ready.engines), ['sqlite']);
+    assert.equal(ready.engines.sqlite.up, true);
+    assert.equal(ready.engines.sqlite.shared, false);
+    assert.equal(ready.warnings, undefined);
+    const metrics = (await t.api.get('/metrics')).body as string;
+    assert.match(
+      metrics,
+      new RegExp(`rostrum_node_info\\{node_id="${ready.node}",store="sqlite",change_log="local",ownership="local"\\} 1`),
+    );
+    assert.match(metrics, /rostrum_engine_up\{engine="sqlite",shared="false"\} 1/);
   });
 
   test('/metrics serves Prometheus text with request, join and space metrics', async () => {

@@ -16,10 +16,12 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import secureJson from 'secure-json-parse';
+import { deriveSecret } from '../control/credentials.js';
 import { fail } from '../errors.js';
 import { registerCompression } from './compression.js';
 import { registerPreflight } from './cors.js';
 import type { ApiDeps } from './deps.js';
+import { registerForwarding } from './forward.js';
 import { errorHandler, sendError } from './http-errors.js';
 import { createJoinLane, type JoinLane } from './join-lane.js';
 import { type PressureLimits, registerLanes } from './lanes.js';
@@ -182,6 +184,18 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   });
 
   const counters = registerRateLimits(app, options.limits);
+  // Requests only a space's owner serves go to it (after this node's limits and validation).
+  const forwarding = await registerForwarding(app, deps.ownership, deriveSecret(deps.credentials, 'rostrum node key').toString('hex'));
+  deps.metrics.countFrom(
+    'rostrum_forwarded_requests_total',
+    'Requests this node sent to the node that runs their space',
+    () => forwarding.counts.forwarded,
+  );
+  deps.metrics.countFrom(
+    'rostrum_forward_failures_total',
+    'Requests for another node’s space that could not reach it (answered 503 cluster_unavailable)',
+    () => forwarding.counts.failed,
+  );
   registerCompression(app);
 
   const joinsShed = await registerLanes(app, options.pressure);

@@ -4,6 +4,9 @@ import type { ProofOfWork } from '../audience/proof-of-work.js';
 import type { StateDocuments } from '../audience/state-document.js';
 import type { WaitingRoom } from '../audience/waiting-room.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
+import type { EngineStatus } from '../cluster/engine-health.js';
+import type { NodeInfo } from '../cluster/node-identity.js';
+import type { Ownership } from '../cluster/ownership.js';
 import type { Credentials } from '../control/credentials.js';
 import type { SpaceService } from '../control/space-service.js';
 import type { StageService } from '../control/stage-service.js';
@@ -26,6 +29,10 @@ export interface ApiDeps {
   waitingRoom: WaitingRoom | undefined;
   /** The join path's proof of work (on under attack, or by the operator). */
   pow: ProofOfWork;
+  /** Which node runs each space (this one on the embedded default). */
+  ownership: Ownership;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReady: () => Promise<void>;
+  /** This node, what each interface runs on, and whether each engine answers (/readyz). */
+  cluster: () => { node: NodeInfo; implementations: Record<string, string>; engines: EngineStatus[] };
 }

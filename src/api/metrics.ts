@@ -61,6 +61,18 @@ export class Metrics {
     });
   }
 
+  /** rostrum_node_info{node_id, store, change_log, …} 1: which node this is and what it runs on. */
+  nodeInfo(nodeId: string, implementations: Record<string, string>): void {
+    const labels: Record<string, string> = { node_id: nodeId };
+    for (const [name, kind] of Object.entries(implementations)) labels[name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = kind;
+    new Gauge({
+      name: 'rostrum_node_info',
+      help: 'This node’s id and the implementation of each interface',
+      labelNames: Object.keys(labels),
+      registers: [this.registry],
+    }).set(labels, 1);
+  }
+
   /** Everything, in the Prometheus text format. */
   async render(): Promise<string> {
     return `${await this.registry.metrics()}\n${this.http.render()}`;

@@ -107,6 +107,8 @@ export function registerRateLimits(app: FastifyInstance, limits: RateLimits): { 
     if (applied.length === 0) return;
     // Callback style: no promise on the way through (a refusal goes to the error handler).
     const hook = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+      // Limited where it came in: the node that forwarded it here counted it against its client.
+      if (request.forwardedBy !== undefined) return done();
       const now = Date.now();
       for (const { name, counter, key } of applied) {
         const waitMs = counter.hit(key(request), now);

@@ -101,6 +101,12 @@ export const Space = Type.Object({
   totalListeners: Type.Integer(),
   listenUrl: Type.String(),
   stateUrl: Type.String(),
+  ownerNode: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], {
+      description:
+        'Operator’s view only: the ROSTRUM_NODE_ID of the node that runs the space (its commands, stage and mix); null when that cannot be known now (Redis away).',
+    }),
+  ),
 });
 
 export const CreatedSpace = Type.Object({ ...Space.properties, hostToken: Type.String(), hostUrl: Type.String() });

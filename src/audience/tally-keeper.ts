@@ -31,11 +31,13 @@ export class TallyKeeper {
   }
 
   async flushAll(): Promise<void> {
-    const live = [...this.runner.registry.all()].filter((s) => s.space.state === 'live');
+    // Only the owner keeps a space's tallies (every other node would write the same numbers).
+    const live = [...this.runner.registry.all()].filter((s) => s.space.state === 'live' && this.runner.ownership.owns(s.space.id));
     await Promise.all(live.map((s) => this.flush(s.space.id)));
   }
 
   async flush(id: SpaceId): Promise<void> {
+    if (!this.runner.ownership.owns(id)) return; // its owner keeps them
     try {
       await this.runner.run(id, (live) => {
         const { peak, total } = this.audience.tallies(id);

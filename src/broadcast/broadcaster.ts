@@ -34,9 +34,13 @@ export class Broadcaster {
     private readonly media: MediaPlane,
     private readonly bus: Bus,
     private readonly log: Logger,
+    /** Whether this node runs the space: only the owner mixes, encodes and records it. */
+    private readonly owns: (spaceId: SpaceId) => boolean = () => true,
   ) {
     this.disposers = [
-      bus.subscribe('space.live', ({ spaceId }) => this.start(spaceId)),
+      bus.subscribe('space.live', ({ spaceId }) => {
+        if (this.owns(spaceId)) this.start(spaceId);
+      }),
       bus.subscribe('space.ended', ({ spaceId, recording }) => void this.end(spaceId, recording)),
     ];
   }
@@ -78,6 +82,18 @@ export class Broadcaster {
       .finally(() => this.finishing.delete(spaceId));
     this.finishing.set(spaceId, done);
     return done;
+  }
+
+  /**
+   * Stops a space's broadcast without ending it: this node no longer runs the space (another took it
+   * over). Its recording stays where it is and the new owner resumes it.
+   */
+  async release(spaceId: SpaceId): Promise<void> {
+    const broadcast = this.live.get(spaceId);
+    if (!broadcast) return;
+    this.live.delete(spaceId);
+    this.log.info({ spaceId }, 'broadcast handed over');
+    await broadcast.stop();
   }
 
   /** Whether the recording of a space is still being made. */

@@ -24,7 +24,8 @@ export class LocalChangeLog implements ChangeLog {
   }
 
   append(entry: ChangeEntry): void {
-    if (this.closed) return;
+    // Alone (the embedded default): nobody follows, so nothing is copied or scheduled.
+    if (this.closed || this.hub.logs.size <= 1) return;
     const copy = structuredClone(entry);
     setImmediate(() => {
       for (const log of this.hub.logs) if (log !== this && !log.closed) log.deliver(copy);

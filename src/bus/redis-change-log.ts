@@ -8,7 +8,8 @@
  * the reader retries, and when it reads again it tells its followers there may be a gap, so they
  * reload their read views from the store.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../cluster/redis-connection.js';
 import type { Disposer } from './bus.js';
 import type { ChangeEntry, ChangeLog } from './change-log.js';
 
@@ -20,13 +21,6 @@ export interface RedisChangeLogOptions {
   /** A follower threw: reported here (logged and counted by the server), never swallowed. */
   onHandlerError?: (err: unknown) => void;
 }
-
-const CONNECTION = {
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  connectTimeout: 2000,
-  retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000),
-} as const;
 
 export class RedisChangeLog implements ChangeLog {
   readonly kind = 'redis';
@@ -54,11 +48,8 @@ export class RedisChangeLog implements ChangeLog {
         setImmediate(() => {
           throw err;
         }));
-    this.writer = new Redis(url, CONNECTION);
-    this.reader = new Redis(url, CONNECTION);
-    // Connection trouble is expected (outages): it shows in healthy() and metrics, not as crashes.
-    this.writer.on('error', () => {});
-    this.reader.on('error', () => {});
+    this.writer = connectRedis(url, `rostrum:${node}:changes`);
+    this.reader = connectRedis(url, `rostrum:${node}:changes-reader`);
   }
 
   append(entry: ChangeEntry): void {

@@ -19,6 +19,21 @@ export class LiveSpace {
 
   constructor(snapshot: SpaceSnapshot) {
     this.current = snapshot.space;
+    this.load(snapshot);
+  }
+
+  /** Takes the store's snapshot as the truth again (a node that takes a space over refreshes its copy). */
+  reset(snapshot: SpaceSnapshot): void {
+    this.current = snapshot.space;
+    this.members.clear();
+    this.pendingRequests.clear();
+    this.pendingInvites.clear();
+    this.removals.clear();
+    this.demotions.clear();
+    this.load(snapshot);
+  }
+
+  private load(snapshot: SpaceSnapshot): void {
     for (const m of snapshot.stage) this.members.set(m.identity, m);
     for (const r of snapshot.requests) this.pendingRequests.set(r.identity, r);
     for (const i of snapshot.invites) this.pendingInvites.set(i.identity, i);

@@ -44,6 +44,21 @@ export class SpaceRegistry {
     return live;
   }
 
+  /**
+   * Reloads a held space's copy from the store, under its lock (commands queued after it see the
+   * fresh copy); keeps the copy when the store does not answer. A space not held is loaded on its
+   * next use anyway.
+   */
+  async refresh(id: SpaceId): Promise<LiveSpace | undefined> {
+    const live = this.spaces.get(id);
+    if (!live) return this.find(id);
+    await live.locked(async () => {
+      const snapshot = await this.store.loadSpace(id);
+      if (snapshot) live.reset(snapshot);
+    });
+    return live;
+  }
+
   /** Lets go of a space (an ended one, once its tallies are kept); the next use reloads it. */
   evict(id: SpaceId): void {
     this.spaces.delete(id);

@@ -2,12 +2,11 @@
  * Space lifecycle: create (scheduled or straight to live), start, end, update. scheduled → live →
  * ended; an ended space never comes back. Every change is durable before it is acknowledged.
  */
-import type { Bus } from '../bus/bus.js';
 import { fail } from '../errors.js';
 import { type Identity, newSpaceId, type SpaceId } from '../ids.js';
 import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../store/space-store.js';
 import { type Actor, roleIn } from './actor.js';
-import type { Change, CommandRunner } from './commands.js';
+import type { AnyEvent, Change, CommandRunner } from './commands.js';
 import { LiveSpace } from './live-space.js';
 import type { ActionRecord, Role, Space, StageMember } from './model.js';
 import { type Action, authorize } from './permissions.js';
@@ -33,7 +32,6 @@ export class SpaceService {
   constructor(
     private readonly runner: CommandRunner,
     private readonly store: SpaceStore,
-    private readonly bus: Bus,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -60,8 +58,10 @@ export class SpaceService {
     await this.store.createSpace(space, host);
     const live = new LiveSpace({ space, stage: [host], requests: [], invites: [], removals: [], demotions: [] });
     this.runner.registry.add(live);
-    this.bus.publish('space.created', { spaceId: space.id, space });
-    if (input.startNow) this.bus.publish('space.live', { spaceId: space.id, startedAt: now });
+    this.runner.announce(space.id, [
+      ['space.created', { spaceId: space.id, space }],
+      ...(input.startNow ? [['space.live', { spaceId: space.id, startedAt: now }] as AnyEvent] : []),
+    ]);
     return live;
   }
 

@@ -8,6 +8,8 @@ import { Ajv } from 'ajv';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Bus, Disposer } from '../bus/bus.js';
+import type { NodeInfo } from '../cluster/node-identity.js';
+import type { Ownership } from '../cluster/ownership.js';
 import { type Actor, actorFromClaims, roleIn } from '../control/actor.js';
 import type { LiveSpace } from '../control/live-space.js';
 import type { SpaceRegistry } from '../control/space-registry.js';
@@ -17,6 +19,7 @@ import { asSpaceId, type Identity, type SpaceId } from '../ids.js';
 import type { MediaPlane, SessionId } from '../media/media-plane.js';
 import type { PacketCounts } from './audio-router.js';
 import { CLOSE, ClientMessage, MAX_MESSAGE_BYTES, type PublicMember, type ServerMessage } from './protocol.js';
+import { type Bridge, bridgeToOwner } from './rtc-bridge.js';
 import { checkCandidate, checkOffer } from './sdp-policy.js';
 import { type CandidateMessage, StageConnection } from './stage-connection.js';
 import { iceServersFor, type TurnConfig } from './turn-credentials.js';
@@ -32,6 +35,8 @@ export class SignallingHub {
   private nextSession = 1;
   private readonly disposers: Disposer[] = [];
   private readonly validate = new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage);
+  /** Stage sockets bridged to the node that runs their space. */
+  readonly bridges: Bridge = { open: 0, failed: 0 };
 
   constructor(
     private readonly registry: SpaceRegistry,
@@ -41,12 +46,14 @@ export class SignallingHub {
     private readonly media: MediaPlane,
     private readonly log: Logger,
     /** TURN servers and their shared secret: each connection is handed its own credential. */
-    private readonly turn?: TurnConfig,
+    private readonly turn: TurnConfig | undefined,
+    /** Which node runs each space, and the key nodes show each other: sockets for another node's space are bridged there. */
+    private readonly cluster: { ownership: Ownership; clusterKey: string },
   ) {
     const on = this.disposers.push.bind(this.disposers);
     // The media plane enforces mutes: it gets the stage whenever who is on it, or muted, changes.
     for (const name of ['stage.changed', 'participant.muted', 'participant.unmuted'] as const) {
-      on(bus.subscribe(name, ({ spaceId }) => this.pushStage(spaceId)));
+      on(bus.subscribe(name, ({ spaceId }) => this.cluster.ownership.owns(spaceId) && this.pushStage(spaceId)));
     }
     on(
       bus.subscribe('stage.changed', ({ spaceId }) =>
@@ -105,9 +112,12 @@ export class SignallingHub {
   /** Registers `GET /rtc` (a WebSocket upgrade) on the app. */
   async register(app: FastifyInstance): Promise<void> {
     await app.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } });
-    app.get('/rtc', { websocket: true, schema: { hide: true } }, (socket) => {
+    app.get('/rtc', { websocket: true, schema: { hide: true } }, (socket, request) => {
+      // A socket another node bridged here is run here, never bridged on.
+      const forwarded = request.forwardedBy !== undefined;
       new StageConnection(socket, this.validate, {
-        authenticate: (token, space) => this.authenticate(token, space),
+        authenticate: (token, space) => this.authenticate(token, space, forwarded),
+        bridge: (ws, owner, first) => bridgeToOwner(ws, owner, this.cluster.ownership.node, this.cluster.clusterKey, first, this.bridges),
         offer: (c, sdp) => this.offer(c, sdp),
         candidate: (c, message) => this.candidate(c, message),
         unexpected: (err, c) => this.log.error({ err, spaceId: c.spaceId, identity: c.actor?.identity }, 'stage signalling failed'),
@@ -118,10 +128,20 @@ export class SignallingHub {
   }
 
   /** Who may hold a stage socket: people on stage, moderators, and listeners waiting on a request. */
-  private async authenticate(token: string, space: string | undefined): Promise<{ actor: Actor; spaceId: SpaceId }> {
+  private async authenticate(
+    token: string,
+    space: string | undefined,
+    forwarded: boolean,
+  ): Promise<{ actor: Actor; spaceId: SpaceId } | { bridgeTo: NodeInfo }> {
     const actor = actorFromClaims(this.tokens.verify(token));
     const id = actor.operator ? space : actor.claims.space;
     if (!id) throw fail('validation_failed', 'An operator token needs "space" in the auth message.');
+    const { ownership } = this.cluster;
+    if (!forwarded && !ownership.owns(asSpaceId(id))) {
+      // The node that runs the space decides the rest (who is on stage is its to know).
+      const owner = await ownership.ownerOf(asSpaceId(id));
+      if (owner.id !== ownership.node.id) return { bridgeTo: owner };
+    }
     const live = await this.registry.get(asSpaceId(id));
     const role = roleIn(live, actor);
     if (live.space.state === 'ended') throw fail('space_ended');
@@ -200,6 +220,11 @@ export class SignallingHub {
   /** The media plane assigned a receive slot of `session` to `identity` (or freed it). */
   slot(session: SessionId, mid: string, identity: Identity | null): void {
     this.connections.get(session)?.send({ type: 'slot', mid, identity });
+  }
+
+  /** This node no longer runs the space (another node took it over): its sockets reconnect, and reach the owner. */
+  released(id: SpaceId): void {
+    for (const c of [...(this.bySpace.get(id) ?? [])]) c.close(CLOSE.goingAway, 'the space moved to another node; reconnect');
   }
 
   /** The media plane restarted: every session is gone, so every stage socket closes and reconnects. */

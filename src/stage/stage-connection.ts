@@ -5,14 +5,20 @@
  */
 import type { ValidateFunction } from 'ajv';
 import type { WebSocket } from 'ws';
+import type { NodeInfo } from '../cluster/node-identity.js';
 import type { Actor } from '../control/actor.js';
 import { ERRORS, type ErrorCode, RostrumError } from '../errors.js';
 import type { SpaceId } from '../ids.js';
 import { AUTH_DEADLINE_MS, CLOSE, type ClientMessage, type ServerMessage } from './protocol.js';
 
 export interface ConnectionHandlers {
-  /** Checks the token; resolves with the actor and the space, or throws a coded error. */
-  authenticate(token: string, space: string | undefined): Promise<{ actor: Actor; spaceId: SpaceId }>;
+  /**
+   * Checks the token; resolves with the actor and the space, or throws a coded error — or, when
+   * another node runs the space, with that node: the socket is then handed to `bridge`.
+   */
+  authenticate(token: string, space: string | undefined): Promise<{ actor: Actor; spaceId: SpaceId } | { bridgeTo: NodeInfo }>;
+  /** Passes the socket, from its auth message on, to the node that runs its space (rtc-bridge.ts). */
+  bridge(socket: WebSocket, owner: NodeInfo, firstMessage: string): void;
   /** Called once authenticated (send the welcome); and once closed. */
   joined(connection: StageConnection): void;
   left(connection: StageConnection): void;
@@ -136,11 +142,20 @@ export class StageConnection {
           return;
         }
         this.handlers.authenticate(message.token, message.space).then(
-          ({ actor, spaceId }) => {
+          (result) => {
             if (this.closed) return;
             clearTimeout(this.authTimer);
-            this.actor = actor;
-            this.spaceId = spaceId;
+            if ('bridgeTo' in result) {
+              // Another node runs the space: this connection steps aside and the bridge carries the socket.
+              this.closed = true;
+              this.socket.removeAllListeners('message');
+              this.socket.removeAllListeners('close');
+              this.socket.removeAllListeners('error');
+              this.handlers.bridge(this.socket, result.bridgeTo, JSON.stringify(message));
+              return;
+            }
+            this.actor = result.actor;
+            this.spaceId = result.spaceId;
             this.handlers.joined(this);
           },
           (err: unknown) => this.close(CLOSE.policy, this.report(err).code),

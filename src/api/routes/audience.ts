@@ -46,7 +46,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         response: { 200: JoinResponse, 202: QueuedResponse, ...JoinErrors },
       },
       // New joins are the first thing shed when the server is overloaded.
-      config: { lane: 'sheddable', limits: ['join'] },
+      config: { lane: 'sheddable', limits: ['join'], anyNode: true },
     },
     // Not async: when the space is in memory (always, once anyone joined), the join completes
     // synchronously — no promise, no microtask — and the body is prebuilt (see join-body.ts).
@@ -99,7 +99,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         response: { 200: PowChallenge, ...ErrorResponses, 429: WriteErrors[429] },
       },
       // Making a challenge costs a hash and two HMACs: shed and limited like the joins it precedes.
-      config: { lane: 'sheddable', limits: ['join'] },
+      config: { lane: 'sheddable', limits: ['join'], anyNode: true },
     },
     async (request, reply) => {
       const id = asSpaceId(request.params.id);
@@ -121,7 +121,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         body: EmptyBody,
         response: { 204: NoContent, ...AuthWriteErrors },
       },
-      config: { limits: ['heartbeat', 'addressWrite'] },
+      config: { limits: ['heartbeat', 'addressWrite'], anyNode: true },
     },
     async (request, reply) => {
       await audience.heartbeat(asSpaceId(request.params.id), claimsOf(request, tokens));
@@ -132,7 +132,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.post(
     '/api/spaces/:id/reactions',
     {
-      config: { limits: ['reaction', 'addressWrite'] },
+      config: { limits: ['reaction', 'addressWrite'], anyNode: true },
       schema: {
         tags: ['audience'],
         operationId: 'sendReaction',
@@ -152,7 +152,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/api/spaces/:id/reminder',
     {
       // A durable write: limited per address, like requests to speak.
-      config: { limits: ['request', 'write'] },
+      config: { limits: ['request', 'write'], anyNode: true },
       schema: {
         tags: ['audience'],
         operationId: 'setReminder',
@@ -168,6 +168,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.delete(
     '/api/spaces/:id/reminder',
     {
+      config: { anyNode: true },
       schema: {
         tags: ['audience'],
         operationId: 'cancelReminder',

@@ -84,7 +84,8 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   };
 
   // Listeners' reads: served under overload unless the server is far behind (api/lanes.ts).
-  const reads = { lane: 'reads' as const };
+  // The live window and the recording are on the disk of the node that runs the space (forward.ts).
+  const reads = { lane: 'reads' as const, owner: true };
   const schema = <T extends object>(operationId: string, summary: string, ok: object, extra: T) => ({
     tags: ['broadcast'],
     operationId,
@@ -98,7 +99,7 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.get(
     '/hls/:id/index.m3u8',
     {
-      config: { compress: 'shared' },
+      config: { compress: 'shared', owner: true },
       schema: schema('getPlaylist', 'The LL-HLS media playlist (blocking reload with _HLS_msn/_HLS_part); VOD once ended', playlistBody, {
         params: SpaceIdParam,
         querystring: BlockingQuery,

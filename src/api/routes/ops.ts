@@ -1,7 +1,8 @@
 /**
- * Operations: liveness (never depends on another service), readiness (its dependencies answer; a
- * ready node also lists the misconfigurations it noticed, as warnings with a code), Prometheus
- * metrics, and the OpenAPI document.
+ * Operations: liveness (never depends on another service), readiness (the node's own dependencies
+ * answer; it names the node, what each interface runs on and whether each engine answers — a shared
+ * engine being away is reported, never a reason to leave the pool; a ready node also lists the
+ * misconfigurations it noticed, as warnings with a code), Prometheus metrics, and the OpenAPI document.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -33,7 +34,25 @@ export function opsRoutes(app: FastifyInstance, deps: ApiDeps, state: OpsState):
       throw fail('not_ready', `Not ready: ${(err as Error).message}`, 5);
     }
     const warnings = state.warnings();
-    return warnings.length > 0 ? { status: 'ready', warnings } : { status: 'ready' };
+    // Public (balancers read it): no addresses, no error texts — those are in the log.
+    const { node, implementations, engines } = deps.cluster();
+    const body = {
+      status: 'ready',
+      node: node.id,
+      implementations,
+      engines: Object.fromEntries(
+        engines.map((e) => [
+          e.engine,
+          {
+            up: e.up,
+            shared: e.shared,
+            uses: e.uses,
+            ...(e.latencyMs !== undefined ? { latencyMs: Math.round(e.latencyMs * 10) / 10 } : {}),
+          },
+        ]),
+      ),
+    };
+    return warnings.length > 0 ? { ...body, warnings } : body;
   });
 
   app.get('/metrics', { schema: { hide: true }, config: { compress: 'each' } }, async (_request, reply) => {

@@ -6,8 +6,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { createToken } from '../../control/tokens.js';
+import { RostrumError } from '../../errors.js';
 import { asIdentity, asSpaceId } from '../../ids.js';
-import { actorOf, operatorOf } from '../auth.js';
+import { actorOf, operatorOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { presentSpace } from '../present.js';
 import {
@@ -103,8 +104,14 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (request) => {
-      const live = await spaces.get(asSpaceId(request.params.id));
-      return presentSpace(live.space, urls);
+      const id = asSpaceId(request.params.id);
+      const live = await spaces.get(id);
+      if (!optionalClaims(request, tokens)?.operator) return presentSpace(live.space, urls);
+      const owner = await deps.ownership.ownerOf(id).catch((err: unknown) => {
+        if (err instanceof RostrumError && err.code === 'cluster_unavailable') return null;
+        throw err;
+      });
+      return { ...presentSpace(live.space, urls), ownerNode: owner?.id ?? null };
     },
   );
 
@@ -166,6 +173,8 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   r.post(
     '/api/spaces/:id/tokens',
     {
+      // Minting reads the space and signs: any node.
+      config: { anyNode: true },
       schema: {
         tags: ['spaces'],
         operationId: 'mintToken',

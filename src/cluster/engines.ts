@@ -1,0 +1,84 @@
+/**
+ * Picks the engines a node runs on from its configuration and opens them: the durable store
+ * (PostgreSQL with ROSTRUM_DATABASE_URL, else SQLite in the data directory), and with
+ * ROSTRUM_REDIS_URL a Redis connection for what nodes share plus the change log on a Redis Stream
+ * (else in process). With neither URL it is today's single node, unchanged. `implementations` names
+ * what was picked for each interface (/readyz, /metrics, the start-up log).
+ */
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ChangeLog } from '../bus/change-log.js';
+import { LocalChangeLog } from '../bus/local-change-log.js';
+import { RedisChangeLog } from '../bus/redis-change-log.js';
+import type { Config } from '../config.js';
+import { PostgresSpaceStore } from '../store/postgres/pg-store.js';
+import type { SpaceStore } from '../store/space-store.js';
+import { SqliteSpaceStore } from '../store/sqlite/sqlite-store.js';
+import { EngineHealth, type EngineProbe, type EngineStatus } from './engine-health.js';
+import { connectRedis, waitReady } from './redis-connection.js';
+
+export interface Engines {
+  store: SpaceStore;
+  changeLog: ChangeLog;
+  /** The node's command connection to Redis (leases, counters, limits), when one is configured. */
+  redis: Redis | undefined;
+  /** What each interface runs on here: { store: 'postgres', changeLog: 'redis', … }. */
+  implementations: Record<string, string>;
+  health: EngineHealth;
+  close(): Promise<void>;
+}
+
+/** A URL with its password masked, for logs and /readyz. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+export async function openEngines(config: Config, nodeId: string, log: Logger): Promise<Engines> {
+  const store: SpaceStore = config.databaseUrl
+    ? await PostgresSpaceStore.open(config.databaseUrl)
+    : new SqliteSpaceStore(path.join(config.dataDir, 'rostrum.db'));
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, `rostrum:${nodeId}`) : undefined;
+  if (redis && !(await waitReady(redis)))
+    log.warn({ redis: redactUrl(config.redisUrl!) }, 'Redis does not answer yet; starting without it');
+  const changeLog: ChangeLog = config.redisUrl
+    ? new RedisChangeLog(config.redisUrl, nodeId, { onHandlerError: (err) => log.error({ err }, 'a change log follower threw') })
+    : new LocalChangeLog(nodeId);
+
+  const probes: EngineProbe[] = [{ engine: store.kind, uses: ['store'], shared: store.kind !== 'sqlite', ping: () => store.ping() }];
+  if (redis) {
+    probes.push({
+      engine: 'redis',
+      uses: ['changeLog', 'ownership'],
+      shared: true,
+      ping: async () => {
+        await redis.ping();
+      },
+    });
+  }
+  const health = new EngineHealth(probes, 2000, (status: EngineStatus) => {
+    if (status.up) log.info({ engine: status.engine }, 'engine answers again');
+    else log.warn({ engine: status.engine, error: status.error }, 'engine does not answer');
+  });
+  await health.start();
+  const implementations: Record<string, string> = { store: store.kind, changeLog: changeLog.kind };
+  return {
+    store,
+    changeLog,
+    redis,
+    implementations,
+    health,
+    close: async () => {
+      health.close();
+      await changeLog.close();
+      redis?.disconnect();
+      await store.close();
+    },
+  };
+}

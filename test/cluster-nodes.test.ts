@@ -1,0 +1,170 @@
+/**
+ * Two nodes on a real PostgreSQL and a real redis-server (in this process; the cluster of separate
+ * processes behind nginx edges, with kill -9 and SIGSTOP, is test/cluster.test.ts): a space is run by
+ * exactly one node, which every node names; any node answers any request for it — commands are
+ * forwarded to the owner, the stage socket is bridged there, the live window is served from there —
+ * and every node's view of it follows the owner's changes within a moment.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ListenerBot } from '../src/bots/listener-bot.js';
+import { SpeakerBot } from '../src/bots/speaker-bot.js';
+import { rank } from '../src/cluster/ownership.js';
+import { ffmpeg } from './helpers/media.js';
+import { startPostgres, type TestPostgres } from './helpers/postgres.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const SHARED = { apiKey: 'RKclustertest02', apiSecret: 'c2hhcmVkLXNlY3JldC1mb3ItZXZlcnktbm9kZS0wMTIzNDU2Nzg5' };
+
+async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<{ value: T; ms: number }> {
+  const started = Date.now();
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return { value, ms: Date.now() - started };
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+describe('two nodes on PostgreSQL and Redis', () => {
+  let postgres: TestPostgres;
+  let redis: TestRedis;
+  let a: TestServer;
+  let b: TestServer;
+  let id: string;
+  let speaker: SpeakerBot | undefined;
+
+  before(async () => {
+    [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+    const databaseUrl = await postgres.database();
+    a = await startTestServer({ ...SHARED, databaseUrl, redisUrl: redis.url, nodeId: 'node-a' });
+    b = await startTestServer({ ...SHARED, databaseUrl, redisUrl: redis.url, nodeId: 'node-b' });
+    await sleep(1500); // each has renewed once since the other registered: both see both
+  });
+  after(async () => {
+    await speaker?.close();
+    await a?.close();
+    await b?.close();
+    await Promise.all([postgres?.destroy(), redis?.destroy()]);
+  });
+
+  test('a live space created through node-a that ranks node-b first is run by node-b, and both nodes say so (ownerNode)', async () => {
+    for (let i = 0; i < 20 && !id; i++) {
+      const created = await a.api.post('/api/spaces', {
+        token: a.operator,
+        body: { title: `Across nodes ${i}`, host: { identity: 'h', name: 'Hana' }, startNow: true },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      if (rank(created.body.id, ['node-a', 'node-b'])[0] === 'node-b') id = created.body.id;
+    }
+    assert.ok(id, 'one of 20 spaces ranks node-b first');
+    const { ms } = await until(
+      'node-b runs it',
+      async () => [
+        (await a.api.get(`/api/spaces/${id}`, { token: a.operator })).body.ownerNode,
+        (await b.api.get(`/api/spaces/${id}`, { token: b.operator })).body.ownerNode,
+      ],
+      (owners) => owners[0] === 'node-b' && owners[1] === 'node-b',
+    );
+    const onAir = await until(
+      'node-b broadcasts it',
+      async () => b.server.broadcaster.broadcast(id as never) !== undefined,
+      (v) => v,
+      3000,
+    );
+    assert.equal(a.server.broadcaster.broadcast(id as never), undefined, 'node-a does not');
+    assert.equal((await a.api.get(`/api/spaces/${id}`)).body.ownerNode, undefined, 'only the operator’s view names it');
+    console.log(`# node-b named ${ms} ms after creation, on the air there ${onAir.ms} ms later`);
+  });
+
+  test('a command sent to node-a is run by node-b, and node-a’s view follows within a second', async () => {
+    const patched = await a.api.call('PATCH', `/api/spaces/${id}`, {
+      token: a.token(id, 'h', 'host'),
+      body: { title: 'Renamed through node-a' },
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.equal(patched.headers.get('x-rostrum-node'), 'node-b', 'answered by the owner');
+    assert.equal((await b.api.get(`/api/spaces/${id}`)).body.title, 'Renamed through node-a');
+    const { ms } = await until(
+      'node-a’s state document shows the new title',
+      async () => (await a.api.get(`/api/spaces/${id}/state`)).body.title,
+      (title) => title === 'Renamed through node-a',
+      2000,
+    );
+    console.log(`# node-a's state document followed in ${ms} ms`);
+  });
+
+  test('a speaker seated through node-a and connected to node-a’s /rtc is bridged to node-b’s stage; listeners on either node hear it', async () => {
+    const token = a.token(id, 's', 'speaker');
+    assert.equal((await a.api.post(`/api/spaces/${id}/stage`, { token })).status, 200);
+    assert.equal((await a.api.post(`/api/spaces/${id}/participants/s/unmute`, { token })).status, 200);
+    speaker = await SpeakerBot.join({ server: a.url, token, toneHz: 440 });
+    await sleep(1500);
+    for (const node of [a, b]) {
+      const { report } = await ListenerBot.listen({ server: node.url, space: id, seconds: 4, ffmpeg });
+      assert.deepEqual(report.errors, {}, `through ${node.url}`);
+      assert.ok(
+        report.tones.some((t) => Math.abs(t.hz - 440) <= 5),
+        `the speaker is heard through ${node === a ? 'node-a' : 'node-b'}: ${JSON.stringify(report.tones)}`,
+      );
+    }
+    const stage = (await a.api.get(`/api/spaces/${id}/state`)).body.stage as Array<{ identity: string }>;
+    assert.ok(
+      stage.some((m) => m.identity === 's'),
+      'node-a’s state document has the speaker on stage',
+    );
+  });
+
+  test('a moderation action sent to node-a reaches node-b’s stage: the speaker is muted there and both nodes show it', async () => {
+    const muted = await a.api.post(`/api/spaces/${id}/participants/s/mute`, { token: a.token(id, 'h', 'host') });
+    assert.equal(muted.status, 200, JSON.stringify(muted.body));
+    for (const node of [a, b]) {
+      await until(
+        `the mute on ${node.url}`,
+        async () =>
+          ((await node.api.get(`/api/spaces/${id}/state`)).body.stage as Array<{ identity: string; muted: boolean }>).find(
+            (m) => m.identity === 's',
+          )?.muted,
+        (m) => m === true,
+        2000,
+      );
+    }
+    await until(
+      'the speaker bot was told',
+      async () => speaker!.messages.some((m) => m.type === 'muted'),
+      (told) => told,
+      3000,
+    );
+  });
+
+  test('node-b stops: node-a takes the space over and the broadcast goes on at the same playlist URL', async () => {
+    await speaker?.close();
+    speaker = undefined;
+    const stoppedAt = Date.now();
+    await b.close();
+    const { ms } = await until(
+      'node-a runs it',
+      async () => (await a.api.get(`/api/spaces/${id}`, { token: a.operator })).body.ownerNode,
+      (owner) => owner === 'node-a',
+      15_000,
+    );
+    const token = a.token(id, 's2', 'speaker');
+    assert.equal((await a.api.post(`/api/spaces/${id}/stage`, { token })).status, 200);
+    assert.equal((await a.api.post(`/api/spaces/${id}/participants/s2/unmute`, { token })).status, 200);
+    speaker = await SpeakerBot.join({ server: a.url, token, toneHz: 660 });
+    await sleep(1500);
+    const { report } = await ListenerBot.listen({ server: a.url, space: id, seconds: 4, ffmpeg });
+    assert.ok(
+      report.tones.some((t) => Math.abs(t.hz - 660) <= 5),
+      `heard after the hand-over: ${JSON.stringify(report.tones)}`,
+    );
+    console.log(`# node-a took over ${ms} ms after node-b began stopping (${Date.now() - stoppedAt} ms to a heard speaker)`);
+  });
+});
