@@ -12,7 +12,9 @@ import { Metrics } from './api/metrics.js';
 import { liveSpaceHealth, registerSpaceHealth } from './api/space-metrics.js';
 import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
+import { type Crowd, LocalCrowd } from './audience/crowd.js';
 import { ProofOfWork } from './audience/proof-of-work.js';
+import { RedisCrowd } from './audience/redis-crowd.js';
 import { StateDocuments } from './audience/state-document.js';
 import { TallyKeeper } from './audience/tally-keeper.js';
 import { WaitingRoom } from './audience/waiting-room.js';
@@ -93,11 +95,23 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const runner = new CommandRunner(registry, store, bus, log, ownership, (id, ops, events) => feed.share(id, ops, events));
   const spaces = new SpaceService(runner, store);
   const stage = new StageService(runner);
-  const audience = new AudienceService(registry, store, tokens, {
-    apiKey: credentials.apiKey,
-    listenerTokenTtlSeconds: config.listenerTokenTtlSeconds,
-    listenerWindowSeconds: config.listenerWindowSeconds,
-  });
+  // Listener counts and reaction totals: this node's own, or every node's merged in Redis.
+  const crowd: Crowd = engines.redis
+    ? new RedisCrowd(engines.redis, { windowMs: config.listenerWindowSeconds * 1000 })
+    : new LocalCrowd(config.listenerWindowSeconds * 1000);
+  engines.implementations.crowd = crowd.kind;
+  const audience = new AudienceService(
+    registry,
+    store,
+    tokens,
+    {
+      apiKey: credentials.apiKey,
+      listenerTokenTtlSeconds: config.listenerTokenTtlSeconds,
+      listenerWindowSeconds: config.listenerWindowSeconds,
+    },
+    Date.now,
+    crowd,
+  );
   const urls = new Urls(config.publicUrl);
   let hub: SignallingHub | undefined;
   const mediaEvents: MediaEvents = {
@@ -145,6 +159,19 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     };
   });
   engines.health.register(metrics.registry);
+  if (crowd instanceof RedisCrowd) {
+    const stats = crowd.stats;
+    metrics.countFrom(
+      'rostrum_crowd_redis_commands_total',
+      'Commands this node sent Redis for listener counts and reactions (batched once a second per space)',
+      () => stats.commands,
+    );
+    metrics.countFrom(
+      'rostrum_crowd_dropped_total',
+      'Listener sightings not sent to Redis (it was away longer than the batch can hold); this node still counts them',
+      () => stats.dropped,
+    );
+  }
   metrics.nodeInfo(nodeId, engines.implementations);
   registerSpaceHealth(metrics.registry, () => liveSpaceHealth(registry.all(), audience, broadcaster));
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
@@ -300,6 +327,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await broadcastsStopped;
       await media.shutdown();
       await tallies.close();
+      await crowd.close();
       await ownership.close();
       readViews.close();
       clearInterval(powTimer);

@@ -43,7 +43,7 @@ describe('a node on PostgreSQL and Redis', () => {
     const ready = await node.api.get('/readyz');
     assert.equal(ready.status, 200);
     assert.equal(ready.body.node, 'node-a');
-    assert.deepEqual(ready.body.implementations, { store: 'postgres', changeLog: 'redis', ownership: 'redis' });
+    assert.deepEqual(ready.body.implementations, { store: 'postgres', changeLog: 'redis', ownership: 'redis', crowd: 'redis' });
     assert.deepEqual(
       Object.fromEntries(
         Object.entries(ready.body.engines as Record<string, { up: boolean; shared: boolean }>).map(([k, v]) => [k, [v.up, v.shared]]),
@@ -52,7 +52,7 @@ describe('a node on PostgreSQL and Redis', () => {
     );
     assert.doesNotMatch(JSON.stringify(ready.body), /127\.0\.0\.1|postgres:\/\//, 'no address in a public answer');
     const metrics = (await node.api.get('/metrics')).body as string;
-    assert.match(metrics, /rostrum_node_info\{node_id="node-a",store="postgres",change_log="redis",ownership="redis"\} 1/);
+    assert.match(metrics, /rostrum_node_info\{node_id="node-a",store="postgres",change_log="redis",ownership="redis",crowd="redis"\} 1/);
     assert.match(metrics, /rostrum_engine_up\{engine="postgres",shared="true"\} 1/);
     assert.match(metrics, /rostrum_engine_up\{engine="redis",shared="true"\} 1/);
   });

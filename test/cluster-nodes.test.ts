@@ -144,6 +144,31 @@ describe('two nodes on PostgreSQL and Redis', () => {
     );
   });
 
+  test('listeners joining and heartbeating through either node are counted on both: each node’s state document shows them all within 3 s', async () => {
+    const joined: Array<{ node: TestServer; token: string }> = [];
+    for (const node of [a, b]) {
+      for (let i = 0; i < 100; i++) {
+        const res = await node.api.post(`/api/spaces/${id}/join`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        joined.push({ node, token: res.body.token });
+      }
+    }
+    // Each heartbeats through the other node.
+    for (const { node, token } of joined) {
+      const other = node === a ? b : a;
+      assert.equal((await other.api.post(`/api/spaces/${id}/heartbeat`, { token })).status, 204);
+    }
+    for (const node of [a, b]) {
+      const { value, ms } = await until(
+        `the count on ${node === a ? 'node-a' : 'node-b'}`,
+        async () => (await node.api.get(`/api/spaces/${id}/state`)).body.listeners as number,
+        (n) => n >= 196 && n <= 210,
+        3000,
+      );
+      console.log(`# ${node === a ? 'node-a' : 'node-b'} counts ${value} of 200 (+ the listener bots) after ${ms} ms`);
+    }
+  });
+
   test('node-b stops: node-a takes the space over and the broadcast goes on at the same playlist URL', async () => {
     await speaker?.close();
     speaker = undefined;

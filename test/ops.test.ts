@@ -19,7 +19,7 @@ describe('operations', () => {
     const ready = (await t.api.get('/readyz')).body;
     assert.equal(ready.status, 'ready');
     assert.match(ready.node, /^[A-Za-z0-9_.-]+-[0-9a-f]{6}$/, 'a generated node id');
-    assert.deepEqual(ready.implementations, { store: 'sqlite', changeLog: 'local', ownership: 'local' });
+    assert.deepEqual(ready.implementations, { store: 'sqlite', changeLog: 'local', ownership: 'local', crowd: 'local' });
     assert.deepEqual(Object.keys(ready.engines), ['sqlite']);
     assert.equal(ready.engines.sqlite.up, true);
     assert.equal(ready.engines.sqlite.shared, false);
@@ -27,7 +27,7 @@ describe('operations', () => {
     const metrics = (await t.api.get('/metrics')).body as string;
     assert.match(
       metrics,
-      new RegExp(`rostrum_node_info\\{node_id="${ready.node}",store="sqlite",change_log="local",ownership="local"\\} 1`),
+      new RegExp(`rostrum_node_info\\{node_id="${ready.node}",store="sqlite",change_log="local",ownership="local",crowd="local"\\} 1`),
     );
     assert.match(metrics, /rostrum_engine_up\{engine="sqlite",shared="false"\} 1/);
   });

@@ -1,7 +1,7 @@
 /**
  * The audience plane's writes: join (a stateless signed token, no database write), heartbeats
- * (counted per node with HyperLogLog), reactions (aggregated per node), reminders (durable: a
- * listener asked to be told).
+ * (counted with HyperLogLog: crowd.ts), reactions (summed: crowd.ts), reminders (durable: a listener
+ * asked to be told).
  */
 import type { Actor } from '../control/actor.js';
 import { roleIn } from '../control/actor.js';
@@ -13,7 +13,7 @@ import type { TokenAuthority, TokenClaims } from '../control/tokens.js';
 import { fail } from '../errors.js';
 import { type Identity, newListenerIdentity, type SpaceId } from '../ids.js';
 import type { SpaceStore } from '../store/space-store.js';
-import { ListenerCounter } from './listener-counter.js';
+import { type Crowd, LocalCrowd } from './crowd.js';
 
 export interface AudienceOptions {
   apiKey: string;
@@ -28,29 +28,19 @@ export interface JoinGrant {
 }
 
 export class AudienceService {
-  private readonly counters = new Map<SpaceId, ListenerCounter>();
-  private readonly reactions = new Map<SpaceId, Record<Reaction, number>>();
-
   constructor(
     private readonly registry: SpaceRegistry,
     private readonly store: SpaceStore,
     private readonly tokens: TokenAuthority,
     private readonly options: AudienceOptions,
     private readonly now: () => number = Date.now,
+    /** The counts, on this node alone or across nodes (crowd.ts). */
+    readonly crowd: Crowd = new LocalCrowd(options.listenerWindowSeconds * 1000),
   ) {}
 
   /** Heartbeats go to the listener's own interval; a third of the counting window leaves room for two misses. */
   get heartbeatIntervalSeconds(): number {
     return Math.max(1, Math.floor(this.options.listenerWindowSeconds / 3));
-  }
-
-  private counter(id: SpaceId): ListenerCounter {
-    let c = this.counters.get(id);
-    if (!c) {
-      c = new ListenerCounter(this.options.listenerWindowSeconds * 1000, this.now());
-      this.counters.set(id, c);
-    }
-    return c;
   }
 
   /** Checks a listener's token against the space: right space, not removed. */
@@ -90,7 +80,7 @@ export class AudienceService {
       identity = newListenerIdentity();
     }
     const token = this.tokens.mintListener(this.options.apiKey, identity, live.space.id, iat, exp);
-    this.counter(live.space.id).joined(identity, now);
+    this.crowd.seen(live.space.id, identity, now, true);
     return { token, identity, expiresAt: exp * 1000 };
   }
 
@@ -98,7 +88,7 @@ export class AudienceService {
     const live = this.registry.peek(id) ?? (await this.registry.get(id));
     this.admit(live, claims);
     if (live.space.state === 'ended') throw fail('space_ended');
-    this.counter(id).seen(claims.sub, this.now());
+    this.crowd.seen(id, claims.sub, this.now(), false);
   }
 
   async react(id: SpaceId, actor: Actor, emoji: string): Promise<void> {
@@ -107,13 +97,7 @@ export class AudienceService {
     if (role !== 'operator') authorize('reaction.send', role, { role, self: true });
     if (live.space.state !== 'live') throw fail('space_not_live');
     if (!REACTIONS.includes(emoji as Reaction)) throw fail('validation_failed', `Reactions are one of ${REACTIONS.join(' ')}.`);
-    let totals = this.reactions.get(id);
-    if (!totals) {
-      // Start from what is kept with the space, so a restart or a reload continues the count.
-      totals = { ...(Object.fromEntries(REACTIONS.map((r) => [r, 0])) as Record<Reaction, number>), ...live.space.reactions };
-      this.reactions.set(id, totals);
-    }
-    totals[emoji as Reaction]++;
+    this.crowd.react(id, emoji as Reaction, live.space.reactions);
   }
 
   async remind(id: SpaceId, actor: Actor, register: boolean): Promise<{ registered: boolean; reminders: number }> {
@@ -126,34 +110,28 @@ export class AudienceService {
     return { registered: register, reminders: await this.store.countReminders(id) };
   }
 
+  /** Concurrent listeners, every node together. */
   listeners(id: SpaceId): number {
-    return this.counters.get(id)?.concurrent(this.now()) ?? 0;
+    return this.crowd.listeners(id, this.now());
   }
 
   /** Listeners on this node now, every space together (the waiting room's measure of capacity). */
   listenersOnNode(): number {
-    const now = this.now();
-    let total = 0;
-    for (const counter of this.counters.values()) total += counter.concurrent(now);
-    return total;
+    return this.crowd.onNode(this.now());
   }
 
   /** Peak and total unique, for keeping with the space. */
   tallies(id: SpaceId): { peak: number; total: number } {
-    const c = this.counters.get(id);
-    if (!c) return { peak: 0, total: 0 };
-    c.concurrent(this.now());
-    return { peak: c.peak, total: c.totalUnique() };
+    return this.crowd.tallies(id, this.now());
   }
 
-  /** This node's running totals, or those kept with the space when nobody has reacted here since it loaded. */
+  /** The running totals, or those kept with the space when nobody has reacted since it loaded. */
   reactionTotals(live: LiveSpace): Readonly<Record<string, number>> {
-    return this.reactions.get(live.space.id) ?? live.space.reactions;
+    return this.crowd.reactions(live.space.id) ?? live.space.reactions;
   }
 
   /** Forgets a space's counters and totals (after they were kept with the space at its end). */
   forget(id: SpaceId): void {
-    this.counters.delete(id);
-    this.reactions.delete(id);
+    this.crowd.forget(id);
   }
 }
