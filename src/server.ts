@@ -346,5 +346,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const localUrl = `http://${localHost}:${port}`;
   if (!node.url) node.url = localUrl;
   await ownership.start();
+  // Scaled out, every node holds a copy of every live space: it answers their listeners even while the store is away.
+  if (ownership.kind !== 'local') {
+    await readViews
+      .preload(async () => (await spaces.list({ states: ['live'], limit: 10_000 })).map((s) => s.id))
+      .catch((err: unknown) => {
+        log.warn({ err }, 'could not load the live spaces at start');
+      });
+  }
   return { app, config, credentials, urls, spaces, broadcaster, media, log, url: urls.base, localUrl, close };
 }

@@ -55,6 +55,9 @@ export class SpeakerBot {
    */
   private readonly fast: FastReceive;
 
+  /** Resolves when the stage socket closes (the server ended it, the node went away, or close()). */
+  readonly closed: Promise<{ code: number; reason: string }>;
+
   private constructor(
     private readonly ws: WebSocket,
     private readonly pc: RTCPeerConnection,
@@ -64,6 +67,7 @@ export class SpeakerBot {
     private readonly pings: Map<number, () => void>,
   ) {
     this.fast = new FastReceive(pc);
+    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
   static async join(options: SpeakerBotOptions): Promise<SpeakerBot> {

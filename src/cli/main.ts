@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { botCommand } from './bot.js';
 import { CliError } from './client.js';
+import { clusterCommand } from './cluster.js';
 import { loadtestCommand } from './loadtest.js';
 import { serveCommand } from './serve.js';
 import { spaceCommand } from './space.js';
@@ -15,7 +16,8 @@ const program = new Command('rostrum')
   .addCommand(spaceCommand())
   .addCommand(tokenCommand())
   .addCommand(botCommand())
-  .addCommand(loadtestCommand());
+  .addCommand(loadtestCommand())
+  .addCommand(clusterCommand());
 
 try {
   await program.parseAsync(process.argv);

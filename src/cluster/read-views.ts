@@ -9,7 +9,9 @@
  * its copy of that space (if it holds one; otherwise the next use loads it from the store) and its
  * events are published on this node's bus, so its state documents, join checks and pages are
  * current within a moment of the owner's. A copy that may have missed an entry — a gap in a space's
- * sequence, or the log away for a while — is dropped and reloaded from the store on its next use.
+ * sequence, or the log away for a while — is reloaded from the store (kept as it is while the store
+ * is away). Every live space has a copy on every node, so its listeners are answered anywhere even
+ * while the store is away.
  */
 import type { Bus, Disposer } from '../bus/bus.js';
 import type { ChangeLog } from '../bus/change-log.js';
@@ -74,6 +76,7 @@ export class ReadViews {
         this.last.set(id, { from, seq: entry.seq });
         this.applied++;
         for (const [name, payload] of entry.events) {
+          if (name === 'space.live' && !live) void this.registry.find(id).catch(() => undefined);
           if (name === 'participant.talking') this.noteTalking(payload as { spaceId: SpaceId; identity: string; talking: boolean });
           if (name === 'space.ended') this.talkingNow.delete(id);
           this.bus.publish(name, payload as never);
@@ -102,10 +105,19 @@ export class ReadViews {
     else set.delete(identity);
   }
 
+  /** Reloads a copy that may have missed a change; keeps it as it is when the store does not answer. */
   private drop(id: SpaceId): void {
     this.reloads++;
-    this.registry.evict(id);
     this.last.delete(id);
+    void this.registry.refresh(id).catch(() => undefined);
+  }
+
+  /**
+   * Holds a copy of every live space (at start, and each space that goes live), so that this node
+   * answers their listeners — joins, heartbeats, the state document — even while the store is away.
+   */
+  async preload(list: () => Promise<SpaceId[]>): Promise<void> {
+    for (const id of await list()) await this.registry.find(id).catch(() => undefined);
   }
 
   close(): void {

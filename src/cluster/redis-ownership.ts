@@ -33,11 +33,11 @@ import { Handlers, type Ownership, rank } from './ownership.js';
 import { waitReady } from './redis-connection.js';
 
 export interface RedisOwnershipOptions {
-  /** How long a lease (and a node's registration) lasts unrenewed, ms. Default 3000. */
+  /** How long a lease (and a node's registration) lasts unrenewed, ms. Default 2500. */
   leaseMs?: number;
-  /** How often leases are renewed and the live nodes read, ms. Default 1000. */
+  /** How often leases are renewed and the live nodes read, ms. Default 800. */
   renewMs?: number;
-  /** How often the live spaces are scanned for ones nobody holds, ms. Default 2000. */
+  /** How often the live spaces are scanned for ones nobody holds, ms. Default 1000. */
   scanMs?: number;
   /** Key prefix. Default rostrum: */
   prefix?: string;
@@ -51,6 +51,9 @@ local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if v == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`;
+
+/** How long an owner read from Redis is trusted without asking again, ms. */
+const KNOWN_FOR_MS = 500;
 
 /** Deletes the lease only if it is ours. */
 const RELEASE = `
@@ -69,6 +72,8 @@ export class RedisOwnership implements Ownership {
   /** The spaces held here, with the epoch each was claimed with. */
   private readonly held = new Map<SpaceId, Fence>();
   private readonly taking = new Map<SpaceId, Promise<NodeInfo>>();
+  /** The owner each space had when this node last asked (what it goes by while Redis is away). */
+  private readonly lastKnown = new Map<SpaceId, { node: string; at: number }>();
   private readonly acquired = new Handlers<[SpaceId, Fence | undefined]>();
   private readonly released = new Handlers<[SpaceId]>();
   private live: NodeInfo[];
@@ -89,9 +94,9 @@ export class RedisOwnership implements Ownership {
     private readonly store: Store,
     options: RedisOwnershipOptions = {},
   ) {
-    this.leaseMs = options.leaseMs ?? 3000;
-    this.renewMs = options.renewMs ?? 1000;
-    this.scanMs = options.scanMs ?? 2000;
+    this.leaseMs = options.leaseMs ?? 2500;
+    this.renewMs = options.renewMs ?? 800;
+    this.scanMs = options.scanMs ?? 1000;
     this.prefix = options.prefix ?? 'rostrum:';
     this.onError = options.onError ?? (() => {});
     this.live = [node];
@@ -161,15 +166,22 @@ export class RedisOwnership implements Ownership {
 
   async ownerOf(id: SpaceId, options: { forwarded?: boolean } = {}): Promise<NodeInfo> {
     if (this.held.has(id)) return this.node;
+    const known = this.lastKnown.get(id);
+    const knownNode = known && this.live.find((n) => n.id === known.node);
+    // Asked a moment ago (every forwarded request asks): no Redis round trip.
+    if (knownNode && Date.now() - known.at < KNOWN_FOR_MS) return knownNode;
     let value: string | null;
     try {
       value = await this.redis.get(this.ownerKey(id));
     } catch {
+      // Redis away: nobody can take a space over meanwhile, so the owner last seen still runs it.
+      if (knownNode) return knownNode;
       throw fail('cluster_unavailable', undefined, 1);
     }
     if (value) {
       const owner = value.slice(0, value.lastIndexOf('|'));
       if (owner === this.node.id) return this.node; // a take-over of ours still completing
+      this.remember(id, owner);
       return this.live.find((n) => n.id === owner) ?? (await this.nodeInfo(owner));
     }
     // A request another node sent here is taken here, whatever this node's ranking says: two nodes
@@ -224,6 +236,12 @@ export class RedisOwnership implements Ownership {
     this.held.set(id, fence);
     this.acquired.emit(id, fence);
     return this.node;
+  }
+
+  private remember(id: SpaceId, owner: string): void {
+    this.lastKnown.delete(id); // most recent last, so the oldest go first
+    this.lastKnown.set(id, { node: owner, at: Date.now() });
+    if (this.lastKnown.size > 100_000) this.lastKnown.delete(this.lastKnown.keys().next().value as SpaceId);
   }
 
   private async nodeInfo(id: string): Promise<NodeInfo> {
