@@ -24,7 +24,7 @@ export interface Config {
   listenerTokenTtlSeconds: number;
   /** Clock skew tolerated when checking token times, seconds. Default 30 (ROSTRUM_CLOCK_SKEW). */
   clockSkewSeconds: number;
-  /** Window over which a heartbeat counts a listener as present, seconds. Default 30 (ROSTRUM_LISTENER_WINDOW). */
+  /** Window over which a heartbeat counts a listener as present, seconds; listeners heartbeat every 5/6 of it. Default 60 (ROSTRUM_LISTENER_WINDOW). */
   listenerWindowSeconds: number;
   /** How often live spaces' peak and total listener counts are written to the store, ms. Default 30000 (ROSTRUM_TALLY_INTERVAL_MS). */
   tallyIntervalMs: number;
@@ -149,7 +149,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     apiSecret: env.ROSTRUM_API_SECRET || undefined,
     listenerTokenTtlSeconds: intFrom(env.ROSTRUM_LISTENER_TOKEN_TTL, 6 * 3600, 'ROSTRUM_LISTENER_TOKEN_TTL', 60),
     clockSkewSeconds: intFrom(env.ROSTRUM_CLOCK_SKEW, 30, 'ROSTRUM_CLOCK_SKEW'),
-    listenerWindowSeconds: intFrom(env.ROSTRUM_LISTENER_WINDOW, 30, 'ROSTRUM_LISTENER_WINDOW', 2),
+    listenerWindowSeconds: intFrom(env.ROSTRUM_LISTENER_WINDOW, 60, 'ROSTRUM_LISTENER_WINDOW', 2),
     tallyIntervalMs: intFrom(env.ROSTRUM_TALLY_INTERVAL_MS, 30_000, 'ROSTRUM_TALLY_INTERVAL_MS', 1000),
     reactionLimit: intFrom(env.ROSTRUM_REACTION_LIMIT, 20, 'ROSTRUM_REACTION_LIMIT', 1),
     requestLimit: intFrom(env.ROSTRUM_REQUEST_LIMIT, 30, 'ROSTRUM_REQUEST_LIMIT', 1),

@@ -14,6 +14,7 @@ import { fail } from '../errors.js';
 import { type Identity, newListenerIdentity, type SpaceId } from '../ids.js';
 import type { SpaceStore } from '../store/space-store.js';
 import { type Crowd, LocalCrowd } from './crowd.js';
+import { heartbeatInterval } from './listener-counter.js';
 
 export interface AudienceOptions {
   apiKey: string;
@@ -38,9 +39,9 @@ export class AudienceService {
     readonly crowd: Crowd = new LocalCrowd(options.listenerWindowSeconds * 1000),
   ) {}
 
-  /** Heartbeats go to the listener's own interval; a third of the counting window leaves room for two misses. */
+  /** How often a listener heartbeats: rarely (each is an origin request), yet counted without a gap (listener-counter.ts). */
   get heartbeatIntervalSeconds(): number {
-    return Math.max(1, Math.floor(this.options.listenerWindowSeconds / 3));
+    return heartbeatInterval(this.options.listenerWindowSeconds);
   }
 
   /** Checks a listener's token against the space: right space, not removed. */

@@ -1,41 +1,50 @@
 /**
  * How many are listening, honestly: distinct listener ids that joined or heartbeated in the last
- * window, estimated with HyperLogLog. The window is two half-window sketches; every half window the
- * older is dropped, so a listener counts for between one half and one whole window after its last
- * heartbeat. A third sketch never rotates and gives total unique listeners.
+ * window, estimated with HyperLogLog. The window is SLICES sketches of one slice each, a ring: every
+ * slice the oldest is emptied and becomes the current one, so a listener counts for between
+ * (SLICES − 1) and SLICES slices — 55 to 60 s of a 60 s window — after its last heartbeat. That is
+ * what lets heartbeats be rare (every 50 s of a 60 s window: see heartbeatInterval) while a listener
+ * who left stops counting at most one window later. A further sketch never rotates and gives total
+ * unique listeners.
  */
 import { HyperLogLog, hashForHll } from './hyperloglog.js';
 
+/** Slices of a window. 12 × 16 KiB of registers per space; an estimate merges 12 sketches (≈0.2 ms). */
+export const SLICES = 12;
+
+/**
+ * How often a listener heartbeats for a window of `windowSeconds`: two slices short of it, so one
+ * late heartbeat (a slow network, a throttled background tab) still lands while it counts.
+ */
+export function heartbeatInterval(windowSeconds: number): number {
+  return Math.max(1, Math.floor((windowSeconds * (SLICES - 2)) / SLICES));
+}
+
 export class ListenerCounter {
-  private current = new HyperLogLog();
-  private previous = new HyperLogLog();
+  private readonly slices = Array.from({ length: SLICES }, () => new HyperLogLog());
   private readonly total = new HyperLogLog();
-  private rotatedAt: number;
+  /** The ring position of the current slice, and when that slice began. */
+  private head = 0;
+  private sliceStartedAt: number;
+  private readonly sliceMs: number;
   private cached: { at: number; value: number } | undefined;
   /** Joins since the estimate was cached: each is a new listener, counted before the next estimate. */
   private joinedSinceEstimate = 0;
   peak = 0;
 
-  constructor(
-    private readonly windowMs: number,
-    now: number,
-  ) {
-    this.rotatedAt = now;
+  constructor(windowMs: number, now: number) {
+    this.sliceMs = windowMs / SLICES;
+    this.sliceStartedAt = now;
   }
 
   private rotate(now: number): void {
-    const half = this.windowMs / 2;
-    if (now - this.rotatedAt < half) return;
-    if (now - this.rotatedAt >= this.windowMs) {
-      this.previous.clear();
-      this.current.clear();
-    } else {
-      const emptied = this.previous;
-      emptied.clear();
-      this.previous = this.current;
-      this.current = emptied;
+    const steps = Math.floor((now - this.sliceStartedAt) / this.sliceMs);
+    if (steps <= 0) return;
+    for (let i = 0; i < Math.min(steps, SLICES); i++) {
+      this.head = (this.head + 1) % SLICES;
+      this.slices[this.head]!.clear();
     }
-    this.rotatedAt = now - ((now - this.rotatedAt) % half);
+    this.sliceStartedAt += steps * this.sliceMs;
     this.cached = undefined;
   }
 
@@ -48,15 +57,16 @@ export class ListenerCounter {
   seen(identity: string, now: number): void {
     this.rotate(now);
     const hash = hashForHll(identity);
-    this.current.add(hash);
+    this.slices[this.head]!.add(hash);
     this.total.add(hash);
   }
 
-  /** Concurrent listeners; recomputed at most once a second (a 16 K-register pass). */
+  /** Concurrent listeners; recomputed at most once a second. */
   concurrent(now: number): number {
     this.rotate(now);
     if (this.cached && now - this.cached.at < 1000) return this.cached.value + this.joinedSinceEstimate;
-    const value = this.current.estimate(this.previous);
+    const [first, ...rest] = this.slices;
+    const value = first!.estimate(...rest);
     this.cached = { at: now, value };
     this.joinedSinceEstimate = 0;
     if (value > this.peak) this.peak = value;

@@ -2,16 +2,17 @@
  * The Crowd across nodes, on Redis. Each node keeps its own counters (LocalCrowd: the hot path, and
  * the fallback while Redis is away) and once a second sends what it saw, batched per space:
  *
- * - listeners: one PFADD of every identity seen that second into the half-window bucket
- *   `<prefix>hll:<space>:<bucket>` (bucket = wall-clock time / half the window, the same on every
- *   node) and one into `<prefix>hll:<space>:total`. Concurrent listeners = PFCOUNT of the current and
- *   previous buckets together — Redis's own HyperLogLog union, the same estimate and the same
- *   "counted for half a window to a whole window after the last heartbeat" as one node's counter.
- * - reactions: HINCRBY per emoji into `<prefix>reactions:<space>` (seeded, the first time, with what
+ * - listeners: every identity seen that second goes, in one script call, into the slice's sketch
+ *   `<prefix>{<space>}:hll:<bucket>` (bucket = wall-clock time / a twelfth of the window, the same on
+ *   every node) and into `<prefix>{<space>}:hll:total`. Concurrent listeners = PFCOUNT of the last
+ *   12 buckets together — Redis's own HyperLogLog union, the same estimate and the same "counted for
+ *   11/12 of a window to a whole window after the last heartbeat" as one node's counter.
+ * - reactions: HINCRBY per emoji into `<prefix>{<space>}:reactions` (seeded, the first time, with what
  *   the space has kept, so the count continues across restarts).
  *
- * then reads every active space's merged counts back in the same round trip. So a join costs Redis
- * nothing of its own: one PFADD a second per space per node, whatever the crowd.
+ * then reads every active space's merged counts back (one script call each) in the same round trip.
+ * So a join costs Redis nothing of its own: at most two commands a second per space per node,
+ * whatever the crowd.
  *
  * Redis away: the counts shown are this node's own added to the last merged value (never lower than
  * they were), what was seen is kept (up to MAX_PENDING identities per space; past that, counted in
@@ -21,12 +22,26 @@ import type { Redis } from 'ioredis';
 import type { Reaction } from '../control/model.js';
 import type { SpaceId } from '../ids.js';
 import { type Crowd, LocalCrowd } from './crowd.js';
+import { SLICES } from './listener-counter.js';
 
 const MAX_PENDING = 200_000;
-/** Identities per PFADD (Redis takes any number; this keeps one command's size sane). */
-const CHUNK = 10_000;
+/** Identities per script call (Lua's unpack takes about 8,000 at most). */
+const CHUNK = 5_000;
 /** A space nobody here saw or asked about for this long is no longer read back. */
 const IDLE_MS = 60_000;
+
+/** Adds a second's identities to the slice's sketch and the total's, and keeps each for as long as it counts. */
+const ADD_SIGHTINGS = `
+redis.call('PFADD', KEYS[1], unpack(ARGV, 2))
+redis.call('PFADD', KEYS[2], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], 86400)
+return 1`;
+
+/** A space's merged counts in one round trip: listeners (the last 12 slices' union), total unique, reaction totals. */
+const READ = `
+local n = #KEYS
+return { redis.call('PFCOUNT', unpack(KEYS, 1, n - 2)), redis.call('PFCOUNT', KEYS[n - 1]), redis.call('HGETALL', KEYS[n]) }`;
 
 /** Seeds the reaction hash with what the space kept, once; then adds this node's increments. */
 const ADD_REACTIONS = `
@@ -151,15 +166,16 @@ export class RedisCrowd implements Crowd {
     return this.flushing;
   }
 
+  /** Every key of a space shares its hash tag ({space}): one script may touch them all, on Redis Cluster too. */
   private key(space: SpaceId, what: string | number): string {
-    return `${this.prefix}hll:${space}:${what}`;
+    return `${this.prefix}{${space}}:${what}`;
   }
 
   private async flushOnce(): Promise<void> {
     const now = Date.now();
     for (const [space, at] of this.active) if (now - at > IDLE_MS && !this.pending.has(space)) this.active.delete(space);
-    const half = this.windowMs / 2;
-    const bucket = Math.floor(now / half);
+    const slice = this.windowMs / SLICES;
+    const bucket = Math.floor(now / slice);
     const sent = [...this.pending.entries()];
     const reads = [...this.active.keys()];
     if (sent.length === 0 && reads.length === 0) return;
@@ -170,26 +186,26 @@ export class RedisCrowd implements Crowd {
       const ids = [...batch.ids];
       for (let i = 0; i < ids.length; i += CHUNK) {
         const chunk = ids.slice(i, i + CHUNK);
-        pipeline.pfadd(this.key(space, bucket), ...chunk);
-        pipeline.pfadd(this.key(space, 'total'), ...chunk);
-        commands += 2;
-      }
-      if (ids.length > 0) {
-        pipeline.pexpire(this.key(space, bucket), this.windowMs + half);
-        pipeline.expire(this.key(space, 'total'), 86_400);
-        commands += 2;
+        pipeline.eval(
+          ADD_SIGHTINGS,
+          2,
+          this.key(space, `hll:${bucket}`),
+          this.key(space, 'hll:total'),
+          Math.ceil(this.windowMs + slice),
+          ...chunk,
+        );
+        commands++;
       }
       if (batch.reactions.size > 0) {
         const args = [...batch.reactions.entries()].flatMap(([emoji, { add, kept }]) => [emoji, String(add), String(kept)]);
-        pipeline.eval(ADD_REACTIONS, 1, `${this.prefix}reactions:${space}`, ...args);
+        pipeline.eval(ADD_REACTIONS, 1, this.key(space, 'reactions'), ...args);
         commands++;
       }
     }
     for (const space of reads) {
-      pipeline.pfcount(this.key(space, bucket), this.key(space, bucket - 1));
-      pipeline.pfcount(this.key(space, 'total'));
-      pipeline.hgetall(`${this.prefix}reactions:${space}`);
-      commands += 3;
+      const buckets = Array.from({ length: SLICES }, (_, i) => this.key(space, `hll:${bucket - i}`));
+      pipeline.eval(READ, SLICES + 2, ...buckets, this.key(space, 'hll:total'), this.key(space, 'reactions'));
+      commands++;
     }
     let results: [Error | null, unknown][] | null;
     try {
@@ -215,14 +231,18 @@ export class RedisCrowd implements Crowd {
       }
       return;
     }
-    const readsFrom = results.length - reads.length * 3;
+    const readsFrom = results.length - reads.length;
     for (const [i, space] of reads.entries()) {
-      const listeners = Number(results[readsFrom + i * 3]![1]);
-      const total = Number(results[readsFrom + i * 3 + 1]![1]);
-      const hash = results[readsFrom + i * 3 + 2]![1] as Record<string, string>;
+      const [listeners, total, flat] = results[readsFrom + i]![1] as [number, number, string[]];
       const previous = this.merged.get(space);
-      const reactions = Object.keys(hash).length > 0 ? Object.fromEntries(Object.entries(hash).map(([k, v]) => [k, Number(v)])) : undefined;
-      this.merged.set(space, { listeners, total, peak: Math.max(previous?.peak ?? 0, listeners), reactions });
+      const reactions: Record<string, number> = {};
+      for (let k = 0; k < flat.length; k += 2) reactions[flat[k]!] = Number(flat[k + 1]);
+      this.merged.set(space, {
+        listeners: Number(listeners),
+        total: Number(total),
+        peak: Math.max(previous?.peak ?? 0, Number(listeners)),
+        reactions: flat.length > 0 ? reactions : undefined,
+      });
       this.joinedSince.delete(space);
     }
   }

@@ -205,7 +205,7 @@ async function startDemo(
       } catch {
         // the node it reached went away, or the space is moving: try again shortly
       }
-      if (!stopped) await new Promise((resolve) => setTimeout(resolve, 500));
+      if (!stopped) await new Promise((resolve) => setTimeout(resolve, 250));
     }
   })();
   return {

@@ -1,0 +1,265 @@
+/**
+ * The cluster suite: `npm run cluster`'s cluster (src/cluster/local/cluster.ts — redis-server,
+ * PostgreSQL, three Rostrum processes, two nginx edges from deploy/nginx/, a live demo space with its
+ * bot speaker) under the real `rostrum loadtest`, split over both edges, at growing crowds:
+ *
+ * - what a listener costs at the origin at steady state: requests that reached a node (the edges'
+ *   access logs: a line with an upstream address) per listener per second, over a window as long as
+ *   a heartbeat interval, beside what it costs at the edge;
+ * - what a join or a heartbeat costs Redis: the nodes' `rostrum_crowd_redis_commands_total` per
+ *   sighting (joins + heartbeats the nodes answered);
+ * - the failover gap: kill -9 the node that runs the space, and the time until a listener joining at
+ *   the same URL hears the bot speaker again (it rejoins by itself).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ListenerBot } from '../src/bots/listener-bot.js';
+import { type LocalCluster, startLocalCluster } from '../src/cluster/local/cluster.js';
+import type { LoadReport } from '../src/loadtest/load-test.js';
+import { findFfmpeg } from '../src/media/ffmpeg.js';
+import { ROOT, track } from './processes.js';
+import { type Figure, judge } from './results.js';
+
+export interface ClusterSettings {
+  /** Simulated listeners per step, all edges together. */
+  steps: number[];
+  rampSeconds: number;
+  /** Measured after the ramp; at least one heartbeat interval (50 s), so every listener's heartbeat is in it. */
+  steadySeconds: number;
+}
+
+export interface ClusterStep {
+  listeners: number;
+  joined: number;
+  heardAudio: number;
+  stalls: number;
+  edgeRequestsPerListenerSecond: number;
+  originRequestsPerListenerSecond: number;
+  originRequestsPerSecond: number;
+  sightings: number;
+  redisCommands: number;
+  redisCommandsPerSighting: number;
+  /** The state document's count on each node at the end, against the listeners simulated. */
+  counts: number[];
+}
+
+export interface ClusterMeasurement {
+  steps: ClusterStep[];
+  failover: { killed: string; successor: string; ownerMs: number; playableMs: number; heardMs: number } | undefined;
+  problems: string[];
+}
+
+/** Sums a Prometheus counter's samples whose labels match. */
+function sumMetric(text: string, name: string, labelMatch = ''): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || line.startsWith('#')) continue;
+    const rest = line.slice(name.length);
+    if (!(rest.startsWith('{') || rest.startsWith(' '))) continue;
+    if (labelMatch && !rest.includes(labelMatch)) continue;
+    sum += Number(line.split(' ').at(-1));
+  }
+  return sum;
+}
+
+async function nodeCounters(c: LocalCluster): Promise<{ commands: number; sightings: number }> {
+  let commands = 0;
+  let sightings = 0;
+  for (const n of c.nodes) {
+    const text = await (await fetch(`${n.url}/metrics`)).text();
+    commands += sumMetric(text, 'rostrum_crowd_redis_commands_total');
+    sightings += sumMetric(text, 'rostrum_listener_joins_total');
+    sightings += sumMetric(text, 'rostrum_http_request_duration_seconds_count', 'route="/api/spaces/:id/heartbeat"');
+  }
+  return { commands, sightings };
+}
+
+async function loadtest(edge: string, space: string, listeners: number, settings: ClusterSettings, json: string, log: (l: string) => void) {
+  const child = track(
+    spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'bin/rostrum.js'),
+        'loadtest',
+        '--server',
+        edge,
+        '--space',
+        space,
+        '--listeners',
+        String(listeners),
+        '--ramp',
+        String(settings.rampSeconds),
+        '--duration',
+        String(settings.rampSeconds + settings.steadySeconds + 5),
+        '--json',
+        json,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) if (!/^\s*\d+ s/.test(line)) log(`loadtest ${edge}: ${line}`);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`rostrum loadtest exited with ${code}: ${stderr.slice(-2000)}`);
+  return JSON.parse(fs.readFileSync(json, 'utf8')) as LoadReport;
+}
+
+export async function measureCluster(settings: ClusterSettings, log: (line: string) => void): Promise<ClusterMeasurement> {
+  const problems: string[] = [];
+  const c = await startLocalCluster({ nodes: 3, edges: 2, say: log });
+  try {
+    const space = c.demo!.spaceId;
+    const ffmpeg = findFfmpeg(undefined);
+    const steps: ClusterStep[] = [];
+    for (const listeners of settings.steps) {
+      log(
+        `${listeners} simulated listeners over ${c.edges.length} edges: ${settings.rampSeconds} s ramp, ${settings.steadySeconds} s measured`,
+      );
+      const before = await nodeCounters(c);
+      const startedAt = Date.now() / 1000;
+      const reports = await Promise.all(
+        c.edges.map((e, i) =>
+          loadtest(e.url, space, Math.round(listeners / c.edges.length), settings, path.join(c.dir, `load-${listeners}-${i}.json`), log),
+        ),
+      );
+      const after = await nodeCounters(c);
+      const from = startedAt + settings.rampSeconds + 2;
+      const to = from + settings.steadySeconds;
+      let edgeRequests = 0;
+      let originRequests = 0;
+      for (const e of c.edges) {
+        for (const line of e.log()) {
+          if (line.time < from || line.time >= to) continue;
+          edgeRequests++;
+          if (line.upstreamAddr !== '-') originRequests++;
+        }
+      }
+      const counts = await Promise.all(
+        c.nodes.map(async (n) => ((await (await fetch(`${n.url}/api/spaces/${space}/state`)).json()) as { listeners: number }).listeners),
+      );
+      const sightings = after.sightings - before.sightings;
+      const redisCommands = after.commands - before.commands;
+      const step: ClusterStep = {
+        listeners,
+        joined: reports.reduce((s, r) => s + r.joined, 0),
+        heardAudio: reports.reduce((s, r) => s + r.heardAudio, 0),
+        stalls: reports.reduce((s, r) => s + r.stalls, 0),
+        edgeRequestsPerListenerSecond: edgeRequests / (listeners * settings.steadySeconds),
+        originRequestsPerListenerSecond: originRequests / (listeners * settings.steadySeconds),
+        originRequestsPerSecond: originRequests / settings.steadySeconds,
+        sightings,
+        redisCommands,
+        redisCommandsPerSighting: sightings > 0 ? redisCommands / sightings : 0,
+        counts,
+      };
+      log(`${JSON.stringify(step)}`);
+      if (step.joined < listeners * 0.99) problems.push(`${listeners} listeners: only ${step.joined} joined`);
+      steps.push(step);
+      await sleep(settings.rampSeconds * 1000); // the last step's listeners drop out of the count meanwhile
+    }
+
+    // Failover: kill -9 the node that runs the space; a listener joining at the same URL hears the bot again.
+    const edge = c.edges[0]!.url;
+    const owner = async () => {
+      const res = await fetch(`${edge}/api/spaces/${space}`, { headers: { authorization: `Bearer ${c.operatorToken()}` } });
+      return res.ok ? ((await res.json()) as { ownerNode?: string }).ownerNode : undefined;
+    };
+    const killed = (await owner())!;
+    const victim = c.nodes.find((n) => n.id === killed)!;
+    const killedAt = Date.now();
+    victim.signal('SIGKILL');
+    let successor: string | undefined;
+    let ownerMs = 0;
+    let playableMs = 0;
+    let heardMs = 0;
+    while (Date.now() - killedAt < 30_000 && !heardMs) {
+      if (!successor) {
+        const o = await owner().catch(() => undefined);
+        if (o && o !== killed) {
+          successor = o;
+          ownerMs = Date.now() - killedAt;
+        }
+      }
+      if (!playableMs) {
+        const res = await fetch(`${edge}/hls/${space}/index.m3u8`).catch(() => undefined);
+        if (res?.status === 200 && (await res.text()).includes('#EXT-X-PART:')) playableMs = Date.now() - killedAt;
+      }
+      if (playableMs) {
+        const started = Date.now();
+        const { report } = await ListenerBot.listen({ server: edge, space, seconds: 1, ffmpeg }).catch(() => ({ report: { tones: [] } }));
+        if (report.tones.length > 0) heardMs = started - killedAt;
+      } else await sleep(100);
+    }
+    if (!heardMs) problems.push('after kill -9 of the owner, the bot speaker was not heard again within 30 s');
+    return { steps, failover: successor ? { killed, successor, ownerMs, playableMs, heardMs } : undefined, problems };
+  } finally {
+    await c.stop();
+  }
+}
+
+export function clusterFigures(m: ClusterMeasurement): Figure[] {
+  const figs: Figure[] = [];
+  const last = m.steps.at(-1);
+  for (const s of m.steps) {
+    figs.push(
+      judge({
+        id: `cluster.origin_per_listener.${s.listeners}`,
+        name: `origin requests per listener per second, ${s.listeners} listeners over 2 edges`,
+        value: s.originRequestsPerListenerSecond,
+        unit: 'req/s',
+        reference: s.edgeRequestsPerListenerSecond,
+        ratio: s.edgeRequestsPerListenerSecond > 0 ? s.originRequestsPerListenerSecond / s.edgeRequestsPerListenerSecond : null,
+        goal: { on: 'value', op: '<=', target: 0.02 },
+        note: `reference: edge requests per listener per second. ${s.originRequestsPerSecond.toFixed(1)} origin req/s in all; ${s.joined} joined, ${s.heardAudio} heard audio, ${s.stalls} stalls; the nodes counted ${s.counts.join(', ')}`,
+      }),
+      judge({
+        id: `cluster.redis_per_sighting.${s.listeners}`,
+        name: `Redis commands per join or heartbeat, ${s.listeners} listeners`,
+        value: s.redisCommandsPerSighting,
+        unit: '',
+        reference: null,
+        ratio: null,
+        goal: s === last ? { on: 'value', op: '<=', target: 0.1 } : null,
+        note: `${s.redisCommands} commands for ${s.sightings} joins and heartbeats; the commands are per space per node per second (batches and read-backs), so their share falls as the crowd grows`,
+      }),
+    );
+  }
+  if (m.steps.length > 1) {
+    const first = m.steps[0]!;
+    const lastStep = m.steps.at(-1)!;
+    figs.push(
+      judge({
+        id: 'cluster.origin_growth',
+        name: `origin requests per second, ${lastStep.listeners} vs ${first.listeners} listeners`,
+        value: lastStep.originRequestsPerSecond,
+        unit: 'req/s',
+        reference: first.originRequestsPerSecond,
+        ratio: first.originRequestsPerSecond > 0 ? lastStep.originRequestsPerSecond / first.originRequestsPerSecond : null,
+        goal: null,
+        note: 'what grows with the crowd is its heartbeats (one per listener per 50 s); the broadcast and the state document are fetched once per edge',
+      }),
+    );
+  }
+  if (m.failover) {
+    figs.push(
+      judge({
+        id: 'cluster.failover_heard',
+        name: `kill -9 of the owner → a listener at the same URL hears the speaker again`,
+        value: m.failover.heardMs / 1000,
+        unit: 's',
+        reference: null,
+        ratio: null,
+        goal: { on: 'value', op: '<=', target: 5 },
+        note: `${m.failover.killed} killed; ${m.failover.successor} ran the space after ${(m.failover.ownerMs / 1000).toFixed(1)} s, the playlist had parts again after ${(m.failover.playableMs / 1000).toFixed(1)} s; measured with 1 s listens (granularity ~1.5 s)`,
+      }),
+    );
+  }
+  return figs;
+}
