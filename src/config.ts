@@ -24,7 +24,7 @@ export interface Config {
   listenerTokenTtlSeconds: number;
   /** Clock skew tolerated when checking token times, seconds. Default 30 (ROSTRUM_CLOCK_SKEW). */
   clockSkewSeconds: number;
-  /** Window over which a heartbeat counts a listener as present, seconds; listeners heartbeat every 5/6 of it. Default 60 (ROSTRUM_LISTENER_WINDOW). */
+  /** Window over which a heartbeat counts a listener as present, seconds; listeners heartbeat every 11/12 of it. Default 60 (ROSTRUM_LISTENER_WINDOW). */
   listenerWindowSeconds: number;
   /** How often live spaces' peak and total listener counts are written to the store, ms. Default 30000 (ROSTRUM_TALLY_INTERVAL_MS). */
   tallyIntervalMs: number;

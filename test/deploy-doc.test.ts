@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { INTERNET, isRoot, Lab } from './helpers/netns.js';
+import { localPrebuilds } from './helpers/prebuilds.js';
 import { ROOT, tempDir } from './helpers/server.js';
 
 const DOMAIN = 'rostrum.test';
@@ -115,7 +116,7 @@ describe('docs/deploy.md followed literally on a server behind NAT', {
     const run = spawnSync('ip', ['netns', 'exec', srvNs, 'unshare', '--mount', '--propagation', 'private', 'bash', '-c', setup], {
       encoding: 'utf8',
       timeout: 15 * 60_000,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...localPrebuilds() },
     });
     walkthrough = { code: run.status, output: `${run.stdout}\n${run.stderr}` };
     fs.writeFileSync(path.join(dir, 'walkthrough.log'), walkthrough.output);

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { ListenerBot } from '../src/bots/listener-bot.js';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
+import { localPrebuilds } from './helpers/prebuilds.js';
 import { ROOT, tempDir } from './helpers/server.js';
 
 describe('a production install (npm ci --omit=dev after a build)', () => {
@@ -30,7 +31,12 @@ describe('a production install (npm ci --omit=dev after a build)', () => {
       fs.copyFileSync(path.join(ROOT, file), path.join(app, file));
     }
     fs.cpSync(path.join(ROOT, 'dist'), path.join(app, 'dist'), { recursive: true });
-    const ci = spawnSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: app, encoding: 'utf8', timeout: 600_000 });
+    const ci = spawnSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], {
+      cwd: app,
+      encoding: 'utf8',
+      timeout: 600_000,
+      env: { ...process.env, ...localPrebuilds() },
+    });
     install = { status: ci.status, output: `${ci.stdout}\n${ci.stderr}` };
   });
   after(async () => {

@@ -2,19 +2,19 @@
  * How many are listening, honestly: distinct listener ids that joined or heartbeated in the last
  * window, estimated with HyperLogLog. The window is SLICES sketches of one slice each, a ring: every
  * slice the oldest is emptied and becomes the current one, so a listener counts for between
- * (SLICES − 1) and SLICES slices — 55 to 60 s of a 60 s window — after its last heartbeat. That is
- * what lets heartbeats be rare (every 50 s of a 60 s window: see heartbeatInterval) while a listener
- * who left stops counting at most one window later. A further sketch never rotates and gives total
+ * (SLICES − 1) and SLICES slices — 57.5 to 60 s of a 60 s window — after its last heartbeat. That is
+ * what lets heartbeats be rare (every 55 s of a 60 s window: see heartbeatInterval; 0.018 origin
+ * requests a second per listener) while a listener who left stops counting at most one window later. A further sketch never rotates and gives total
  * unique listeners.
  */
 import { HyperLogLog, hashForHll } from './hyperloglog.js';
 
-/** Slices of a window. 12 × 16 KiB of registers per space; an estimate merges 12 sketches (≈0.2 ms). */
-export const SLICES = 12;
+/** Slices of a window. 24 × 16 KiB of registers per space; an estimate merges 24 sketches (≈0.5 ms, once a second). */
+export const SLICES = 24;
 
 /**
- * How often a listener heartbeats for a window of `windowSeconds`: two slices short of it, so one
- * late heartbeat (a slow network, a throttled background tab) still lands while it counts.
+ * How often a listener heartbeats for a window of `windowSeconds`: two slices short of it (55 s of
+ * 60), so a heartbeat up to a slice late (2.5 s: a slow network) still lands while it counts.
  */
 export function heartbeatInterval(windowSeconds: number): number {
   return Math.max(1, Math.floor((windowSeconds * (SLICES - 2)) / SLICES));

@@ -3,10 +3,10 @@
  * the fallback while Redis is away) and once a second sends what it saw, batched per space:
  *
  * - listeners: every identity seen that second goes, in one script call, into the slice's sketch
- *   `<prefix>{<space>}:hll:<bucket>` (bucket = wall-clock time / a twelfth of the window, the same on
+ *   `<prefix>{<space>}:hll:<bucket>` (bucket = wall-clock time / a 24th of the window, the same on
  *   every node) and into `<prefix>{<space>}:hll:total`. Concurrent listeners = PFCOUNT of the last
- *   12 buckets together — Redis's own HyperLogLog union, the same estimate and the same "counted for
- *   11/12 of a window to a whole window after the last heartbeat" as one node's counter.
+ *   24 buckets together — Redis's own HyperLogLog union, the same estimate and the same "counted for
+ *   23/24 of a window to a whole window after the last heartbeat" as one node's counter.
  * - reactions: HINCRBY per emoji into `<prefix>{<space>}:reactions` (seeded, the first time, with what
  *   the space has kept, so the count continues across restarts).
  *
@@ -38,7 +38,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], 86400)
 return 1`;
 
-/** A space's merged counts in one round trip: listeners (the last 12 slices' union), total unique, reaction totals. */
+/** A space's merged counts in one round trip: listeners (the last 24 slices' union), total unique, reaction totals. */
 const READ = `
 local n = #KEYS
 return { redis.call('PFCOUNT', unpack(KEYS, 1, n - 2)), redis.call('PFCOUNT', KEYS[n - 1]), redis.call('HGETALL', KEYS[n]) }`;
