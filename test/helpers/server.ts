@@ -4,7 +4,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -120,17 +119,8 @@ export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}, 
   return { child, url, exited };
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A TCP port free on 127.0.0.1 right now (shared with the local engines). */
+export { freePort } from '../../src/cluster/local/util.js';
 
 /** Runs the real `rostrum` CLI to its end (after `wrap`, e.g. `ip netns exec NS`); its exit code and output. */
 export function runCli(
