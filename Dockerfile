@@ -37,5 +37,5 @@ ENV ROSTRUM_HOST=0.0.0.0 \
     NODE_ENV=production
 VOLUME /data
 EXPOSE 8080/tcp 50000-50100/udp 50000-50100/tcp
-HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.ROSTRUM_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/rostrum.js", "serve"]

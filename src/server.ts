@@ -14,7 +14,6 @@ import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
 import { type Crowd, LocalCrowd } from './audience/crowd.js';
 import { ProofOfWork } from './audience/proof-of-work.js';
-import { RedisCrowd } from './audience/redis-crowd.js';
 import { StateDocuments } from './audience/state-document.js';
 import { TallyKeeper } from './audience/tally-keeper.js';
 import { WaitingRoom } from './audience/waiting-room.js';
@@ -26,7 +25,6 @@ import { LocalOwnership } from './cluster/local-ownership.js';
 import { generatedNodeId, type NodeInfo } from './cluster/node-identity.js';
 import type { Ownership } from './cluster/ownership.js';
 import { ChangeFeed, ReadViews } from './cluster/read-views.js';
-import { RedisOwnership } from './cluster/redis-ownership.js';
 import type { Config } from './config.js';
 import { CommandRunner } from './control/commands.js';
 import { type Credentials, deriveSecret, resolveServerCredentials } from './control/credentials.js';
@@ -86,7 +84,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const registry = new SpaceRegistry(store);
   // Which node runs each space: this one (embedded default), or a lease in Redis.
   const ownership: Ownership = engines.redis
-    ? new RedisOwnership(node, engines.redis, store, { onError: (err, what) => log.error({ err }, `ownership: ${what}`) })
+    ? new (await import('./cluster/redis-ownership.js')).RedisOwnership(node, engines.redis, store, {
+        onError: (err, what) => log.error({ err }, `ownership: ${what}`),
+      })
     : new LocalOwnership(node, async (id) => (await registry.find(id)) !== undefined);
   engines.implementations.ownership = ownership.kind;
   // Changes go on the change log for the other nodes' read views; theirs come back into ours.
@@ -96,9 +96,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const spaces = new SpaceService(runner, store);
   const stage = new StageService(runner);
   // Listener counts and reaction totals: this node's own, or every node's merged in Redis.
-  const crowd: Crowd = engines.redis
-    ? new RedisCrowd(engines.redis, { windowMs: config.listenerWindowSeconds * 1000 })
-    : new LocalCrowd(config.listenerWindowSeconds * 1000);
+  const redisCrowd = engines.redis
+    ? new (await import('./audience/redis-crowd.js')).RedisCrowd(engines.redis, { windowMs: config.listenerWindowSeconds * 1000 })
+    : undefined;
+  const crowd: Crowd = redisCrowd ?? new LocalCrowd(config.listenerWindowSeconds * 1000);
   engines.implementations.crowd = crowd.kind;
   const audience = new AudienceService(
     registry,
@@ -159,8 +160,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     };
   });
   engines.health.register(metrics.registry);
-  if (crowd instanceof RedisCrowd) {
-    const stats = crowd.stats;
+  if (redisCrowd) {
+    const stats = redisCrowd.stats;
     metrics.countFrom(
       'rostrum_crowd_redis_commands_total',
       'Commands this node sent Redis for listener counts and reactions (batched once a second per space)',

@@ -17,8 +17,9 @@ describe('audience plane', () => {
   const commits = () => db.pragma('data_version', { simple: true }) as number;
 
   before(async () => {
-    // No periodic tally write may land inside the measured window.
-    t = await startTestServer({ reactionLimit: 1000, tallyIntervalMs: 3_600_000 });
+    // No periodic tally write may land inside the measured window; and 200 joins at once from this
+    // same process must not be shed as overload (that is the lanes' subject, not this file's).
+    t = await startTestServer({ reactionLimit: 1000, tallyIntervalMs: 3_600_000, maxEventLoopDelayMs: 1000 });
     db = new Database(path.join(t.dataDir, 'rostrum.db'), { readonly: true });
   });
   after(async () => {

@@ -13,7 +13,6 @@
  * stale_owner and retried by the client. A node that cannot reach the owner answers
  * cluster_unavailable (503, Retry-After); nothing is retried here, so a write is never sent twice.
  */
-import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import type { NodeInfo } from '../cluster/node-identity.js';
 import type { Ownership } from '../cluster/ownership.js';
@@ -68,6 +67,8 @@ export async function registerForwarding(app: FastifyInstance, ownership: Owners
   });
   if (ownership.kind === 'local') return { counts };
 
+  // Loaded only when there are other nodes: the embedded default carries none of its code (undici).
+  const { default: replyFrom } = await import('@fastify/reply-from');
   await app.register(replyFrom, {
     disableRequestLogging: true,
     undici: { connections: 128, pipelining: 1, headersTimeout: 15_000, bodyTimeout: 30_000 },

@@ -10,13 +10,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ChangeLog } from '../bus/change-log.js';
 import { LocalChangeLog } from '../bus/local-change-log.js';
-import { RedisChangeLog } from '../bus/redis-change-log.js';
 import type { Config } from '../config.js';
-import { PostgresSpaceStore } from '../store/postgres/pg-store.js';
 import type { SpaceStore } from '../store/space-store.js';
 import { SqliteSpaceStore } from '../store/sqlite/sqlite-store.js';
 import { EngineHealth, type EngineProbe, type EngineStatus } from './engine-health.js';
-import { connectRedis, waitReady } from './redis-connection.js';
 
 export interface Engines {
   store: SpaceStore;
@@ -41,15 +38,20 @@ export function redactUrl(url: string): string {
 }
 
 export async function openEngines(config: Config, nodeId: string, log: Logger): Promise<Engines> {
+  // The scaled-out engines' clients (pg, ioredis) are loaded only when configured: the embedded
+  // default carries none of their code.
   const store: SpaceStore = config.databaseUrl
-    ? await PostgresSpaceStore.open(config.databaseUrl)
+    ? await (await import('../store/postgres/pg-store.js')).PostgresSpaceStore.open(config.databaseUrl)
     : new SqliteSpaceStore(path.join(config.dataDir, 'rostrum.db'));
-  const redis = config.redisUrl ? connectRedis(config.redisUrl, `rostrum:${nodeId}`) : undefined;
-  if (redis && !(await waitReady(redis)))
-    log.warn({ redis: redactUrl(config.redisUrl!) }, 'Redis does not answer yet; starting without it');
-  const changeLog: ChangeLog = config.redisUrl
-    ? new RedisChangeLog(config.redisUrl, nodeId, { onHandlerError: (err) => log.error({ err }, 'a change log follower threw') })
-    : new LocalChangeLog(nodeId);
+  let redis: Redis | undefined;
+  let changeLog: ChangeLog = new LocalChangeLog(nodeId);
+  if (config.redisUrl) {
+    const { connectRedis, waitReady } = await import('./redis-connection.js');
+    redis = connectRedis(config.redisUrl, `rostrum:${nodeId}`);
+    if (!(await waitReady(redis))) log.warn({ redis: redactUrl(config.redisUrl) }, 'Redis does not answer yet; starting without it');
+    const { RedisChangeLog } = await import('../bus/redis-change-log.js');
+    changeLog = new RedisChangeLog(config.redisUrl, nodeId, { onHandlerError: (err) => log.error({ err }, 'a change log follower threw') });
+  }
 
   const probes: EngineProbe[] = [{ engine: store.kind, uses: ['store'], shared: store.kind !== 'sqlite', ping: () => store.ping() }];
   if (redis) {
