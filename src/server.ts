@@ -22,7 +22,7 @@ import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
 import { openEngines, redactUrl } from './cluster/engines.js';
 import { LocalOwnership } from './cluster/local-ownership.js';
-import { generatedNodeId, type NodeInfo } from './cluster/node-identity.js';
+import { generatedNodeId, type NodeInfo, nodeKey } from './cluster/node-identity.js';
 import type { Ownership } from './cluster/ownership.js';
 import { ChangeFeed, ReadViews } from './cluster/read-views.js';
 import type { Config } from './config.js';
@@ -138,9 +138,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     (id) => ownership.owns(id),
   );
-  // A recording made here is news for every node (pages, feeds).
+  // A recording made here is news for every node (pages, feeds). A space's last change (its end, or
+  // its recording made) lets the feed forget the space's numbering.
   bus.subscribe('recording.ready', (ready) => {
     if (ownership.owns(ready.spaceId)) feed.share(ready.spaceId, [], [['recording.ready', ready]]);
+    feed.forget(ready.spaceId);
+  });
+  bus.subscribe('space.ended', ({ spaceId, recording }) => {
+    if (!recording) feed.forget(spaceId);
   });
   const states = new StateDocuments(audience, urls, bus, (id) => (ownership.owns(id) ? media.talking(id) : readViews.talking(id)));
   metrics = new Metrics(() => {
@@ -160,6 +165,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     };
   });
   engines.health.register(metrics.registry);
+  metrics.countFrom(
+    'rostrum_change_log_dropped_total',
+    'Changes this node could not put on the change log (Redis away); other nodes reload their copies after the gap',
+    () => engines.changeLog.dropped,
+  );
+  metrics.countFrom(
+    'rostrum_read_view_reloads_total',
+    'Copies of other nodes’ spaces reloaded from the store after a possible gap in the change log',
+    () => readViews.reloads,
+  );
   if (redisCrowd) {
     const stats = redisCrowd.stats;
     metrics.countFrom(
@@ -258,8 +273,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     config.turnUrls.length > 0 ? { urls: config.turnUrls, secret: config.turnSecret ?? '', ttlSeconds: config.turnTtlSeconds } : undefined;
   hub = new SignallingHub(registry, tokens, bus, media, log, turn, {
     ownership,
-    clusterKey: deriveSecret(credentials, 'rostrum node key').toString('hex'),
+    clusterKey: nodeKey(credentials),
   });
+  const bridges = hub.bridges;
+  metrics.gaugeFrom('rostrum_rtc_bridges', 'Stage sockets this node bridges to the node that runs their space', () => bridges.open);
+  metrics.countFrom(
+    'rostrum_rtc_bridge_failures_total',
+    'Stage sockets that could not be bridged to the node that runs their space',
+    () => bridges.failed,
+  );
   await hub.register(app);
   // A space this node takes (at start, on a request, or from a node that stopped or died) is
   // reloaded from the store and, when live, goes on air here; one it lets go stops here.
@@ -279,6 +301,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   });
   ownership.onReleased((id) => {
     log.warn({ spaceId: id }, 'this node no longer runs the space');
+    feed.forget(id);
     hub?.released(id);
     void broadcaster.release(id);
     registry.evict(id);

@@ -16,7 +16,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import secureJson from 'secure-json-parse';
-import { deriveSecret } from '../control/credentials.js';
+import { nodeKey } from '../cluster/node-identity.js';
 import { fail } from '../errors.js';
 import { registerCompression } from './compression.js';
 import { registerPreflight } from './cors.js';
@@ -185,7 +185,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
 
   const counters = registerRateLimits(app, options.limits);
   // Requests only a space's owner serves go to it (after this node's limits and validation).
-  const forwarding = await registerForwarding(app, deps.ownership, deriveSecret(deps.credentials, 'rostrum node key').toString('hex'));
+  const forwarding = await registerForwarding(app, deps.ownership, nodeKey(deps.credentials));
   deps.metrics.countFrom(
     'rostrum_forwarded_requests_total',
     'Requests this node sent to the node that runs their space',

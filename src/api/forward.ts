@@ -55,6 +55,8 @@ export interface Forwarding {
 export async function registerForwarding(app: FastifyInstance, ownership: Ownership, clusterKey: string): Promise<Forwarding> {
   const counts = { forwarded: 0, failed: 0 };
   app.decorateRequest('forwardedBy', undefined);
+  // One node: nobody forwards to it, so no request pays for the check below.
+  if (ownership.kind === 'local') return { counts };
   // Which node sent a request here is believed only with the cluster's key; the headers are never passed on to a handler.
   app.addHook('onRequest', (request, _reply, done) => {
     const by = request.headers[FORWARDED_BY];
@@ -65,7 +67,6 @@ export async function registerForwarding(app: FastifyInstance, ownership: Owners
     }
     done();
   });
-  if (ownership.kind === 'local') return { counts };
 
   // Loaded only when there are other nodes: the embedded default carries none of its code (undici).
   const { default: replyFrom } = await import('@fastify/reply-from');

@@ -61,6 +61,18 @@ export class Metrics {
     });
   }
 
+  /** A gauge without labels whose value is kept elsewhere and read at each scrape. */
+  gaugeFrom(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
   /** rostrum_node_info{node_id, store, change_log, …} 1: which node this is and what it runs on. */
   nodeInfo(nodeId: string, implementations: Record<string, string>): void {
     const labels: Record<string, string> = { node_id: nodeId };

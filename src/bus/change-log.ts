@@ -32,6 +32,8 @@ export interface ChangeLog {
   append(entry: ChangeEntry): void;
   /** Every entry other nodes append from now on, in order; `onGap` when some may have been missed (an engine outage). */
   follow(handler: (entry: ChangeEntry) => void, onGap?: () => void): Disposer;
+  /** Entries that could not be appended (the engine away): other nodes' views of them are reloaded after the gap. */
+  readonly dropped: number;
   /** Whether the engine answers now (readiness, metrics). */
   healthy(): boolean;
   close(): Promise<void>;

@@ -13,6 +13,7 @@ export class LocalLogHub {
 
 export class LocalChangeLog implements ChangeLog {
   readonly kind = 'local';
+  readonly dropped = 0;
   private readonly followers = new Set<(entry: ChangeEntry) => void>();
   private closed = false;
 

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { type Credentials, deriveSecret } from '../control/credentials.js';
 
 export interface NodeInfo {
   id: string;
@@ -15,4 +16,9 @@ export interface NodeInfo {
 export function generatedNodeId(hostname = os.hostname()): string {
   const host = hostname.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 40) || 'node';
   return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The key nodes show each other on a forwarded request or a bridged socket: derived from the API secret every node shares. */
+export function nodeKey(credentials: Credentials): string {
+  return deriveSecret(credentials, 'rostrum node key').toString('hex');
 }

@@ -50,10 +50,8 @@ export class ReadViews {
   private readonly last = new Map<SpaceId, { from: string; seq: number }>();
   private readonly talkingNow = new Map<SpaceId, Set<string>>();
   private readonly dispose: Disposer;
-  /** Copies dropped for a possible gap (metrics). */
+  /** Copies reloaded for a possible gap (metrics). */
   reloads = 0;
-  /** Entries applied. */
-  applied = 0;
 
   constructor(
     log: ChangeLog,
@@ -74,7 +72,6 @@ export class ReadViews {
           for (const op of entry.ops) live.apply(op);
         }
         this.last.set(id, { from, seq: entry.seq });
-        this.applied++;
         for (const [name, payload] of entry.events) {
           if (name === 'space.live' && !live) void this.registry.find(id).catch(() => undefined);
           if (name === 'participant.talking') this.noteTalking(payload as { spaceId: SpaceId; identity: string; talking: boolean });

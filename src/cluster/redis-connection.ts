@@ -36,8 +36,3 @@ export async function waitReady(redis: Redis, timeoutMs = 5000): Promise<boolean
     redis.on('ready', onReady);
   });
 }
-
-/** Whether the connection is up now. */
-export function redisReady(redis: Redis): boolean {
-  return redis.status === 'ready';
-}

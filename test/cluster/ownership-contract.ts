@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Ownership } from '../../src/cluster/ownership.js';
-import type { Space } from '../../src/control/model.js';
 import { RostrumError } from '../../src/errors.js';
-import type { Identity, SpaceId } from '../../src/ids.js';
+import type { SpaceId } from '../../src/ids.js';
 import type { SpaceStore } from '../../src/store/space-store.js';
+import { makeHost, makeSpace } from '../store/space-store-contract.js';
 
 export interface OwnershipCluster {
   /** One Ownership per node, started, on one store. */
@@ -18,28 +18,10 @@ export interface OwnershipCluster {
   cleanup(): Promise<void>;
 }
 
-export function liveSpace(id: string): Space {
-  return {
-    id: id as SpaceId,
-    title: id,
-    hostIdentity: 'h' as Identity,
-    hostName: 'H',
-    state: 'live',
-    scheduledStart: null,
-    startedAt: 1,
-    endedAt: null,
-    recording: false,
-    createdAt: 1,
-    updatedAt: 1,
-    peakListeners: 0,
-    totalListeners: 0,
-    reactions: {},
-  };
-}
-
 export async function addSpace(store: SpaceStore, id: string): Promise<SpaceId> {
-  await store.createSpace(liveSpace(id), { identity: 'h' as Identity, name: 'H', role: 'host', muted: false, joinedAt: 1 });
-  return id as SpaceId;
+  const space = makeSpace(id, { state: 'live', startedAt: 1, recording: false });
+  await store.createSpace(space, makeHost(space));
+  return space.id;
 }
 
 export function runOwnershipContract(name: string, open: () => Promise<OwnershipCluster>): void {

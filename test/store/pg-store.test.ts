@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import type { Space } from '../../src/control/model.js';
 import { RostrumError } from '../../src/errors.js';
-import type { Identity, SpaceId } from '../../src/ids.js';
+import type { SpaceId } from '../../src/ids.js';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { PostgresSpaceStore } from '../../src/store/postgres/pg-store.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { type OpenedStore, runSpaceStoreContract } from './space-store-contract.js';
+import { makeHost, makeSpace, type OpenedStore, runSpaceStoreContract } from './space-store-contract.js';
 
 let server: TestPostgres;
 before(async () => {
@@ -40,22 +39,7 @@ async function openPostgres(): Promise<OpenedStore> {
 
 runSpaceStoreContract('postgres', openPostgres);
 
-const space = (id: string): Space => ({
-  id: id as SpaceId,
-  title: id,
-  hostIdentity: 'h' as Identity,
-  hostName: 'H',
-  state: 'live',
-  scheduledStart: null,
-  startedAt: 1,
-  endedAt: null,
-  recording: true,
-  createdAt: 1,
-  updatedAt: 1,
-  peakListeners: 0,
-  totalListeners: 0,
-  reactions: {},
-});
+const live = (id: string) => makeSpace(id, { state: 'live', startedAt: 1 });
 
 describe('PostgresSpaceStore', () => {
   test('five nodes starting at once on one empty database migrate it exactly once', async () => {
@@ -70,13 +54,8 @@ describe('PostgresSpaceStore', () => {
         rows,
         MIGRATIONS.map((_, i) => i + 1),
       );
-      await stores[0]!.createSpace(space('after-migrations'), {
-        identity: 'h' as Identity,
-        name: 'H',
-        role: 'host',
-        muted: false,
-        joinedAt: 1,
-      });
+      const created = live('after-migrations');
+      await stores[0]!.createSpace(created, makeHost(created));
       assert.ok(await stores[4]!.loadSpace('after-migrations' as SpaceId));
     } finally {
       for (const s of stores) await s.close();
@@ -87,7 +66,8 @@ describe('PostgresSpaceStore', () => {
     const url = await server.database();
     const store = await PostgresSpaceStore.open(url);
     try {
-      await store.createSpace(space('kept'), { identity: 'h' as Identity, name: 'H', role: 'host', muted: false, joinedAt: 1 });
+      const kept = live('kept');
+      await store.createSpace(kept, makeHost(kept));
       await store.commit('kept' as SpaceId, [{ op: 'space.update', patch: { title: 'Acknowledged' } }]);
       await server.stop();
       const started = Date.now();

@@ -27,7 +27,8 @@ const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 const sid = (value: string) => value as SpaceId;
 const who = (value: string) => value as Identity;
 
-function makeSpace(id: string, overrides: Partial<Space> = {}): Space {
+/** A space to create in a store (scheduled unless overridden); other store tests use it too. */
+export function makeSpace(id: string, overrides: Partial<Space> = {}): Space {
   return {
     id: sid(id),
     title: `Space ${id}`,
@@ -47,7 +48,7 @@ function makeSpace(id: string, overrides: Partial<Space> = {}): Space {
   } as Space;
 }
 
-function makeHost(space: Space, overrides: Partial<StageMember> = {}): StageMember {
+export function makeHost(space: Space, overrides: Partial<StageMember> = {}): StageMember {
   return { identity: space.hostIdentity, name: space.hostName, role: 'host', muted: false, joinedAt: space.createdAt, ...overrides };
 }
 

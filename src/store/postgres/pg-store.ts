@@ -6,26 +6,12 @@
  * queries 5 s) with the coded `store_unavailable` (503, Retry-After), never a hang or a 500.
  */
 import pg from 'pg';
-import type { ActionRecord, Space, SpaceSnapshot, SpaceState, StageMember } from '../../control/model.js';
+import type { ActionRecord, Space, SpaceSnapshot, StageMember } from '../../control/model.js';
 import { fail, RostrumError } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
+import { type Row, SPACE_COLUMNS, spaceFromRow } from '../space-row.js';
 import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type StoreOp, staleOwner } from '../space-store.js';
 import { MIGRATIONS } from './migrations.js';
-
-type Row = Record<string, unknown>;
-
-const SPACE_COLUMNS: Record<keyof SpacePatch, string> = {
-  title: 'title',
-  state: 'state',
-  scheduledStart: 'scheduled_start',
-  startedAt: 'started_at',
-  endedAt: 'ended_at',
-  recording: 'recording',
-  updatedAt: 'updated_at',
-  peakListeners: 'peak_listeners',
-  totalListeners: 'total_listeners',
-  reactions: 'reactions',
-};
 
 /** BIGINT comes back as a number: every BIGINT here is epoch milliseconds or an epoch, far below 2^53. */
 const TYPES = {
@@ -49,24 +35,7 @@ function unavailable(err: unknown): boolean {
   return /timeout|Connection terminated|connect ECONN|Client has encountered a connection error/i.test(e.message ?? '');
 }
 
-function toSpace(r: Row): Space {
-  return {
-    id: r.id as SpaceId,
-    title: r.title as string,
-    hostIdentity: r.host_identity as Identity,
-    hostName: r.host_name as string,
-    state: r.state as SpaceState,
-    scheduledStart: r.scheduled_start as number | null,
-    startedAt: r.started_at as number | null,
-    endedAt: r.ended_at as number | null,
-    recording: r.recording as boolean,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-    peakListeners: r.peak_listeners as number,
-    totalListeners: r.total_listeners as number,
-    reactions: r.reactions as Record<string, number>,
-  };
-}
+const toSpace = (r: Row): Space => spaceFromRow(r, { recording: (v) => v as boolean, reactions: (v) => v as Record<string, number> });
 
 export class PostgresSpaceStore implements SpaceStore {
   readonly kind = 'postgres';

@@ -6,45 +6,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ActionRecord, Space, SpaceSnapshot, SpaceState, StageMember } from '../../control/model.js';
+import type { ActionRecord, Space, SpaceSnapshot, StageMember } from '../../control/model.js';
 import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
+import { type Row, SPACE_COLUMNS, spaceFromRow } from '../space-row.js';
 import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type StoreOp, staleOwner } from '../space-store.js';
 import { MIGRATIONS } from './migrations.js';
 
-type Row = Record<string, unknown>;
-
-const SPACE_COLUMNS: Record<keyof SpacePatch, string> = {
-  title: 'title',
-  state: 'state',
-  scheduledStart: 'scheduled_start',
-  startedAt: 'started_at',
-  endedAt: 'ended_at',
-  recording: 'recording',
-  updatedAt: 'updated_at',
-  peakListeners: 'peak_listeners',
-  totalListeners: 'total_listeners',
-  reactions: 'reactions',
-};
-
-function toSpace(r: Row): Space {
-  return {
-    id: r.id as SpaceId,
-    title: r.title as string,
-    hostIdentity: r.host_identity as Identity,
-    hostName: r.host_name as string,
-    state: r.state as SpaceState,
-    scheduledStart: r.scheduled_start as number | null,
-    startedAt: r.started_at as number | null,
-    endedAt: r.ended_at as number | null,
-    recording: r.recording === 1,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-    peakListeners: r.peak_listeners as number,
-    totalListeners: r.total_listeners as number,
-    reactions: JSON.parse(r.reactions as string) as Record<string, number>,
-  };
-}
+const toSpace = (r: Row): Space =>
+  spaceFromRow(r, { recording: (v) => v === 1, reactions: (v) => JSON.parse(v as string) as Record<string, number> });
 
 const sqlValue = (v: unknown): unknown => {
   if (typeof v === 'boolean') return v ? 1 : 0;

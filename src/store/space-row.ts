@@ -1,0 +1,42 @@
+/**
+ * The `spaces` table as both stores lay it out: the column of each patchable field, and a row back
+ * into a Space. The engines differ only in how a boolean and the reactions come back (SQLite: 0/1 and
+ * JSON text; PostgreSQL: boolean and JSONB), which each store passes in.
+ */
+import type { Space, SpaceState } from '../control/model.js';
+import type { Identity, SpaceId } from '../ids.js';
+import type { SpacePatch } from './space-store.js';
+
+export type Row = Record<string, unknown>;
+
+export const SPACE_COLUMNS: Record<keyof SpacePatch, string> = {
+  title: 'title',
+  state: 'state',
+  scheduledStart: 'scheduled_start',
+  startedAt: 'started_at',
+  endedAt: 'ended_at',
+  recording: 'recording',
+  updatedAt: 'updated_at',
+  peakListeners: 'peak_listeners',
+  totalListeners: 'total_listeners',
+  reactions: 'reactions',
+};
+
+export function spaceFromRow(r: Row, decode: { recording(v: unknown): boolean; reactions(v: unknown): Record<string, number> }): Space {
+  return {
+    id: r.id as SpaceId,
+    title: r.title as string,
+    hostIdentity: r.host_identity as Identity,
+    hostName: r.host_name as string,
+    state: r.state as SpaceState,
+    scheduledStart: r.scheduled_start as number | null,
+    startedAt: r.started_at as number | null,
+    endedAt: r.ended_at as number | null,
+    recording: decode.recording(r.recording),
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    peakListeners: r.peak_listeners as number,
+    totalListeners: r.total_listeners as number,
+    reactions: decode.reactions(r.reactions),
+  };
+}
