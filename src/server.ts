@@ -129,7 +129,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const media: MediaPlane = config.mediaWorker ? new WorkerMedia(mediaEvents, stageMedia, log) : new LocalMedia(mediaEvents, stageMedia);
   const broadcaster = new Broadcaster(
     {
-      dataDir: config.dataDir,
+      recordings: engines.recordings,
       mix: { ffmpeg: findFfmpeg(config.ffmpegPath), bitrate: config.aacBitrate, fragmentMs: 250, voices: config.voices },
       packager: { partsPerSegment: 8, windowSegments: config.hlsWindowSegments },
     },
@@ -137,6 +137,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     bus,
     log,
     (id) => ownership.owns(id),
+    (id) => ownership.fence(id),
   );
   // A recording made here is news for every node (pages, feeds). A space's last change (its end, or
   // its recording made) lets the feed forget the space's numbering.
@@ -276,6 +277,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     clusterKey: nodeKey(credentials),
   });
   const bridges = hub.bridges;
+  metrics.gaugeFrom(
+    'rostrum_recording_writes_pending',
+    'Recording writes (segments, init segments) waiting for the recording store (it is away or slow)',
+    () => engines.recordings.pending(),
+  );
   metrics.gaugeFrom('rostrum_rtc_bridges', 'Stage sockets this node bridges to the node that runs their space', () => bridges.open);
   metrics.countFrom(
     'rostrum_rtc_bridge_failures_total',
@@ -289,7 +295,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     void registry
       .refresh(id)
       .then((live) => {
-        if (live?.space.state === 'live' && ownership.owns(id)) broadcaster.start(id);
+        if (live?.space.state === 'live' && ownership.owns(id)) void broadcaster.start(id);
       })
       .catch((err: unknown) => log.error({ err, spaceId: id }, 'could not load a space this node took'));
   });
@@ -308,7 +314,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   });
   // Embedded default: spaces that were live when this node last stopped (or crashed) go on air
   // again. Scaled out, the nodes take them (ownership's scan) and they go on air where they land.
-  if (ownership.kind === 'local') for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) broadcaster.start(space.id);
+  if (ownership.kind === 'local')
+    for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) void broadcaster.start(space.id);
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
   log.info(

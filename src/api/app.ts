@@ -185,7 +185,12 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
 
   const counters = registerRateLimits(app, options.limits);
   // Requests only a space's owner serves go to it (after this node's limits and validation).
-  const forwarding = await registerForwarding(app, deps.ownership, nodeKey(deps.credentials));
+  const forwarding = await registerForwarding(
+    app,
+    deps.ownership,
+    nodeKey(deps.credentials),
+    (id) => deps.broadcaster.recordings.shared && deps.audience.held(id)?.space.state === 'ended',
+  );
   deps.metrics.countFrom(
     'rostrum_forwarded_requests_total',
     'Requests this node sent to the node that runs their space',

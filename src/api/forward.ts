@@ -52,7 +52,16 @@ export interface Forwarding {
   counts: { forwarded: number; failed: number };
 }
 
-export async function registerForwarding(app: FastifyInstance, ownership: Ownership, clusterKey: string): Promise<Forwarding> {
+/**
+ * `readAnywhere(id)`: whether the reads marked `owner` may be served by any node for this space now —
+ * when it has ended and its recording is in a store every node reads, its replay is not the owner's.
+ */
+export async function registerForwarding(
+  app: FastifyInstance,
+  ownership: Ownership,
+  clusterKey: string,
+  readAnywhere: (id: ReturnType<typeof asSpaceId>) => boolean = () => false,
+): Promise<Forwarding> {
   const counts = { forwarded: 0, failed: 0 };
   app.decorateRequest('forwardedBy', undefined);
   // One node: nobody forwards to it, so no request pays for the check below.
@@ -98,8 +107,9 @@ export async function registerForwarding(app: FastifyInstance, ownership: Owners
   // Callback style: when the request is forwarded, `done` is never called — the owner's answer is the reply.
   const hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const id = asSpaceId((request.params as { id: string }).id);
-    // Sent here by another node, or run here: served here.
-    if (request.forwardedBy !== undefined || ownership.owns(id)) {
+    // Sent here by another node, or run here, or a replay any node reads: served here.
+    const read = request.routeOptions.config.owner === true && !WRITES.has(request.method);
+    if (request.forwardedBy !== undefined || ownership.owns(id) || (read && readAnywhere(id))) {
       done();
       return;
     }

@@ -2,29 +2,32 @@
  * The broadcasts this node runs: one SpaceBroadcast per live space, started when a space goes live
  * (and, after a restart, for every space the store says is live), ended when the space ends. Each
  * one's mix runs in the media plane, fed by the stage; the broadcaster is the HTTP layer's source
- * for playlists, parts, segments and recordings, live or replayed.
+ * for playlists, parts, segments and recordings, live or replayed. Recordings are kept by a
+ * RecordingStore (the data directory, or PostgreSQL when several nodes share them).
  */
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Bus, Disposer } from '../bus/bus.js';
 import type { SpaceId } from '../ids.js';
 import type { MediaPlane } from '../media/media-plane.js';
 import type { MixOptions } from '../media/space-mix.js';
+import type { Fence } from '../store/space-store.js';
 import { Packager, type PackagerOptions } from './packager.js';
-import { RecordingDir, type RecordingInfo } from './recording-dir.js';
+import type { Recording, RecordingInfo, RecordingStore } from './recording-store.js';
 import { SpaceBroadcast } from './space-broadcast.js';
 
 /** Ended broadcasts whose segment index is kept in memory for replay requests. */
 const REPLAYS_KEPT = 64;
 
 export interface BroadcasterOptions {
-  dataDir: string;
+  recordings: RecordingStore;
   mix: MixOptions;
   packager: PackagerOptions;
 }
 
 export class Broadcaster {
   private readonly live = new Map<SpaceId, SpaceBroadcast>();
+  /** Broadcasts opening (their recording being read) — a request for one waits for it. */
+  private readonly opening = new Map<SpaceId, Promise<SpaceBroadcast | undefined>>();
   private readonly replays = new Map<SpaceId, Packager>();
   private readonly finishing = new Map<SpaceId, Promise<RecordingInfo | undefined>>();
   private readonly disposers: Disposer[];
@@ -36,34 +39,56 @@ export class Broadcaster {
     private readonly log: Logger,
     /** Whether this node runs the space: only the owner mixes, encodes and records it. */
     private readonly owns: (spaceId: SpaceId) => boolean = () => true,
+    /** This node's fence for a space it runs: its recording writes carry it. */
+    private readonly fence: (spaceId: SpaceId) => Fence | undefined = () => undefined,
   ) {
     this.disposers = [
       bus.subscribe('space.live', ({ spaceId }) => {
-        if (this.owns(spaceId)) this.start(spaceId);
+        if (this.owns(spaceId)) void this.start(spaceId);
       }),
       bus.subscribe('space.ended', ({ spaceId, recording }) => void this.end(spaceId, recording)),
     ];
   }
 
-  dir(spaceId: SpaceId): RecordingDir {
-    return new RecordingDir(path.join(this.options.dataDir, 'broadcasts', spaceId));
+  /** A space's recording, to read (a replay, a download) or, with this node's fence, to write. */
+  recording(spaceId: SpaceId): Recording {
+    return this.options.recordings.open(spaceId, this.fence(spaceId));
   }
 
-  /** Starts (or, after a restart, resumes) a live space's broadcast; idempotent. */
-  start(spaceId: SpaceId): SpaceBroadcast {
-    let broadcast = this.live.get(spaceId);
-    if (!broadcast) {
-      broadcast = new SpaceBroadcast(spaceId, this.dir(spaceId), this.options, this.media, this.log);
-      this.live.set(spaceId, broadcast);
-      this.log.info({ spaceId }, 'broadcast started');
+  get recordings(): RecordingStore {
+    return this.options.recordings;
+  }
+
+  /**
+   * Starts (or, after a restart or a take-over, resumes where its recording ends) a live space's
+   * broadcast; idempotent. Resolves with it, or undefined when it could not be opened (logged).
+   */
+  start(spaceId: SpaceId): Promise<SpaceBroadcast | undefined> {
+    const live = this.live.get(spaceId);
+    if (live) return Promise.resolve(live);
+    let opening = this.opening.get(spaceId);
+    if (!opening) {
+      opening = SpaceBroadcast.open(spaceId, this.recording(spaceId), this.options, this.media, this.log)
+        .then((broadcast) => {
+          this.live.set(spaceId, broadcast);
+          this.log.info({ spaceId }, 'broadcast started');
+          return broadcast;
+        })
+        .catch((err: unknown) => {
+          this.log.error({ err, spaceId }, 'could not open the broadcast (its recording could not be read)');
+          return undefined;
+        })
+        .finally(() => this.opening.delete(spaceId));
+      this.opening.set(spaceId, opening);
     }
-    return broadcast;
+    return opening;
   }
 
   /** Ends a space's broadcast; resolves once its recording is made (or deleted). */
-  end(spaceId: SpaceId, keepRecording: boolean): Promise<RecordingInfo | undefined> {
+  async end(spaceId: SpaceId, keepRecording: boolean): Promise<RecordingInfo | undefined> {
+    await this.opening.get(spaceId);
     const broadcast = this.live.get(spaceId);
-    if (!broadcast) return Promise.resolve(undefined);
+    if (!broadcast) return undefined;
     this.replays.set(spaceId, broadcast.packager);
     const done = broadcast
       .end(keepRecording, this.options.mix.ffmpeg)
@@ -89,6 +114,7 @@ export class Broadcaster {
    * over). Its recording stays where it is and the new owner resumes it.
    */
   async release(spaceId: SpaceId): Promise<void> {
+    await this.opening.get(spaceId);
     const broadcast = this.live.get(spaceId);
     if (!broadcast) return;
     this.live.delete(spaceId);
@@ -101,17 +127,20 @@ export class Broadcaster {
     return this.finishing.has(spaceId);
   }
 
-  /** The live packager of a space, or its replay (loaded from disk once the space has ended). */
-  packager(spaceId: SpaceId, ended: boolean): Packager | undefined {
-    const live = this.live.get(spaceId);
+  /** The live packager of a space, or its replay (loaded from its recording once the space has ended). */
+  async packager(spaceId: SpaceId, ended: boolean): Promise<Packager | undefined> {
+    const live = this.live.get(spaceId) ?? (await this.opening.get(spaceId));
     if (live && !ended) return live.packager;
     if (!ended) return undefined;
     let replay = this.replays.get(spaceId);
     if (!replay) {
-      const records = this.dir(spaceId).load();
+      const recording = this.options.recordings.open(spaceId);
+      const records = await recording.load();
       if (records.length === 0) return undefined;
-      replay = new Packager(this.dir(spaceId), this.options.packager, records);
+      replay = new Packager(recording, this.options.packager, records);
       replay.end();
+      // Shared recordings: a replay asked for before the owner's last writes landed is not kept.
+      if (this.options.recordings.shared && !(await recording.info())) return replay;
       this.replays.set(spaceId, replay);
       if (this.replays.size > REPLAYS_KEPT) this.replays.delete(this.replays.keys().next().value as SpaceId);
     }
@@ -130,6 +159,7 @@ export class Broadcaster {
   /** Server shutdown: every live broadcast stops cleanly (and resumes on the next start). */
   async close(): Promise<void> {
     for (const dispose of this.disposers) dispose();
+    await Promise.all([...this.opening.values()]);
     await Promise.all([...this.finishing.values()]);
     await Promise.all([...this.live.values()].map((b) => b.stop()));
     this.live.clear();

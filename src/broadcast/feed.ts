@@ -4,7 +4,7 @@
  */
 import type { Space } from '../control/model.js';
 import { escapeMarkup } from '../escape.js';
-import type { RecordingInfo } from './recording-dir.js';
+import type { RecordingInfo } from './recording-store.js';
 
 export interface FeedItem {
   space: Space;

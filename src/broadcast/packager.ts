@@ -13,7 +13,7 @@ import {
   type SegmentRecord,
   segmentDuration,
 } from './playlist.js';
-import type { RecordingDir } from './recording-dir.js';
+import type { Recording } from './recording-store.js';
 
 export interface PackagerOptions {
   /** Parts per segment: 8 × 256 ms ≈ 2 s. */
@@ -56,7 +56,7 @@ export class Packager {
   private released = false;
 
   constructor(
-    private readonly recording: RecordingDir,
+    private readonly recording: Pick<Recording, 'writeInit' | 'appendSegment' | 'readSegment' | 'readInit'>,
     private readonly options: PackagerOptions,
     recovered: SegmentRecord[] = [],
   ) {
@@ -157,7 +157,7 @@ export class Packager {
     const segments: PlaylistSegment[] = complete.map((s, i) => ({
       ...s,
       complete: true,
-      // Only parts this node holds: segments recovered from disk after a restart are whole files.
+      // Only parts this node holds: segments recovered after a restart or a take-over are whole files.
       listParts: !this.ended && i >= complete.length - SEGMENTS_WITH_PARTS && this.bytes.get(s.msn)?.parts.length === s.parts.length,
     }));
     if (this.open && !this.ended) segments.push({ ...this.open, parts: [...this.open.parts], complete: false, listParts: true });

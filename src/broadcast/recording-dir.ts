@@ -5,31 +5,52 @@
  * appended; so after a crash the index names only whole segments, and a segment file without its
  * line (the one in flight) is dropped. When the space ends, `recording.m4a` is made from the
  * segments by ffmpeg without re-encoding (remuxed, seek index at the front) with `recording.json`
- * beside it. Writes go one at a time, off the event loop's critical path (fs.promises).
+ * beside it (remux.ts). Writes go one at a time, off the event loop's critical path (fs.promises).
+ *
+ * The embedded default's RecordingStore: only the node that wrote a directory reads it.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { type SegmentRecord, segmentDuration } from './playlist.js';
-
-const run = promisify(execFile);
-
-export interface RecordingInfo {
-  /** Seconds of audio. */
-  duration: number;
-  bytes: number;
-  /** When the file was made, epoch ms. */
-  createdAt: number;
-}
+import type { SpaceId } from '../ids.js';
+import type { SegmentRecord } from './playlist.js';
+import type { Recording, RecordingInfo, RecordingStore } from './recording-store.js';
+import { remuxRecording } from './remux.js';
 
 const SEGMENT_FILE = /^(\d+)\.m4s$/;
 
-export class RecordingDir {
+export class DirRecordingStore implements RecordingStore {
+  readonly kind = 'dir';
+  readonly shared = false;
+
+  /** `root`: <dataDir>/broadcasts. */
+  constructor(readonly root: string) {}
+
+  open(spaceId: SpaceId): RecordingDir {
+    return new RecordingDir(path.join(this.root, spaceId));
+  }
+
+  async infos(spaceIds: readonly SpaceId[]): Promise<Map<SpaceId, RecordingInfo>> {
+    const found = new Map<SpaceId, RecordingInfo>();
+    for (const id of spaceIds) {
+      const info = this.open(id).readInfo();
+      if (info) found.set(id, info);
+    }
+    return found;
+  }
+
+  pending(): number {
+    return 0;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class RecordingDir implements Recording {
   private queue: Promise<void> = Promise.resolve();
   /** The first write error, kept so the owner can report it (the broadcast goes on). */
   writeError: Error | undefined;
+  private abandoned = false;
 
   constructor(readonly dir: string) {}
 
@@ -38,7 +59,11 @@ export class RecordingDir {
   }
 
   /** The segments recorded so far, repairing what a crash left: a torn index line, an orphan segment. */
-  load(): SegmentRecord[] {
+  async load(): Promise<SegmentRecord[]> {
+    return this.loadSync();
+  }
+
+  loadSync(): SegmentRecord[] {
     const indexPath = path.join(this.dir, 'index.jsonl');
     if (!fs.existsSync(indexPath)) return [];
     const records: SegmentRecord[] = [];
@@ -77,6 +102,12 @@ export class RecordingDir {
     });
   }
 
+  abandon(reason: string): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.writeError ??= new Error(reason);
+  }
+
   /** Resolves once every write asked for so far is on disk. */
   flushed(): Promise<void> {
     return this.queue;
@@ -91,47 +122,28 @@ export class RecordingDir {
   }
 
   /** Makes recording.m4a from the segments (one init + every segment, remuxed by ffmpeg, no re-encode). */
-  async finalize(ffmpeg: string, segments: SegmentRecord[]): Promise<RecordingInfo | undefined> {
+  async finalize(ffmpeg: string, segments: readonly SegmentRecord[]): Promise<RecordingInfo | undefined> {
     await this.flushed();
-    const first = segments[0];
-    if (!first) return undefined;
-    const joined = path.join(this.dir, 'joined.mp4.tmp');
-    const out = path.join(this.dir, 'recording.m4a.tmp');
-    const handle = await fsp.open(joined, 'w');
-    try {
-      // Every run's init describes the same AAC stream, and the timeline is continuous across runs.
-      await handle.write((await this.readInit(first.run)) ?? Buffer.alloc(0));
-      for (const s of segments) await handle.write((await this.readSegment(s.msn)) ?? Buffer.alloc(0));
-    } finally {
-      await handle.close();
-    }
-    await run(ffmpeg, [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-y',
-      '-i',
-      joined,
-      '-c',
-      'copy',
-      '-movflags',
-      '+faststart',
-      '-f',
-      'mp4',
-      out,
-    ]);
-    await fsp.rename(out, this.recordingPath);
-    await fsp.rm(joined, { force: true });
-    const info: RecordingInfo = {
-      duration: Math.round(segments.reduce((sum, s) => sum + segmentDuration(s), 0) * 1000) / 1000,
-      bytes: (await fsp.stat(this.recordingPath)).size,
-      createdAt: Date.now(),
-    };
+    const info = await remuxRecording(ffmpeg, this, segments, this.recordingPath);
+    if (!info) return undefined;
     await atomicWrite(path.join(this.dir, 'recording.json'), Buffer.from(JSON.stringify(info)));
     return info;
   }
 
-  info(): RecordingInfo | undefined {
+  async info(): Promise<RecordingInfo | undefined> {
+    return this.readInfo();
+  }
+
+  /** Only the node that ended the space makes its file, and it knows (Broadcaster.isFinishing). */
+  async making(): Promise<boolean> {
+    return false;
+  }
+
+  async file(): Promise<string | undefined> {
+    return this.readInfo() ? this.recordingPath : undefined;
+  }
+
+  readInfo(): RecordingInfo | undefined {
     try {
       return JSON.parse(fs.readFileSync(path.join(this.dir, 'recording.json'), 'utf8')) as RecordingInfo;
     } catch {
@@ -150,9 +162,11 @@ export class RecordingDir {
   }
 
   private enqueue(write: () => Promise<void>): void {
-    this.queue = this.queue.then(write).catch((err: Error) => {
-      this.writeError ??= err;
-    });
+    this.queue = this.queue
+      .then(() => (this.abandoned ? undefined : write()))
+      .catch((err: Error) => {
+        this.writeError ??= err;
+      });
   }
 }
 

@@ -1,31 +1,49 @@
 /**
  * One space's broadcast: its mix (clock, mixer, encoder — in the media plane, which feeds it the
- * stage's audio) feeding its packager, which records to its directory. Owns all three; ending it closes the mix (the encoder's last fragment included), turns
- * the playlist into VOD and then keeps or deletes the recording; stopping it (server shutdown) only
- * closes the mix, so a restart resumes the same broadcast after a discontinuity.
+ * stage's audio) feeding its packager, which records it (RecordingStore). Owns all three. It opens
+ * where the recording ends: after a restart, or on the node that took the space over, the same
+ * broadcast goes on after a discontinuity (same playlist, same numbering). Ending it closes the mix
+ * (the encoder's last fragment included), turns the playlist into VOD and then keeps or deletes the
+ * recording; stopping it (server shutdown, the space handed over) only closes the mix.
  */
 import type { Logger } from 'pino';
 import type { SpaceId } from '../ids.js';
 import type { MediaPlane, MixHandle } from '../media/media-plane.js';
 import type { MixOptions } from '../media/space-mix.js';
 import { Packager, type PackagerOptions } from './packager.js';
-import type { RecordingDir, RecordingInfo } from './recording-dir.js';
+import type { SegmentRecord } from './playlist.js';
+import type { Recording, RecordingInfo } from './recording-store.js';
+
+/** How long a stopping broadcast waits for its last recording writes (the engine may be away). */
+const STOP_FLUSH_MS = 5000;
 
 export class SpaceBroadcast {
   readonly packager: Packager;
   readonly mix: MixHandle;
   private stopped = false;
 
-  constructor(
-    readonly spaceId: SpaceId,
-    readonly dir: RecordingDir,
+  /** Opens a space's broadcast where its recording ends, and starts its mix. */
+  static async open(
+    spaceId: SpaceId,
+    recording: Recording,
     options: { mix: MixOptions; packager: PackagerOptions },
     media: MediaPlane,
     log: Logger,
+  ): Promise<SpaceBroadcast> {
+    const recovered = await recording.load();
+    if (recovered.length > 0) log.info({ spaceId, segments: recovered.length }, 'broadcast resumed where its recording ends');
+    return new SpaceBroadcast(spaceId, recording, recovered, options, media, log);
+  }
+
+  private constructor(
+    readonly spaceId: SpaceId,
+    readonly recording: Recording,
+    recovered: SegmentRecord[],
+    options: { mix: MixOptions; packager: PackagerOptions },
+    media: MediaPlane,
+    private readonly log: Logger,
   ) {
-    const recovered = dir.load();
-    this.packager = new Packager(dir, options.packager, recovered);
-    if (recovered.length > 0) log.info({ spaceId, segments: recovered.length }, 'broadcast resumed after a restart');
+    this.packager = new Packager(recording, options.packager, recovered);
     this.mix = media.startMix(spaceId, options.mix, {
       runStarted: (init, startedAt) => this.packager.startRun(init, startedAt),
       fragment: (moof, mdat) => this.packager.addFragment(moof, mdat),
@@ -43,18 +61,29 @@ export class SpaceBroadcast {
     await this.mix.close();
     this.packager.end();
     if (!keep) {
-      await this.dir.remove();
+      await this.recording.remove();
       return undefined;
     }
-    return this.dir.finalize(ffmpeg, [...this.packager.segments]);
+    return this.recording.finalize(ffmpeg, [...this.packager.segments]);
   }
 
-  /** The server is stopping, the space is not: close the mix and let the writes land. */
+  /** The server is stopping or the space moves, the space goes on: close the mix and let the writes land. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.packager.release();
     await this.mix.close();
-    await this.dir.flushed();
+    let timer: NodeJS.Timeout | undefined;
+    const landed = await Promise.race([
+      this.recording.flushed().then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), STOP_FLUSH_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!landed) {
+      this.recording.abandon('stopped while the recording engine was away');
+      this.log.error({ spaceId: this.spaceId }, 'the last recording writes could not be stored before stopping; they are lost');
+    }
   }
 }

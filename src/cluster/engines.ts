@@ -1,6 +1,7 @@
 /**
  * Picks the engines a node runs on from its configuration and opens them: the durable store
- * (PostgreSQL with ROSTRUM_DATABASE_URL, else SQLite in the data directory), and with
+ * (PostgreSQL with ROSTRUM_DATABASE_URL, else SQLite in the data directory) with the recordings
+ * beside it (PostgreSQL, else the data directory), and with
  * ROSTRUM_REDIS_URL a Redis connection for what nodes share plus the change log on a Redis Stream
  * (else in process). With neither URL it is today's single node, unchanged. `implementations` names
  * what was picked for each interface (/readyz, /metrics, the start-up log).
@@ -8,6 +9,8 @@
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { DirRecordingStore } from '../broadcast/recording-dir.js';
+import type { RecordingStore } from '../broadcast/recording-store.js';
 import type { ChangeLog } from '../bus/change-log.js';
 import { LocalChangeLog } from '../bus/local-change-log.js';
 import type { Config } from '../config.js';
@@ -17,6 +20,8 @@ import { EngineHealth, type EngineProbe, type EngineStatus } from './engine-heal
 
 export interface Engines {
   store: SpaceStore;
+  /** Broadcasts' recordings: the data directory, or PostgreSQL beside the store. */
+  recordings: RecordingStore;
   changeLog: ChangeLog;
   /** The node's command connection to Redis (leases, counters, limits), when one is configured. */
   redis: Redis | undefined;
@@ -43,6 +48,13 @@ export async function openEngines(config: Config, nodeId: string, log: Logger): 
   const store: SpaceStore = config.databaseUrl
     ? await (await import('../store/postgres/pg-store.js')).PostgresSpaceStore.open(config.databaseUrl)
     : new SqliteSpaceStore(path.join(config.dataDir, 'rostrum.db'));
+  const recordings: RecordingStore = config.databaseUrl
+    ? new (await import('../store/postgres/pg-recordings.js')).PostgresRecordingStore(
+        config.databaseUrl,
+        path.join(config.dataDir, 'recordings'),
+        log,
+      )
+    : new DirRecordingStore(path.join(config.dataDir, 'broadcasts'));
   let redis: Redis | undefined;
   let changeLog: ChangeLog = new LocalChangeLog(nodeId);
   if (config.redisUrl) {
@@ -53,7 +65,14 @@ export async function openEngines(config: Config, nodeId: string, log: Logger): 
     changeLog = new RedisChangeLog(config.redisUrl, nodeId, { onHandlerError: (err) => log.error({ err }, 'a change log follower threw') });
   }
 
-  const probes: EngineProbe[] = [{ engine: store.kind, uses: ['store'], shared: store.kind !== 'sqlite', ping: () => store.ping() }];
+  const probes: EngineProbe[] = [
+    {
+      engine: store.kind,
+      uses: recordings.shared ? ['store', 'recordings'] : ['store'],
+      shared: store.kind !== 'sqlite',
+      ping: () => store.ping(),
+    },
+  ];
   if (redis) {
     probes.push({
       engine: 'redis',
@@ -69,9 +88,10 @@ export async function openEngines(config: Config, nodeId: string, log: Logger): 
     else log.warn({ engine: status.engine, error: status.error }, 'engine does not answer');
   });
   await health.start();
-  const implementations: Record<string, string> = { store: store.kind, changeLog: changeLog.kind };
+  const implementations: Record<string, string> = { store: store.kind, recordings: recordings.kind, changeLog: changeLog.kind };
   return {
     store,
+    recordings,
     changeLog,
     redis,
     implementations,
@@ -80,6 +100,7 @@ export async function openEngines(config: Config, nodeId: string, log: Logger): 
       health.close();
       await changeLog.close();
       redis?.disconnect();
+      await recordings.close();
       await store.close();
     },
   };

@@ -56,7 +56,7 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const packagerOf = async (id: string): Promise<{ live: LiveSpace; packager: Packager }> => {
     const live = await spaceOf(id);
     const ended = live.space.state === 'ended';
-    const packager = live.space.state === 'scheduled' ? undefined : broadcaster.packager(live.space.id, ended);
+    const packager = live.space.state === 'scheduled' ? undefined : await broadcaster.packager(live.space.id, ended);
     if (!packager) throw fail('broadcast_not_found');
     // Just ended: the encoder is flushing its last part; answer with the final VOD playlist.
     if (ended && !packager.ended) await packager.waitUntil(() => packager.ended, BLOCK_MS);
@@ -172,10 +172,12 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (request, reply) => {
       const live = await spaceOf(request.params.id);
       const id: SpaceId = live.space.id;
-      if (live.space.state === 'ended' && broadcaster.isFinishing(id)) throw fail('recording_pending', undefined, 2);
-      const dir = broadcaster.dir(id);
-      if (live.space.state !== 'ended' || !dir.info()) throw fail('recording_not_found');
-      const { statusCode, headers, stream } = await send(request.raw, dir.recordingPath, {
+      if (live.space.state !== 'ended' || !live.space.recording) throw fail('recording_not_found');
+      if (broadcaster.isFinishing(id)) throw fail('recording_pending', undefined, 2);
+      const recording = broadcaster.recording(id);
+      const file = await recording.file();
+      if (!file) throw (await recording.making()) ? fail('recording_pending', undefined, 2) : fail('recording_not_found');
+      const { statusCode, headers, stream } = await send(request.raw, file, {
         acceptRanges: true,
         etag: true,
         lastModified: true,
@@ -207,8 +209,9 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (!identityRe.test(host)) throw fail('feed_not_found', 'Feeds are at /feeds/<host identity>.rss.');
       const hosted = await spaces.list({ hostIdentity: asIdentity(host), limit: 500 });
       if (hosted.length === 0) throw fail('feed_not_found');
+      const made = await broadcaster.recordings.infos(hosted.filter((s) => s.state === 'ended').map((s) => s.id));
       const items = hosted.flatMap((space) => {
-        const recording = space.state === 'ended' ? broadcaster.dir(space.id).info() : undefined;
+        const recording = made.get(space.id);
         return recording ? [{ space, recording, pageUrl: urls.page(space.id), recordingUrl: urls.recording(space.id) }] : [];
       });
       return reply

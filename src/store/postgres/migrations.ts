@@ -76,4 +76,37 @@ export const MIGRATIONS: readonly string[] = [
      target TEXT
    );
    CREATE INDEX actions_space ON actions (space_id, seq);`,
+  // 2: recordings (store/postgres/pg-recordings.ts). Audio is stored as it is (EXTERNAL: AAC does not
+  // compress, and range reads of an uncompressed value are cheap). No foreign keys to spaces: a
+  // recording's rows are written by its owner while the space's row is being committed elsewhere.
+  `CREATE TABLE recording_inits (
+     space_id TEXT NOT NULL,
+     run INTEGER NOT NULL,
+     data BYTEA NOT NULL,
+     PRIMARY KEY (space_id, run)
+   );
+   CREATE TABLE recording_segments (
+     space_id TEXT NOT NULL,
+     msn INTEGER NOT NULL,
+     record JSONB NOT NULL,
+     data BYTEA NOT NULL,
+     PRIMARY KEY (space_id, msn)
+   );
+   ALTER TABLE recording_segments ALTER COLUMN data SET STORAGE EXTERNAL;
+   CREATE TABLE recordings (
+     space_id TEXT PRIMARY KEY,
+     state TEXT NOT NULL CHECK (state IN ('making', 'ready')),
+     updated_at BIGINT NOT NULL,
+     duration DOUBLE PRECISION,
+     bytes BIGINT,
+     created_at BIGINT,
+     chunks INTEGER
+   );
+   CREATE TABLE recording_chunks (
+     space_id TEXT NOT NULL,
+     chunk INTEGER NOT NULL,
+     data BYTEA NOT NULL,
+     PRIMARY KEY (space_id, chunk)
+   );
+   ALTER TABLE recording_chunks ALTER COLUMN data SET STORAGE EXTERNAL;`,
 ];

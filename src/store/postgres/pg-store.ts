@@ -5,35 +5,17 @@
  * slip a write past its successor. A database that does not answer fails fast (connect timeout 2 s,
  * queries 5 s) with the coded `store_unavailable` (503, Retry-After), never a hang or a 500.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { ActionRecord, Space, SpaceSnapshot, StageMember } from '../../control/model.js';
-import { fail, RostrumError } from '../../errors.js';
+import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
 import { type Row, SPACE_COLUMNS, spaceFromRow } from '../space-row.js';
 import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type StoreOp, staleOwner } from '../space-store.js';
 import { MIGRATIONS } from './migrations.js';
-
-/** BIGINT comes back as a number: every BIGINT here is epoch milliseconds or an epoch, far below 2^53. */
-const TYPES = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === pg.types.builtins.INT8
-      ? (v: string) => Number(v)
-      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
+import { openPool, translate } from './pg-pool.js';
 
 /** An arbitrary constant: the advisory lock nodes take turns on while migrating. */
 const MIGRATION_LOCK = 7_262_577;
-
-/** Errors that mean the database is away (not that the request was wrong): connection refused or lost, timeouts, shutdown. */
-function unavailable(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  if (
-    typeof e.code === 'string' &&
-    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|57P0[1-3]|08\w{3}|53300)$/.test(e.code)
-  )
-    return true;
-  return /timeout|Connection terminated|connect ECONN|Client has encountered a connection error/i.test(e.message ?? '');
-}
 
 const toSpace = (r: Row): Space => spaceFromRow(r, { recording: (v) => v as boolean, reactions: (v) => v as Record<string, number> });
 
@@ -42,16 +24,7 @@ export class PostgresSpaceStore implements SpaceStore {
   private readonly pool: pg.Pool;
 
   private constructor(url: string) {
-    this.pool = new pg.Pool({
-      connectionString: url,
-      max: 10,
-      connectionTimeoutMillis: 2000,
-      query_timeout: 5000,
-      idleTimeoutMillis: 30_000,
-      types: TYPES,
-    });
-    // An idle client losing its connection (the database restarting) is not a crash: it is replaced.
-    this.pool.on('error', () => {});
+    this.pool = openPool(url, 10);
   }
 
   /** Connects and brings the schema up to date (safe when several nodes start at once). */
@@ -249,13 +222,6 @@ export class PostgresSpaceStore implements SpaceStore {
   async close(): Promise<void> {
     await this.pool.end().catch(() => undefined);
   }
-}
-
-/** Database trouble as the coded 503; a RostrumError (a decision) or a rejected statement as it is. */
-function translate(err: unknown): unknown {
-  if (err instanceof RostrumError) return err;
-  if (unavailable(err)) return fail('store_unavailable', `The database does not answer: ${(err as Error).message}`, 2);
-  return err;
 }
 
 async function putStage(c: pg.PoolClient, id: SpaceId, m: StageMember): Promise<void> {
