@@ -207,6 +207,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       : undefined;
   if (waitingRoom) bus.subscribe('space.ended', ({ spaceId }) => waitingRoom.forget(spaceId));
   // Proof of work on joins: every node with the same credentials verifies what another issued.
+  // Scaled out, the limits' counts near a limit are shared between the nodes (the edge spreads an address over all of them).
+  const rateSync = engines.redis
+    ? new (await import('./api/shared-rate-counter.js')).RedisRateSync(engines.redis, () => ownership.nodes().length)
+    : undefined;
+  if (rateSync) engines.implementations.rateLimits = 'redis';
   const pow = new ProofOfWork(
     {
       signature: deriveSecret(credentials, 'rostrum pow challenge').toString('hex'),
@@ -265,6 +270,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
           metrics?.rateLimited.inc({ limit });
           if (limit === 'join') pow.notePressure();
         },
+        counters: rateSync?.factory,
       },
       isDraining: () => draining,
       isClosing: () => closingHttp,
@@ -362,6 +368,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await ownership.close();
       readViews.close();
       clearInterval(powTimer);
+      rateSync?.close();
       states.close();
       await bus.close();
       await engines.close();

@@ -64,8 +64,13 @@ describe('a cluster of three nodes behind an nginx edge, on PostgreSQL and Redis
     assert.ok(report.tones.length > 0, 'the bot speaker is heard');
   });
 
-  test('kill -9 the owner: another node runs the space within seconds, the same playlist URL plays again and the bot is back on stage', async () => {
+  test('kill -9 the owner: another node runs the space within seconds, the same playlist URL plays on with its numbering, the bot is back on stage, the recording continues', async () => {
     const victim = nodeNamed((await ownerNode())!);
+    const before = await (await fetch(`${edge}/hls/${id}/index.m3u8`)).text();
+    const sequenceBefore = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(before)?.[1]);
+    // A listener playing across the take-over, as a player would (it keeps reloading the same URL).
+    const across = listen(24);
+    await sleep(4000);
     const killedAt = Date.now();
     victim.signal('SIGKILL');
     await victim.exited();
@@ -79,7 +84,7 @@ describe('a cluster of three nodes behind an nginx edge, on PostgreSQL and Redis
     const { ms: playableMs } = await until(
       'the playlist plays again',
       async () => {
-        const res = await fetch(`${edge}/hls/${id}/index.m3u8?_HLS_msn=0&_HLS_part=0`);
+        const res = await fetch(`${edge}/hls/${id}/index.m3u8`);
         return res.status === 200 ? (await res.text()).includes('#EXT-X-PART:') : false;
       },
       (ok) => ok,
@@ -103,8 +108,34 @@ describe('a cluster of three nodes behind an nginx edge, on PostgreSQL and Redis
       stage.stage.some((m) => m.identity === 'demo-bot'),
       'the bot is on stage',
     );
+    // The same broadcast goes on: its numbering continues after a discontinuity, not from 0 again.
+    const afterText = await (await fetch(`${edge}/hls/${id}/index.m3u8`)).text();
+    const sequenceAfter = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(afterText)?.[1]);
+    assert.ok(sequenceAfter >= sequenceBefore, `media sequence ${sequenceBefore} → ${sequenceAfter}`);
+    assert.ok(afterText.includes('#EXT-X-DISCONTINUITY'), 'a discontinuity marks the take-over');
+    const { report } = await across;
+    assert.ok(
+      report.tones.length > 0 && report.discontinuities >= 1,
+      `the listener played across the take-over: ${JSON.stringify(report)}`,
+    );
+    // What the recording kept: every segment stored before the kill, then the successor's after a hole.
+    const db = new pg.Client({ connectionString: c.databaseUrl });
+    await db.connect();
+    const records = (await db.query('SELECT record FROM recording_segments WHERE space_id = $1 ORDER BY msn', [id])).rows.map(
+      (r) => r.record as { msn: number; run: number; discontinuity: boolean; pdt: number; parts: number[] },
+    );
+    await db.end();
+    assert.deepEqual(
+      records.map((r) => r.msn),
+      records.map((_, i) => i),
+      'the recording has no hole in its numbering',
+    );
+    const resumed = records.findLastIndex((r) => r.discontinuity);
+    assert.ok(resumed > 0, 'the recording continues after the take-over');
+    const lost = records[resumed - 1]!;
+    const hole = records[resumed]!.pdt - (lost.pdt + lost.parts.reduce((a, b) => a + b, 0) * 1000);
     console.log(
-      `# kill -9 ${victim.id}: ${successor} runs the space ${tookMs} ms later; the playlist has parts again at ${tookMs + playableMs} ms; a listener joining then hears the bot speaker from the part it starts on, ${heardAt - killedAt} ms after the kill`,
+      `# kill -9 ${victim.id}: ${successor} runs the space ${tookMs} ms later; the playlist has parts again at ${tookMs + playableMs} ms; a listener joining then hears the bot speaker from the part it starts on, ${heardAt - killedAt} ms after the kill; a listener playing across it heard ${report.longestSilenceMs + report.stallMs} ms without the speaker (silence ${report.longestSilenceMs} ms, the chime rests 800 ms by itself, + stalls ${report.stallMs} ms, ${report.stalls}×; errors ${JSON.stringify(report.errors)}); media sequence ${sequenceBefore} → ${sequenceAfter}; the recording kept ${resumed} segments before the kill and ${records.length - resumed} after, with a hole of ${hole} ms`,
     );
     await victim.start(); // back for the next tests, as a follower
   });

@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import { fail } from '../errors.js';
 import { isSpaceId } from '../ids.js';
 import { answerJoin, type JoinAnswer, type JoinDeps } from './join-answer.js';
-import type { RateCounter } from './rate-counter.js';
+import type { RateCounting } from './rate-counter.js';
 import { LANE_HEADERS } from './security-headers.js';
 
 const PREFIX = '/api/spaces/';
@@ -68,7 +68,7 @@ export interface JoinLaneOptions {
   /** True while new joins are shed (the route answers them 503 overloaded; lanes.ts). */
   joinsShed: () => boolean;
   /** The joins-per-address counter the route's limit uses; undefined when joins are not limited. */
-  joinLimit: RateCounter | undefined;
+  joinLimit: RateCounting | undefined;
   /** The client's address as the routes see it (X-Forwarded-For from a trusted proxy, else the peer). */
   clientIp: (request: IncomingMessage) => string;
   /** A request the lane answers carried X-Forwarded-For from this peer (proxy-watch.ts). */

@@ -7,12 +7,25 @@
  * hot path. This is a Map lookup and no promise.
  */
 
+/** A rate limit's counts: this node's alone (RateCounter), or shared between nodes (shared-rate-counter.ts). */
+export interface RateCounting {
+  /** Counts a request for `key` at `now` (ms): 0 when it is allowed, else the ms until it may come back. */
+  hit(key: string, now: number): number;
+  /** Keys remembered now. */
+  readonly size: number;
+}
+
+/** Makes a limit's counter: `max` requests per `windowMs`, at most `capacity` keys remembered. */
+export type RateCounterFactory = (name: string, max: number, windowMs: number, capacity: number) => RateCounting;
+
+export const localRateCounter: RateCounterFactory = (_name, max, windowMs, capacity) => new RateCounter(max, windowMs, capacity);
+
 interface Window {
   requests: number;
   endsAt: number;
 }
 
-export class RateCounter {
+export class RateCounter implements RateCounting {
   /**
    * By key, the oldest window first: a Map keeps insertion order, and a key is re-inserted only
    * when its window starts again, so the first forgotten is the window that ends soonest (moving

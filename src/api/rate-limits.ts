@@ -1,6 +1,7 @@
 /**
  * Per-address and per-token rate limits on every write (DESIGN's third defence), counted in fixed
- * windows in this process (rate-counter.ts; a bounded map per limit). A write route names its
+ * windows in this process (rate-counter.ts; a bounded map per limit) and, with several nodes,
+ * shared between them for the keys near their limit (shared-rate-counter.ts). A write route names its
  * limits in `config.limits`; a write that names none gets the general pair — `write` per token and
  * `addressWrite` per address — so no write goes unlimited. Reads are never limited here: they are
  * cached, and shed by lane under overload (lanes.ts).
@@ -13,7 +14,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import { fail } from '../errors.js';
-import { RateCounter } from './rate-counter.js';
+import { localRateCounter, type RateCounterFactory, type RateCounting } from './rate-counter.js';
 
 export type LimitName = 'join' | 'heartbeat' | 'reaction' | 'request' | 'write' | 'addressWrite';
 
@@ -40,6 +41,8 @@ export interface RateLimits {
   addressWrite: number;
   /** Counts each refusal by limit (metrics). */
   onLimited?: (limit: LimitName) => void;
+  /** Where the counts are kept: this node alone (default), or shared between nodes (shared-rate-counter.ts). */
+  counters?: RateCounterFactory;
 }
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -83,10 +86,14 @@ const LIMITS: Record<LimitName, { windowMs: number; key: (request: FastifyReques
  * Adds the limits to every route as it is registered. Returns the joins-per-address counter, which
  * the join lane (join-lane.ts) counts with too, so a join counts once whichever way it comes in.
  */
-export function registerRateLimits(app: FastifyInstance, limits: RateLimits): { join: RateCounter | undefined } {
-  const create = (name: LimitName) => new RateCounter(limits[name], LIMITS[name].windowMs, REMEMBERED_KEYS);
-  const shared = new Map<LimitName, RateCounter>();
-  const counterFor = (name: LimitName): RateCounter | undefined => {
+export function registerRateLimits(app: FastifyInstance, limits: RateLimits): { join: RateCounting | undefined } {
+  let routes = 0;
+  const make = limits.counters ?? localRateCounter;
+  // A per-route limit's counter is named by its route's order, the same on every node (same code).
+  const create = (name: LimitName) =>
+    make(LIMITS[name].perRoute ? `${name}.${++routes}` : name, limits[name], LIMITS[name].windowMs, REMEMBERED_KEYS);
+  const shared = new Map<LimitName, RateCounting>();
+  const counterFor = (name: LimitName): RateCounting | undefined => {
     if (limits[name] <= 0) return undefined;
     if (LIMITS[name].perRoute) return create(name);
     let counter = shared.get(name);

@@ -49,6 +49,11 @@ export interface ListenReport {
   stalls: number;
   stallMs: number;
   discontinuities: number;
+  /**
+   * The longest stretch of near-silence (below −40 dBFS in 50 ms windows) in the audio played, ms of
+   * media — a stall's time comes on top. What a listener hears of an outage; a speaker's own pauses count too.
+   */
+  longestSilenceMs: number;
   tones: Tone[];
   /** Glass-to-ear of the clicks heard: when their part arrived, and when a player would play them. */
   latency: { clicks: number; availableMs: Percentiles | null; playedMs: Percentiles | null };
@@ -133,7 +138,11 @@ export class ListenerBot {
     await this.decoder?.end();
   }
 
-  /** Fetches a playlist, retrying (full jitter, honouring Retry-After) until the deadline. */
+  /**
+   * Fetches a playlist, retrying (full jitter, honouring Retry-After) until the deadline. The backoff
+   * stops growing at 1 s, as a live player's does (hls.js retries a live playlist about every
+   * second): a listener must hear the broadcast again soon after it is back.
+   */
   private async playlist(path: string, deadline: number): Promise<MediaPlaylist | undefined> {
     let backoff = 250;
     while (Date.now() < deadline) {
@@ -144,7 +153,7 @@ export class ListenerBot {
         throw new Error('expected a media playlist');
       }
       await sleep(Math.min(Math.random() * backoff, deadline - Date.now()));
-      backoff = Math.min(backoff * 2, 4000);
+      backoff = Math.min(backoff * 2, 1000);
     }
     return undefined;
   }
@@ -226,11 +235,27 @@ export class ListenerBot {
       stalls: this.playback.stalls,
       stallMs: Math.round(this.playback.stalledMs),
       discontinuities: this.discontinuities,
+      longestSilenceMs: longestSilenceMs(pcm),
       tones: tonesIn(pcm),
       latency: { clicks: available.length, availableMs: percentiles(available), playedMs: percentiles(played) },
       errors: this.errors,
     };
   }
+}
+
+/** The longest run of 50 ms windows whose RMS is below −40 dBFS, ms. */
+function longestSilenceMs(pcm: Buffer): number {
+  const window = SAMPLE_RATE / 20;
+  const quiet = (0.01 * 32768) ** 2;
+  let run = 0;
+  let longest = 0;
+  for (let at = 0; at + window * 2 <= pcm.length; at += window * 2) {
+    let sum = 0;
+    for (let i = 0; i < window; i++) sum += pcm.readInt16LE(at + i * 2) ** 2;
+    run = sum / window < quiet ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  return longest * 50;
 }
 
 /** Every part a playlist lists, in order, and its complete segments whose parts are not listed. */

@@ -33,11 +33,11 @@ import { Handlers, type Ownership, rank } from './ownership.js';
 import { waitReady } from './redis-connection.js';
 
 export interface RedisOwnershipOptions {
-  /** How long a lease (and a node's registration) lasts unrenewed, ms. Default 2500. */
+  /** How long a lease (and a node's registration) lasts unrenewed, ms. Default 2000. */
   leaseMs?: number;
-  /** How often leases are renewed and the live nodes read, ms. Default 800. */
+  /** How often leases are renewed and the live nodes read, ms. Default 500. */
   renewMs?: number;
-  /** How often the live spaces are scanned for ones nobody holds, ms. Default 1000. */
+  /** How often the live spaces are scanned for ones nobody holds, ms. Default 500. */
   scanMs?: number;
   /** Key prefix. Default rostrum: */
   prefix?: string;
@@ -94,9 +94,9 @@ export class RedisOwnership implements Ownership {
     private readonly store: Store,
     options: RedisOwnershipOptions = {},
   ) {
-    this.leaseMs = options.leaseMs ?? 2500;
-    this.renewMs = options.renewMs ?? 800;
-    this.scanMs = options.scanMs ?? 1000;
+    this.leaseMs = options.leaseMs ?? 2000;
+    this.renewMs = options.renewMs ?? 500;
+    this.scanMs = options.scanMs ?? 500;
     this.prefix = options.prefix ?? 'rostrum:';
     this.onError = options.onError ?? (() => {});
     this.live = [node];

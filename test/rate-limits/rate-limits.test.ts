@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { RateCounter } from '../src/api/rate-counter.js';
-import { createSpace } from './helpers/fixture.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { RateCounter } from '../../src/api/rate-counter.js';
+import { createSpace } from '../helpers/fixture.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('rate limits on writes', () => {
   let t: TestServer;
