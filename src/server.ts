@@ -218,8 +218,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       key: deriveSecret(credentials, 'rostrum pow key').toString('hex'),
     },
     { mode: config.powMode, baseDifficulty: config.powDifficulty },
+    Date.now,
+    engines.redis ? new (await import('./audience/redis-pow-coordination.js')).RedisPowCoordination(engines.redis, nodeId) : undefined,
   );
-  const powTimer = setInterval(() => pow.tick(), 1000);
+  if (engines.redis) engines.implementations.proofOfWork = 'redis';
+  const powTimer = setInterval(() => {
+    pow.tick();
+    pow.share().catch((err: unknown) => log.warn({ err }, 'proof of work: could not share its state'));
+  }, 1000);
   powTimer.unref();
 
   let draining = false;
@@ -369,6 +375,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       readViews.close();
       clearInterval(powTimer);
       rateSync?.close();
+      await pow.close();
       states.close();
       await bus.close();
       await engines.close();

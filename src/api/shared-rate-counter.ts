@@ -177,7 +177,7 @@ export class RedisRateSync {
               ...part.map((e) => e.delta),
             )) as number[];
             const now = Date.now();
-            part.forEach((e, i) => counter.learnt(e.key, out[2 * i]!, out[2 * i + 1]!, now));
+            for (const [i, e] of part.entries()) counter.learnt(e.key, out[2 * i]!, out[2 * i + 1]!, now);
           } catch {
             this.stats.failures++;
             counter.unsent(batch.slice(at));

@@ -11,12 +11,16 @@
  * - `auto` mode switches itself on under sustained pressure (joins shed, refused by the per-address
  *   limit, or arriving without a solution) and raises the difficulty while pressure lasts; after a
  *   calm minute it steps down a level, and off after the last. `on` keeps it at the operator's level.
+ * - Several nodes (pow-coordination.ts): a solution admits one join in the whole cluster, the
+ *   operator's switch set on one node is followed by all within a second, and in auto mode every
+ *   node asks for the highest level any node's pressure called for.
  */
 import { createChallenge, randomInt, verifySolution } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import type { Challenge, Payload } from 'altcha-lib/types';
 import { fail } from '../errors.js';
 import type { SpaceId } from '../ids.js';
+import { LocalPowCoordination, type PowCoordination, type PowSetting } from './pow-coordination.js';
 
 export type PowMode = 'off' | 'auto' | 'on';
 
@@ -45,13 +49,15 @@ const ON_AFTER_S = 3;
 const LEVEL_UP_EVERY_S = 10;
 /** Calm seconds per level stepped down. */
 const LEVEL_DOWN_EVERY_S = 60;
-/** Used solutions remembered at most (each cost its sender a solve); beyond it joins are shed. */
-const MAX_REMEMBERED = 2_000_000;
-
 export class ProofOfWork {
   private mode: PowMode;
+  /** This node's own level (its auto mode's, or the operator's). */
   private level: number;
-  private readonly used = new Map<string, number>();
+  /** The highest level any node asks for (auto mode), as last heard. */
+  private clusterLevel = 0;
+  /** The operator's setting made here, not yet shared; and the newest one applied. */
+  private unshared: PowSetting | undefined;
+  private settingAt = 0;
   private eventsThisSecond = 0;
   private pressuredFor = 0;
   private calmFor = 0;
@@ -60,26 +66,54 @@ export class ProofOfWork {
     private readonly secrets: { signature: string; key: string },
     private readonly options: PowOptions,
     private readonly now: () => number = Date.now,
+    private readonly coordination: PowCoordination = new LocalPowCoordination(now),
   ) {
     this.mode = options.mode;
     this.level = options.mode === 'on' ? 1 : 0;
   }
 
+  /** The level joins are asked for now: in auto mode, the highest of this node's and the cluster's. */
+  private get effectiveLevel(): number {
+    return this.mode === 'auto' ? Math.max(this.level, this.clusterLevel) : this.level;
+  }
+
   get required(): boolean {
-    return this.level > 0;
+    return this.effectiveLevel > 0;
   }
 
   status(): PowStatus {
-    return { mode: this.mode, required: this.required, level: this.level, difficulty: this.difficulty() };
+    return { mode: this.mode, required: this.required, level: this.effectiveLevel, difficulty: this.difficulty() };
   }
 
-  /** The operator's switch: `on` at a level (default 1), `off`, or back to `auto`. */
+  /** The operator's switch: `on` at a level (default 1), `off`, or back to `auto`; every node follows it. */
   set(mode: PowMode, level?: number): PowStatus {
+    this.apply(mode, level);
+    this.settingAt = Math.max(this.now(), this.settingAt + 1);
+    this.unshared = { mode, level: this.level, at: this.settingAt };
+    if (mode !== 'auto') this.clusterLevel = 0;
+    return this.status();
+  }
+
+  private apply(mode: PowMode, level?: number): void {
     this.mode = mode;
     this.level = mode === 'off' ? 0 : mode === 'on' ? Math.max(1, Math.min(MAX_LEVEL, level ?? 1)) : this.level;
     this.pressuredFor = 0;
     this.calmFor = 0;
-    return this.status();
+  }
+
+  /**
+   * Once a second, after tick(): shares this node's level and the operator's setting made here, and
+   * follows a newer setting made on another node and the cluster's highest level.
+   */
+  async share(): Promise<void> {
+    const unshared = this.unshared;
+    this.unshared = undefined;
+    const { setting, clusterLevel } = await this.coordination.exchange(this.mode === 'auto' ? this.level : 0, unshared);
+    if (setting && setting.at > this.settingAt) {
+      this.settingAt = setting.at;
+      this.apply(setting.mode, setting.level);
+    }
+    this.clusterLevel = clusterLevel;
   }
 
   /** A sign of pressure on the join path: a join shed, refused by the address limit, or unsolved. */
@@ -88,10 +122,11 @@ export class ProofOfWork {
   }
 
   private difficulty(): number {
-    return this.level === 0 ? 0 : this.options.baseDifficulty * 4 ** (this.level - 1);
+    const level = this.effectiveLevel;
+    return level === 0 ? 0 : this.options.baseDifficulty * 4 ** (level - 1);
   }
 
-  /** Call once a second (the server's timer): auto mode follows the pressure; used solutions past their expiry are forgotten. */
+  /** Call once a second (the server's timer): auto mode follows the pressure. */
   tick(): void {
     const pressured = this.eventsThisSecond >= (this.options.pressurePerSecond ?? 20);
     this.eventsThisSecond = 0;
@@ -106,13 +141,6 @@ export class ProofOfWork {
       if (pressured && this.level === 0 && this.pressuredFor >= ON_AFTER_S) this.level = 1;
       else if (pressured && this.level > 0 && this.pressuredFor % LEVEL_UP_EVERY_S === 0) this.level = Math.min(MAX_LEVEL, this.level + 1);
       else if (!pressured && this.level > 0 && this.calmFor % LEVEL_DOWN_EVERY_S === 0) this.level--;
-    }
-    const nowS = this.now() / 1000;
-    for (const [signature, expiresAt] of this.used) {
-      // Kept in the order they were used, which is nearly expiry order (every challenge lives as
-      // long): one not yet expired stops the sweep, so an entry goes at most one lifetime late.
-      if (expiresAt >= nowS) break;
-      this.used.delete(signature);
     }
   }
 
@@ -159,8 +187,11 @@ export class ProofOfWork {
     if (result.expired) throw fail('pow_expired');
     if (!result.verified) throw fail('pow_invalid');
     if (challenge.parameters.data?.space !== space) throw fail('pow_invalid', 'The proof of work was for another space.');
-    if (this.used.has(challenge.signature)) throw fail('pow_used');
-    if (this.used.size >= MAX_REMEMBERED) throw fail('overloaded', 'Too many joins to remember; retry after Retry-After.', 5);
-    this.used.set(challenge.signature, challenge.parameters.expiresAt ?? Math.floor(this.now() / 1000) + CHALLENGE_TTL_S);
+    const expiresAt = challenge.parameters.expiresAt ?? Math.floor(this.now() / 1000) + CHALLENGE_TTL_S;
+    if (!(await this.coordination.spend(challenge.signature, expiresAt))) throw fail('pow_used');
+  }
+
+  async close(): Promise<void> {
+    await this.coordination.close();
   }
 }

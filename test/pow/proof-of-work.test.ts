@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Challenge } from 'altcha-lib/types';
 import type { Browser } from 'playwright-core';
-import { MAX_LEVEL, ProofOfWork } from '../src/audience/proof-of-work.js';
-import { solvePow } from '../src/bots/pow-solver.js';
-import { asSpaceId } from '../src/ids.js';
-import { launchBrowser } from './helpers/browser.js';
-import { createSpace } from './helpers/fixture.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { MAX_LEVEL, ProofOfWork } from '../../src/audience/proof-of-work.js';
+import { solvePow } from '../../src/bots/pow-solver.js';
+import { asSpaceId } from '../../src/ids.js';
+import { launchBrowser } from '../helpers/browser.js';
+import { createSpace } from '../helpers/fixture.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
