@@ -21,8 +21,11 @@ import { type SegmentRecord, segmentDuration } from '../src/broadcast/playlist.j
 import { type LocalCluster, startLocalCluster } from '../src/cluster/local/cluster.js';
 import type { LoadReport } from '../src/loadtest/load-test.js';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
+import { median } from './join.js';
 import { ROOT, track } from './processes.js';
 import { type Figure, judge } from './results.js';
+import { createLiveSpace, startRostrum } from './rostrum.js';
+import { runWrk, type WrkResult } from './wrk.js';
 
 export interface ClusterSettings {
   /** Simulated listeners per step, all edges together. */
@@ -30,6 +33,9 @@ export interface ClusterSettings {
   rampSeconds: number;
   /** Measured after the ramp; at least one heartbeat interval (50 s), so every listener's heartbeat is in it. */
   steadySeconds: number;
+  /** Join throughput: alternating wrk rounds on an embedded node and on a node of the cluster, and their length. */
+  joinRounds: number;
+  joinSeconds: number;
 }
 
 export interface ClusterStep {
@@ -47,7 +53,17 @@ export interface ClusterStep {
   counts: number[];
 }
 
+/** Join throughput of one node on the cluster's engines against the same node on the embedded default. */
+export interface JoinComparison {
+  rounds: Array<{ embedded: WrkResult; scaledOut: WrkResult }>;
+  embeddedRps: number;
+  scaledOutRps: number;
+  /** The median of each round's scaled-out ÷ embedded. */
+  ratio: number;
+}
+
 export interface ClusterMeasurement {
+  joins: JoinComparison | undefined;
   steps: ClusterStep[];
   failover:
     | {
@@ -126,10 +142,67 @@ async function loadtest(edge: string, space: string, listeners: number, settings
   return JSON.parse(fs.readFileSync(json, 'utf8')) as LoadReport;
 }
 
+/**
+ * The same `rostrum serve` twice, beside the running cluster: once on the embedded default, once as a
+ * fourth node of the cluster (its PostgreSQL and Redis), each with a live space of its own; wrk joins
+ * on each in alternating rounds (the join limits set out of reach, as in the join suite).
+ */
+async function compareJoins(c: LocalCluster, settings: ClusterSettings, log: (line: string) => void): Promise<JoinComparison> {
+  const embedded = await startRostrum();
+  const scaledOut = await startRostrum([], {
+    ROSTRUM_DATABASE_URL: c.databaseUrl,
+    ROSTRUM_REDIS_URL: c.redis.url,
+    ROSTRUM_API_KEY: c.apiKey,
+    ROSTRUM_API_SECRET: c.apiSecret,
+    ROSTRUM_NODE_ID: 'node-joins',
+  });
+  try {
+    const urls = {
+      embedded: `${embedded.url}/api/spaces/${await createLiveSpace(embedded, 'joins, embedded')}/join`,
+      scaledOut: `${scaledOut.url}/api/spaces/${await createLiveSpace(scaledOut, 'joins, scaled out')}/join`,
+    };
+    const load = (url: string, seconds: number, check?: string) =>
+      runWrk({ url, threads: 1, connections: 64, durationSeconds: seconds, ...(check ? { check } : {}) });
+    for (const [name, url] of Object.entries(urls)) {
+      const sane = await load(url, 2, '"token":"ey');
+      log(
+        `joins, ${name}: sanity ${Math.round(sane.requestsPerSecond)} req/s, ${sane.bad} of ${sane.checked} bad, ${sane.failures} failures`,
+      );
+      if (sane.failures > 0 || (sane.bad ?? 0) > 0 || !sane.checked) throw new Error(`joins on the ${name} node failed their sanity run`);
+    }
+    const rounds: JoinComparison['rounds'] = [];
+    for (let i = 0; i < settings.joinRounds; i++) {
+      const round = {
+        embedded: await load(urls.embedded, settings.joinSeconds),
+        scaledOut: await load(urls.scaledOut, settings.joinSeconds),
+      };
+      rounds.push(round);
+      log(
+        `joins round ${i + 1}: embedded ${Math.round(round.embedded.requestsPerSecond)} req/s, on PostgreSQL + Redis ${Math.round(round.scaledOut.requestsPerSecond)} req/s`,
+      );
+    }
+    return {
+      rounds,
+      embeddedRps: median(rounds.map((r) => r.embedded.requestsPerSecond)),
+      scaledOutRps: median(rounds.map((r) => r.scaledOut.requestsPerSecond)),
+      ratio: median(rounds.map((r) => r.scaledOut.requestsPerSecond / r.embedded.requestsPerSecond)),
+    };
+  } finally {
+    await scaledOut.stop();
+    await embedded.stop();
+  }
+}
+
 export async function measureCluster(settings: ClusterSettings, log: (line: string) => void): Promise<ClusterMeasurement> {
   const problems: string[] = [];
   const c = await startLocalCluster({ nodes: 3, edges: 2, say: log });
   try {
+    let joins: JoinComparison | undefined;
+    try {
+      joins = await compareJoins(c, settings, log);
+    } catch (err) {
+      problems.push(`join throughput: ${(err as Error).message}`);
+    }
     const space = c.demo!.spaceId;
     const ffmpeg = findFfmpeg(undefined);
     const steps: ClusterStep[] = [];
@@ -233,6 +306,7 @@ export async function measureCluster(settings: ClusterSettings, log: (line: stri
     const lost = records[resumed - 1];
     const recordingHoleMs = lost ? records[resumed]!.pdt - (lost.pdt + segmentDuration(lost) * 1000) : Number.NaN;
     return {
+      joins,
       steps,
       failover: successor
         ? {
@@ -256,6 +330,20 @@ export async function measureCluster(settings: ClusterSettings, log: (line: stri
 
 export function clusterFigures(m: ClusterMeasurement): Figure[] {
   const figs: Figure[] = [];
+  if (m.joins) {
+    figs.push(
+      judge({
+        id: 'cluster.join_throughput_ratio',
+        name: 'join throughput of a node on PostgreSQL + Redis, against the same node on the embedded default',
+        value: m.joins.scaledOutRps,
+        unit: 'req/s',
+        reference: m.joins.embeddedRps,
+        ratio: m.joins.ratio,
+        goal: { on: 'ratio', op: '>=', target: 0.7 },
+        note: `wrk -t1 -c64, ${m.joins.rounds.length} alternating rounds; the same rostrum serve as a fourth node of the running cluster and alone on SQLite, each joining listeners to a live space of its own; the ratio is the median of each round's`,
+      }),
+    );
+  }
   for (const s of m.steps) {
     figs.push(
       judge({

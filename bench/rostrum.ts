@@ -50,7 +50,11 @@ export async function startRostrum(nodeArgs: string[] = [], settings: Record<str
     removeTempDir(dataDir);
     throw err;
   }
-  const credentials = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8')) as Credentials;
+  // Credentials given (a node of a cluster) are not written to the data directory.
+  const credentials: Credentials =
+    env.ROSTRUM_API_KEY && env.ROSTRUM_API_SECRET
+      ? { apiKey: env.ROSTRUM_API_KEY, apiSecret: env.ROSTRUM_API_SECRET }
+      : (JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8')) as Credentials);
   return {
     ...server,
     dataDir,

@@ -526,6 +526,8 @@ const clusterSettings: ClusterSettings = {
   rampSeconds: 10,
   // A heartbeat interval (50 s) and more: every listener's heartbeat falls in the measured window.
   steadySeconds: quick ? 20 : 60,
+  joinRounds: 3,
+  joinSeconds: quick ? 3 : 8,
 };
 
 async function runCluster(): Promise<boolean> {

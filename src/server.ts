@@ -197,12 +197,28 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   // Joins beyond the admission rate, or beyond the node's listener capacity, wait in line; an
   // ended space's line (and its used tickets) goes.
+  // Scaled out, each node's lines move at its share of the rate and tickets are spent cluster-wide.
+  const lineSharing =
+    engines.redis && (config.admissionRate > 0 || config.listenerCapacity > 0)
+      ? new (await import('./audience/redis-line-sharing.js')).RedisLineSharing(engines.redis, nodeId)
+      : undefined;
+  if (lineSharing) engines.implementations.waitingRoom = lineSharing.kind;
   const waitingRoom =
     config.admissionRate > 0 || config.listenerCapacity > 0
       ? new WaitingRoom(createSecretKey(deriveSecret(credentials, 'rostrum waiting room')), {
           rate: config.admissionRate,
           capacity: config.listenerCapacity,
           listeners: () => audience.listenersOnNode(),
+          ...(lineSharing
+            ? {
+                cluster: {
+                  node: nodeId,
+                  rateShare: () => 1 / Math.max(1, ownership.nodes().length),
+                  sharing: lineSharing,
+                  alive: (node: string) => ownership.nodes().some((n) => n.id === node),
+                },
+              }
+            : {}),
         })
       : undefined;
   if (waitingRoom) bus.subscribe('space.ended', ({ spaceId }) => waitingRoom.forget(spaceId));
@@ -375,6 +391,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       readViews.close();
       clearInterval(powTimer);
       rateSync?.close();
+      await lineSharing?.close();
       await pow.close();
       states.close();
       await bus.close();

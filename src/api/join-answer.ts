@@ -6,7 +6,7 @@
  */
 import type { AudienceService } from '../audience/audience-service.js';
 import type { ProofOfWork } from '../audience/proof-of-work.js';
-import type { WaitingRoom } from '../audience/waiting-room.js';
+import type { Arrival, TicketGrant, WaitingRoom } from '../audience/waiting-room.js';
 import type { LiveSpace } from '../control/live-space.js';
 import type { TokenClaims } from '../control/tokens.js';
 import { joinBody } from './join-body.js';
@@ -37,24 +37,42 @@ export interface JoinAnswer {
 /** Which way the join came in (a label on the joins metric). */
 export type JoinWay = 'lane' | 'route';
 
-export function answerJoin(
-  deps: JoinDeps,
-  live: LiveSpace,
-  claims: TokenClaims | undefined,
-  ticket: string | undefined,
-  way: JoinWay,
-): JoinAnswer {
+export function answerJoin(deps: JoinDeps, live: LiveSpace, claims: TokenClaims | undefined, way: JoinWay): JoinAnswer {
   if (deps.waitingRoom && live.space.state !== 'ended') {
-    const arrival = deps.waitingRoom.arrive(live.space.id, ticket);
+    const arrival = deps.waitingRoom.arrive(live.space.id);
     if (!arrival.admit) {
       // A line minutes long is demand far beyond what the node serves: a crowd, or bots collecting
       // tickets. It counts as pressure, so the proof of work comes on (and makes each new place
       // in line cost a solution) if it lasts.
-      if (ticket === undefined && arrival.grant.estimatedWaitSeconds > LONG_WAIT_SECONDS) deps.pow.notePressure();
-      // In line: a signed ticket, the place and the wait; come back with it after Retry-After.
-      return { status: 202, retryAfter: arrival.grant.retryAfterSeconds, body: JSON.stringify({ queued: true, ...arrival.grant }) };
+      if (arrival.grant.estimatedWaitSeconds > LONG_WAIT_SECONDS) deps.pow.notePressure();
+      return queued(arrival.grant);
     }
   }
+  return admitted(deps, live, claims, way);
+}
+
+/**
+ * A joiner coming back with a waiting-room ticket: admitted once its place came (a promise when the
+ * ticket must be spent across nodes), else told its place again.
+ */
+export function answerComeBack(
+  deps: JoinDeps,
+  live: LiveSpace,
+  claims: TokenClaims | undefined,
+  ticket: string,
+): JoinAnswer | Promise<JoinAnswer> {
+  if (!deps.waitingRoom || live.space.state === 'ended') return admitted(deps, live, claims, 'route');
+  const arrival = deps.waitingRoom.comeBack(live.space.id, ticket);
+  const answer = (a: Arrival): JoinAnswer => (a.admit ? admitted(deps, live, claims, 'route') : queued(a.grant));
+  return arrival instanceof Promise ? arrival.then(answer) : answer(arrival);
+}
+
+/** In line: a signed ticket, the place and the wait; come back with it after Retry-After. */
+function queued(grant: TicketGrant): JoinAnswer {
+  return { status: 202, retryAfter: grant.retryAfterSeconds, body: JSON.stringify({ queued: true, ...grant }) };
+}
+
+function admitted(deps: JoinDeps, live: LiveSpace, claims: TokenClaims | undefined, way: JoinWay): JoinAnswer {
   const grant = deps.audience.join(live, claims);
   deps.metrics.joins[way]++;
   const { body, bytes } = joinBody(live, grant, deps.urls, deps.audience.heartbeatIntervalSeconds);

@@ -108,7 +108,7 @@ export function createJoinLane(options: JoinLaneOptions): JoinLane {
 
     let answer: Answer;
     try {
-      answer = answerJoin(deps, live, undefined, undefined, 'lane');
+      answer = answerJoin(deps, live, undefined, 'lane');
     } catch (err) {
       // Not an answer the route would give differently: a bug, answered as the route's error handler does.
       options.logger.error({ err, url, spaceId: id }, 'request failed');

@@ -6,10 +6,17 @@
  * join the end of it, so nobody overtakes. Tickets are HMAC-signed (forgery is refused), expire,
  * and are single-use (a used ticket is refused); the line itself is a few counters per space —
  * no database, no per-joiner state but the used tickets (until they expire).
+ *
+ * Several nodes (line-sharing.ts): each node keeps its own line per space at its share of the
+ * space's rate (the edge spreads joiners evenly), so a newcomer is answered from this node alone,
+ * synchronously. A ticket names the node whose line it is in and may come back to any node: it is
+ * admitted once that node's line has passed it (as last heard, within 250 ms) — at once if that
+ * node is gone — and spent in the whole cluster (one shared write per admitted joiner coming back).
  */
 import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { fail } from '../errors.js';
 import type { SpaceId } from '../ids.js';
+import type { LineSharing, LineState } from './line-sharing.js';
 
 export interface TicketGrant {
   ticket: string;
@@ -34,6 +41,11 @@ export interface WaitingRoomOptions {
   capacity: number;
   /** Listeners on this node now (the capacity's measure). */
   listeners: () => number;
+  /**
+   * Several nodes: this node's name, the share of each space's rate its lines move at (1 ÷ live
+   * nodes), what the lines share, and whether a node is alive (a dead node's joiners are let in).
+   */
+  cluster?: { node: string; rateShare: () => number; sharing: LineSharing; alive: (node: string) => boolean };
 }
 
 interface Line {
@@ -64,23 +76,68 @@ export class WaitingRoom {
     private readonly key: KeyObject,
     private readonly options: WaitingRoomOptions,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    options.cluster?.sharing.attach(() => this.states());
+  }
 
-  /** A joiner arrives (with a ticket from earlier, or not): admitted now, or given a place in line. */
-  arrive(space: SpaceId, ticket?: string): Arrival {
+  /** Joins admitted per second per space by this node's lines. */
+  private get rate(): number {
+    return this.options.rate * (this.options.cluster?.rateShare() ?? 1);
+  }
+
+  /** A newcomer arrives: admitted now, or given a place in line. Decided here alone, synchronously. */
+  arrive(space: SpaceId): Arrival {
     const now = this.now();
     const line = this.line(space, now);
-    if (ticket !== undefined) return this.comeBack(space, line, ticket, now);
     const released = this.advance(line, now);
     if (released >= line.issued && this.room(now) >= 1 && this.takeToken(line, now)) return { admit: true };
     // Behind the line (or the first of a new one, which starts moving now).
     if (released >= line.issued) line.movedAt = now;
-    return { admit: false, grant: this.grant(space, line, line.issued++, now) };
+    return { admit: false, grant: this.grant(space, line.issued++, now, line.released) };
   }
 
-  private comeBack(space: SpaceId, line: Line, ticket: string, now: number): Arrival {
-    const { seq, issuedAt } = this.verify(space, ticket);
+  /**
+   * A joiner comes back with its ticket: admitted once its line has passed it (and then never
+   * again), else told its place again. Synchronous on one node; with several, a promise (the ticket
+   * is spent in the whole cluster).
+   */
+  comeBack(space: SpaceId, ticket: string): Arrival | Promise<Arrival> {
+    const now = this.now();
+    const { seq, issuedAt, node } = this.verify(space, ticket);
     if (now - issuedAt > TICKET_TTL_MS) throw fail('ticket_expired');
+    const cluster = this.options.cluster;
+    if (!cluster) return this.comeBackHere(space, this.line(space, now), seq, issuedAt, now);
+    const ttl = TICKET_TTL_MS - (now - issuedAt);
+    const owner = node ?? cluster.node;
+    if (owner === cluster.node) {
+      const line = this.line(space, now);
+      if (line.used.has(seq) || seq >= line.issued) throw fail(line.used.has(seq) ? 'ticket_used' : 'ticket_invalid');
+      if (seq >= this.advance(line, now)) return { admit: false, grant: this.grant(space, seq, issuedAt, line.released) };
+      return cluster.sharing.spend(space, owner, seq, ttl).then((first) => {
+        if (!first) throw fail('ticket_used');
+        this.forgetExpired(line, now);
+        line.used.set(seq, issuedAt);
+        this.promise(-1, now);
+        return { admit: true };
+      });
+    }
+    // Another node's line: as last heard from it (nothing heard yet: not moved), or let in if that node died.
+    return this.comeBackFrom(space, owner, seq, issuedAt, ttl);
+  }
+
+  private async comeBackFrom(space: SpaceId, owner: string, seq: number, issuedAt: number, ttl: number): Promise<Arrival> {
+    const { sharing, alive } = this.options.cluster!;
+    if (alive(owner)) {
+      const theirs = await sharing.lineOf(space, owner);
+      if (theirs !== undefined && seq >= theirs.issued) throw fail('ticket_invalid');
+      const released = theirs?.released ?? 0;
+      if (seq >= released) return { admit: false, grant: this.grant(space, seq, issuedAt, released, owner) };
+    }
+    if (!(await sharing.spend(space, owner, seq, ttl))) throw fail('ticket_used');
+    return { admit: true };
+  }
+
+  private comeBackHere(space: SpaceId, line: Line, seq: number, issuedAt: number, now: number): Arrival {
     if (line.used.has(seq) || seq >= line.issued) throw fail(line.used.has(seq) ? 'ticket_used' : 'ticket_invalid');
     if (seq < this.advance(line, now)) {
       this.forgetExpired(line, now);
@@ -88,14 +145,21 @@ export class WaitingRoom {
       this.promise(-1, now);
       return { admit: true };
     }
-    return { admit: false, grant: this.grant(space, line, seq, issuedAt) };
+    return { admit: false, grant: this.grant(space, seq, issuedAt, line.released) };
+  }
+
+  /** This node's lines, moved on to now (what it shares with the other nodes). */
+  private *states(): Iterable<[SpaceId, LineState]> {
+    const now = this.now();
+    for (const [space, line] of this.lines) yield [space, { released: this.advance(line, now), issued: line.issued }];
   }
 
   /** Direct admission while there is no line: a token bucket at the rate (one second of burst). */
   private takeToken(line: Line, now: number): boolean {
-    if (this.options.rate <= 0) return true;
-    const burst = Math.max(1, this.options.rate);
-    line.tokens = Math.min(burst, line.tokens + ((now - line.refilledAt) / 1000) * this.options.rate);
+    const rate = this.rate;
+    if (rate <= 0) return true;
+    const burst = Math.max(1, rate);
+    line.tokens = Math.min(burst, line.tokens + ((now - line.refilledAt) / 1000) * rate);
     line.refilledAt = now;
     if (line.tokens < 1) return false;
     line.tokens -= 1;
@@ -115,7 +179,8 @@ export class WaitingRoom {
   private advance(line: Line, now: number): number {
     const waiting = line.issued - line.released;
     if (waiting <= 0) return line.released;
-    const credit = this.options.rate > 0 ? ((now - line.movedAt) / 1000) * this.options.rate : Number.POSITIVE_INFINITY;
+    const rate = this.rate;
+    const credit = rate > 0 ? ((now - line.movedAt) / 1000) * rate : Number.POSITIVE_INFINITY;
     const room = this.room(now);
     const step = Math.floor(Math.min(waiting, credit, Math.max(0, room)));
     if (step > 0) {
@@ -123,8 +188,8 @@ export class WaitingRoom {
       this.promise(step, now);
     }
     // Credit accrues only while the line can move: a full node does not bank a burst for later.
-    if (this.options.rate <= 0 || room <= credit) line.movedAt = now;
-    else line.movedAt += (step / this.options.rate) * 1000;
+    if (rate <= 0 || room <= credit) line.movedAt = now;
+    else line.movedAt += (step / rate) * 1000;
     return line.released;
   }
 
@@ -159,44 +224,51 @@ export class WaitingRoom {
   private line(space: SpaceId, now: number): Line {
     let line = this.lines.get(space);
     if (!line) {
-      line = { issued: 0, released: 0, movedAt: now, tokens: Math.max(1, this.options.rate), refilledAt: now, used: new Map() };
+      line = { issued: 0, released: 0, movedAt: now, tokens: Math.max(1, this.rate), refilledAt: now, used: new Map() };
       this.lines.set(space, line);
     }
     return line;
   }
 
-  private grant(space: SpaceId, line: Line, seq: number, issuedAt: number): TicketGrant {
-    const position = seq - line.released + 1;
+  /** A place in a line: `released` is how far that line has moved; `node`, whose line (this node's by default). */
+  private grant(space: SpaceId, seq: number, issuedAt: number, released: number, node = this.options.cluster?.node): TicketGrant {
+    const position = seq - released + 1;
     // Without a rate the line moves as places free up; a second per place ahead is a guess, so
     // the wait is estimated at the rate when there is one and the ticket comes back often.
-    const wait = this.options.rate > 0 ? position / this.options.rate : Math.min(60, position);
+    const rate = this.rate;
+    const wait = rate > 0 ? position / rate : Math.min(60, position);
     return {
-      ticket: this.sign(space, seq, issuedAt),
+      ticket: this.sign(space, seq, issuedAt, node),
       position,
       estimatedWaitSeconds: Math.ceil(wait),
       retryAfterSeconds: Math.max(1, Math.min(10, Math.ceil(wait))),
     };
   }
 
-  private sign(space: SpaceId, seq: number, issuedAt: number): string {
-    const body = Buffer.from(JSON.stringify({ s: space, q: seq, t: issuedAt })).toString('base64url');
+  private sign(space: SpaceId, seq: number, issuedAt: number, node: string | undefined): string {
+    const body = Buffer.from(
+      JSON.stringify(node === undefined ? { s: space, q: seq, t: issuedAt } : { s: space, q: seq, t: issuedAt, n: node }),
+    ).toString('base64url');
     return `${body}.${createHmac('sha256', this.key).update(body).digest('base64url')}`;
   }
 
-  private verify(space: SpaceId, ticket: string): { seq: number; issuedAt: number } {
+  private verify(space: SpaceId, ticket: string): { seq: number; issuedAt: number; node: string | undefined } {
     const [body, mac] = ticket.split('.');
     if (!body || !mac) throw fail('ticket_invalid');
     const expected = createHmac('sha256', this.key).update(body).digest();
     const given = Buffer.from(mac, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw fail('ticket_invalid');
-    const claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as { s: string; q: number; t: number };
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as { s: string; q: number; t: number; n?: unknown };
     if (claims.s !== space || !Number.isInteger(claims.q) || !Number.isFinite(claims.t))
       throw fail('ticket_invalid', 'The ticket is for another space.');
-    return { seq: claims.q, issuedAt: claims.t };
+    // A ticket without a node is this node's (one node; or issued before the node had others).
+    const node = typeof claims.n === 'string' ? claims.n : this.options.cluster?.node;
+    return { seq: claims.q, issuedAt: claims.t, node };
   }
 
   /** Forgets a space's line (the space ended). */
   forget(space: SpaceId): void {
     this.lines.delete(space);
+    this.options.cluster?.sharing.forget(space);
   }
 }

@@ -10,7 +10,7 @@ import { fail } from '../../errors.js';
 import { asSpaceId } from '../../ids.js';
 import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { answerJoin } from '../join-answer.js';
+import { answerComeBack, answerJoin, type JoinAnswer } from '../join-answer.js';
 import {
   AuthWriteErrors,
   EmptyBody,
@@ -54,8 +54,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const reply = typedReply as FastifyReply;
       const claims = optionalClaims(request, tokens);
       const ticket = request.body?.ticket;
-      const answer = (live: LiveSpace): void => {
-        const answered = answerJoin(deps, live, claims, ticket, 'route');
+      const send = (answered: JoinAnswer): void => {
         if (answered.retryAfter !== undefined) reply.header('retry-after', String(answered.retryAfter));
         reply
           .code(answered.status)
@@ -63,6 +62,17 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
           .type('application/json; charset=utf-8')
           .serializer((payload) => payload as string)
           .send(answered.body);
+      };
+      // A newcomer is answered synchronously; a ticket coming back may need the other nodes (a promise).
+      const answer = (live: LiveSpace): Promise<void> | undefined => {
+        if (ticket === undefined) {
+          send(answerJoin(deps, live, claims, 'route'));
+          return undefined;
+        }
+        const answered = answerComeBack(deps, live, claims, ticket);
+        if (answered instanceof Promise) return answered.then(send);
+        send(answered);
+        return undefined;
       };
       const id = asSpaceId(request.params.id);
       // Under attack a join needs a proof of work — unless it brings a waiting-room ticket, which
@@ -80,8 +90,7 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       }
       const held = audience.held(id);
       if (!held) return audience.resolve(id).then(answer);
-      answer(held);
-      return undefined;
+      return answer(held);
     },
   );
 

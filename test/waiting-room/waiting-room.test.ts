@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { TicketGrant } from '../src/audience/waiting-room.js';
-import { launchBrowser } from './helpers/browser.js';
-import { createSpace } from './helpers/fixture.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import type { TicketGrant } from '../../src/audience/waiting-room.js';
+import { launchBrowser } from '../helpers/browser.js';
+import { createSpace } from '../helpers/fixture.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
