@@ -6,8 +6,11 @@
  * - what a listener costs at the origin at steady state: requests that reached a node (the edges'
  *   access logs: a line with an upstream address) per listener per second, over a window as long as
  *   a heartbeat interval, beside what it costs at the edge;
+ * - the same with larger crowds of pages only (join, state document, heartbeats: no media), 1 k →
+ *   5 k, which this box can simulate where it cannot simulate 5 k LL-HLS players: the origin's view;
  * - what a join or a heartbeat costs Redis: the nodes' `rostrum_crowd_redis_commands_total` per
  *   sighting (joins + heartbeats the nodes answered);
+ * - join throughput of a node on the cluster's engines against the same node embedded;
  * - the failover gap: kill -9 the node that runs the space, and the time until a listener joining at
  *   the same URL hears the bot speaker again (it rejoins by itself).
  */
@@ -33,6 +36,8 @@ export interface ClusterSettings {
   rampSeconds: number;
   /** Measured after the ramp; at least one heartbeat interval (50 s), so every listener's heartbeat is in it. */
   steadySeconds: number;
+  /** Simulated listeners per step that fetch no media (pages only), all edges together. */
+  pageSteps: number[];
   /** Join throughput: alternating wrk rounds on an embedded node and on a node of the cluster, and their length. */
   joinRounds: number;
   joinSeconds: number;
@@ -40,6 +45,7 @@ export interface ClusterSettings {
 
 export interface ClusterStep {
   listeners: number;
+  media: 'parts' | 'none';
   joined: number;
   heardAudio: number;
   stalls: number;
@@ -64,7 +70,10 @@ export interface JoinComparison {
 
 export interface ClusterMeasurement {
   joins: JoinComparison | undefined;
+  /** LL-HLS players. */
   steps: ClusterStep[];
+  /** Pages only (join, state document, heartbeats): a larger crowd as the origin sees it behind the edges. */
+  pageSteps: ClusterStep[];
   failover:
     | {
         killed: string;
@@ -107,7 +116,15 @@ async function nodeCounters(c: LocalCluster): Promise<{ commands: number; sighti
   return { commands, sightings };
 }
 
-async function loadtest(edge: string, space: string, listeners: number, settings: ClusterSettings, json: string, log: (l: string) => void) {
+async function loadtest(
+  edge: string,
+  space: string,
+  listeners: number,
+  media: 'parts' | 'none',
+  settings: ClusterSettings,
+  json: string,
+  log: (l: string) => void,
+) {
   const child = track(
     spawn(
       process.execPath,
@@ -124,6 +141,8 @@ async function loadtest(edge: string, space: string, listeners: number, settings
         String(settings.rampSeconds),
         '--duration',
         String(settings.rampSeconds + settings.steadySeconds + 5),
+        '--media',
+        media,
         '--json',
         json,
       ],
@@ -205,16 +224,23 @@ export async function measureCluster(settings: ClusterSettings, log: (line: stri
     }
     const space = c.demo!.spaceId;
     const ffmpeg = findFfmpeg(undefined);
-    const steps: ClusterStep[] = [];
-    for (const listeners of settings.steps) {
+    const step = async (listeners: number, media: 'parts' | 'none'): Promise<ClusterStep> => {
       log(
-        `${listeners} simulated listeners over ${c.edges.length} edges: ${settings.rampSeconds} s ramp, ${settings.steadySeconds} s measured`,
+        `${listeners} simulated listeners (${media === 'parts' ? 'LL-HLS players' : 'pages only: join, state document, heartbeats'}) over ${c.edges.length} edges: ${settings.rampSeconds} s ramp, ${settings.steadySeconds} s measured`,
       );
       const before = await nodeCounters(c);
       const startedAt = Date.now() / 1000;
       const reports = await Promise.all(
         c.edges.map((e, i) =>
-          loadtest(e.url, space, Math.round(listeners / c.edges.length), settings, path.join(c.dir, `load-${listeners}-${i}.json`), log),
+          loadtest(
+            e.url,
+            space,
+            Math.round(listeners / c.edges.length),
+            media,
+            settings,
+            path.join(c.dir, `load-${media}-${listeners}-${i}.json`),
+            log,
+          ),
         ),
       );
       const after = await nodeCounters(c);
@@ -234,8 +260,9 @@ export async function measureCluster(settings: ClusterSettings, log: (line: stri
       );
       const sightings = after.sightings - before.sightings;
       const redisCommands = after.commands - before.commands;
-      const step: ClusterStep = {
+      const result: ClusterStep = {
         listeners,
+        media,
         joined: reports.reduce((s, r) => s + r.joined, 0),
         heardAudio: reports.reduce((s, r) => s + r.heardAudio, 0),
         stalls: reports.reduce((s, r) => s + r.stalls, 0),
@@ -247,11 +274,15 @@ export async function measureCluster(settings: ClusterSettings, log: (line: stri
         redisCommandsPerSighting: sightings > 0 ? redisCommands / sightings : 0,
         counts,
       };
-      log(`${JSON.stringify(step)}`);
-      if (step.joined < listeners * 0.99) problems.push(`${listeners} listeners: only ${step.joined} joined`);
-      steps.push(step);
-      await sleep(settings.rampSeconds * 1000); // the last step's listeners drop out of the count meanwhile
-    }
+      log(`${JSON.stringify(result)}`);
+      if (result.joined < listeners * 0.99) problems.push(`${listeners} listeners (${media}): only ${result.joined} joined`);
+      await sleep(settings.rampSeconds * 1000); // the step's listeners drop out of the count meanwhile
+      return result;
+    };
+    const steps: ClusterStep[] = [];
+    for (const listeners of settings.steps) steps.push(await step(listeners, 'parts'));
+    const pageSteps: ClusterStep[] = [];
+    for (const listeners of settings.pageSteps) pageSteps.push(await step(listeners, 'none'));
 
     // Failover: kill -9 the node that runs the space; a listener joining at the same URL hears the bot again.
     const edge = c.edges[0]!.url;
@@ -308,6 +339,7 @@ export async function measureCluster(settings: ClusterSettings, log: (line: stri
     return {
       joins,
       steps,
+      pageSteps,
       failover: successor
         ? {
             killed,
@@ -397,6 +429,50 @@ export function clusterFigures(m: ClusterMeasurement): Figure[] {
         ratio: null,
         goal: { on: 'value', op: '<=', target: 0.1 },
         note: `${first.redisCommands} → ${last.redisCommands} commands for ${first.sightings} → ${last.sightings} joins and heartbeats (batched once a second per space per node)`,
+      }),
+    );
+  }
+  for (const s of m.pageSteps) {
+    figs.push(
+      judge({
+        id: `cluster.pages_origin_${s.listeners}`,
+        name: `origin requests per second, ${s.listeners} listeners' pages over 2 edges`,
+        value: s.originRequestsPerSecond,
+        unit: 'req/s',
+        reference: s.edgeRequestsPerListenerSecond * s.listeners,
+        ratio: s.originRequestsPerListenerSecond / s.edgeRequestsPerListenerSecond,
+        goal: null,
+        note: `reference: the edges' requests a second. Pages only (join, the state document each second, a heartbeat each 55 s), no media: the origin's view of a crowd this box cannot also play to; ${s.originRequestsPerListenerSecond.toFixed(4)} origin requests per listener per second; ${s.joined} joined; each node counted ${s.counts.join(', ')}`,
+      }),
+    );
+  }
+  const pagesFirst = m.pageSteps[0];
+  const pagesLast = m.pageSteps.at(-1);
+  if (pagesFirst && pagesLast && pagesLast !== pagesFirst) {
+    const added = pagesLast.listeners - pagesFirst.listeners;
+    figs.push(
+      judge({
+        id: 'cluster.pages_origin_per_added_listener',
+        name: `origin requests per second each added listener costs (${pagesFirst.listeners} → ${pagesLast.listeners}, pages only)`,
+        value: (pagesLast.originRequestsPerSecond - pagesFirst.originRequestsPerSecond) / added,
+        unit: 'req/s',
+        reference:
+          (pagesLast.edgeRequestsPerListenerSecond * pagesLast.listeners -
+            pagesFirst.edgeRequestsPerListenerSecond * pagesFirst.listeners) /
+          added,
+        ratio: null,
+        goal: { on: 'value', op: '<=', target: 0.02 },
+        note: `reference: edge requests per second each added listener costs. The origin's total: ${m.pageSteps.map((p) => `${p.originRequestsPerSecond.toFixed(1)} at ${p.listeners}`).join(', ')} req/s — flat but for one heartbeat per listener per 55 s`,
+      }),
+      judge({
+        id: 'cluster.pages_origin_per_listener',
+        name: `origin requests per listener per second, ${pagesLast.listeners} listeners over 2 edges`,
+        value: pagesLast.originRequestsPerListenerSecond,
+        unit: 'req/s',
+        reference: pagesLast.edgeRequestsPerListenerSecond,
+        ratio: pagesLast.originRequestsPerListenerSecond / pagesLast.edgeRequestsPerListenerSecond,
+        goal: { on: 'value', op: '<=', target: 0.02 },
+        note: 'reference: edge requests per listener per second (pages only: the state document each second, cached at the edge). With players, each edge also fetches each part and playlist once, whatever its crowd (≈ 10 req/s an edge)',
       }),
     );
   }

@@ -523,6 +523,7 @@ async function runStart(): Promise<boolean> {
 
 const clusterSettings: ClusterSettings = {
   steps: quick ? [200] : [500, 1000],
+  pageSteps: quick ? [500] : [1000, 3000, 5000],
   rampSeconds: 10,
   // A heartbeat interval (50 s) and more: every listener's heartbeat falls in the measured window.
   steadySeconds: quick ? 20 : 60,

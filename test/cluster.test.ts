@@ -12,7 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { ListenerBot } from '../src/bots/listener-bot.js';
+import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { type LocalCluster, startLocalCluster } from '../src/cluster/local/cluster.js';
+import { rank } from '../src/cluster/ownership.js';
+import type { Role } from '../src/control/model.js';
+import { createToken } from '../src/control/tokens.js';
 import { ffmpeg } from './helpers/media.js';
 
 /** How long each engine is stopped: 10 s in CI (the suite's time budget); ROSTRUM_TEST_OUTAGE_SECONDS=30 for the issue's 30 s. */
@@ -62,6 +66,80 @@ describe('a cluster of three nodes behind an nginx edge, on PostgreSQL and Redis
     const { report } = await listen(4);
     assert.equal(report.stalls, 0);
     assert.ok(report.tones.length > 0, 'the bot speaker is heard');
+  });
+
+  test('a space created through node A that node B runs: listeners through A and through the edge hear its speaker and are counted on every node; a mute sent to A reaches B’s stage', async () => {
+    const [a] = c.nodes;
+    const live = c.nodes.map((n) => n.id);
+    const token = (space: string, identity: string, role: Role) =>
+      createToken({ apiKey: c.apiKey, apiSecret: c.apiSecret, identity, space, role, ttlSeconds: 600 });
+    const post = (url: string, path: string, bearer?: string) =>
+      fetch(`${url}${path}`, { method: 'POST', headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
+    let space = '';
+    for (let i = 0; i < 20 && !space; i++) {
+      const res = await fetch(`${a!.url}/api/spaces`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${c.operatorToken()}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ title: `Through ${a!.id} ${i}`, host: { identity: 'h', name: 'Hana' }, startNow: true }),
+      });
+      assert.equal(res.status, 201);
+      const created = ((await res.json()) as { id: string }).id;
+      if (rank(created, live)[0] !== a!.id) space = created;
+    }
+    assert.ok(space, 'a space ranked to another node');
+    const { value: b } = await until(
+      'another node runs it',
+      async () =>
+        (
+          (await (await fetch(`${a!.url}/api/spaces/${space}`, { headers: { authorization: `Bearer ${c.operatorToken()}` } })).json()) as {
+            ownerNode?: string;
+          }
+        ).ownerNode,
+      (o) => o !== undefined && o !== a!.id,
+      10_000,
+    );
+    const speakerToken = token(space, 's', 'speaker');
+    assert.equal((await post(a!.url, `/api/spaces/${space}/stage`, speakerToken)).status, 200);
+    assert.equal((await post(a!.url, `/api/spaces/${space}/participants/s/unmute`, speakerToken)).status, 200);
+    const speaker = await SpeakerBot.join({ server: a!.url, token: speakerToken, toneHz: 660 });
+    try {
+      // One listener joins and heartbeats through A, another through the edge.
+      const listeners: Array<{ via: string; token: string }> = [];
+      for (const via of [a!.url, edge]) {
+        const res = await post(via, `/api/spaces/${space}/join`);
+        assert.equal(res.status, 200);
+        listeners.push({ via, token: ((await res.json()) as { token: string }).token });
+      }
+      for (const l of listeners) assert.equal((await post(l.via, `/api/spaces/${space}/heartbeat`, l.token)).status, 204);
+      await sleep(1500);
+      const heard = await Promise.all(listeners.map((l) => ListenerBot.listen({ server: l.via, space, seconds: 4, ffmpeg })));
+      for (const [i, { report }] of heard.entries()) {
+        assert.ok(
+          report.tones.some((t) => Math.abs(t.hz - 660) <= 5),
+          `the speaker is heard through ${listeners[i]!.via}: ${JSON.stringify(report.tones)}`,
+        );
+      }
+      // The count is merged across nodes once a second; every node's state document has both.
+      for (const n of c.nodes) {
+        await until(
+          `${n.id} counts both listeners`,
+          async () => ((await (await fetch(`${n.url}/api/spaces/${space}/state`)).json()) as { listeners: number }).listeners,
+          (count) => count >= 2,
+          5000,
+        );
+      }
+      const muted = await post(a!.url, `/api/spaces/${space}/participants/s/mute`, token(space, 'h', 'host'));
+      assert.equal(muted.status, 200);
+      assert.equal(muted.headers.get('x-rostrum-node'), b, 'run by the node that runs the space');
+      await until(
+        'the speaker is told it was muted on the stage of the node that runs the space',
+        async () => speaker.messages.some((m) => m.type === 'muted'),
+        (told) => told,
+        3000,
+      );
+    } finally {
+      await speaker.close();
+    }
   });
 
   test('kill -9 the owner: another node runs the space within seconds, the same playlist URL plays on with its numbering, the bot is back on stage, the recording continues', async () => {
@@ -175,7 +253,7 @@ describe('a cluster of three nodes behind an nginx edge, on PostgreSQL and Redis
   });
 
   for (const engine of ['redis', 'postgres'] as const) {
-    test(`${engine === 'redis' ? 'Redis' : 'PostgreSQL'} stopped for ${OUTAGE_S} s mid-space: a listener plays on without a stall, joins keep being answered, and it comes back without restarts`, async () => {
+    test(`${engine === 'redis' ? 'Redis' : 'PostgreSQL'} stopped for ${OUTAGE_S} s mid-space: a listener plays on without a stall, joins keep being answered, it comes back without restarts and the counts reconcile`, async () => {
       const server = engine === 'redis' ? c.redis : c.postgres;
       const listening = listen(OUTAGE_S + 5);
       await sleep(2000);
@@ -206,7 +284,20 @@ describe('a cluster of three nodes behind an nginx edge, on PostgreSQL and Redis
         (ok) => ok,
         15_000,
       );
-      console.log(`# ${engine} away ${OUTAGE_S} s: ${joins} joins answered, no stall in ${report.seconds} s of listening`);
+      // Counts reconcile: the listeners who joined meanwhile (spread over the nodes by the edge) are in every node's count.
+      const counts: number[] = [];
+      for (const n of c.nodes) {
+        const { value } = await until(
+          `${n.id} counts the ${joins} listeners who joined while ${engine} was away`,
+          async () => ((await (await fetch(`${n.url}/api/spaces/${id}/state`)).json()) as { listeners: number }).listeners,
+          (count) => count >= joins,
+          10_000,
+        );
+        counts.push(value);
+      }
+      console.log(
+        `# ${engine} away ${OUTAGE_S} s: ${joins} joins answered, no stall in ${report.seconds} s of listening; then every node counts them (${counts.join(', ')})`,
+      );
     });
   }
 });

@@ -36,6 +36,14 @@ export function loadtestCommand(): Command {
         .default('linear'),
     )
     .option('--speakers <k>', 'bot speakers on stage (needs operator credentials)', count('--speakers', 0, 10), 0)
+    .addOption(
+      new Option(
+        '--media <what>',
+        'what each listener fetches of the broadcast: parts (an LL-HLS player) or none (only the page: join, state, heartbeats)',
+      )
+        .choices(['parts', 'none'])
+        .default('parts'),
+    )
     .option('--reactions-per-min <r>', 'reactions per minute per listener, on average', count('--reactions-per-min', 0, 600), 0)
     .option('--json <file>', 'write the report as JSON')
     .option('--report <dir>', 'write the report as an HTML page with charts (index.html)')
@@ -94,6 +102,7 @@ export function loadtestCommand(): Command {
           durationSeconds: opts.duration,
           profile: opts.profile,
           reactionsPerMinute: opts.reactionsPerMin,
+          media: opts.media,
           allowRemote: opts.allowRemote === true,
           speakers,
           goLive,

@@ -27,6 +27,8 @@ export interface LoadTestOptions {
   profile: 'linear' | 'flash';
   reactionsPerMinute: number;
   allowRemote: boolean;
+  /** What each listener fetches of the broadcast (simulated-listener.ts); default `parts`. */
+  media?: 'parts' | 'none';
   /** Bot speakers seated on the space before the listeners arrive (needs `api`). */
   speakers?: number;
   /** The operator's API: seats bot speakers and takes spaces live. */
@@ -215,6 +217,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
             stats,
             reactionsPerMinute: options.reactionsPerMinute,
             holdBackParts: 3,
+            media: options.media ?? 'parts',
           });
           listeners.push(listener);
           void listener.run();

@@ -23,6 +23,12 @@ export interface ListenerContext {
   reactionsPerMinute: number;
   /** Parts to start behind the live edge (PART-HOLD-BACK). */
   holdBackParts: number;
+  /**
+   * `parts`: follow the broadcast as an LL-HLS player does. `none`: only the page's requests (join,
+   * state document, heartbeats, reactions) — the crowd as the origin sees it behind an edge, which
+   * serves the broadcast from its cache; lets a small box simulate a crowd several times larger.
+   */
+  media: 'parts' | 'none';
 }
 
 /** What a join answers: a token, a place in line, or a coded error. */
@@ -66,7 +72,7 @@ export class SimulatedListener {
     this.every(() => this.pollState(), 1000, true);
     this.every(() => this.heartbeat(), this.heartbeatMs, false);
     if (this.ctx.reactionsPerMinute > 0) this.scheduleReaction();
-    await this.follow().catch(() => undefined);
+    if (this.ctx.media === 'parts') await this.follow().catch(() => undefined);
   }
 
   stop(): void {
