@@ -334,7 +334,8 @@ export async function measureCluster(settings: ClusterSettings, log: (line: stri
     );
     await db.end();
     const resumed = records.findLastIndex((r) => r.discontinuity);
-    const lost = records[resumed - 1];
+    // Before the successor's first segment: the gap where the dead owner's last segment was (never numbered again).
+    const lost = records.slice(0, resumed).findLast((r) => !r.gap);
     const recordingHoleMs = lost ? records[resumed]!.pdt - (lost.pdt + segmentDuration(lost) * 1000) : Number.NaN;
     return {
       joins,
@@ -414,8 +415,8 @@ export function clusterFigures(m: ClusterMeasurement): Figure[] {
         reference:
           (last.edgeRequestsPerListenerSecond * last.listeners - first.edgeRequestsPerListenerSecond * first.listeners) / listeners,
         ratio: null,
-        goal: { on: 'value', op: '<=', target: 0.02 },
-        note: `reference: edge requests per second each added listener costs. The origin's total went ${first.originRequestsPerSecond.toFixed(1)} → ${last.originRequestsPerSecond.toFixed(1)} req/s: what grows with the crowd is one heartbeat per listener per 55 s`,
+        goal: null,
+        note: `reference: edge requests per second each added listener costs. The origin's total went ${first.originRequestsPerSecond.toFixed(1)} → ${last.originRequestsPerSecond.toFixed(1)} req/s: what grows with the crowd is one heartbeat per listener per 55 s. Information: with players, 500 added listeners move the origin's total by ~10 req/s, within what the generator's own stalls (players retrying) move it on this box; the goal is judged on the pages-only series below (1 k → 5 k)`,
       }),
     );
     const sightings = last.sightings - first.sightings;

@@ -168,6 +168,8 @@ describe('a cluster of three nodes behind an nginx edge, on PostgreSQL and Redis
       (ok) => ok,
       15_000,
     );
+    const resumedText = await (await fetch(`${edge}/hls/${id}/index.m3u8`)).text();
+    assert.ok(resumedText.includes('#EXT-X-GAP'), `the playlist marks the dead owner's last segment missing: ${resumedText}`);
     // The bot speaker rejoins by itself (its socket closed with its node): heard again at the same URL.
     let heardAt = 0;
     await until(
@@ -200,7 +202,7 @@ describe('a cluster of three nodes behind an nginx edge, on PostgreSQL and Redis
     const db = new pg.Client({ connectionString: c.databaseUrl });
     await db.connect();
     const records = (await db.query('SELECT record FROM recording_segments WHERE space_id = $1 ORDER BY msn', [id])).rows.map(
-      (r) => r.record as { msn: number; run: number; discontinuity: boolean; pdt: number; parts: number[] },
+      (r) => r.record as { msn: number; run: number; discontinuity: boolean; pdt: number; parts: number[]; gap?: true },
     );
     await db.end();
     assert.deepEqual(
@@ -209,11 +211,13 @@ describe('a cluster of three nodes behind an nginx edge, on PostgreSQL and Redis
       'the recording has no hole in its numbering',
     );
     const resumed = records.findLastIndex((r) => r.discontinuity);
-    assert.ok(resumed > 0, 'the recording continues after the take-over');
-    const lost = records[resumed - 1]!;
+    assert.ok(resumed > 1, 'the recording continues after the take-over');
+    // The segment the dead owner was making is marked missing, not numbered again (its parts' URLs stay its own).
+    assert.equal(records[resumed - 1]!.gap, true, 'a gap before the successor’s first segment');
+    const lost = records[resumed - 2]!;
     const hole = records[resumed]!.pdt - (lost.pdt + lost.parts.reduce((a, b) => a + b, 0) * 1000);
     console.log(
-      `# kill -9 ${victim.id}: ${successor} runs the space ${tookMs} ms later; the playlist has parts again at ${tookMs + playableMs} ms; a listener joining then hears the bot speaker from the part it starts on, ${heardAt - killedAt} ms after the kill; a listener playing across it heard ${report.longestSilenceMs + report.stallMs} ms without the speaker (silence ${report.longestSilenceMs} ms, the chime rests 800 ms by itself, + stalls ${report.stallMs} ms, ${report.stalls}×; errors ${JSON.stringify(report.errors)}); media sequence ${sequenceBefore} → ${sequenceAfter}; the recording kept ${resumed} segments before the kill and ${records.length - resumed} after, with a hole of ${hole} ms`,
+      `# kill -9 ${victim.id}: ${successor} runs the space ${tookMs} ms later; the playlist has parts again at ${tookMs + playableMs} ms; a listener joining then hears the bot speaker from the part it starts on, ${heardAt - killedAt} ms after the kill; a listener playing across it heard ${report.longestSilenceMs + report.stallMs} ms without the speaker (silence ${report.longestSilenceMs} ms, the chime rests 800 ms by itself, + stalls ${report.stallMs} ms, ${report.stalls}×; errors ${JSON.stringify(report.errors)}); media sequence ${sequenceBefore} → ${sequenceAfter}; the recording kept ${resumed - 1} segments before the kill, a gap, and ${records.length - resumed} after, with a hole of ${hole} ms`,
     );
     await victim.start(); // back for the next tests, as a follower
   });

@@ -66,6 +66,8 @@ interface PartInfo {
   index: number;
   /** A whole segment (a replay, or a listener that fell behind). */
   whole: boolean;
+  /** A segment marked missing (EXT-X-GAP): skipped, not fetched. */
+  gap?: boolean;
   uri: string;
   duration: number;
   /** Wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME), epoch ms. */
@@ -174,6 +176,7 @@ export class ListenerBot {
 
   /** Fetches one part (or segment) and feeds it to the decoder, after its init segment if that changed. */
   private async take(part: PartInfo): Promise<void> {
+    if (part.gap) return;
     if (part.map && part.map !== this.initUri) {
       const init = await this.get(part.map);
       if (!init) return;
@@ -265,6 +268,20 @@ function partsOf(playlist: MediaPlaylist): PartInfo[] {
   for (const segment of playlist.segments) {
     map = segment.map?.uri ?? map;
     const pdt = segment.programDateTime?.getTime() ?? 0;
+    if (segment.gap) {
+      // Missing media (EXT-X-GAP): listed so the next segment follows it, never fetched.
+      out.push({
+        msn: segment.mediaSequenceNumber,
+        index: -1,
+        whole: true,
+        gap: true,
+        uri: segment.uri,
+        duration: segment.duration,
+        pdt,
+        map,
+      });
+      continue;
+    }
     if (segment.parts.length === 0 || playlist.endlist) {
       if (segment.uri) {
         out.push({ msn: segment.mediaSequenceNumber, index: -1, whole: true, uri: segment.uri, duration: segment.duration, pdt, map });

@@ -6,6 +6,7 @@
  */
 import { fragmentTiming, initTimescale, rewriteFragment } from './fmp4.js';
 import {
+  mediaDuration,
   type PlaylistKind,
   type PlaylistSegment,
   type PlaylistView,
@@ -65,8 +66,30 @@ export class Packager {
     this.nextMsn = last ? last.msn + 1 : 0;
     this.run = last ? last.run : -1;
     this.discontinuity = last !== undefined;
-    this.timelineEnd = Math.round(recovered.reduce((sum, s) => sum + segmentDuration(s), 0) * this.timescale);
-    this.sequence = recovered.reduce((sum, s) => sum + s.parts.length, 0);
+    this.timelineEnd = Math.round(recovered.reduce((sum, s) => sum + mediaDuration(s), 0) * this.timescale);
+    this.sequence = recovered.reduce((sum, s) => sum + (s.gap ? 0 : s.parts.length), 0);
+  }
+
+  /**
+   * Resuming a live broadcast (after a restart, or on the node that took the space over): the segment
+   * after the last one recorded may have been in the making — its parts served — when the previous
+   * run stopped. It is marked missing (a gap as long as a segment) rather than numbered again, so no
+   * part URL ever names two different pieces of audio. A replay is never resumed.
+   */
+  resume(): void {
+    const last = this.history.at(-1);
+    if (!last || last.gap || this.ended) return;
+    const gap: SegmentRecord = {
+      msn: this.nextMsn++,
+      run: last.run,
+      discontinuity: false,
+      pdt: Math.round(last.pdt + segmentDuration(last) * 1000),
+      parts: [PART_TARGET * this.options.partsPerSegment],
+      gap: true,
+    };
+    this.history.push(gap);
+    this.recording.appendSegment(gap, Buffer.alloc(0));
+    this.version++;
   }
 
   /** A new encoder run begins with this init segment; its time 0 is the wall-clock `startedAt`. */
@@ -178,8 +201,8 @@ export class Packager {
     if (this.open?.msn === msn) return this.open.parts.length > part;
     if (msn > this.lastMsn) return false;
     const done = this.record(msn);
-    // Past the last part of a finished segment means part 0 of the next one (RFC 8216bis 6.2.5.2).
-    return !done || part < done.parts.length || this.hasPart(msn + 1, 0);
+    // Past the last part of a finished segment means part 0 of the next one (RFC 8216bis 6.2.5.2); a gap has none.
+    return !done || (!done.gap && part < done.parts.length) || this.hasPart(msn + 1, 0);
   }
 
   /** True once segment `msn` is complete. */
@@ -211,9 +234,10 @@ export class Packager {
     return this.bytes.get(msn)?.parts[index];
   }
 
-  /** A complete segment's bytes: from memory in the live window, else from the recording. */
+  /** A complete segment's bytes: from memory in the live window, else from the recording (a gap has none). */
   async segment(msn: number): Promise<Buffer | undefined> {
-    if (!this.record(msn)) return undefined;
+    const record = this.record(msn);
+    if (!record || record.gap) return undefined;
     return this.bytes.get(msn)?.segment ?? this.recording.readSegment(msn);
   }
 

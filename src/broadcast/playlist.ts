@@ -5,7 +5,8 @@
  *   next part and blocking reload (EXT-X-SERVER-CONTROL);
  * - `plain`: the same window as whole segments only, for players without LL-HLS;
  * - once the broadcast has ended, both become the VOD playlist: every segment, EXT-X-ENDLIST.
- * Deviations from the authoring spec, on purpose: no EXT-X-SKIP delta updates (a 6-segment window
+ * A segment lost when a broadcast resumed on another node (or after a crash) is listed with
+ * EXT-X-GAP (no media, no parts). Deviations from the authoring spec, on purpose: no EXT-X-SKIP delta updates (a 6-segment window
  * is ~2 KB), no rendition reports (one rendition), and mono audio (AAC-LC, 48 kHz): the spec's audio
  * section asks for a stereo AAC rendition, but a space is one mixed channel of voices, every HLS
  * player plays mono AAC-LC, and two copies of that channel would double the encoder's work for nothing.
@@ -21,8 +22,15 @@ export interface SegmentRecord {
   discontinuity: boolean;
   /** Wall-clock time of its first sample, epoch ms (EXT-X-PROGRAM-DATE-TIME). */
   pdt: number;
-  /** Duration of each of its parts, seconds. */
+  /** Duration of each of its parts, seconds (a gap: one entry, its length). */
   parts: number[];
+  /**
+   * No media: where a broadcast resumed after its node stopped or died, the segment that node may
+   * have been making (and serving parts of) when it stopped is marked missing (EXT-X-GAP) instead of
+   * being numbered again — so a part's URL never names two different pieces of audio (edges cache
+   * them for a year), and players skip it by the playlist's own rule.
+   */
+  gap?: true;
 }
 
 export interface PlaylistSegment extends SegmentRecord {
@@ -47,6 +55,9 @@ export type PlaylistKind = 'll' | 'plain';
 
 export const segmentDuration = (s: SegmentRecord): number => s.parts.reduce((a, b) => a + b, 0);
 
+/** Seconds of audio a segment holds (a gap holds none). */
+export const mediaDuration = (s: SegmentRecord): number => (s.gap ? 0 : segmentDuration(s));
+
 const secs = (n: number): string => n.toFixed(5).replace(/0+$/, '').replace(/\.$/, '.0');
 
 export function renderPlaylist(view: PlaylistView, kind: PlaylistKind): string {
@@ -69,7 +80,8 @@ export function renderPlaylist(view: PlaylistView, kind: PlaylistKind): string {
     if (segment.run !== run) lines.push(`#EXT-X-MAP:URI="init-${segment.run}.mp4"`);
     run = segment.run;
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(segment.pdt).toISOString()}`);
-    if (ll && segment.listParts) {
+    if (segment.gap) lines.push('#EXT-X-GAP');
+    if (ll && segment.listParts && !segment.gap) {
       segment.parts.forEach((d, i) => {
         lines.push(`#EXT-X-PART:DURATION=${secs(d)},URI="${segment.msn}.${i}.m4s",INDEPENDENT=YES`);
       });

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { type SegmentRecord, segmentDuration } from './playlist.js';
+import { mediaDuration, type SegmentRecord } from './playlist.js';
 import type { RecordingInfo } from './recording-store.js';
 
 const run = promisify(execFile);
@@ -24,14 +24,14 @@ export async function remuxRecording(
   segments: readonly SegmentRecord[],
   out: string,
 ): Promise<RecordingInfo | undefined> {
-  const first = segments[0];
+  const first = segments.find((s) => !s.gap);
   if (!first) return undefined;
   const joined = `${out}.joined.tmp`;
   const made = `${out}.tmp`;
   const handle = await fsp.open(joined, 'w');
   try {
     await handle.write((await source.readInit(first.run)) ?? Buffer.alloc(0));
-    for (const s of segments) await handle.write((await source.readSegment(s.msn)) ?? Buffer.alloc(0));
+    for (const s of segments) if (!s.gap) await handle.write((await source.readSegment(s.msn)) ?? Buffer.alloc(0));
   } finally {
     await handle.close();
   }
@@ -57,7 +57,7 @@ export async function remuxRecording(
     await fsp.rm(made, { force: true });
   }
   return {
-    duration: Math.round(segments.reduce((sum, s) => sum + segmentDuration(s), 0) * 1000) / 1000,
+    duration: Math.round(segments.reduce((sum, s) => sum + mediaDuration(s), 0) * 1000) / 1000,
     bytes: (await fsp.stat(out)).size,
     createdAt: Date.now(),
   };

@@ -44,6 +44,7 @@ export class SpaceBroadcast {
     private readonly log: Logger,
   ) {
     this.packager = new Packager(recording, options.packager, recovered);
+    this.packager.resume();
     this.mix = media.startMix(spaceId, options.mix, {
       runStarted: (init, startedAt) => this.packager.startRun(init, startedAt),
       fragment: (moof, mdat) => this.packager.addFragment(moof, mdat),

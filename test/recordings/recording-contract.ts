@@ -43,8 +43,8 @@ function boxes(file: Buffer): Array<{ type: string; data: Buffer }> {
   return out;
 }
 
-/** Six seconds of a 440 Hz tone as AAC in fragmented MP4 (~0.5 s fragments), cut into three ~2 s segments. */
-export function makeAudio(): Audio {
+/** Six seconds of a 440 Hz tone as AAC in fragmented MP4 (~0.5 s fragments): the init segment and each fragment's boxes. */
+export function makeFragments(): { init: Buffer; fragments: Array<{ moof: Buffer; mdat: Buffer }> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostrum-rec-audio-'));
   const file = path.join(dir, 'tone.mp4');
   execFileSync(ffmpeg, [
@@ -71,11 +71,19 @@ export function makeAudio(): Audio {
   fs.rmSync(dir, { recursive: true, force: true });
   const moov = all.findIndex((b) => b.type === 'moov');
   const init = Buffer.concat(all.slice(0, moov + 1).map((b) => b.data));
-  const fragments: Buffer[] = [];
+  const fragments: Array<{ moof: Buffer; mdat: Buffer }> = [];
   for (let i = moov + 1; i < all.length; i++) {
-    if (all[i]!.type === 'moof' && all[i + 1]?.type === 'mdat') fragments.push(Buffer.concat([all[i]!.data, all[i + 1]!.data]));
+    if (all[i]!.type === 'moof' && all[i + 1]?.type === 'mdat')
+      fragments.push({ moof: Buffer.from(all[i]!.data), mdat: Buffer.from(all[i + 1]!.data) });
   }
   assert.ok(fragments.length >= 6, `ffmpeg made ${fragments.length} fragments`);
+  return { init, fragments };
+}
+
+/** The same six seconds cut into three ~2 s segments, as a packager records them. */
+export function makeAudio(): Audio {
+  const { init, fragments: boxed } = makeFragments();
+  const fragments = boxed.map((f) => Buffer.concat([f.moof, f.mdat]));
   const perSegment = Math.ceil(fragments.length / 3);
   const segments: Audio['segments'] = [];
   const partSeconds = 6 / fragments.length;
