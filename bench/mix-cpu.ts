@@ -9,6 +9,7 @@
  * process the mix shares its thread with nothing but the feeder, as in the server it shares its
  * media thread with the stage; the feeder is measured alone and taken out.
  */
+
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,7 +20,7 @@ import { dBov } from '../src/audio/levels.js';
 import { toneFrame } from '../src/bots/tone.js';
 import { Packager } from '../src/broadcast/packager.js';
 import { RecordingDir } from '../src/broadcast/recording-dir.js';
-import { loadConfig } from '../src/config.js';
+import { broadcastTiming, loadConfig } from '../src/config.js';
 import type { Identity } from '../src/ids.js';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
 import type { MixerCounts } from '../src/media/mixer.js';
@@ -149,7 +150,7 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
   const harnessBefore = await harnessAlone();
   const recordings = Array.from({ length: spaces }, (_, s) => new RecordingDir(path.join(root, `space-${s}`)));
   const mixes = recordings.map((recording) => {
-    const packager = new Packager(recording, { partsPerSegment: 8, windowSegments: 6 });
+    const packager = new Packager(recording, { timing: broadcastTiming(256), windowSegments: 6 });
     return new SpaceMix(
       { ffmpeg, bitrate: 64_000, fragmentMs: 250, voices: voicesPerMix },
       {

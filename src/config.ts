@@ -75,6 +75,8 @@ export interface Config {
   voices: number;
   /** Whole segments (≈ 2 s each) a live playlist lists. Default 6 (ROSTRUM_HLS_WINDOW). */
   hlsWindowSegments: number;
+  /** The broadcast's timing, all derived from one setting, the part length (ROSTRUM_PART_MS, default 256 ms: see broadcastTiming). */
+  broadcast: BroadcastTiming;
   /** Addresses the stage's WebRTC candidates announce in place of the bound one (1:1 NAT: the public address). Default none (ROSTRUM_RTC_ANNOUNCED_IP, comma-separated). */
   rtcAnnouncedIps: string[];
   /** UDP ports (and ICE-TCP ports) WebRTC sessions bind, one per session. Default: any the system picks (ROSTRUM_RTC_PORT_RANGE, e.g. 50000-50100). */
@@ -103,6 +105,45 @@ export interface Config {
   demo: boolean;
   /** Rethrow errors from event handlers out of publish (tests). Default false (ROSTRUM_STRICT_EVENTS=1). */
   strictEvents: boolean;
+}
+
+/** AAC-LC at 48 kHz: a frame is 1024 samples. */
+const AAC_FRAME_MS = (1024 / 48_000) * 1000;
+/** Segments are about this long (Apple: 2 s for LL-HLS; RFC 8216bis wants parts at most a third of a target). */
+const SEGMENT_MS = 2000;
+
+/**
+ * The broadcast's timing. One setting — how long a part is — and the rest follows: a part is a whole
+ * number of AAC frames (12 for 256 ms), a segment is the parts nearest 2 s (8), the playlist's
+ * target duration is the segment rounded to whole seconds, the encoder cuts a fragment (a part)
+ * once it holds all of a part's frames, and a blocking request waits three target durations.
+ */
+export interface BroadcastTiming {
+  framesPerPart: number;
+  /** PART-TARGET, seconds. */
+  partSeconds: number;
+  partsPerSegment: number;
+  /** EXT-X-TARGETDURATION, whole seconds. */
+  targetDuration: number;
+  /** ffmpeg's -frag_duration, ms: half a frame short of a part, so it cuts right after the part's last frame. */
+  fragmentMs: number;
+  /** How long a blocking playlist request or a preload-hinted part is held (RFC 8216bis: three target durations), ms. */
+  blockMs: number;
+}
+
+export function broadcastTiming(partMs: number): BroadcastTiming {
+  const framesPerPart = Math.max(1, Math.round(partMs / AAC_FRAME_MS));
+  const partSeconds = (framesPerPart * 1024) / 48_000;
+  const partsPerSegment = Math.max(1, Math.round(SEGMENT_MS / 1000 / partSeconds));
+  const targetDuration = Math.max(1, Math.round(partSeconds * partsPerSegment));
+  return {
+    framesPerPart,
+    partSeconds,
+    partsPerSegment,
+    targetDuration,
+    fragmentMs: Math.round((framesPerPart - 0.5) * AAC_FRAME_MS),
+    blockMs: 3 * targetDuration * 1000,
+  };
 }
 
 function intFrom(value: string | undefined, fallback: number, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -177,6 +218,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     // Three, as Google Meet forwards (see stage/loudest-voices.ts); at most the whole stage.
     voices: intFrom(env.ROSTRUM_VOICES, 3, 'ROSTRUM_VOICES', 1, LIMITS.host + LIMITS.cohost + LIMITS.speaker),
     hlsWindowSegments: intFrom(env.ROSTRUM_HLS_WINDOW, 6, 'ROSTRUM_HLS_WINDOW', 3),
+    broadcast: broadcastTiming(intFrom(env.ROSTRUM_PART_MS, 256, 'ROSTRUM_PART_MS', 64, 1000)),
     rtcAnnouncedIps: parseAddresses(env.ROSTRUM_RTC_ANNOUNCED_IP, 'ROSTRUM_RTC_ANNOUNCED_IP'),
     rtcPortRange: parsePortRange(env.ROSTRUM_RTC_PORT_RANGE),
     rtcListenIp: env.ROSTRUM_RTC_LISTEN_IP || undefined,

@@ -17,6 +17,7 @@ export const ERRORS = {
     message: 'The playlist request is malformed (for example _HLS_part without _HLS_msn, or an _HLS_msn that is not a whole number).',
   },
   invalid_time: { status: 400, message: 'A time is malformed or out of range.' },
+  auto_start_needs_time: { status: 400, message: 'A space that starts by itself needs a scheduled start (scheduledStart).' },
   // 401
   token_missing: { status: 401, message: 'This request needs a bearer token.' },
   token_invalid: { status: 401, message: 'The token is malformed or its signature does not verify.' },
@@ -43,6 +44,7 @@ export const ERRORS = {
   invite_not_found: { status: 404, message: 'There is no pending invitation for that identity.' },
   broadcast_not_found: { status: 404, message: 'This space has no broadcast (not live yet, or its recording was not kept).' },
   hls_object_not_found: { status: 404, message: 'No such part, segment or init segment (it may have left the live window).' },
+  calendar_not_found: { status: 404, message: 'This space has no start time.' },
   recording_not_found: { status: 404, message: 'This space has no recording (not ended yet, or recording was off).' },
   feed_not_found: { status: 404, message: 'No spaces are hosted by that identity.' },
   // 405

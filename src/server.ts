@@ -26,6 +26,7 @@ import { generatedNodeId, type NodeInfo, nodeKey } from './cluster/node-identity
 import type { Ownership } from './cluster/ownership.js';
 import { ChangeFeed, ReadViews } from './cluster/read-views.js';
 import type { Config } from './config.js';
+import { AutoStarter } from './control/auto-start.js';
 import { CommandRunner } from './control/commands.js';
 import { type Credentials, deriveSecret, resolveServerCredentials } from './control/credentials.js';
 import { SpaceRegistry } from './control/space-registry.js';
@@ -130,8 +131,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const broadcaster = new Broadcaster(
     {
       recordings: engines.recordings,
-      mix: { ffmpeg: findFfmpeg(config.ffmpegPath), bitrate: config.aacBitrate, fragmentMs: 250, voices: config.voices },
-      packager: { partsPerSegment: 8, windowSegments: config.hlsWindowSegments },
+      mix: {
+        ffmpeg: findFfmpeg(config.ffmpegPath),
+        bitrate: config.aacBitrate,
+        fragmentMs: config.broadcast.fragmentMs,
+        voices: config.voices,
+      },
+      packager: { timing: config.broadcast, windowSegments: config.hlsWindowSegments },
     },
     media,
     bus,
@@ -340,6 +346,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     void broadcaster.release(id);
     registry.evict(id);
   });
+  // Spaces that start by themselves go live at their time, started by the node that runs them.
+  const autoStarter = new AutoStarter(spaces, bus, async (id) => (await ownership.ownerOf(id)).id === ownership.node.id, log);
+  await autoStarter.start();
   // Embedded default: spaces that were live when this node last stopped (or crashed) go on air
   // again. Scaled out, the nodes take them (ownership's scan) and they go on air where they land.
   if (ownership.kind === 'local')
@@ -390,6 +399,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await ownership.close();
       readViews.close();
       clearInterval(powTimer);
+      autoStarter.close();
       rateSync?.close();
       await lineSharing?.close();
       await pow.close();

@@ -42,6 +42,16 @@ describe('rostrum CLI', () => {
     assert.match(space.id, /^[A-Za-z0-9_-]+$/);
     assert.equal(space.listenUrl, `${server.url}/s/${space.id}`);
     assert.match(space.hostUrl, /#token=ey/);
+    assert.equal(space.autoStart, false);
+  });
+
+  test('space create --auto-start --at: the space goes live by itself at that time', () => {
+    const at = new Date(Date.now() + 86_400_000).toISOString();
+    const out = run(['space', 'create', '--title', 'On its own', '--at', at, '--auto-start', '--json']);
+    assert.equal(out.code, 0, out.stderr);
+    const space = JSON.parse(out.stdout.trim());
+    assert.equal(space.autoStart, true);
+    assert.equal(space.scheduledStart, at);
   });
 
   test('space start, list and end move a space through its life', () => {
@@ -76,6 +86,7 @@ describe('rostrum CLI', () => {
     for (const [args, pattern] of [
       [['space', 'start', 'NoSuchSpace'], /space_not_found/],
       [['space', 'create', '--title', 'x', '--at', 'someday'], /not an ISO-8601 time/],
+      [['space', 'create', '--title', 'x', '--auto-start'], /--auto-start needs --at/],
       [['token', '--space', 'x', '--identity', 'y', '--role', 'king'], /Allowed choices|invalid/i],
       [['space', 'list', '--server', 'http://127.0.0.1:9'], /cannot reach/],
     ] as const) {

@@ -109,7 +109,7 @@ describe('the web app with three people at once', () => {
   test('a listener in the lobby hears the space within 5 s of the host going live, without reloading', async () => {
     await lobby.getByText(/Starts in/).waitFor({ timeout: 10_000 });
     await lobby.getByRole('button', { name: 'Remind me' }).click();
-    await lobby.getByRole('button', { name: 'We will remind you' }).waitFor();
+    await lobby.getByRole('button', { name: 'Noted' }).waitFor();
     await host.getByRole('button', { name: 'Go live' }).click();
     const wentLive = Date.now();
     await lobby.waitForFunction(() => (globalThis as any).document.getElementById('player')?.currentTime > 0.3, undefined, {

@@ -17,6 +17,7 @@ export function presentSpace(s: Space, urls: Urls) {
     startedAt: iso(s.startedAt),
     endedAt: iso(s.endedAt),
     recording: s.recording,
+    autoStart: s.autoStart,
     createdAt: new Date(s.createdAt).toISOString(),
     peakListeners: s.peakListeners,
     totalListeners: s.totalListeners,

@@ -74,6 +74,9 @@ export const CreateSpaceBody = Type.Object(
     title: Title,
     scheduledStart: Type.Optional(IsoTime),
     recording: Type.Optional(Type.Boolean({ default: true })),
+    autoStart: Type.Optional(
+      Type.Boolean({ default: false, description: 'Go live by itself at scheduledStart (which it needs); else the host starts it.' }),
+    ),
     host: Type.Optional(Type.Object({ identity: Type.String({ pattern: IDENTITY_PATTERN }), name: Type.Optional(DisplayName) }, closed)),
     startNow: Type.Optional(Type.Boolean({ description: 'Go live at once instead of waiting for start.' })),
   },
@@ -82,7 +85,12 @@ export const CreateSpaceBody = Type.Object(
 export type CreateSpaceBody = Static<typeof CreateSpaceBody>;
 
 export const UpdateSpaceBody = Type.Object(
-  { title: Type.Optional(Title), recording: Type.Optional(Type.Boolean()), scheduledStart: Type.Optional(NullableIso) },
+  {
+    title: Type.Optional(Title),
+    recording: Type.Optional(Type.Boolean()),
+    scheduledStart: Type.Optional(NullableIso),
+    autoStart: Type.Optional(Type.Boolean()),
+  },
   { ...closed, minProperties: 1 },
 );
 export type UpdateSpaceBody = Static<typeof UpdateSpaceBody>;
@@ -96,6 +104,7 @@ export const Space = Type.Object({
   startedAt: NullableIso,
   endedAt: NullableIso,
   recording: Type.Boolean(),
+  autoStart: Type.Boolean(),
   createdAt: IsoTime,
   peakListeners: Type.Integer(),
   totalListeners: Type.Integer(),
@@ -142,6 +151,7 @@ export const StateDocument = Type.Object(
     endedAt: NullableIso,
     host: Type.Object({ identity: Type.String(), name: Type.String() }),
     recording: Type.Boolean(),
+    autoStart: Type.Boolean(),
     stage: Type.Array(Type.Object({ ...StageMember.properties, talking: Type.Boolean() })),
     listeners: Type.Integer(),
     peakListeners: Type.Integer(),

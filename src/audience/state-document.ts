@@ -67,6 +67,7 @@ export class StateDocuments {
       endedAt: iso(s.endedAt),
       host: { identity: s.hostIdentity, name: s.hostName },
       recording: s.recording,
+      autoStart: s.autoStart,
       stage: live
         .stageList()
         .map((m) => ({ identity: m.identity, name: m.name, role: m.role, muted: m.muted, talking: talking.has(m.identity) })),

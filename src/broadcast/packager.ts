@@ -4,6 +4,8 @@
  * keeps the live window's bytes in memory, hands every finished segment to the recording, and
  * answers the blocking-reload questions ("is part P of segment M out yet?") for the HTTP layer.
  */
+
+import type { BroadcastTiming } from '../config.js';
 import { fragmentTiming, initTimescale, rewriteFragment } from './fmp4.js';
 import {
   mediaDuration,
@@ -17,8 +19,8 @@ import {
 import type { Recording } from './recording-store.js';
 
 export interface PackagerOptions {
-  /** Parts per segment: 8 × 256 ms ≈ 2 s. */
-  partsPerSegment: number;
+  /** Part length, parts per segment (8 × 256 ms ≈ 2 s), target duration and how long a request is held (config.ts). */
+  timing: Pick<BroadcastTiming, 'partSeconds' | 'partsPerSegment' | 'targetDuration' | 'blockMs'>;
   /** Whole segments listed in a live playlist. */
   windowSegments: number;
 }
@@ -29,8 +31,6 @@ interface OpenSegment extends SegmentRecord {
 
 /** The newest segments whose parts a live playlist lists (RFC 8216bis: within 3 target durations). */
 const SEGMENTS_WITH_PARTS = 2;
-/** A part's nominal length, seconds (twelve 1024-sample AAC frames at 48 kHz). */
-export const PART_TARGET = 0.256;
 
 export class Packager {
   /** Every segment of the broadcast so far (metadata only). */
@@ -84,7 +84,7 @@ export class Packager {
       run: last.run,
       discontinuity: false,
       pdt: Math.round(last.pdt + segmentDuration(last) * 1000),
-      parts: [PART_TARGET * this.options.partsPerSegment],
+      parts: [this.options.timing.partSeconds * this.options.timing.partsPerSegment],
       gap: true,
     };
     this.history.push(gap);
@@ -129,7 +129,7 @@ export class Packager {
     this.open.parts.push(timing.duration / this.timescale);
     this.open.data.push(part);
     this.bytes.get(this.open.msn)?.parts.push(part);
-    if (this.open.parts.length >= this.options.partsPerSegment) this.finishSegment();
+    if (this.open.parts.length >= this.options.timing.partsPerSegment) this.finishSegment();
     this.wake();
   }
 
@@ -190,8 +190,8 @@ export class Packager {
       discontinuitySequence: this.history.filter((s) => s.msn < first && s.discontinuity).length,
       ended: this.ended,
       nextPart,
-      partTarget: PART_TARGET,
-      targetDuration: Math.max(1, Math.round(PART_TARGET * this.options.partsPerSegment)),
+      partTarget: this.options.timing.partSeconds,
+      targetDuration: this.options.timing.targetDuration,
     };
   }
 
@@ -227,6 +227,11 @@ export class Packager {
       }, timeoutMs);
       this.waiters.push(waiter);
     });
+  }
+
+  /** How long a blocking request for this broadcast is held, ms. */
+  get blockMs(): number {
+    return this.options.timing.blockMs;
   }
 
   /** A part's bytes, while its segment is in the live window. */

@@ -19,21 +19,24 @@ export function spaceCommand(): Command {
   const space = new Command('space').description('create, start, end and list spaces');
 
   withServerOptions(space.command('create'))
-    .description('create a space (scheduled with --at, else waiting for "start"; --start goes live at once)')
+    .description('create a space (scheduled with --at, else waiting for "start"; --start goes live at once, --auto-start at --at)')
     .requiredOption('--title <title>', 'the title listeners see')
     .option('--at <iso>', 'scheduled start, ISO-8601 (e.g. 2026-12-01T20:00:00Z)')
     .option('--host-identity <identity>', 'identity of the host', 'host')
     .option('--host-name <name>', 'display name of the host', 'Host')
     .option('--no-recording', 'do not keep a replay')
     .option('--start', 'go live at once')
+    .option('--auto-start', 'go live by itself at --at (no one needs to press start)')
     .option('--json', 'print one JSON object')
     .action(async (opts) => {
       if (opts.at !== undefined && Number.isNaN(Date.parse(opts.at))) throw new CliError(`--at "${opts.at}" is not an ISO-8601 time`);
+      if (opts.autoStart && opts.at === undefined) throw new CliError('--auto-start needs --at (when to go live)');
       const client = new ApiClient(opts);
       const created = await client.request<Created>('POST', '/api/spaces', {
         title: opts.title,
         ...(opts.at ? { scheduledStart: new Date(opts.at).toISOString() } : {}),
         recording: opts.recording,
+        ...(opts.autoStart ? { autoStart: true } : {}),
         host: { identity: opts.hostIdentity, name: opts.hostName },
         startNow: opts.start === true,
       });

@@ -31,6 +31,8 @@ export interface Space {
   endedAt: number | null;
   /** On by default: the broadcast is kept as the replay when the space ends. */
   recording: boolean;
+  /** Goes live by itself at `scheduledStart` (auto-start.ts); off by default: the host presses Go live. */
+  autoStart: boolean;
   createdAt: number;
   updatedAt: number;
   /** Highest concurrent listener count seen; kept with the space. */

@@ -16,6 +16,8 @@ export interface NewSpaceInput {
   /** Epoch ms; absent for a space that is not scheduled. */
   scheduledStart?: number;
   recording?: boolean;
+  /** Go live by itself at `scheduledStart` (which it needs). */
+  autoStart?: boolean;
   hostIdentity: Identity;
   hostName: string;
   /** Go live at once. */
@@ -26,6 +28,7 @@ export interface SpaceUpdate {
   title?: string;
   recording?: boolean;
   scheduledStart?: number | null;
+  autoStart?: boolean;
 }
 
 export class SpaceService {
@@ -37,6 +40,7 @@ export class SpaceService {
 
   async create(actor: Actor, input: NewSpaceInput): Promise<LiveSpace> {
     if (!actor.operator) throw fail('permission_denied', 'Only the operator may create spaces.');
+    if (input.autoStart && input.scheduledStart === undefined && !input.startNow) throw fail('auto_start_needs_time');
     const now = this.now();
     const space: Space = {
       id: newSpaceId(),
@@ -48,6 +52,7 @@ export class SpaceService {
       startedAt: input.startNow ? now : null,
       endedAt: null,
       recording: input.recording ?? true,
+      autoStart: (input.autoStart ?? false) && !input.startNow,
       createdAt: now,
       updatedAt: now,
       peakListeners: 0,
@@ -120,13 +125,17 @@ export class SpaceService {
 
   update(actor: Actor, id: SpaceId, update: SpaceUpdate): Promise<Space> {
     return this.transition(actor, id, 'space.update', (space) => {
-      if (update.scheduledStart !== undefined && space.state !== 'scheduled') {
-        throw fail('space_not_scheduled', 'The start time can only change while the space is scheduled.');
+      if ((update.scheduledStart !== undefined || update.autoStart !== undefined) && space.state !== 'scheduled') {
+        throw fail('space_not_scheduled', 'The start time and auto-start can only change while the space is scheduled.');
       }
+      const autoStart = update.autoStart ?? space.autoStart;
+      const scheduledStart = update.scheduledStart === undefined ? space.scheduledStart : update.scheduledStart;
+      if (autoStart && scheduledStart === null) throw fail('auto_start_needs_time');
       const patch: SpacePatch = {};
       if (update.title !== undefined) patch.title = update.title;
       if (update.recording !== undefined) patch.recording = update.recording;
       if (update.scheduledStart !== undefined) patch.scheduledStart = update.scheduledStart;
+      if (update.autoStart !== undefined) patch.autoStart = update.autoStart;
       return { patch, events: [] };
     });
   }

@@ -16,13 +16,14 @@ export const SPACE_COLUMNS: Record<keyof SpacePatch, string> = {
   startedAt: 'started_at',
   endedAt: 'ended_at',
   recording: 'recording',
+  autoStart: 'auto_start',
   updatedAt: 'updated_at',
   peakListeners: 'peak_listeners',
   totalListeners: 'total_listeners',
   reactions: 'reactions',
 };
 
-export function spaceFromRow(r: Row, decode: { recording(v: unknown): boolean; reactions(v: unknown): Record<string, number> }): Space {
+export function spaceFromRow(r: Row, decode: { boolean(v: unknown): boolean; reactions(v: unknown): Record<string, number> }): Space {
   return {
     id: r.id as SpaceId,
     title: r.title as string,
@@ -32,7 +33,8 @@ export function spaceFromRow(r: Row, decode: { recording(v: unknown): boolean; r
     scheduledStart: r.scheduled_start as number | null,
     startedAt: r.started_at as number | null,
     endedAt: r.ended_at as number | null,
-    recording: decode.recording(r.recording),
+    recording: decode.boolean(r.recording),
+    autoStart: decode.boolean(r.auto_start),
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
     peakListeners: r.peak_listeners as number,

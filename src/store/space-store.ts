@@ -33,6 +33,7 @@ export type SpacePatch = Partial<
     | 'startedAt'
     | 'endedAt'
     | 'recording'
+    | 'autoStart'
     | 'updatedAt'
     | 'peakListeners'
     | 'totalListeners'

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { fragmentTiming } from '../../src/broadcast/fmp4.js';
 import { Packager } from '../../src/broadcast/packager.js';
 import type { SegmentRecord } from '../../src/broadcast/playlist.js';
+import { broadcastTiming } from '../../src/config.js';
 import { makeFragments } from './recording-contract.js';
 
 class MemoryRecording {
@@ -30,7 +31,7 @@ class MemoryRecording {
 
 test('a resumed broadcast marks the segment that was in the making missing, and goes on after it', async () => {
   const { init, fragments } = makeFragments();
-  const options = { partsPerSegment: 4, windowSegments: 6 };
+  const options = { timing: { ...broadcastTiming(256), partsPerSegment: 4 }, windowSegments: 6 };
   const first = new MemoryRecording();
   const before = new Packager(first, options);
   before.startRun(init, Date.now() - 10_000);

@@ -39,6 +39,7 @@ export function makeSpace(id: string, overrides: Partial<Space> = {}): Space {
     startedAt: null,
     endedAt: null,
     recording: true,
+    autoStart: false,
     createdAt: T0,
     updatedAt: T0,
     peakListeners: 0,
@@ -134,6 +135,7 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
             startedAt: T0 + 61_000,
             endedAt: T0 + 3_600_000,
             recording: true,
+            autoStart: true,
             createdAt: T0 - 5_000,
             updatedAt: T0 + 3_600_001,
             peakListeners: 12_345,
@@ -255,7 +257,15 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
           await store.commit(space.id, [
             {
               op: 'space.update',
-              patch: { title: 'Renamed', state: 'live', scheduledStart: null, startedAt: T0 + 5, recording: false, updatedAt: T0 + 5 },
+              patch: {
+                title: 'Renamed',
+                state: 'live',
+                scheduledStart: null,
+                startedAt: T0 + 5,
+                recording: false,
+                autoStart: true,
+                updatedAt: T0 + 5,
+              },
             },
           ]);
           const afterFirst = await load(store, 's');
@@ -269,6 +279,7 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
             scheduledStart: null,
             startedAt: T0 + 5,
             recording: false,
+            autoStart: true,
             updatedAt: T0 + 5,
           };
           assert.deepEqual(afterFirst.space, expectedFirst);

@@ -129,6 +129,7 @@ describe('SqliteSpaceStore', () => {
         startedAt: null,
         endedAt: null,
         recording: true,
+        autoStart: false,
         createdAt: 1,
         updatedAt: 1,
         peakListeners: 0,

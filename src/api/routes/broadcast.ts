@@ -22,8 +22,6 @@ import type { ApiDeps } from '../deps.js';
 import { ErrorResponses, NotModified, SpaceIdParam } from '../schemas.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-/** How long a blocking request or a preload-hinted part waits: three target durations (RFC 8216bis). */
-const BLOCK_MS = 6000;
 /** Whole segments a broadcast has before a non-blocking playlist request is answered. */
 const MIN_SEGMENTS_LISTED = 2;
 const HLS_FILE = /^(?:init-(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,3})\.m4s)$/;
@@ -59,7 +57,7 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const packager = live.space.state === 'scheduled' ? undefined : await broadcaster.packager(live.space.id, ended);
     if (!packager) throw fail('broadcast_not_found');
     // Just ended: the encoder is flushing its last part; answer with the final VOD playlist.
-    if (ended && !packager.ended) await packager.waitUntil(() => packager.ended, BLOCK_MS);
+    if (ended && !packager.ended) await packager.waitUntil(() => packager.ended, packager.blockMs);
     return { live, packager };
   };
 
@@ -70,11 +68,14 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
     // with hls.js 1.7: with none it fails ("No Segments found") and retries 2 s later; starting inside
     // the first segment it can re-fetch that segment's last part in a loop (test/player-browser.test.ts).
     if (msn === undefined && !packager.ended) {
-      await packager.waitUntil(() => packager.segments.length >= MIN_SEGMENTS_LISTED, BLOCK_MS);
+      await packager.waitUntil(() => packager.segments.length >= MIN_SEGMENTS_LISTED, packager.blockMs);
     }
     if (msn !== undefined && kind === 'll') {
       if (msn > packager.lastMsn + 2 && !packager.ended) throw fail('hls_too_far_ahead');
-      const ready = await packager.waitUntil(() => (part === undefined ? packager.hasSegment(msn) : packager.hasPart(msn, part)), BLOCK_MS);
+      const ready = await packager.waitUntil(
+        () => (part === undefined ? packager.hasSegment(msn) : packager.hasPart(msn, part)),
+        packager.blockMs,
+      );
       if (!ready) throw fail('hls_not_ready', undefined, 1);
     }
     reply
@@ -140,7 +141,7 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const index = Number(match[4]);
         // A preload-hinted part is asked for before it exists: hold the request until it does.
         if (!packager.hasPart(msn, index) && msn <= packager.lastMsn + 1) {
-          if (!(await packager.waitUntil(() => packager.hasPart(msn, index), BLOCK_MS))) throw fail('hls_not_ready', undefined, 1);
+          if (!(await packager.waitUntil(() => packager.hasPart(msn, index), packager.blockMs))) throw fail('hls_not_ready', undefined, 1);
         }
         body = packager.part(msn, index);
       }

@@ -6,9 +6,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { createToken } from '../../control/tokens.js';
-import { RostrumError } from '../../errors.js';
+import { fail, RostrumError } from '../../errors.js';
 import { asIdentity, asSpaceId } from '../../ids.js';
 import { actorOf, operatorOf, optionalClaims } from '../auth.js';
+import { spaceCalendar } from '../calendar.js';
 import type { ApiDeps } from '../deps.js';
 import { presentSpace } from '../present.js';
 import {
@@ -60,6 +61,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         title: body.title,
         ...(body.scheduledStart ? { scheduledStart: parseTime(body.scheduledStart, 'scheduledStart') } : {}),
         recording: body.recording ?? true,
+        autoStart: body.autoStart ?? false,
         hostIdentity,
         hostName: body.host?.name ?? 'Host',
         startNow: body.startNow ?? false,
@@ -121,17 +123,18 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       schema: {
         tags: ['spaces'],
         operationId: 'updateSpace',
-        summary: 'Change title, recording or start time (host)',
+        summary: 'Change title, recording, start time or auto-start (host)',
         params: SpaceIdParam,
         body: UpdateSpaceBody,
         response: { 200: Space, ...AuthWriteErrors },
       },
     },
     async (request) => {
-      const { title, recording, scheduledStart } = request.body;
+      const { title, recording, scheduledStart, autoStart } = request.body;
       const space = await spaces.update(actorOf(request, tokens), asSpaceId(request.params.id), {
         ...(title !== undefined ? { title } : {}),
         ...(recording !== undefined ? { recording } : {}),
+        ...(autoStart !== undefined ? { autoStart } : {}),
         ...(scheduledStart !== undefined
           ? { scheduledStart: scheduledStart === null ? null : parseTime(scheduledStart, 'scheduledStart') }
           : {}),
@@ -209,6 +212,36 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (request) => {
       const list = await spaces.actions(actorOf(request, tokens), asSpaceId(request.params.id), request.query.limit ?? 200);
       return { actions: list.map((a) => ({ ...a, at: new Date(a.at).toISOString() })) };
+    },
+  );
+
+  r.get(
+    '/api/spaces/:id/calendar.ics',
+    {
+      config: { lane: 'reads' },
+      schema: {
+        tags: ['audience'],
+        operationId: 'getSpaceCalendar',
+        security: [],
+        summary: 'The scheduled space as a calendar event (RFC 5545), to add to a calendar',
+        params: SpaceIdParam,
+        response: {
+          200: { description: 'The event (text/calendar).', content: { 'text/calendar': { schema: { type: 'string' } } } },
+          ...ErrorResponses,
+        },
+      },
+    },
+    async (request, typedReply) => {
+      const reply = typedReply as FastifyReply;
+      const { space } = await spaces.get(asSpaceId(request.params.id));
+      if (space.scheduledStart === null && space.startedAt === null) {
+        throw fail('calendar_not_found', 'This space has no start time: it is not on any calendar yet.');
+      }
+      return reply
+        .type('text/calendar; charset=utf-8')
+        .header('cache-control', 'public, max-age=60')
+        .header('content-disposition', `attachment; filename="${space.id}.ics"`)
+        .send(spaceCalendar(space, urls.page(space.id)));
     },
   );
 

@@ -109,4 +109,7 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (space_id, chunk)
    );
    ALTER TABLE recording_chunks ALTER COLUMN data SET STORAGE EXTERNAL;`,
+  // 3: a space may go live by itself at its scheduled start (control/auto-start.ts).
+  `ALTER TABLE spaces ADD COLUMN auto_start BOOLEAN NOT NULL DEFAULT false;
+   CREATE INDEX spaces_auto_start ON spaces (scheduled_start) WHERE auto_start AND state = 'scheduled';`,
 ];

@@ -17,7 +17,7 @@ import { openPool, translate } from './pg-pool.js';
 /** An arbitrary constant: the advisory lock nodes take turns on while migrating. */
 const MIGRATION_LOCK = 7_262_577;
 
-const toSpace = (r: Row): Space => spaceFromRow(r, { recording: (v) => v as boolean, reactions: (v) => v as Record<string, number> });
+const toSpace = (r: Row): Space => spaceFromRow(r, { boolean: (v) => v as boolean, reactions: (v) => v as Record<string, number> });
 
 export class PostgresSpaceStore implements SpaceStore {
   readonly kind = 'postgres';
@@ -89,8 +89,8 @@ export class PostgresSpaceStore implements SpaceStore {
     await this.transaction(async (c) => {
       await c.query(
         `INSERT INTO spaces (id, title, host_identity, host_name, state, scheduled_start, started_at, ended_at,
-           recording, created_at, updated_at, peak_listeners, total_listeners, reactions)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+           recording, created_at, updated_at, peak_listeners, total_listeners, reactions, auto_start)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
         [
           space.id,
           space.title,
@@ -106,6 +106,7 @@ export class PostgresSpaceStore implements SpaceStore {
           space.peakListeners,
           space.totalListeners,
           JSON.stringify(space.reactions),
+          space.autoStart,
         ],
       );
       await putStage(c, space.id, host);

@@ -73,4 +73,6 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE spaces ADD COLUMN reactions TEXT NOT NULL DEFAULT '{}';`,
   `ALTER TABLE spaces ADD COLUMN owner_node TEXT;
    ALTER TABLE spaces ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;`,
+  // 4: a space may go live by itself at its scheduled start (control/auto-start.ts).
+  `ALTER TABLE spaces ADD COLUMN auto_start INTEGER NOT NULL DEFAULT 0;`,
 ];

@@ -14,7 +14,7 @@ import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type Sto
 import { MIGRATIONS } from './migrations.js';
 
 const toSpace = (r: Row): Space =>
-  spaceFromRow(r, { recording: (v) => v === 1, reactions: (v) => JSON.parse(v as string) as Record<string, number> });
+  spaceFromRow(r, { boolean: (v) => v === 1, reactions: (v) => JSON.parse(v as string) as Record<string, number> });
 
 const sqlValue = (v: unknown): unknown => {
   if (typeof v === 'boolean') return v ? 1 : 0;
@@ -41,9 +41,9 @@ export class SqliteSpaceStore implements SpaceStore {
     this.stmts = {
       insertSpace: db.prepare(
         `INSERT INTO spaces (id, title, host_identity, host_name, state, scheduled_start, started_at, ended_at,
-           recording, created_at, updated_at, peak_listeners, total_listeners, reactions)
+           recording, created_at, updated_at, peak_listeners, total_listeners, reactions, auto_start)
          VALUES (@id, @title, @hostIdentity, @hostName, @state, @scheduledStart, @startedAt, @endedAt,
-           @recording, @createdAt, @updatedAt, @peakListeners, @totalListeners, @reactions)`,
+           @recording, @createdAt, @updatedAt, @peakListeners, @totalListeners, @reactions, @autoStart)`,
       ),
       getSpace: db.prepare('SELECT * FROM spaces WHERE id = ?'),
       stage: db.prepare('SELECT * FROM stage_members WHERE space_id = ? ORDER BY joined_at, identity'),
@@ -90,7 +90,12 @@ export class SqliteSpaceStore implements SpaceStore {
 
   async createSpace(space: Space, host: StageMember): Promise<void> {
     this.db.transaction(() => {
-      this.stmts.insertSpace.run({ ...space, recording: space.recording ? 1 : 0, reactions: JSON.stringify(space.reactions) });
+      this.stmts.insertSpace.run({
+        ...space,
+        recording: space.recording ? 1 : 0,
+        autoStart: space.autoStart ? 1 : 0,
+        reactions: JSON.stringify(space.reactions),
+      });
       this.putStage(space.id, host);
     })();
   }

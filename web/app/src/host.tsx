@@ -78,7 +78,26 @@ export function HostConsole(props: { doc: SpaceState; token: string; isHost: boo
             Record this space
           </label>
         )}
+        {props.isHost && doc.state === 'scheduled' && doc.scheduledStart && (
+          <label>
+            <input
+              type="checkbox"
+              checked={doc.autoStart}
+              onChange={(e) => void run(() => api('PATCH', base, { token, body: { autoStart: e.currentTarget.checked } }))}
+            />{' '}
+            Go live by itself at {new Date(doc.scheduledStart).toLocaleTimeString()}
+          </label>
+        )}
       </div>
+      {props.isHost &&
+        doc.state === 'scheduled' &&
+        doc.scheduledStart &&
+        !doc.autoStart &&
+        Date.parse(doc.scheduledStart) <= Date.now() && (
+          <p role="status" class="due">
+            It is time: your listeners are waiting. Press Go live.
+          </p>
+        )}
       {doc.state === 'live' && (
         <>
           <h3>Requests to speak ({requests.length})</h3>

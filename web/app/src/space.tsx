@@ -230,7 +230,17 @@ function Lobby(props: { doc: SpaceState; remind: () => Promise<void> }) {
       <p class="countdown" aria-live="polite">
         {left === null ? 'Starting soon' : left > 0 ? `Starts in ${formatDuration(left)}` : 'Starting any moment'}
       </p>
-      <p class="muted">This page switches to the live broadcast by itself when the host goes live.</p>
+      <p class="muted">
+        This page switches to the live broadcast by itself when the host goes live
+        {props.doc.autoStart ? ', which happens by itself at the scheduled time' : ''}.
+      </p>
+      {starts !== null && (
+        <p>
+          <a href={`/api/spaces/${encodeURIComponent(props.doc.id)}/calendar.ics`} download>
+            Add to calendar
+          </a>
+        </p>
+      )}
       <button
         type="button"
         disabled={reminded === 'yes'}
@@ -241,8 +251,9 @@ function Lobby(props: { doc: SpaceState; remind: () => Promise<void> }) {
           )
         }
       >
-        {reminded === 'yes' ? 'We will remind you' : 'Remind me'}
+        {reminded === 'yes' ? 'Noted' : 'Remind me'}
       </button>
+      {reminded === 'yes' && <p class="muted">Rostrum sends no reminder by itself: add the space to your calendar to be reminded.</p>}
       {reminded !== 'no' && reminded !== 'yes' && <p role="alert">{reminded}</p>}
     </section>
   );

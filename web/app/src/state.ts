@@ -23,6 +23,8 @@ export interface SpaceState {
   endedAt: string | null;
   host: { identity: string; name: string };
   recording: boolean;
+  /** Goes live by itself at scheduledStart. */
+  autoStart: boolean;
   stage: Member[];
   /** Identities invited to the stage, waiting for their answer. */
   invited: string[];
