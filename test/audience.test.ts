@@ -68,6 +68,32 @@ describe('audience plane', () => {
     assert.deepEqual((await t.api.call('DELETE', `/api/spaces/${id}/reminder`, { token })).body, { registered: false, reminders: 0 });
   });
 
+  test('the operator reads who asked to be reminded, oldest first, a page at a time; nobody else may', async () => {
+    const id = await createSpace(t, { live: false });
+    for (const fan of ['ana', 'ben', 'cy']) {
+      assert.equal((await t.api.call('PUT', `/api/spaces/${id}/reminder`, { token: t.token(id, fan, 'listener') })).status, 200);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const all = await t.api.get(`/api/spaces/${id}/reminders`, { token: t.operator });
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.equal(all.body.count, 3);
+    assert.deepEqual(
+      all.body.reminders.map((r: { identity: string }) => r.identity),
+      ['ana', 'ben', 'cy'],
+    );
+    assert.ok(all.body.reminders.every((r: { at: string }) => !Number.isNaN(Date.parse(r.at))));
+    const page = await t.api.get(`/api/spaces/${id}/reminders?limit=1&after=1`, { token: t.operator });
+    assert.deepEqual(
+      page.body.reminders.map((r: { identity: string }) => r.identity),
+      ['ben'],
+    );
+    assert.equal(page.body.count, 3);
+    const host = await t.api.get(`/api/spaces/${id}/reminders`, { token: t.token(id, 'host', 'host') });
+    assert.equal(host.status, 403);
+    const anonymous = await t.api.get(`/api/spaces/${id}/reminders`);
+    assert.equal(anonymous.status, 401);
+  });
+
   test('a reminder for a live space is refused with space_not_scheduled', async () => {
     const id = await createSpace(t, { live: true });
     const res = await t.api.call('PUT', `/api/spaces/${id}/reminder`, { token: t.token(id, 'fan', 'listener') });

@@ -192,6 +192,20 @@ export type ReactionBody = Static<typeof ReactionBody>;
 
 export const ReminderResponse = Type.Object({ registered: Type.Boolean(), reminders: Type.Integer() });
 
+export const ReminderList = Type.Object({
+  /** Everyone who asked; `reminders` is one page of them, oldest first. */
+  count: Type.Integer(),
+  reminders: Type.Array(Type.Object({ identity: Type.String(), at: IsoTime })),
+});
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 500 })),
+    after: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'Skip this many (the next page).' })),
+  },
+  closed,
+);
+
 export const TokenBody = Type.Object(
   {
     identity: Type.String({ pattern: IDENTITY_PATTERN }),

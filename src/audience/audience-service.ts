@@ -111,6 +111,22 @@ export class AudienceService {
     return { registered: register, reminders: await this.store.countReminders(id) };
   }
 
+  /**
+   * Who asked to be reminded (the operator: its own channels deliver the reminders), a page at a
+   * time, oldest first, and how many asked in all.
+   */
+  async reminders(
+    id: SpaceId,
+    actor: Actor,
+    limit: number,
+    after: number,
+  ): Promise<{ count: number; reminders: Array<{ identity: Identity; at: number }> }> {
+    await this.registry.get(id);
+    if (!actor.operator) throw fail('permission_denied', 'Only the operator reads who asked to be reminded.');
+    const [count, reminders] = await Promise.all([this.store.countReminders(id), this.store.listReminders(id, limit, after)]);
+    return { count, reminders };
+  }
+
   /** Concurrent listeners, every node together. */
   listeners(id: SpaceId): number {
     return this.crowd.listeners(id, this.now());

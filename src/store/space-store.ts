@@ -90,6 +90,8 @@ export interface SpaceStore {
   addReminder(id: SpaceId, identity: Identity, at: number): Promise<boolean>;
   removeReminder(id: SpaceId, identity: Identity): Promise<boolean>;
   countReminders(id: SpaceId): Promise<number>;
+  /** Who asked to be reminded, in the order they asked (oldest first), at most `limit` after the `after`-th. */
+  listReminders(id: SpaceId, limit: number, after?: number): Promise<Array<{ identity: Identity; at: number }>>;
   /** Resolves when the store answers; for readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -581,6 +581,26 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
           assert.equal(await store.countReminders(sid('other')), 1);
           assert.equal(await store.countReminders(sid('no-such-space')), 0);
         }));
+
+      test('the reminders are listed in the order they were asked for, a page at a time', () =>
+        withStore(async (store) => {
+          const { space } = await seed(store, 's');
+          await store.addReminder(space.id, who('late'), T0 + 30);
+          await store.addReminder(space.id, who('early'), T0 + 10);
+          await store.addReminder(space.id, who('middle'), T0 + 20);
+          await store.addReminder(sid('s'), who('early'), T0 + 99);
+
+          assert.deepEqual(await store.listReminders(space.id, 10), [
+            { identity: 'early', at: T0 + 10 },
+            { identity: 'middle', at: T0 + 20 },
+            { identity: 'late', at: T0 + 30 },
+          ]);
+          assert.deepEqual(
+            (await store.listReminders(space.id, 1, 1)).map((r) => r.identity),
+            ['middle'],
+          );
+          assert.deepEqual(await store.listReminders(sid('no-such-space'), 10), []);
+        }));
     });
 
     describe('fencing: one owner per space, stale ones refused', () => {

@@ -19,9 +19,11 @@ import {
   JoinErrors,
   JoinResponse,
   NoContent,
+  PageQuery,
   PowChallenge,
   QueuedResponse,
   ReactionBody,
+  ReminderList,
   ReminderResponse,
   SpaceIdParam,
   WriteErrors,
@@ -172,6 +174,25 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (request) => audience.remind(asSpaceId(request.params.id), actorOf(request, tokens), true),
+  );
+
+  r.get(
+    '/api/spaces/:id/reminders',
+    {
+      schema: {
+        tags: ['audience'],
+        operationId: 'listReminders',
+        summary: 'Who asked to be reminded, oldest first (operator: its own channels deliver reminders)',
+        params: SpaceIdParam,
+        querystring: PageQuery,
+        response: { 200: ReminderList, ...AuthWriteErrors },
+      },
+    },
+    async (request) => {
+      const { limit = 500, after = 0 } = request.query;
+      const page = await audience.reminders(asSpaceId(request.params.id), actorOf(request, tokens), limit, after);
+      return { count: page.count, reminders: page.reminders.map((r) => ({ identity: r.identity, at: new Date(r.at).toISOString() })) };
+    },
   );
 
   r.delete(

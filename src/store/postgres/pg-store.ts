@@ -216,6 +216,14 @@ export class PostgresSpaceStore implements SpaceStore {
     return row?.n as number;
   }
 
+  async listReminders(id: SpaceId, limit: number, after = 0): Promise<Array<{ identity: Identity; at: number }>> {
+    const rows = await this.query(
+      'SELECT identity, registered_at FROM reminders WHERE space_id = $1 ORDER BY registered_at, identity LIMIT $2 OFFSET $3',
+      [id, limit, after],
+    );
+    return rows.map((r) => ({ identity: r.identity as Identity, at: r.registered_at as number }));
+  }
+
   async ping(): Promise<void> {
     await this.query('SELECT 1');
   }

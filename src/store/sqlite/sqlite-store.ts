@@ -68,6 +68,9 @@ export class SqliteSpaceStore implements SpaceStore {
       addReminder: db.prepare('INSERT OR IGNORE INTO reminders (space_id, identity, registered_at) VALUES (?, ?, ?)'),
       removeReminder: db.prepare('DELETE FROM reminders WHERE space_id = ? AND identity = ?'),
       countReminders: db.prepare('SELECT count(*) AS n FROM reminders WHERE space_id = ?'),
+      listReminders: db.prepare(
+        'SELECT identity, registered_at FROM reminders WHERE space_id = ? ORDER BY registered_at, identity LIMIT ? OFFSET ?',
+      ),
       ping: db.prepare('SELECT 1'),
       epoch: db.prepare('SELECT owner_epoch FROM spaces WHERE id = ?'),
       claim: db.prepare('UPDATE spaces SET owner_epoch = owner_epoch + 1, owner_node = ? WHERE id = ? RETURNING owner_epoch'),
@@ -230,6 +233,12 @@ export class SqliteSpaceStore implements SpaceStore {
 
   async countReminders(id: SpaceId): Promise<number> {
     return (this.stmts.countReminders.get(id) as { n: number }).n;
+  }
+  async listReminders(id: SpaceId, limit: number, after = 0): Promise<Array<{ identity: Identity; at: number }>> {
+    return (this.stmts.listReminders.all(id, limit, after) as Row[]).map((r) => ({
+      identity: r.identity as Identity,
+      at: r.registered_at as number,
+    }));
   }
 
   async ping(): Promise<void> {
