@@ -72,6 +72,10 @@ export const ERRORS = {
   not_ready: { status: 503, message: 'The server is not ready to serve this request.' },
   hls_not_ready: { status: 503, message: 'The requested part is not out yet; retry the playlist request.' },
   recording_pending: { status: 503, message: 'The recording is being made; retry shortly.' },
+  broadcast_starting: {
+    status: 503,
+    message: 'The space is live and its broadcast is starting on this node (it just went live, or was taken over); retry shortly.',
+  },
   overloaded: { status: 503, message: 'The server is busy; retry after the time given.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another node.' },
   stale_owner: { status: 503, message: 'This node no longer owns the space (another took it over); retry, and the new owner answers.' },

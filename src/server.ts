@@ -195,7 +195,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       () => stats.dropped,
     );
   }
-  metrics.nodeInfo(nodeId, engines.implementations);
   registerSpaceHealth(metrics.registry, () => liveSpaceHealth(registry.all(), audience, broadcaster));
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),
@@ -208,7 +207,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     engines.redis && (config.admissionRate > 0 || config.listenerCapacity > 0)
       ? new (await import('./audience/redis-line-sharing.js')).RedisLineSharing(engines.redis, nodeId)
       : undefined;
-  if (lineSharing) engines.implementations.waitingRoom = lineSharing.kind;
+  if (config.admissionRate > 0 || config.listenerCapacity > 0) engines.implementations.waitingRoom = lineSharing?.kind ?? 'local';
   const waitingRoom =
     config.admissionRate > 0 || config.listenerCapacity > 0
       ? new WaitingRoom(createSecretKey(deriveSecret(credentials, 'rostrum waiting room')), {
@@ -233,7 +232,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const rateSync = engines.redis
     ? new (await import('./api/shared-rate-counter.js')).RedisRateSync(engines.redis, () => ownership.nodes().length)
     : undefined;
-  if (rateSync) engines.implementations.rateLimits = 'redis';
+  engines.implementations.rateLimits = rateSync ? 'redis' : 'local';
   const pow = new ProofOfWork(
     {
       signature: deriveSecret(credentials, 'rostrum pow challenge').toString('hex'),
@@ -243,7 +242,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     Date.now,
     engines.redis ? new (await import('./audience/redis-pow-coordination.js')).RedisPowCoordination(engines.redis, nodeId) : undefined,
   );
-  if (engines.redis) engines.implementations.proofOfWork = 'redis';
+  engines.implementations.proofOfWork = engines.redis ? 'redis' : 'local';
+  metrics.nodeInfo(nodeId, engines.implementations);
   const powTimer = setInterval(() => {
     pow.tick();
     pow.share().catch((err: unknown) => log.warn({ err }, 'proof of work: could not share its state'));

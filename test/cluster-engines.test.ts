@@ -43,7 +43,16 @@ describe('a node on PostgreSQL and Redis', () => {
     const ready = await node.api.get('/readyz');
     assert.equal(ready.status, 200);
     assert.equal(ready.body.node, 'node-a');
-    assert.deepEqual(ready.body.implementations, { store: 'postgres', changeLog: 'redis', ownership: 'redis', crowd: 'redis' });
+    const implementations = {
+      store: 'postgres',
+      recordings: 'postgres',
+      changeLog: 'redis',
+      ownership: 'redis',
+      crowd: 'redis',
+      rateLimits: 'redis',
+      proofOfWork: 'redis',
+    };
+    assert.deepEqual(ready.body.implementations, implementations);
     assert.deepEqual(
       Object.fromEntries(
         Object.entries(ready.body.engines as Record<string, { up: boolean; shared: boolean }>).map(([k, v]) => [k, [v.up, v.shared]]),
@@ -52,7 +61,11 @@ describe('a node on PostgreSQL and Redis', () => {
     );
     assert.doesNotMatch(JSON.stringify(ready.body), /127\.0\.0\.1|postgres:\/\//, 'no address in a public answer');
     const metrics = (await node.api.get('/metrics')).body as string;
-    assert.match(metrics, /rostrum_node_info\{node_id="node-a",store="postgres",change_log="redis",ownership="redis",crowd="redis"\} 1/);
+    const info = /rostrum_node_info\{([^}]*)\} 1/.exec(metrics)?.[1] ?? '';
+    assert.match(info, /node_id="node-a"/);
+    for (const [name, kind] of Object.entries(implementations)) {
+      assert.ok(info.includes(`${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}="${kind}"`), `${name}="${kind}" in ${info}`);
+    }
     assert.match(metrics, /rostrum_engine_up\{engine="postgres",shared="true"\} 1/);
     assert.match(metrics, /rostrum_engine_up\{engine="redis",shared="true"\} 1/);
   });

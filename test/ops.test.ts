@@ -19,16 +19,26 @@ describe('operations', () => {
     const ready = (await t.api.get('/readyz')).body;
     assert.equal(ready.status, 'ready');
     assert.match(ready.node, /^[A-Za-z0-9_.-]+-[0-9a-f]{6}$/, 'a generated node id');
-    assert.deepEqual(ready.implementations, { store: 'sqlite', changeLog: 'local', ownership: 'local', crowd: 'local' });
+    const implementations = {
+      store: 'sqlite',
+      recordings: 'dir',
+      changeLog: 'local',
+      ownership: 'local',
+      crowd: 'local',
+      rateLimits: 'local',
+      proofOfWork: 'local',
+    };
+    assert.deepEqual(ready.implementations, implementations);
     assert.deepEqual(Object.keys(ready.engines), ['sqlite']);
     assert.equal(ready.engines.sqlite.up, true);
     assert.equal(ready.engines.sqlite.shared, false);
     assert.equal(ready.warnings, undefined);
     const metrics = (await t.api.get('/metrics')).body as string;
-    assert.match(
-      metrics,
-      new RegExp(`rostrum_node_info\\{node_id="${ready.node}",store="sqlite",change_log="local",ownership="local",crowd="local"\\} 1`),
-    );
+    const info = /rostrum_node_info\{([^}]*)\} 1/.exec(metrics)?.[1] ?? '';
+    assert.ok(info.includes(`node_id="${ready.node}"`), info);
+    for (const [name, kind] of Object.entries(implementations)) {
+      assert.ok(info.includes(`${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}="${kind}"`), `${name}="${kind}" in ${info}`);
+    }
     assert.match(metrics, /rostrum_engine_up\{engine="sqlite",shared="false"\} 1/);
   });
 

@@ -27,6 +27,8 @@ export interface PackagerOptions {
 
 interface OpenSegment extends SegmentRecord {
   data: Buffer[];
+  /** Parts it closes at. */
+  target: number;
 }
 
 /** The newest segments whose parts a live playlist lists (RFC 8216bis: within 3 target durations). */
@@ -47,6 +49,8 @@ export class Packager {
   private runOffset = 0;
   private timelineEnd: number;
   private runStartedAt = 0;
+  /** Segments this run has finished (its first ones are short). */
+  private runSegments = 0;
   private sequence: number;
   private waiters: Array<{ ready: () => boolean; wake: () => void }> = [];
   /** Bumped on every change, so a rendered playlist is reused until the next one. */
@@ -101,6 +105,7 @@ export class Packager {
     this.timescale = initTimescale(init);
     this.runOffset = this.timelineEnd;
     this.runStartedAt = startedAt;
+    this.runSegments = 0;
     this.inits.set(this.run, init);
     this.recording.writeInit(this.run, init);
   }
@@ -121,6 +126,10 @@ export class Packager {
         pdt: Math.round(this.runStartedAt + (timing.decodeTime / this.timescale) * 1000),
         parts: [],
         data: [],
+        // A run's first segments are short — 1, 2, 4 parts, then whole: two whole segments exist
+        // three parts after the start, so a player joining then starts at once (RFC 8216bis allows
+        // segments shorter than the target duration; the playlist is held until two exist).
+        target: Math.min(this.options.timing.partsPerSegment, 2 ** this.runSegments),
       };
       this.discontinuity = false;
       this.bytes.set(msn, { parts: [] });
@@ -129,7 +138,7 @@ export class Packager {
     this.open.parts.push(timing.duration / this.timescale);
     this.open.data.push(part);
     this.bytes.get(this.open.msn)?.parts.push(part);
-    if (this.open.parts.length >= this.options.timing.partsPerSegment) this.finishSegment();
+    if (this.open.parts.length >= this.open.target) this.finishSegment();
     this.wake();
   }
 
@@ -265,7 +274,8 @@ export class Packager {
     if (!open) return;
     this.version++;
     this.open = undefined;
-    const { data, ...record } = open;
+    const { data, target: _target, ...record } = open;
+    this.runSegments++;
     const segment = Buffer.concat(data);
     this.history.push(record);
     const held = this.bytes.get(record.msn);

@@ -35,14 +35,18 @@ test('a resumed broadcast marks the segment that was in the making missing, and 
   const first = new MemoryRecording();
   const before = new Packager(first, options);
   before.startRun(init, Date.now() - 10_000);
-  // Two whole segments recorded, and a third in the making (two parts served) when the node stopped.
-  for (const f of fragments.slice(0, 10)) before.addFragment(Buffer.from(f.moof), Buffer.from(f.mdat));
+  // A run's first segments are 1 and 2 parts long: two recorded, and a third in the making (two parts served) when the node stopped.
+  for (const f of fragments.slice(0, 5)) before.addFragment(Buffer.from(f.moof), Buffer.from(f.mdat));
   assert.equal(before.lastMsn, 2);
   assert.ok(before.part(2, 1), 'a part of segment 2 was served');
   const recorded = [...first.segments.values()].map((s) => s.record);
   assert.deepEqual(
-    recorded.map((r) => r.msn),
-    [0, 1],
+    recorded.map((r) => [r.msn, r.parts.length]),
+    [
+      [0, 1],
+      [1, 2],
+    ],
+    'a run begins with short segments',
   );
 
   const after = new Packager(first, options, [...recorded]);

@@ -22,6 +22,8 @@ import type { ApiDeps } from '../deps.js';
 import { ErrorResponses, NotModified, SpaceIdParam } from '../schemas.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** How long a request for a live space whose broadcast is starting here waits for it, ms. */
+const STARTING_WAIT_MS = 2000;
 /** Whole segments a broadcast has before a non-blocking playlist request is answered. */
 const MIN_SEGMENTS_LISTED = 2;
 const HLS_FILE = /^(?:init-(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,3})\.m4s)$/;
@@ -54,8 +56,15 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const packagerOf = async (id: string): Promise<{ live: LiveSpace; packager: Packager }> => {
     const live = await spaceOf(id);
     const ended = live.space.state === 'ended';
-    const packager = live.space.state === 'scheduled' ? undefined : await broadcaster.packager(live.space.id, ended);
-    if (!packager) throw fail('broadcast_not_found');
+    let packager = live.space.state === 'scheduled' ? undefined : await broadcaster.packager(live.space.id, ended);
+    // Live, but its broadcast is not running here yet: it is starting (the node just took the space
+    // over, or just started). A moment's wait, then a retry-able 503 — a 404 would tell a player
+    // the stream is gone.
+    for (const until = Date.now() + STARTING_WAIT_MS; !packager && live.space.state === 'live' && Date.now() < until; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      packager = await broadcaster.packager(live.space.id, false);
+    }
+    if (!packager) throw live.space.state === 'live' ? fail('broadcast_starting', undefined, 1) : fail('broadcast_not_found');
     // Just ended: the encoder is flushing its last part; answer with the final VOD playlist.
     if (ended && !packager.ended) await packager.waitUntil(() => packager.ended, packager.blockMs);
     return { live, packager };
@@ -64,7 +73,8 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const playlist = async (id: string, kind: PlaylistKind, msn: number | undefined, part: number | undefined, reply: FastifyReply) => {
     if (part !== undefined && msn === undefined) throw fail('hls_bad_request', '_HLS_part needs _HLS_msn.');
     const { packager } = await packagerOf(id);
-    // A broadcast's first seconds: hold the first playlist until two whole segments exist. Measured
+    // A broadcast's first instants: hold the first playlist until two whole segments exist — three
+    // parts after the start, since a run's first segments are 1 and 2 parts long (packager.ts). Measured
     // with hls.js 1.7: with none it fails ("No Segments found") and retries 2 s later; starting inside
     // the first segment it can re-fetch that segment's last part in a loop (test/player-browser.test.ts).
     if (msn === undefined && !packager.ended) {
