@@ -4,32 +4,25 @@
  * raising the cluster's, and with Redis away each node still refuses a solution it saw used.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalPowCoordination } from '../../src/audience/pow-coordination.js';
 import { RedisPowCoordination } from '../../src/audience/redis-pow-coordination.js';
-import { connectRedis, waitReady } from '../../src/cluster/redis-connection.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { waitReady } from '../../src/cluster/redis-connection.js';
+import { useRedis } from '../helpers/redis-nodes.js';
 import { runPowContract } from './pow-contract.js';
 
-let redis: TestRedis;
-before(async () => {
-  redis = await startRedis();
-});
-after(() => redis?.destroy());
+const redis = useRedis();
 
-let clusters = 0;
 async function redisNodes(count: number) {
-  const prefix = `t${process.pid}-${++clusters}:`;
-  const connections = Array.from({ length: count }, (_, i) => connectRedis(redis.url, `pow-${i}`));
-  for (const c of connections) await waitReady(c);
+  const { prefix, connections, disconnect } = await redis.connect(count, 'pow');
   const nodes = connections.map((c, i) => new RedisPowCoordination(c, `node-${i}`, prefix));
   return {
     nodes,
     connections,
     cleanup: async () => {
       for (const n of nodes) await n.close();
-      for (const c of connections) c.disconnect();
+      disconnect();
     },
   };
 }
@@ -53,7 +46,7 @@ describe('proof-of-work coordination on Redis', () => {
   test('Redis away: a solution used on a node is still refused there; the state is shared again once it is back', async () => {
     const c = await redisNodes(2);
     try {
-      await redis.stop();
+      await redis.server.stop();
       try {
         const expires = Math.floor(Date.now() / 1000) + 120;
         assert.equal(await c.nodes[0]!.spend('away-1', expires), true);
@@ -61,7 +54,7 @@ describe('proof-of-work coordination on Redis', () => {
         const { clusterLevel } = await c.nodes[0]!.exchange(2);
         assert.equal(clusterLevel, 2, 'its own level still holds');
       } finally {
-        await redis.start();
+        await redis.server.start();
       }
       for (const connection of c.connections) assert.ok(await waitReady(connection), 'reconnected');
       const sig = `after-${Date.now()}`;

@@ -5,28 +5,22 @@
  * counted meanwhile when Redis is back.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { RateCounter } from '../../src/api/rate-counter.js';
 import { RedisRateSync } from '../../src/api/shared-rate-counter.js';
-import { connectRedis, waitReady } from '../../src/cluster/redis-connection.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { waitReady } from '../../src/cluster/redis-connection.js';
+import { useRedis } from '../helpers/redis-nodes.js';
 import { type RateNodes, runRateCounterContract } from './rate-counter-contract.js';
 
-let redis: TestRedis;
-before(async () => {
-  redis = await startRedis();
-});
-after(() => redis?.destroy());
+const redis = useRedis();
 
-let clusters = 0;
 async function redisNodes(count: number) {
-  const prefix = `t${process.pid}-${++clusters}:`;
-  const connections = Array.from({ length: count }, (_, i) => connectRedis(redis.url, `rl-${i}`));
-  for (const c of connections) await waitReady(c);
+  const { prefix, connections, disconnect } = await redis.connect(count, 'rl');
   // No timer: the tests share by hand.
   const syncs = connections.map((c) => new RedisRateSync(c, () => count, prefix, 0));
   return {
     syncs,
+    prefix,
     connections,
     counters: (max: number, windowMs: number, capacity: number) => syncs.map((s) => s.factory('limit', max, windowMs, capacity)),
     sync: async () => {
@@ -34,7 +28,7 @@ async function redisNodes(count: number) {
     },
     cleanup: async () => {
       for (const s of syncs) s.close();
-      for (const c of connections) c.disconnect();
+      disconnect();
     },
   } satisfies RateNodes & Record<string, unknown>;
 }
@@ -74,19 +68,19 @@ describe('rate counters shared through Redis', () => {
       const key = 'away';
       for (const counter of counters) for (let i = 0; i < 4; i++) counter.hit(key, Date.now());
       await c.sync();
-      await redis.stop();
+      await redis.server.stop();
       let allowedAway = 0;
       try {
         for (let i = 0; i < 30; i++) if (counters[0]!.hit(key, Date.now()) === 0) allowedAway++;
         await c.sync(); // fails: kept for later
         assert.ok(allowedAway <= 20 - 4, `node 0 alone still limits: ${allowedAway} allowed`);
       } finally {
-        await redis.start();
+        await redis.server.start();
       }
       for (const conn of c.connections) await waitReady(conn);
       await c.sync();
       // This Redis keeps nothing on disk: what was counted before went with it; node 0's 30 are added.
-      const stored = Number(await c.connections[0]!.get(`t${process.pid}-${clusters}:limit:${key}`));
+      const stored = Number(await c.connections[0]!.get(`${c.prefix}limit:${key}`));
       assert.equal(stored, 30, 'what node 0 counted while Redis was away');
       counters[1]!.hit(key, Date.now());
       await c.sync();

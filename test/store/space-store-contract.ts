@@ -254,26 +254,7 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
         withStore(async (store) => {
           const { space } = await seed(store, 's', { scheduledStart: T0 + 60_000, recording: true, peakListeners: 3 });
 
-          await store.commit(space.id, [
-            {
-              op: 'space.update',
-              patch: {
-                title: 'Renamed',
-                state: 'live',
-                scheduledStart: null,
-                startedAt: T0 + 5,
-                recording: false,
-                autoStart: true,
-                updatedAt: T0 + 5,
-              },
-            },
-          ]);
-          const afterFirst = await load(store, 's');
-          await store.commit(space.id, [{ op: 'space.update', patch: { peakListeners: 40, totalListeners: 41 } }]);
-          const afterSecond = await load(store, 's');
-
-          const expectedFirst: Space = {
-            ...space,
+          const patch = {
             title: 'Renamed',
             state: 'live',
             scheduledStart: null,
@@ -281,7 +262,13 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
             recording: false,
             autoStart: true,
             updatedAt: T0 + 5,
-          };
+          } as const;
+          await store.commit(space.id, [{ op: 'space.update', patch }]);
+          const afterFirst = await load(store, 's');
+          await store.commit(space.id, [{ op: 'space.update', patch: { peakListeners: 40, totalListeners: 41 } }]);
+          const afterSecond = await load(store, 's');
+
+          const expectedFirst: Space = { ...space, ...patch };
           assert.deepEqual(afterFirst.space, expectedFirst);
           assert.deepEqual(afterSecond.space, { ...expectedFirst, peakListeners: 40, totalListeners: 41 });
           await store.commit(space.id, [{ op: 'space.update', patch: { reactions: { '❤️': 2 } } }]);

@@ -4,25 +4,17 @@
  * in when it comes back, and a newcomer costs Redis nothing.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { RedisLineSharing } from '../../src/audience/redis-line-sharing.js';
 import { WaitingRoom } from '../../src/audience/waiting-room.js';
-import { connectRedis, waitReady } from '../../src/cluster/redis-connection.js';
 import type { SpaceId } from '../../src/ids.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis-nodes.js';
 import { KEY, runWaitingRoomContract } from './waiting-room-contract.js';
 
-let redis: TestRedis;
-before(async () => {
-  redis = await startRedis();
-});
-after(() => redis?.destroy());
+const redis = useRedis();
 
-let clusters = 0;
 async function redisNodes(count: number) {
-  const prefix = `t${process.pid}-${++clusters}:`;
-  const connections = Array.from({ length: count }, (_, i) => connectRedis(redis.url, `wr-${i}`));
-  for (const c of connections) await waitReady(c);
+  const { prefix, connections, disconnect } = await redis.connect(count, 'wr');
   // No timer: the tests share by hand.
   const sharings = connections.map((c, i) => new RedisLineSharing(c, `node-${i}`, prefix, 0));
   const dead = new Set<string>();
@@ -44,7 +36,7 @@ async function redisNodes(count: number) {
     },
     cleanup: async () => {
       for (const s of sharings) await s.close();
-      for (const c of connections) c.disconnect();
+      disconnect();
     },
   };
 }

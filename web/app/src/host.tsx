@@ -3,6 +3,7 @@
  * the queue of requests to speak with approve and decline, and inviting someone from the audience
  * by identity. Per-speaker actions sit on the stage list (stage-view.tsx).
  */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 import type { SpaceState } from './state.js';
@@ -69,24 +70,14 @@ export function HostConsole(props: { doc: SpaceState; token: string; isHost: boo
           </button>
         )}
         {props.isHost && doc.state !== 'ended' && (
-          <label>
-            <input
-              type="checkbox"
-              checked={doc.recording}
-              onChange={(e) => void run(() => api('PATCH', base, { token, body: { recording: e.currentTarget.checked } }))}
-            />{' '}
+          <Setting checked={doc.recording} onChange={(recording) => void run(() => api('PATCH', base, { token, body: { recording } }))}>
             Record this space
-          </label>
+          </Setting>
         )}
         {props.isHost && doc.state === 'scheduled' && doc.scheduledStart && (
-          <label>
-            <input
-              type="checkbox"
-              checked={doc.autoStart}
-              onChange={(e) => void run(() => api('PATCH', base, { token, body: { autoStart: e.currentTarget.checked } }))}
-            />{' '}
+          <Setting checked={doc.autoStart} onChange={(autoStart) => void run(() => api('PATCH', base, { token, body: { autoStart } }))}>
             Go live by itself at {new Date(doc.scheduledStart).toLocaleTimeString()}
-          </label>
+          </Setting>
         )}
       </div>
       {props.isHost &&
@@ -135,6 +126,15 @@ export function HostConsole(props: { doc: SpaceState; token: string; isHost: boo
       )}
       {message && <p role="status">{message}</p>}
     </section>
+  );
+}
+
+/** A checkbox that sets one of the space's settings. */
+function Setting(props: { checked: boolean; onChange: (checked: boolean) => void; children: ComponentChildren }) {
+  return (
+    <label>
+      <input type="checkbox" checked={props.checked} onChange={(e) => props.onChange(e.currentTarget.checked)} /> {props.children}
+    </label>
   );
 }
 
