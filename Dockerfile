@@ -17,7 +17,7 @@ FROM node:22-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .
-# npm ci runs `prepare`: TypeScript into dist/, the web app into dist/web/. Then only what runs stays.
+# npm ci runs `prepare`: TypeScript into dist/, the web app into dist/app/. Then only what runs stays.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm runs `prepare` after `npm install` and `npm ci` in the project. With the development
 // dependencies (the default install) it builds everything: the TypeScript into dist/ and the web app
-// into dist/web/. A production install (`npm ci --omit=dev`) has no compiler: there the build must
+// into dist/app/. A production install (`npm ci --omit=dev`) has no compiler: there the build must
 // already be in place — made before the install, as the Dockerfile and docs/deploy.md do — and it is
 // kept as it is; without one, the install fails saying how to make it.
 import { spawnSync } from 'node:child_process';
@@ -24,7 +24,7 @@ if (has('typescript') && has('vite')) {
   const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
   process.exit(built.status ?? 1);
 }
-const needed = ['dist/src/cli/main.js', 'dist/web/index.html'];
+const needed = ['dist/src/cli/main.js', 'dist/app/index.html'];
 const missing = needed.filter((file) => !existsSync(path.join(root, file)));
 if (missing.length > 0) {
   process.stderr.write(

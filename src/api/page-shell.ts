@@ -1,5 +1,5 @@
 /**
- * The web app's one HTML page (dist/web/index.html, built by Vite), with a title and server-rendered
+ * The web app's one HTML page (dist/app/index.html, built by Vite), with a title and server-rendered
  * content put in, sent with the pages' security headers; and the error page a browser gets instead of
  * JSON (a 404 for an unknown space or path, in the app's look, with a way home). API clients —
  * `Accept: application/json`, or no Accept at all — keep the JSON error.
@@ -13,7 +13,7 @@ import { escapeMarkup } from '../escape.js';
 import { PAGE_HEADERS } from './security-headers.js';
 
 /** The built web app. */
-export const APP_ROOT = new URL('../../web/', import.meta.url).pathname;
+export const APP_ROOT = new URL('../../app/', import.meta.url).pathname;
 
 /** Headings of the error pages a browser may see, by status. */
 const HEADINGS: Record<number, string> = { 400: 'That link is broken', 404: 'Nothing here', 503: 'Not available right now' };

@@ -7,8 +7,15 @@ import { type Browser, chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.ROSTRUM_CHROMIUM ?? '/usr/bin/chromium';
 
-/** `noMicrophone`: no fake devices, so getUserMedia fails as on a machine without (or denying) one. */
-export async function launchBrowser(options: { microphoneWav?: string; noMicrophone?: boolean; args?: string[] } = {}): Promise<Browser> {
+/**
+ * `noMicrophone`: no fake devices, so getUserMedia fails as on a machine without (or denying) one.
+ * `autoplay`: 'allowed' (the default here) plays sound without a gesture; 'gesture' is the policy
+ * of phones (mobile Chrome, Safari): an element plays sound only once a play() of its own was
+ * called in a click or key press, which then unlocks it.
+ */
+export async function launchBrowser(
+  options: { microphoneWav?: string; noMicrophone?: boolean; args?: string[]; autoplay?: 'allowed' | 'gesture' } = {},
+): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -17,7 +24,7 @@ export async function launchBrowser(options: { microphoneWav?: string; noMicroph
       '--disable-component-update',
       '--disable-sync',
       ...(options.noMicrophone ? [] : ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']),
-      '--autoplay-policy=no-user-gesture-required',
+      `--autoplay-policy=${options.autoplay === 'gesture' ? 'user-gesture-required' : 'no-user-gesture-required'}`,
       // ICE over 127.0.0.1, like every other stage test: Chromium skips loopback candidates otherwise.
       '--allow-loopback-in-peer-connection',
       ...(options.microphoneWav ? [`--use-file-for-fake-audio-capture=${options.microphoneWav}`] : []),

@@ -1,5 +1,5 @@
 /**
- * The web app (web/app, built by Vite into dist/web) served by the server itself: its one HTML page
+ * The web app (web/app, built by Vite into dist/app) served by the server itself: its one HTML page
  * at `/` (home) and `/s/:id` (the share link, for everyone), with the title and a plain list of
  * links rendered in, so the page reads right before its script runs (and for link previews); its
  * hashed assets under `/app/assets/` (immutable) and its icon; and the framework-free browser

@@ -90,10 +90,12 @@ export function SpacePage(props: { id: string }) {
     }
   };
 
-  // A listener is counted: join on arrival (cheap, no database write), then say "still here".
+  // A listener is counted: join on arrival (cheap, no database write), then say "still here". A
+  // listener waiting in the lobby joins shortly before the start, so go-live costs them no join.
+  const startsSoon = doc?.state === 'scheduled' && (!doc.scheduledStart || Date.parse(doc.scheduledStart) - Date.now() < 120_000);
   useEffect(() => {
-    if (doc?.state === 'live' && !token) void ensureToken().catch(() => undefined);
-  }, [doc?.state, token]);
+    if ((doc?.state === 'live' || startsSoon) && !token) void ensureToken().catch(() => undefined);
+  }, [doc?.state, startsSoon, token]);
   useEffect(() => {
     if (!token || claims?.role !== 'listener' || doc?.state !== 'live') return;
     const every = heartbeatEvery ?? DEFAULT_HEARTBEAT_SECONDS;
@@ -138,8 +140,16 @@ export function SpacePage(props: { id: string }) {
       {doc.state === 'scheduled' && (
         <Lobby doc={doc} remind={async () => void (await api('PUT', `/api/spaces/${id}/reminder`, { token: await ensureToken() }))} />
       )}
-      {/* A listener plays once admitted (joined): under a waiting room, after their turn. */}
-      {live && !onStage && doc.playlistUrl && token && <Player url={doc.playlistUrl} live autoStart />}
+      {/* A listener plays once admitted (joined): under a waiting room, after their turn. The player is
+          there in the lobby already, so it starts by itself at go-live (see player.tsx). */}
+      {doc.state !== 'ended' && !onStage && (
+        <Player
+          url={live && doc.playlistUrl && token ? doc.playlistUrl : null}
+          live
+          autoStart
+          meta={{ title: doc.title, host: doc.host.name }}
+        />
+      )}
       {live && token && (onStage || asked === 'pending') && (
         <SpeakerPanel
           spaceId={id}
@@ -299,7 +309,7 @@ function Replay(props: { doc: SpaceState }) {
   return (
     <section class="replay" aria-label="Replay">
       <h2>Replay</h2>
-      <Player url={doc.playlistUrl} live={false} autoStart={false} />
+      <Player url={doc.playlistUrl} live={false} autoStart={false} meta={{ title: doc.title, host: doc.host.name }} />
       <p>
         {doc.recordingUrl && (
           <a href={doc.recordingUrl} download>

@@ -1,7 +1,7 @@
 /**
  * The space as everyone sees it: the cacheable state document, polled about once a second with
- * full jitter (a million listeners must not poll in step), backing off on errors and honouring
- * Retry-After. Stage members get pushes too, over their stage socket (see speaker.tsx).
+ * full jitter (a million listeners must not poll in step) — more often around a scheduled start —
+ * backing off on errors and honouring Retry-After. Stage members get pushes too, over their stage socket (see speaker.tsx).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { retryDelay } from './api.js';
@@ -35,6 +35,16 @@ export interface SpaceState {
   recordingUrl?: string;
 }
 
+/**
+ * Around a scheduled start (10 s before to a minute after) the lobby looks four times as often, so a
+ * listener waiting there hears the start within a fraction of a second; otherwise about once a second.
+ */
+export function pollDelay(doc: Pick<SpaceState, 'state' | 'scheduledStart'>, now: number): number {
+  const starts = doc.scheduledStart ? Date.parse(doc.scheduledStart) : Number.NaN;
+  const near = doc.state === 'scheduled' && now > starts - 10_000 && now < starts + 60_000;
+  return near ? 150 + Math.random() * 200 : 500 + Math.random() * 1000;
+}
+
 export function useSpaceState(id: string): { doc: SpaceState | null; error: string | null; refresh: () => void } {
   const [doc, setDoc] = useState<SpaceState | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -45,7 +55,8 @@ export function useSpaceState(id: string): { doc: SpaceState | null; error: stri
     let failures = 0;
     const poll = async () => {
       try {
-        const response = await fetch(`/api/spaces/${encodeURIComponent(id)}/state`);
+        // no-cache: revalidate (a 304 from the edge) rather than reuse the browser's copy for its second.
+        const response = await fetch(`/api/spaces/${encodeURIComponent(id)}/state`, { cache: 'no-cache' });
         if (!response.ok) {
           const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
           const retryAfter = Number(response.headers.get('retry-after')) || 0;
@@ -57,7 +68,7 @@ export function useSpaceState(id: string): { doc: SpaceState | null; error: stri
           setError(null);
         }
         failures = 0;
-        timer = setTimeout(poll, 500 + Math.random() * 1000);
+        timer = setTimeout(poll, pollDelay(next, Date.now()));
       } catch (err) {
         if (stopped) return;
         const e = err as Error & { retryAfter?: number; status?: number };
