@@ -23,6 +23,7 @@ import { ApiClient } from '../src/cli/client.js';
 import { floodSources, JoinFlood } from '../src/loadtest/join-flood.js';
 import type { LoadReport } from '../src/loadtest/load-test.js';
 import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from '../src/loadtest/stage-rehearsal.js';
+import { ffmpegFirstAudio, LobbyEars, type PageHeard } from './first-audio.js';
 import { ROOT, track } from './processes.js';
 import { type Figure, judge } from './results.js';
 import { createLiveSpace, type RostrumChild, startRostrum } from './rostrum.js';
@@ -39,11 +40,39 @@ export interface StartSettings {
   calmSeconds: number;
 }
 
+/** One go-live as listeners heard it: ms from the go-live request (null: not heard, see `problem`). */
+export interface HeardStart {
+  space: string;
+  /** At the origin: the first part of audio fetched (the load test's figure). */
+  firstPartMs: number | null;
+  /** A listener waiting in the lobby (Chromium, the share page, one click in the lobby): audio playing. */
+  pageMs: number | null;
+  /** ffmpeg reading the plain playlist, started when the space was seen live: first decoded audio. */
+  ffmpegMs: number | null;
+  /** When the space was seen live by the ffmpeg client's poll, ms after the request. */
+  liveSeenMs: number | null;
+  problems: string[];
+}
+
 export interface StartMeasurement {
   settings: StartSettings;
-  calm: { start: StartTiming; stageRttP99Ms: number | null; joinAnswerP99Ms: number | null };
+  calm: { start: StartTiming; stageRttP99Ms: number | null; joinAnswerP99Ms: number | null; heard: HeardStart[] };
   report: LoadReport;
+  /** The run's go-lives as listeners heard them, under the flood. */
+  heard: HeardStart[];
   problems: string[];
+}
+
+function heardStart(start: StartTiming, page: PageHeard, ffmpeg: Awaited<ReturnType<typeof ffmpegFirstAudio>>): HeardStart {
+  const since = (at: number | null) => (at === null ? null : at - start.pressedAt);
+  return {
+    space: start.space,
+    firstPartMs: start.firstPartMs,
+    pageMs: since(page.playingAt),
+    ffmpegMs: since(ffmpeg.audioAt),
+    liveSeenMs: since(ffmpeg.liveSeenAt),
+    problems: [page.problem, ffmpeg.problem, start.error].filter((p): p is string => p !== undefined),
+  };
 }
 
 /** The operator's API, as the CLI calls it: credentials from the server's data directory. */
@@ -52,8 +81,31 @@ function operatorApi(server: RostrumChild): OperatorApi {
   return client.request.bind(client);
 }
 
-async function scheduledSpace(api: OperatorApi, title: string): Promise<string> {
-  return (await api<{ id: string }>('POST', '/api/spaces', { title })).id;
+/** A scheduled space; with a time, its lobby looks often from 10 s before it (web/app/src/state.ts). */
+async function scheduledSpace(api: OperatorApi, title: string, at?: number): Promise<string> {
+  return (await api<{ id: string }>('POST', '/api/spaces', { title, ...(at ? { scheduledStart: new Date(at).toISOString() } : {}) })).id;
+}
+
+/**
+ * The reference for the first audio: `n` spaces go live one after another with nothing else going
+ * on, each with a bot speaker talking, a listener waiting in its lobby and an ffmpeg client.
+ */
+async function calmStarts(server: RostrumChild, api: OperatorApi, ears: LobbyEars, n: number): Promise<HeardStart[]> {
+  const heard: HeardStart[] = [];
+  for (let i = 0; i < n; i++) {
+    const space = await scheduledSpace(api, `calm start ${i + 1}`, Date.now() + 5000);
+    const bot = await seatSpeaker(api, server.url, space, 1, 440);
+    try {
+      const page = await ears.enter(space, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the lobby has its token and looks often
+      const ffmpeg = ffmpegFirstAudio(server.url, space, 20_000);
+      const start = await goLive(api, server.url, space, 0);
+      heard.push(heardStart(start, await page.heard, await ffmpeg));
+    } finally {
+      await bot.close();
+    }
+  }
+  return heard;
 }
 
 /** The calm reference: one start, the stage's round trip and join answers, with nothing else going on. */
@@ -75,7 +127,7 @@ async function calm(server: RostrumChild, api: OperatorApi, settings: StartSetti
     const [start] = await Promise.all([goLive(api, server.url, space, 0), flood.run()]);
     const joins = flood.report();
     await flood.close();
-    return { start, stageRttP99Ms: pinger.report().rttMs?.p99 ?? null, joinAnswerP99Ms: joins.answerMs?.p99 ?? null };
+    return { start, stageRttP99Ms: pinger.report().rttMs?.p99 ?? null, joinAnswerP99Ms: joins.answerMs?.p99 ?? null, heard: [] };
   } finally {
     pinger.stop();
     await bot.close();
@@ -112,15 +164,45 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
     ROSTRUM_REQUEST_LIMIT: '30',
     ROSTRUM_POW: 'auto',
   });
+  let ears: LobbyEars | undefined;
   try {
+    ears = await LobbyEars.launch(server.url);
     const api = operatorApi(server);
     log(`start-on-time: calm reference (${settings.calmSeconds} s)`);
     const reference = await calm(server, api, settings);
+    log(`start-on-time: ${settings.starts} calm go-lives heard by a lobby listener and ffmpeg`);
+    reference.heard = await calmStarts(server, api, ears, settings.starts);
     // The run must start calm: a proof of work already on would make the listeners solve it too.
     const pow = await api<{ required: boolean; level: number }>('GET', '/api/admin/pow');
     const a = await createLiveSpace(server, 'already on air');
-    const starts = await Promise.all(Array.from({ length: settings.starts }, (_, i) => scheduledSpace(api, `start ${i + 1}`)));
     const duration = settings.floodAtSeconds + settings.floodSeconds + 5;
+    // Scheduled about when the load test takes them live (evenly over the flood, load-test.ts), so
+    // their lobbies look as often as they do around a start; a listener waits in each from before the run.
+    const soon = Date.now() + 3000;
+    const startTimes = Array.from(
+      { length: settings.starts },
+      (_, i) => soon + (settings.floodAtSeconds + ((i + 1) * settings.floodSeconds) / (settings.starts + 1)) * 1000,
+    );
+    const starts = await Promise.all(startTimes.map((at, i) => scheduledSpace(api, `start ${i + 1}`, at)));
+    const listening = (duration + 30) * 1000;
+    // Each listener joined before the run and opens the lobby 10 s before the start (as its page
+    // would, looking often from then on): five idle pages open for the whole run would take a share
+    // of this box's two cores from the server, which a listener's own device does not.
+    const tokens = await Promise.all(starts.map((space) => ears!.join(space)));
+    const pages = starts.map(async (space, i): Promise<PageHeard> => {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, startTimes[i]! - 10_000 - Date.now())));
+      try {
+        return await (await ears!.enter(space, listening, tokens[i])).heard;
+      } catch (err) {
+        return { space, playingAt: null, problem: `the lobby page failed: ${(err as Error).message.split('\n')[0]}` };
+      }
+    });
+    // One ffmpeg client at a time: the spaces go live in order.
+    const ffmpegs = (async () => {
+      const out: Awaited<ReturnType<typeof ffmpegFirstAudio>>[] = [];
+      for (const space of starts) out.push(await ffmpegFirstAudio(server.url, space, listening));
+      return out;
+    })();
     log(
       `start-on-time: ${settings.listeners} listeners, flood ${settings.floodPerSecond}/s for ${settings.floodSeconds} s from second ${settings.floodAtSeconds}, ${settings.starts} starts`,
     );
@@ -140,14 +222,22 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
       ],
       log,
     );
+    const heardPages = await Promise.all(pages);
+    const heardFfmpeg = await ffmpegs;
+    const heard = report.starts.flatMap((start) => {
+      const page = heardPages.find((p) => p.space === start.space);
+      const ffmpeg = heardFfmpeg.find((f) => f.space === start.space);
+      return page && ffmpeg ? [heardStart(start, page, ffmpeg)] : [];
+    });
     const problems: string[] = [];
     if (pow.required) problems.push(`the proof of work was on (level ${pow.level}) before the run began`);
     if (report.flood && report.flood.notSent > 0)
       problems.push(`the flood generator could not keep up: ${report.flood.notSent} joins not sent`);
     if (report.joinCapacityPerSecond === null) problems.push('the listeners got in too fast to measure the join capacity');
     if (report.starts.length !== settings.starts) problems.push(`${report.starts.length} of ${settings.starts} spaces went live`);
-    return { settings, calm: reference, report, problems };
+    return { settings, calm: reference, report, heard, problems };
   } finally {
+    await ears?.close();
     await server.stop();
   }
 }
@@ -163,7 +253,38 @@ export function startFigures(m: StartMeasurement, joinCeiling: number | undefine
   const codes = Object.entries(flood.byCode)
     .map(([code, n]) => `${code} ${n}`)
     .join(', ');
+  const worst = (heard: HeardStart[], key: 'pageMs' | 'ffmpegMs') =>
+    heard.length === 0 ? Number.NaN : Math.max(...heard.map((h) => h[key] ?? Number.POSITIVE_INFINITY));
+  const list = (heard: HeardStart[], key: 'pageMs' | 'ffmpegMs') =>
+    heard.map((h) => (h[key] === null ? 'never' : `${Math.round(h[key])} ms`)).join(', ');
+  const heardProblems = [...m.calm.heard, ...m.heard].flatMap((h) => h.problems.map((p) => `${h.space}: ${p}`));
+  const firstAudio = (key: 'pageMs' | 'ffmpegMs', id: string, name: string, how: string) => {
+    const value = worst(m.heard, key);
+    const reference = worst(m.calm.heard, key);
+    return judge({
+      id,
+      name,
+      value,
+      unit: 'ms',
+      reference: Number.isFinite(reference) ? reference : null,
+      ratio: Number.isFinite(reference) && reference > 0 ? value / reference : null,
+      goal: { on: 'value', op: '<=', target: 1500 },
+      note: `${how} Under the flood: ${list(m.heard, key)}; reference, ${m.calm.heard.length} go-lives with no load: ${list(m.calm.heard, key)}. With ${m.heard.length} go-lives the p99 is the worst.${heardProblems.length > 0 ? ` Problems: ${heardProblems.join('; ')}.` : ''}`,
+    });
+  };
   return [
+    firstAudio(
+      'pageMs',
+      'start.first_audio.lobby.p99',
+      'go-live request → first audio played by a listener waiting in the lobby (Chromium, hls.js), p99',
+      'The share page in Chromium with sound allowed only after a gesture, clicked once in the lobby before the start and not after; its audio element playing the broadcast (confirmed by its clock going on).',
+    ),
+    firstAudio(
+      'ffmpegMs',
+      'start.first_audio.ffmpeg.p99',
+      'go-live request → first audio decoded by ffmpeg from the plain playlist, p99',
+      `ffmpeg (no low-latency query) started when the state document said live (polled every 50 ms; seen ${m.heard.map((h) => (h.liveSeenMs === null ? '—' : `${Math.round(h.liveSeenMs)}`)).join(', ')} ms after the request under the flood).`,
+    ),
     judge({
       id: 'start.flood.vs_capacity',
       name: 'join flood against the measured join capacity',

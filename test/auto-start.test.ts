@@ -1,7 +1,7 @@
 /**
  * Auto-start: a space created with autoStart goes live by itself at its scheduled start — within a
  * second, logged as done by `auto-start` — also when its node was stopped and started again in
- * between; it needs a start time; the host can switch it on and off while the space is scheduled;
+ * between, and a listener waiting on its page (Chromium) hears it without a click; it needs a start time; the host can switch it on and off while the space is scheduled;
  * and the scheduled space is a calendar event (RFC 5545) that an independent parser (ical.js) reads,
  * updated when its time moves.
  */
@@ -11,7 +11,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ICAL from 'ical.js';
+import type { Browser } from 'playwright-core';
 import { createToken } from '../src/control/tokens.js';
+import { launchBrowser } from './helpers/browser.js';
 import { Api } from './helpers/http.js';
 import { freePort, spawnServer, startTestServer, type TestServer, tempDir } from './helpers/server.js';
 
@@ -26,12 +28,36 @@ async function wentLive(api: Api, id: string, timeoutMs: number): Promise<{ star
   throw new Error(`space ${id} did not go live within ${timeoutMs} ms`);
 }
 
+/**
+ * A listener waiting on the space's share page from now on, who never clicks: resolves with the time
+ * its audio element was playing the broadcast (its clock past half a second).
+ */
+async function lobbyListener(browser: Browser, pageUrl: string, timeoutMs: number): Promise<number> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(pageUrl);
+  await page.locator('#listen[data-state="waiting"]').waitFor({ timeout: 10_000 });
+  await page.waitForFunction(
+    () => {
+      const audio = (globalThis as any).document.getElementById('player');
+      return audio && !audio.paused && audio.currentTime > 0.5;
+    },
+    undefined,
+    { timeout: timeoutMs, polling: 50 },
+  );
+  return Date.now();
+}
+
 describe('auto-start', () => {
   let t: TestServer;
+  let browser: Browser;
   before(async () => {
     t = await startTestServer();
+    browser = await launchBrowser({ noMicrophone: true });
   });
-  after(() => t?.close());
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+  });
 
   const create = (body: Record<string, unknown>) =>
     t.api.post('/api/spaces', { token: t.operator, body: { title: 'On its own', host: { identity: 'h', name: 'Hana' }, ...body } });
@@ -42,9 +68,11 @@ describe('auto-start', () => {
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.autoStart, true);
     assert.equal((await t.api.get(`/api/spaces/${created.body.id}/state`)).body.autoStart, true, 'the lobby can say so');
+    const heard = lobbyListener(browser, `${t.url}/s/${created.body.id}`, 15_000);
     const { startedAt, seenAt } = await wentLive(t.api, created.body.id, 10_000);
     assert.ok(startedAt >= at - 1000 && startedAt <= at + 1000, `went live ${startedAt - at} ms from its time`);
     console.log(`# went live ${startedAt - at} ms after its time (seen ${seenAt - at} ms after)`);
+    console.log(`# the listener waiting on its page, no click: playing ${(await heard) - at} ms after its time`);
     const log = await t.api.get(`/api/spaces/${created.body.id}/actions`, { token: t.operator });
     assert.ok(
       log.body.actions.some((a: { actor: string; action: string }) => a.actor === 'auto-start' && a.action === 'space.start'),
@@ -124,16 +152,20 @@ test('auto-start survives a restart: a node stopped before the time and started 
   const dataDir = tempDir();
   const port = await freePort();
   let server = await spawnServer(dataDir, {}, port);
+  const browser = await launchBrowser({ noMicrophone: true });
   try {
     const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
     const api = new Api(server.url);
     const operator = createToken({ ...creds, identity: 'operator', operator: true });
-    const at = Date.now() + 6000;
+    const at = Date.now() + 9000;
     const created = await api.post('/api/spaces', {
       token: operator,
       body: { title: 'Across a restart', host: { identity: 'h' }, scheduledStart: new Date(at).toISOString(), autoStart: true },
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
+    // A listener waits on the page across the restart (its polls fail meanwhile) and never clicks.
+    const heard = lobbyListener(browser, `${server.url}/s/${created.body.id}`, 20_000);
+    await sleep(1500);
     server.child.kill('SIGKILL');
     await server.exited;
     await sleep(1000);
@@ -141,7 +173,9 @@ test('auto-start survives a restart: a node stopped before the time and started 
     assert.ok(Date.now() < at, 'back before the time');
     const { startedAt } = await wentLive(api, created.body.id, 10_000);
     assert.ok(Math.abs(startedAt - at) <= 1000, `went live ${startedAt - at} ms from its time`);
+    console.log(`# across a restart: the listener waiting on its page playing ${(await heard) - at} ms after its time`);
   } finally {
+    await browser.close();
     server.child.kill('SIGTERM');
     await server.exited;
   }

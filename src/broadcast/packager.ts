@@ -126,10 +126,10 @@ export class Packager {
         pdt: Math.round(this.runStartedAt + (timing.decodeTime / this.timescale) * 1000),
         parts: [],
         data: [],
-        // A run's first segments are short — 1, 2, 4 parts, then whole: two whole segments exist
-        // three parts after the start, so a player joining then starts at once (RFC 8216bis allows
+        // A run's first segments are short — 1, 1, 2, 4 parts, then whole: two whole segments exist
+        // two parts after the start, so a player joining then starts at once (RFC 8216bis allows
         // segments shorter than the target duration; the playlist is held until two exist).
-        target: Math.min(this.options.timing.partsPerSegment, 2 ** this.runSegments),
+        target: Math.min(this.options.timing.partsPerSegment, 2 ** Math.max(0, this.runSegments - 1)),
       };
       this.discontinuity = false;
       this.bytes.set(msn, { parts: [] });

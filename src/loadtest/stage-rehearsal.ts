@@ -15,6 +15,8 @@ export interface StartTiming {
   space: string;
   /** Second of the run the host pressed "go live". */
   atSecond: number;
+  /** When the go-live request was sent, epoch ms (for figures measured elsewhere, such as a player's first audio). */
+  pressedAt: number;
   /** The go-live request's answer, ms. */
   goLiveMs: number;
   /** From sending the go-live request to the first part of audio fetched from the origin, ms. */
@@ -71,6 +73,7 @@ export class StagePinger {
  * exists, then a blocking reload for its first part). A refused or failed request is reported, not thrown.
  */
 export async function goLive(api: OperatorApi, origin: string, space: string, atSecond: number, timeoutMs = 15_000): Promise<StartTiming> {
+  const pressedAt = Date.now();
   const started = performance.now();
   let refused: unknown;
   const request = api('POST', `${spacePath(space)}/start`).then(
@@ -98,6 +101,6 @@ export async function goLive(api: OperatorApi, origin: string, space: string, at
     }
   }
   const goLiveMs = await request;
-  if (refused !== undefined) return { space, atSecond, goLiveMs, firstPartMs: null, error: (refused as Error).message ?? String(refused) };
-  return { space, atSecond, goLiveMs, firstPartMs };
+  if (refused !== undefined) return { space, atSecond, pressedAt, goLiveMs, firstPartMs: null, error: (refused as Error).message ?? String(refused) };
+  return { space, atSecond, pressedAt, goLiveMs, firstPartMs };
 }

@@ -35,16 +35,17 @@ test('a resumed broadcast marks the segment that was in the making missing, and 
   const first = new MemoryRecording();
   const before = new Packager(first, options);
   before.startRun(init, Date.now() - 10_000);
-  // A run's first segments are 1 and 2 parts long: two recorded, and a third in the making (two parts served) when the node stopped.
-  for (const f of fragments.slice(0, 5)) before.addFragment(Buffer.from(f.moof), Buffer.from(f.mdat));
-  assert.equal(before.lastMsn, 2);
-  assert.ok(before.part(2, 1), 'a part of segment 2 was served');
+  // A run's first segments are 1, 1 and 2 parts long: three recorded, and a fourth in the making (two parts served) when the node stopped.
+  for (const f of fragments.slice(0, 6)) before.addFragment(Buffer.from(f.moof), Buffer.from(f.mdat));
+  assert.equal(before.lastMsn, 3);
+  assert.ok(before.part(3, 1), 'a part of segment 3 was served');
   const recorded = [...first.segments.values()].map((s) => s.record);
   assert.deepEqual(
     recorded.map((r) => [r.msn, r.parts.length]),
     [
       [0, 1],
-      [1, 2],
+      [1, 1],
+      [2, 2],
     ],
     'a run begins with short segments',
   );
@@ -52,27 +53,27 @@ test('a resumed broadcast marks the segment that was in the making missing, and 
   const after = new Packager(first, options, [...recorded]);
   after.resume();
   after.resume(); // once only
-  const gap = first.segments.get(2)?.record;
-  assert.equal(gap?.gap, true, 'segment 2 is recorded as a gap');
-  assert.equal(first.segments.get(2)?.data.length, 0, 'with no bytes');
-  assert.equal(await after.segment(2), undefined, 'its URL answers nothing');
-  assert.equal(after.part(2, 0), undefined);
-  assert.equal(after.hasPart(2, 0), false, 'a blocking request for the gap waits for the next segment');
+  const gap = first.segments.get(3)?.record;
+  assert.equal(gap?.gap, true, 'segment 3 is recorded as a gap');
+  assert.equal(first.segments.get(3)?.data.length, 0, 'with no bytes');
+  assert.equal(await after.segment(3), undefined, 'its URL answers nothing');
+  assert.equal(after.part(3, 0), undefined);
+  assert.equal(after.hasPart(3, 0), false, 'a blocking request for the gap waits for the next segment');
 
   after.startRun(init, Date.now());
   for (const f of fragments.slice(0, 2)) after.addFragment(Buffer.from(f.moof), Buffer.from(f.mdat));
-  assert.equal(after.hasPart(2, 0), true, 'and is answered once segment 3 begins');
-  assert.ok(after.part(3, 0), 'the new run numbers on after the gap');
+  assert.equal(after.hasPart(3, 0), true, 'and is answered once segment 4 begins');
+  assert.ok(after.part(4, 0), 'the new run numbers on after the gap');
   const text = after.playlist('ll');
-  assert.match(text, /#EXT-X-GAP\n#EXTINF:[\d.]+,\n2\.m4s\n/, 'the playlist lists segment 2 as a gap');
-  assert.doesNotMatch(text, /URI="2\.\d+\.m4s"/, 'no part of the gap is listed');
+  assert.match(text, /#EXT-X-GAP\n#EXTINF:[\d.]+,\n3\.m4s\n/, 'the playlist lists segment 3 as a gap');
+  assert.doesNotMatch(text, /URI="3\.\d+\.m4s"/, 'no part of the gap is listed');
   assert.match(
     text,
-    /#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-1\.mp4"\n#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n#EXT-X-PART:DURATION=[\d.]+,URI="3\.0\.m4s"/,
+    /#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-1\.mp4"\n#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n#EXT-X-PART:DURATION=[\d.]+,URI="4\.0\.m4s"/,
   );
   // The media timeline: the new run's first part starts where the recorded audio ends (the gap adds no time).
   const recordedSeconds = recorded.reduce((sum, r) => sum + r.parts.reduce((a, b) => a + b, 0), 0);
-  const firstNew = after.part(3, 0)!;
+  const firstNew = after.part(4, 0)!;
   const moof = firstNew.subarray(0, firstNew.readUInt32BE(0));
   assert.ok(Math.abs(fragmentTiming(moof).decodeTime / 48_000 - recordedSeconds) < 0.01, 'the timeline runs on without the gap');
 });

@@ -73,8 +73,8 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const playlist = async (id: string, kind: PlaylistKind, msn: number | undefined, part: number | undefined, reply: FastifyReply) => {
     if (part !== undefined && msn === undefined) throw fail('hls_bad_request', '_HLS_part needs _HLS_msn.');
     const { packager } = await packagerOf(id);
-    // A broadcast's first instants: hold the first playlist until two whole segments exist — three
-    // parts after the start, since a run's first segments are 1 and 2 parts long (packager.ts). Measured
+    // A broadcast's first instants: hold the first playlist until two whole segments exist — two
+    // parts after the start, since a run's first segments are one part long (packager.ts). Measured
     // with hls.js 1.7: with none it fails ("No Segments found") and retries 2 s later; starting inside
     // the first segment it can re-fetch that segment's last part in a loop (test/player-browser.test.ts).
     if (msn === undefined && !packager.ended) {
