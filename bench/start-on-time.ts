@@ -103,6 +103,8 @@ async function calmStarts(server: RostrumChild, api: OperatorApi, ears: LobbyEar
       heard.push(heardStart(start, await page.heard, await ffmpeg));
     } finally {
       await bot.close();
+      // Ended, so its mix and encoder do not take a share of the box from the run that follows.
+      await api('POST', `/api/spaces/${encodeURIComponent(space)}/end`).catch(() => undefined);
     }
   }
   return heard;
@@ -185,12 +187,13 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
     );
     const starts = await Promise.all(startTimes.map((at, i) => scheduledSpace(api, `start ${i + 1}`, at)));
     const listening = (duration + 30) * 1000;
-    // Each listener joined before the run and opens the lobby 10 s before the start (as its page
-    // would, looking often from then on): five idle pages open for the whole run would take a share
-    // of this box's two cores from the server, which a listener's own device does not.
+    // Each listener joined before the run and opens the lobby 5 s before the start (its page looks
+    // often from 10 s before): the browser takes a share of this box's two cores from the server
+    // (sampled: a fifth of a core during the flood with one lobby page open at a time), which a
+    // listener's own device does not; five pages open for the whole run took more.
     const tokens = await Promise.all(starts.map((space) => ears!.join(space)));
     const pages = starts.map(async (space, i): Promise<PageHeard> => {
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, startTimes[i]! - 10_000 - Date.now())));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, startTimes[i]! - 5000 - Date.now())));
       try {
         return await (await ears!.enter(space, listening, tokens[i])).heard;
       } catch (err) {

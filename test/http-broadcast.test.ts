@@ -43,6 +43,7 @@ describe('the broadcast over HTTP, compressed and decorated', () => {
     id = await createSpace(t, { live: true });
     // The first playlist waits for two segments; then a blocking reload for a few more, so it is well over 1 KB.
     assert.equal((await raw(`${t.url}/hls/${id}/index.m3u8`)).status, 200);
+    assert.equal((await raw(`${t.url}/hls/${id}/index.m3u8?_HLS_msn=3`)).status, 200);
     const live = await raw(`${t.url}/hls/${id}/index.m3u8?_HLS_msn=4`);
     assert.equal(live.status, 200, live.body.toString());
     playlist = live.body.toString();

@@ -42,6 +42,8 @@ export class Broadcaster {
     /** This node's fence for a space it runs: its recording writes carry it. */
     private readonly fence: (spaceId: SpaceId) => Fence | undefined = () => undefined,
   ) {
+    // An encoder waits, running, for the next broadcast this node starts (media/encoder-pool.ts).
+    media.warm(options.mix);
     this.disposers = [
       bus.subscribe('space.live', ({ spaceId }) => {
         if (this.owns(spaceId)) void this.start(spaceId);

@@ -101,6 +101,7 @@ export async function goLive(api: OperatorApi, origin: string, space: string, at
     }
   }
   const goLiveMs = await request;
-  if (refused !== undefined) return { space, atSecond, pressedAt, goLiveMs, firstPartMs: null, error: (refused as Error).message ?? String(refused) };
+  if (refused !== undefined)
+    return { space, atSecond, pressedAt, goLiveMs, firstPartMs: null, error: (refused as Error).message ?? String(refused) };
   return { space, atSecond, pressedAt, goLiveMs, firstPartMs };
 }

@@ -3,7 +3,9 @@
  * fragmented MP4 out on stdout, one `moof`+`mdat` fragment every ~256 ms (twelve 1024-sample AAC
  * frames) — each a ready LL-HLS part. The flags that keep ffmpeg from waiting to probe its input
  * are the ones measured in NOTES.md (first fragment ≈ 80 ms after its last PCM frame).
- * Restarting after a crash is the owner's job (SpaceBroadcast); this class is one run.
+ * Restarting after a crash is the owner's job (SpaceBroadcast); this class is one run. It may be
+ * started before it has an output (a spare, encoder-pool.ts): until it is given PCM it writes
+ * nothing, and what it says before `attach` (its death) is told on attaching.
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -37,12 +39,13 @@ export class AacEncoder {
   private stderrTail = '';
   private ending = false;
   private gone = false;
+  private output: EncoderOutput | undefined;
+  /** Why it died before it had an output. */
+  private diedEarly: string | undefined;
   readonly exited: Promise<void>;
 
-  constructor(
-    options: EncoderOptions,
-    private readonly output: EncoderOutput,
-  ) {
+  constructor(options: EncoderOptions, output?: EncoderOutput) {
+    this.output = output;
     const args = [
       ...['-hide_banner', '-loglevel', 'error', '-nostdin'],
       ...['-fflags', 'nobuffer', '-probesize', '32', '-analyzeduration', '0'],
@@ -60,12 +63,12 @@ export class AacEncoder {
     this.exited = new Promise((resolve) => {
       this.child.once('close', (code, signal) => {
         this.gone = true;
-        if (!this.ending) this.output.died(`ffmpeg exited (${signal ?? code}) ${this.stderrTail.trim()}`.trim());
+        if (!this.ending) this.died(`ffmpeg exited (${signal ?? code}) ${this.stderrTail.trim()}`.trim());
         resolve();
       });
       this.child.once('error', (err) => {
         this.gone = true;
-        if (!this.ending) this.output.died(`ffmpeg could not run: ${err.message}`);
+        if (!this.ending) this.died(`ffmpeg could not run: ${err.message}`);
         resolve();
       });
     });
@@ -73,6 +76,23 @@ export class AacEncoder {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Whether the process has exited (a spare that died waiting is not handed out). */
+  get alive(): boolean {
+    return !this.gone;
+  }
+
+  /** Gives a spare its output; a death before now is told at once (asynchronously, as it would have been). */
+  attach(output: EncoderOutput): void {
+    this.output = output;
+    const reason = this.diedEarly;
+    if (reason !== undefined) queueMicrotask(() => output.died(reason));
+  }
+
+  private died(reason: string): void {
+    if (this.output) this.output.died(reason);
+    else this.diedEarly = reason;
   }
 
   /** Feeds PCM (s16le mono 48 kHz). A stuck encoder is killed, which reports it as died. */
@@ -104,6 +124,13 @@ export class AacEncoder {
   }
 
   private read(chunk: Buffer): void {
+    const output = this.output;
+    if (!output) {
+      // Output before any input is not an encoder at work: treat it as broken.
+      this.stderrTail += ' (wrote before it was given audio)';
+      this.child.kill('SIGKILL');
+      return;
+    }
     let boxes: ReturnType<BoxSplitter['push']>;
     try {
       boxes = this.splitter.push(chunk);
@@ -114,10 +141,10 @@ export class AacEncoder {
     }
     for (const box of boxes) {
       if (box.type === 'ftyp') this.init = [box.data];
-      else if (box.type === 'moov') this.output.init(Buffer.concat([...this.init, box.data]));
+      else if (box.type === 'moov') output.init(Buffer.concat([...this.init, box.data]));
       else if (box.type === 'moof') this.moof = box.data;
       else if (box.type === 'mdat' && this.moof) {
-        this.output.fragment(this.moof, box.data);
+        output.fragment(this.moof, box.data);
         this.moof = undefined;
       }
       // mfra (written at the end) and anything else is not part of the stream.

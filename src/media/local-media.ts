@@ -10,6 +10,7 @@ import { AudioRouter, type PacketCounts } from '../stage/audio-router.js';
 import type { ReceivePaths } from '../stage/fast-receive.js';
 import { PortPool } from '../stage/port-pool.js';
 import { StageSession } from '../stage/stage-session.js';
+import { EncoderPool } from './encoder-pool.js';
 import type { MediaEvents, MediaPlane, MixHandle, RtcCounts, SessionId, StageMediaOptions, StageMemberView } from './media-plane.js';
 import { type MixOptions, type MixOutput, SpaceMix } from './space-mix.js';
 
@@ -25,6 +26,7 @@ export class LocalMedia implements MediaPlane {
   private readonly routers = new Map<SpaceId, AudioRouter>();
   private readonly stages = new Map<SpaceId, Map<Identity, StageMemberView>>();
   private readonly mixes = new Map<SpaceId, SpaceMix>();
+  private readonly encoders = new EncoderPool();
   readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0, quieter: 0 };
   readonly receivedBy: ReceivePaths = { fast: 0, werift: 0 };
   private readonly ports: PortPool | undefined;
@@ -131,7 +133,7 @@ export class LocalMedia implements MediaPlane {
 
   startMix(spaceId: SpaceId, options: MixOptions, output: MixOutput): MixHandle {
     void this.mixes.get(spaceId)?.close();
-    const mix = new SpaceMix(options, output);
+    const mix = new SpaceMix(options, output, (o, out) => this.encoders.take(o, out));
     this.mixes.set(spaceId, mix);
     const mixes = this.mixes;
     return {
@@ -148,10 +150,19 @@ export class LocalMedia implements MediaPlane {
     };
   }
 
+  warm(options: MixOptions): void {
+    this.encoders.warm(options);
+  }
+
+  get encodersTaken(): { warm: number; cold: number } {
+    return { ...this.encoders.taken };
+  }
+
   async shutdown(): Promise<void> {
     for (const id of [...this.sessions.keys()]) this.close(id);
     await Promise.all([...this.mixes.values()].map((mix) => mix.close()));
     this.mixes.clear();
+    await this.encoders.close();
   }
 
   private routerFor(spaceId: SpaceId): AudioRouter {

@@ -82,6 +82,8 @@ export interface MediaPlane {
   readonly rtc: RtcCounts;
   /** Starts a live space's mix; its encoder's output goes to `output`. */
   startMix(spaceId: SpaceId, options: MixOptions, output: MixOutput): MixHandle;
+  /** Keeps an encoder running for these settings, so a mix starting costs no process start (encoder-pool.ts). */
+  warm(options: MixOptions): void;
   /** Stops everything (server shutdown); mixes are closed cleanly. */
   shutdown(): Promise<void>;
 }

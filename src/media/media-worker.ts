@@ -74,6 +74,8 @@ port.on('message', (m: ToWorker) => {
       mixes.set(spaceId, mix);
       return;
     }
+    case 'mix.warm':
+      return media.warm(m.options);
     case 'mix.close':
       return void reply(m.req, async () => {
         await mixes.get(m.spaceId)?.close();

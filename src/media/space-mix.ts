@@ -14,7 +14,7 @@
  * those 100 ms, well inside LL-HLS's second (a part is 256 ms; players hold three back).
  */
 import type { Identity } from '../ids.js';
-import { AacEncoder, type EncoderOptions } from './aac-encoder.js';
+import { AacEncoder, type EncoderOptions, type EncoderOutput } from './aac-encoder.js';
 import { PLAYOUT_DELAY_MS } from './jitter-buffer.js';
 import { FRAME_MS, FRAME_SAMPLES, Mixer } from './mixer.js';
 
@@ -64,6 +64,8 @@ export class SpaceMix {
   constructor(
     private readonly options: MixOptions,
     private readonly output: MixOutput,
+    /** Where its encoders come from: a running spare (encoder-pool.ts), or a new process. */
+    private readonly encoders: (options: EncoderOptions, output: EncoderOutput) => AacEncoder = (o, out) => new AacEncoder(o, out),
   ) {
     this.mixer = new Mixer(options.voices);
     this.startEncoder();
@@ -96,7 +98,7 @@ export class SpaceMix {
   private startEncoder(): void {
     this.runStartedAt = undefined;
     const startedRunAt = Date.now();
-    const encoder: AacEncoder = new AacEncoder(this.options, {
+    const encoder: AacEncoder = this.encoders(this.options, {
       init: (data) => this.output.runStarted(data, this.runStartedAt ?? Date.now()),
       fragment: (moof, mdat) => this.output.fragment(moof, mdat),
       died: (reason) => {

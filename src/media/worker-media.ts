@@ -32,6 +32,8 @@ export class WorkerMedia implements MediaPlane {
   private readonly talkingNow = new Map<SpaceId, Set<Identity>>();
   private readonly stages = new Map<SpaceId, StageMemberView[]>();
   private readonly mixes = new Map<SpaceId, RemoteMix>();
+  /** The settings the worker keeps a spare encoder for, asked again of a new worker. */
+  private warmFor: MixOptions | undefined;
   private stopping = false;
   readonly packets: PacketCounts = { forwarded: 0, muted: 0, silent: 0, quieter: 0 };
   readonly receivedBy: ReceivePaths = { fast: 0, werift: 0 };
@@ -68,6 +70,7 @@ export class WorkerMedia implements MediaPlane {
     this.talkingNow.clear();
     this.spawn();
     for (const [spaceId, members] of this.stages) this.post({ t: 'stage', spaceId, members });
+    if (this.warmFor) this.post({ t: 'mix.warm', options: this.warmFor });
     for (const [spaceId, mix] of this.mixes) {
       mix.output.runEnded(reason);
       this.post({ t: 'mix.start', spaceId, options: mix.options });
@@ -179,6 +182,11 @@ export class WorkerMedia implements MediaPlane {
         mixes.delete(spaceId);
       },
     };
+  }
+
+  warm(options: MixOptions): void {
+    this.warmFor = options;
+    this.post({ t: 'mix.warm', options });
   }
 
   /** Ends the worker abruptly, as a crash would; it is restarted like after any crash (tests, drills). */

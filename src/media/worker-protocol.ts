@@ -16,6 +16,7 @@ export type ToWorker =
   | { t: 'stage'; spaceId: SpaceId; members: StageMemberView[] }
   | { t: 'mix.start'; spaceId: SpaceId; options: MixOptions }
   | { t: 'mix.close'; req: number; spaceId: SpaceId }
+  | { t: 'mix.warm'; options: MixOptions }
   | { t: 'shutdown'; req: number };
 
 export type FromWorker =
