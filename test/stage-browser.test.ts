@@ -166,8 +166,15 @@ describe('a browser speaker on the stage', () => {
     assert.ok(goertzel(bot.heardSince(mutedAt + 300), 880) < ABSENT, 'no 880 Hz after the mute');
     await page.evaluate(() => (globalThis as any).stage.setMuted(false));
     const unmutedAt = Date.now();
-    await sleep(1000);
-    assert.ok(goertzel(bot.heardSince(unmutedAt + 300), 880) > PRESENT, 'the 880 Hz is back after unmuting');
+    // Looked for in the last 400 ms, as the reload test does: a longer window can span two of the
+    // bot's receive slots (the voice may come back on another), which heardSince sums unaligned.
+    let level = 0;
+    while (level <= PRESENT && Date.now() - unmutedAt < 2000) {
+      await sleep(200);
+      level = goertzel(bot.heardSince(Date.now() - 400), 880);
+    }
+    assert.ok(level > PRESENT, `the 880 Hz is back within 2 s of unmuting (${level})`);
+    console.log(`# the 880 Hz was back ${Date.now() - unmutedAt} ms after unmuting`);
   });
 
   test('a reloaded page is back on stage and heard within 5 s', async () => {
