@@ -56,10 +56,24 @@ export interface Report {
   rounds?: RoundSummary[];
   /** Anything that invalidates the run (failed sanity checks); non-empty means failed. */
   problems: string[];
+  /**
+   * Why the run says nothing about Rostrum, when it does not (its load generator was saturated):
+   * non-empty means the verdict is VOID — the figures are shown, as neither a pass nor a fail.
+   */
+  voided?: string[];
   pass: boolean;
   /** Extra markdown for the end of latest.md (e.g. a CPU profile summary). */
   appendix?: string;
   details?: unknown;
+}
+
+export type Verdict = 'PASS' | 'FAIL' | 'VOID';
+
+/** A report's verdict: a failure of the run itself counts; a void run's figures do not. */
+export function verdict(report: Pick<Report, 'pass' | 'problems' | 'voided'>): Verdict {
+  if (report.problems.length > 0) return 'FAIL';
+  if ((report.voided?.length ?? 0) > 0) return 'VOID';
+  return report.pass ? 'PASS' : 'FAIL';
 }
 
 export function judge(figure: Omit<Figure, 'pass'>): Figure {
@@ -93,8 +107,11 @@ export function toMarkdown(report: Report): string {
   const lines = [
     `# Rostrum benchmark: ${report.suite} (${report.mode})`,
     '',
-    `**${report.pass ? 'PASS' : 'FAIL'}** — ${report.date}, took ${Math.round(report.durationSeconds)} s.`,
+    `**${verdict(report)}** — ${report.date}, took ${Math.round(report.durationSeconds)} s.`,
     '',
+    ...(report.voided?.length
+      ? [`Void — this run says nothing about Rostrum, neither pass nor fail: ${report.voided.join('; ')}.`, '']
+      : []),
     `Machine: node ${m.node}, ${m.platform} ${m.arch} ${m.release}, ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, load ${m.loadavg.map((l) => l.toFixed(2)).join(' ')}, ${m.wrk}.`,
     '',
     `Settings: ${Object.entries(report.settings)

@@ -7,8 +7,9 @@
  *   under 5 % loss, and media and HTTP on one process (bench/stage.ts);
  * - start: the start-on-time rehearsal — a join flood at ≥ 10× the measured join capacity while
  *   scheduled spaces go live and listeners play (bench/start-on-time.ts);
- * and writes bench/results/<suite>.json and <suite>.md. Exits non-zero when a goal is missed or a
- * run had errors.
+ * and writes bench/results/<suite>.json and <suite>.md. Exits 1 when a goal is missed or a run had
+ * errors, 3 when nothing failed but a suite's run was void (its load generator was saturated, so
+ * its figures say nothing about Rostrum: shown, neither pass nor fail), else 0.
  *
  *   npm run bench                      full run of every suite
  *   npm run bench -- --quick           short runs (about two minutes in all), for a quick check
@@ -25,7 +26,7 @@ import { type ClusterSettings, clusterFigures, measureCluster } from './cluster.
 import { type JoinMeasurement, type JoinSettings, measureJoin } from './join.js';
 import { installExitHandlers, ROOT, stopAll } from './processes.js';
 import { newestProfile, type ProfileSummary, profileMarkdown, summarize } from './profile.js';
-import { type Figure, judge, num, type Report, writeResults } from './results.js';
+import { type Figure, judge, num, type Report, type Verdict, verdict, writeResults } from './results.js';
 import { measureStage, type StageCpu, type StageMeasurement, type StageSettings } from './stage.js';
 import { measureStartOnTime, type StartSettings, startFigures } from './start-on-time.js';
 
@@ -134,7 +135,7 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const host = machine();
-  const passed: boolean[] = [];
+  const passed: Verdict[] = [];
   if (!only || only === 'join') passed.push(await runJoin());
   if (!only || only === 'stage') passed.push(await runStage());
   if (!only || only === 'broadcast') passed.push(await runBroadcast());
@@ -145,17 +146,19 @@ async function main(): Promise<number> {
     suite: `rostrum (${[...suitesRun.keys()].join(', ')})`,
     ...stamp(started, host),
     settings: Object.fromEntries(
-      [...suitesRun].map(([name, r]) => [`${name} suite`, `${r.pass ? 'pass' : 'FAIL'} in ${Math.round(r.durationSeconds)} s`]),
+      [...suitesRun].map(([name, r]) => [`${name} suite`, `${verdict(r)} in ${Math.round(r.durationSeconds)} s`]),
     ),
     figures: [...suitesRun.values()].flatMap((r) => r.figures),
     problems: [...suitesRun.values()].flatMap((r) => r.problems),
-    pass: passed.every(Boolean),
+    voided: [...suitesRun].flatMap(([name, r]) => (r.voided ?? []).map((why) => `${name}: ${why}`)),
+    pass: passed.every((v) => v !== 'FAIL'),
   };
   const files = writeResults(latest, path.join(ROOT, 'bench/results'), 'latest');
   log(
-    `all: ${latest.pass ? 'PASS' : 'FAIL'} in ${Math.round(latest.durationSeconds)} s; wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.markdown)}`,
+    `all: ${verdict(latest)} in ${Math.round(latest.durationSeconds)} s; wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.markdown)}`,
   );
-  return passed.every(Boolean) ? 0 : 1;
+  // 1: a suite failed; 3: none failed but one was void (its load generator saturated); 0: all passed.
+  return passed.includes('FAIL') ? 1 : passed.includes('VOID') ? 3 : 0;
 }
 
 /** The reports of the suites this run made, for latest.*. */
@@ -167,7 +170,7 @@ function stamp(started: number, host: Report['machine']): Pick<Report, 'date' | 
   return { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', durationSeconds: (Date.now() - started) / 1000, machine: host };
 }
 
-function finish(report: Report, name: Suite): boolean {
+function finish(report: Report, name: Suite): Verdict {
   suitesRun.set(name, report);
   const files = writeResults(report, path.join(ROOT, 'bench/results'), name);
   for (const f of report.figures) {
@@ -176,13 +179,14 @@ function finish(report: Report, name: Suite): boolean {
     log(`${f.name}: ${num(f.value, f.unit)}${reference}${ratio}: ${f.pass === null ? 'info' : f.pass ? 'pass' : 'FAIL'}`);
   }
   for (const p of report.problems) log(`problem: ${p}`);
+  for (const why of report.voided ?? []) log(`void: ${why}`);
   log(
-    `${name}: ${report.pass ? 'PASS' : 'FAIL'} in ${Math.round(report.durationSeconds)} s; wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.markdown)}`,
+    `${name}: ${verdict(report)} in ${Math.round(report.durationSeconds)} s; wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.markdown)}`,
   );
-  return report.pass;
+  return verdict(report);
 }
 
-async function runJoin(): Promise<boolean> {
+async function runJoin(): Promise<Verdict> {
   const started = Date.now();
   const host = machine(); // before the run, so the load average shows what else was running
   log(`${quick ? 'quick' : 'full'} run: ${settings.rounds} rounds × ${settings.seconds} s per server`);
@@ -346,7 +350,7 @@ function stageFigures(m: StageMeasurement): Figure[] {
   ];
 }
 
-async function runStage(): Promise<boolean> {
+async function runStage(): Promise<Verdict> {
   const started = Date.now();
   const host = machine();
   log(`stage: ${quick ? 'quick' : 'full'} run: ${stageSettings.clicks} clicks, ${stageSettings.cpuSeconds} s CPU windows`);
@@ -461,7 +465,7 @@ function broadcastFigures(m: BroadcastMeasurement): Figure[] {
   ];
 }
 
-async function runBroadcast(): Promise<boolean> {
+async function runBroadcast(): Promise<Verdict> {
   const started = Date.now();
   const host = machine();
   const { measurement, problems } = await measured(() => measureBroadcast(broadcastSettings, log));
@@ -494,7 +498,7 @@ const startSettings: StartSettings = {
   calmSeconds: quick ? 4 : 10,
 };
 
-async function runStart(): Promise<boolean> {
+async function runStart(): Promise<Verdict> {
   const started = Date.now();
   const host = machine();
   const { measurement, problems } = await measured(() => measureStartOnTime(startSettings, log));
@@ -514,6 +518,7 @@ async function runStart(): Promise<boolean> {
       },
       figures: figs,
       problems,
+      voided: measurement?.voided ?? [],
       pass: problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
       details: measurement,
     },
@@ -531,7 +536,7 @@ const clusterSettings: ClusterSettings = {
   joinSeconds: quick ? 3 : 8,
 };
 
-async function runCluster(): Promise<boolean> {
+async function runCluster(): Promise<Verdict> {
   const started = Date.now();
   const host = machine();
   const { measurement, problems } = await measured(() => measureCluster(clusterSettings, log));
