@@ -205,12 +205,17 @@ describe('the listen button', () => {
     });
     assert.ok(behind !== null && behind < 3, `back at the live edge after a 5 s pause (${behind} s behind it)`);
 
-    // Media Session: what the lock screen and a headset see.
+    // Media Session: what the lock screen and a headset see — it follows the button (after a resume
+    // at the live edge the player may pass through a moment of buffering first).
+    await page.waitForFunction(() => (globalThis as any).navigator.mediaSession.playbackState === 'playing', undefined, {
+      timeout: 5000,
+    });
     const session = await page.evaluate(() => {
       const s = (globalThis as any).navigator.mediaSession;
       return { title: s.metadata?.title, artist: s.metadata?.artist, state: s.playbackState };
     });
     assert.deepEqual(session, { title: 'Allowed at once', artist: 'Hana Host', state: 'playing' });
+    assert.equal(w.samples.at(-1)?.state, 'playing', 'the button says the same');
 
     // The network goes for 4 s: playback comes back without a click.
     await page.context().setOffline(true);
