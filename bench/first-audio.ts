@@ -109,12 +109,16 @@ export class LobbyEars {
   }
 }
 
-/** ffmpeg's first decoded audio (epoch ms) from the space's plain playlist, started as soon as the space is seen live. */
-export async function ffmpegFirstAudio(
-  origin: string,
-  space: string,
-  timeoutMs: number,
-): Promise<{ space: string; audioAt: number | null; liveSeenAt: number | null; problem?: string }> {
+/** What the ffmpeg client heard: when it saw the space live and wrote its first audio (epoch ms), or why it did not. */
+export interface FfmpegHeard {
+  space: string;
+  audioAt: number | null;
+  liveSeenAt: number | null;
+  problem?: string;
+}
+
+/** ffmpeg's first decoded audio from the space's plain playlist, started as soon as the space is seen live. */
+export async function ffmpegFirstAudio(origin: string, space: string, timeoutMs: number): Promise<FfmpegHeard> {
   const deadline = Date.now() + timeoutMs;
   let playlist: string | undefined;
   let liveSeenAt: number | null = null;

@@ -23,7 +23,7 @@ import { ApiClient } from '../src/cli/client.js';
 import { floodSources, JoinFlood } from '../src/loadtest/join-flood.js';
 import type { LoadReport } from '../src/loadtest/load-test.js';
 import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from '../src/loadtest/stage-rehearsal.js';
-import { ffmpegFirstAudio, LobbyEars, type PageHeard } from './first-audio.js';
+import { type FfmpegHeard, ffmpegFirstAudio, LobbyEars, type PageHeard } from './first-audio.js';
 import { ROOT, track } from './processes.js';
 import { type Figure, judge } from './results.js';
 import { createLiveSpace, type RostrumChild, startRostrum } from './rostrum.js';
@@ -72,7 +72,7 @@ export interface StartMeasurement {
  */
 export const GENERATOR_LAG_LIMIT_MS = 100;
 
-function heardStart(start: StartTiming, page: PageHeard, ffmpeg: Awaited<ReturnType<typeof ffmpegFirstAudio>>): HeardStart {
+function heardStart(start: StartTiming, page: PageHeard, ffmpeg: FfmpegHeard): HeardStart {
   const since = (at: number | null) => (at === null ? null : at - start.pressedAt);
   return {
     space: start.space,
@@ -211,7 +211,7 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
     });
     // One ffmpeg client at a time: the spaces go live in order.
     const ffmpegs = (async () => {
-      const out: Awaited<ReturnType<typeof ffmpegFirstAudio>>[] = [];
+      const out: FfmpegHeard[] = [];
       for (const space of starts) out.push(await ffmpegFirstAudio(server.url, space, listening));
       return out;
     })();

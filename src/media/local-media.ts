@@ -154,10 +154,6 @@ export class LocalMedia implements MediaPlane {
     this.encoders.warm(options);
   }
 
-  get encodersTaken(): { warm: number; cold: number } {
-    return { ...this.encoders.taken };
-  }
-
   async shutdown(): Promise<void> {
     for (const id of [...this.sessions.keys()]) this.close(id);
     await Promise.all([...this.mixes.values()].map((mix) => mix.close()));
