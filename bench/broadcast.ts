@@ -19,12 +19,15 @@ import path from 'node:path';
 import { ListenerBot, type Percentiles, percentiles } from '../src/bots/listener-bot.js';
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { findClicks } from '../src/bots/tone.js';
-import { runLoadTest } from '../src/loadtest/load-test.js';
+import { loadConfig } from '../src/config.js';
+import { type LoadReport, runLoadTest } from '../src/loadtest/load-test.js';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
 // The shipped edge config, started as the edge test starts it.
 import { startEdge } from '../test/helpers/nginx.js';
+import { cpuSeconds, treeCpuSeconds } from './cpu.js';
 import { type MixCpu, measureMixCpu } from './mix-cpu.js';
 import { startStaticNginx } from './nginx-static.js';
+import { type IcecastMeasurement, measureIcecast } from './peers/icecast.js';
 import { playerLatency } from './player.js';
 import { removeTempDir, tempDir } from './processes.js';
 import { createLiveSpace, seat, startRostrum } from './rostrum.js';
@@ -63,8 +66,30 @@ export interface BroadcastMeasurement {
     originFetches: number;
     maxOriginFetchesPerObject: number;
     stalls: number;
+    /** The edge's nginx (master and worker) and the origin behind it, over the steady middle of the run. */
+    cpu: ServingCpu;
   };
+  /** The same number of listeners straight on the origin, no edge. */
+  origin: { cpu: ServingCpu; stalls: number };
+  /** The peer: Icecast serving the same number of listeners the same stream (null if it could not run; see problems). */
+  icecast: IcecastMeasurement | null;
   problems: string[];
+}
+
+/** What serving a crowd of listeners cost: the server's CPU over the steady middle of a load test. */
+export interface ServingCpu {
+  listeners: number;
+  seconds: number;
+  /** The process serving them (the edge's nginx, or the origin when they came straight to it), % of a core. */
+  percent: number;
+  /** The same process with the space live and nobody listening, over the same length of time. */
+  idlePercent: number;
+  /** Listeners one core would serve at what they added: listeners ÷ (percent − idle). */
+  listenersPerCore: number;
+  /** The origin's CPU meanwhile (when the edge served them), % of a core. */
+  originPercent: number | null;
+  /** HTTP requests each listener made per second. */
+  requestsPerListenerPerSecond: number;
 }
 
 /** Clicks heard over WebRTC by a stage member: arrival time less the whole second they were said on. */
@@ -138,10 +163,29 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
     fs.writeFileSync(path.join(root, partUri), bytes);
     fs.chmodSync(root, 0o755); // nginx's workers run as nobody
     const nginx = await startStaticNginx(root);
-    const edge = await edgeCollapsing(server.url, spaceId, settings);
+    const originPid = server.child.pid!;
+    const edge = await edgeCollapsing(server.url, spaceId, settings, originPid);
     log(
       `broadcast: edge: ${edge.clientRequests} media requests from ${edge.listeners} listeners, ${edge.originFetches} reached the origin (${edge.objects} objects, at most ${edge.maxOriginFetchesPerObject} each)`,
     );
+    log(
+      `broadcast: edge: nginx ${edge.cpu.percent.toFixed(2)} % of a core for ${edge.listeners} listeners (${Math.round(edge.cpu.listenersPerCore)} per core; ${edge.cpu.requestsPerListenerPerSecond.toFixed(1)} requests per listener a second), origin ${edge.cpu.originPercent?.toFixed(2)} %`,
+    );
+    const straight = await servedListeners(server.url, spaceId, settings, () => cpuSeconds(originPid), null);
+    const origin = { cpu: straight.cpu, stalls: straight.report.stalls };
+    log(
+      `broadcast: origin alone: ${straight.cpu.percent.toFixed(2)} % of a core for ${settings.edgeListeners} listeners (idle ${straight.cpu.idlePercent.toFixed(2)} %: ${Math.round(straight.cpu.listenersPerCore)} per core)`,
+    );
+    let icecast: IcecastMeasurement | null = null;
+    try {
+      icecast = await measureIcecast(
+        { listeners: settings.edgeListeners, seconds: settings.edgeSeconds, ffmpeg: findFfmpeg(), bitrate: loadConfig({}, {}).aacBitrate },
+        log,
+      );
+      problems.push(...icecast.problems);
+    } catch (err) {
+      problems.push(`icecast could not run: ${(err as Error).message}`);
+    }
     try {
       const wrk = (url: string) =>
         runWrk({ url, method: 'GET', threads: 1, connections: settings.connections, durationSeconds: settings.wrkSeconds });
@@ -161,6 +205,8 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
         player,
         serving: { rostrum, nginx: reference, partBytes: bytes.length },
         edge,
+        origin,
+        icecast,
         problems,
       };
     } finally {
@@ -172,20 +218,65 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
   }
 }
 
-/** Simulated players behind a real nginx edge with the shipped config: how often each media object reached the origin. */
-async function edgeCollapsing(origin: string, spaceId: string, settings: BroadcastSettings): Promise<BroadcastMeasurement['edge']> {
+/**
+ * A load test's simulated LL-HLS listeners on `target` (the edge, or the origin itself), with the CPU
+ * of the process serving them (`serving`, CPU seconds so far) measured over the run's steady middle
+ * — after the ramp and a settling second, before the last second — against the same process with
+ * nobody listening just before, over the same length of time.
+ */
+async function servedListeners(
+  target: string,
+  spaceId: string,
+  settings: BroadcastSettings,
+  serving: () => number,
+  originPid: number | null,
+): Promise<{ report: LoadReport; cpu: ServingCpu }> {
+  const ramp = 2;
+  const window = Math.max(2, settings.edgeSeconds - ramp - 3);
+  const percentOver = async (seconds: number) => {
+    const [busy, origin, started] = [serving(), originPid ? cpuSeconds(originPid) : 0, performance.now()];
+    await sleep(seconds * 1000);
+    const wall = (performance.now() - started) / 1000;
+    return { percent: ((serving() - busy) / wall) * 100, origin: originPid ? ((cpuSeconds(originPid) - origin) / wall) * 100 : null };
+  };
+  const idle = await percentOver(window);
+  const load = runLoadTest({
+    server: target,
+    space: spaceId,
+    listeners: settings.edgeListeners,
+    rampSeconds: ramp,
+    durationSeconds: settings.edgeSeconds,
+    profile: 'linear',
+    reactionsPerMinute: 0,
+    allowRemote: false,
+  });
+  await sleep((ramp + 2) * 1000);
+  const busy = await percentOver(window);
+  const report = await load;
+  return {
+    report,
+    cpu: {
+      listeners: settings.edgeListeners,
+      seconds: window,
+      percent: busy.percent,
+      idlePercent: idle.percent,
+      listenersPerCore: settings.edgeListeners / (Math.max(0.01, busy.percent - idle.percent) / 100),
+      originPercent: busy.origin,
+      requestsPerListenerPerSecond: report.requestsPerSecond / settings.edgeListeners,
+    },
+  };
+}
+
+/** Simulated players behind a real nginx edge with the shipped config: how often each media object reached the origin, and what the edge spent. */
+async function edgeCollapsing(
+  origin: string,
+  spaceId: string,
+  settings: BroadcastSettings,
+  originPid: number,
+): Promise<BroadcastMeasurement['edge']> {
   const edge = await startEdge(new URL(origin).host);
   try {
-    const report = await runLoadTest({
-      server: edge.url,
-      space: spaceId,
-      listeners: settings.edgeListeners,
-      rampSeconds: 2,
-      durationSeconds: settings.edgeSeconds,
-      profile: 'linear',
-      reactionsPerMinute: 0,
-      allowRemote: false,
-    });
+    const { report, cpu } = await servedListeners(edge.url, spaceId, settings, () => treeCpuSeconds(edge.pid), originPid);
     const media = edge.log().filter((line) => /\.(m4s|mp4)$/.test(line.uri));
     const fetches = new Map<string, number>();
     for (const line of media) {
@@ -199,6 +290,7 @@ async function edgeCollapsing(origin: string, spaceId: string, settings: Broadca
       originFetches: [...fetches.values()].reduce((a, b) => a + b, 0),
       maxOriginFetchesPerObject: Math.max(0, ...fetches.values()),
       stalls: report.stalls,
+      cpu,
     };
   } finally {
     await edge.stop();

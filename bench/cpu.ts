@@ -10,6 +10,22 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds of a process and its children (nginx: the master and its workers), from /proc. */
+export function treeCpuSeconds(pid: number): number {
+  let total = cpuSeconds(pid);
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === pid) total += treeCpuSeconds(Number(entry));
+    } catch {
+      // The process exited between the listing and the read.
+    }
+  }
+  return total;
+}
+
 /** A process's CPU over the next `seconds`, as % of one core. */
 export async function cpuPercent(pid: number, seconds: number): Promise<number> {
   const before = cpuSeconds(pid);

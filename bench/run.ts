@@ -24,6 +24,7 @@ import path from 'node:path';
 import { type BroadcastMeasurement, type BroadcastSettings, measureBroadcast } from './broadcast.js';
 import { type ClusterSettings, clusterFigures, measureCluster } from './cluster.js';
 import { type JoinMeasurement, type JoinSettings, measureJoin } from './join.js';
+import { type JanusMeasurement, measureJanus } from './peers/janus.js';
 import { installExitHandlers, ROOT, stopAll } from './processes.js';
 import { newestProfile, type ProfileSummary, profileMarkdown, summarize } from './profile.js';
 import { type Figure, judge, num, type Report, type Verdict, verdict, writeResults } from './results.js';
@@ -64,6 +65,20 @@ const log = (line: string) => process.stdout.write(`bench: ${line}\n`);
 function wrkVersion(): string {
   const out = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
   return `${out.stdout}${out.stderr}`.split('\n')[0]?.replace(/ Copyright.*/, '') ?? 'wrk';
+}
+
+/** The tools scripts/system-packages/bench.txt lists that are still not on this machine. */
+function missingTools(): Array<{ command: string; pkg: string }> {
+  const list = fs.readFileSync(path.join(ROOT, 'scripts/system-packages/bench.txt'), 'utf8');
+  return list
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const [command = '', pkg = ''] = line.split(/\s+/);
+      return { command, pkg };
+    })
+    .filter(({ command }) => spawnSync('bash', ['-c', `command -v "$0"`, command]).status !== 0);
 }
 
 function machine(): Report['machine'] {
@@ -128,9 +143,13 @@ function figures(m: JoinMeasurement): Figure[] {
 
 async function main(): Promise<number> {
   installExitHandlers();
-  const ensure = spawnSync('bash', [path.join(ROOT, 'scripts/ensure-system-packages.sh'), 'bench'], { stdio: 'inherit' });
-  if (ensure.status !== 0) {
-    process.stderr.write('bench: the system packages it needs (wrk) are missing\n');
+  // Every tool any suite runs, installed (or named) before the first suite starts: none can fail half-way for want of one.
+  spawnSync('bash', [path.join(ROOT, 'scripts/ensure-system-packages.sh'), 'bench'], { stdio: 'inherit' });
+  const missing = missingTools();
+  if (missing.length > 0) {
+    process.stderr.write(
+      `bench: missing system tools, nothing was run: ${missing.map((m) => `${m.command} (Debian package ${m.pkg})`).join(', ')}. Install them with apt-get as root, or run npm run bench as root to have it do so.\n`,
+    );
     return 1;
   }
   const started = Date.now();
@@ -260,19 +279,40 @@ const stageSettings: StageSettings = {
   loadConnections: 64,
 };
 
-function stageFigures(m: StageMeasurement): Figure[] {
+/**
+ * The stage's peer, Janus AudioBridge, on the same work (13 talking at once; A's clicks timed at B):
+ * measured once per run, by whichever of the stage and broadcast suites asks first. An error is the
+ * asking suite's problem; the other suites still run.
+ */
+let janusRun: Promise<JanusMeasurement | Error> | undefined;
+async function janusPeer(): Promise<JanusMeasurement | Error> {
+  janusRun ??= measureJanus({ talkers: 13, cpuSeconds: stageSettings.cpuSeconds, clicks: stageSettings.clicks }, log)
+    .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+    .finally(() => stopAll());
+  return janusRun;
+}
+
+/** The problems of the Janus peer's run, for the suite whose figures it is the reference of. */
+function janusProblems(janus: JanusMeasurement | Error): string[] {
+  return janus instanceof Error ? [`Janus AudioBridge could not run: ${janus.message}`] : janus.problems;
+}
+
+function stageFigures(m: StageMeasurement, janus: JanusMeasurement | null): Figure[] {
   const { direct, server, underLoad } = m.latency;
   const added = (d: typeof server, p: 'p50' | 'p99') => Math.max(0, d[p] - direct[p]);
+  const janusNote = janus
+    ? `Reference: Janus ${janus.version} AudioBridge, the same ${janus.talkers} participants talking at once over plain RTP (no DTLS, SRTP or ICE, which Rostrum pays: generous to Janus), each hearing its mix-minus (Janus decodes every voice and encodes one Opus stream per participant) plus one rtp_forward of the whole mix (the broadcast, encoded once): ${janus.roomPercent.toFixed(1)} % of a core, the median of three windows (idle ${janus.idlePercent.toFixed(1)} %; participants got ${Math.round(janus.receivedPerSecond)} packets/s of ${janus.expectedPerSecond}).`
+    : 'Reference: Janus AudioBridge did not run (see problems).';
   const cpu = (c: StageCpu, goal: boolean) =>
     judge({
       id: `stage.cpu.${c.talk}${c.broadcasting ? '' : '.not-live'}`,
-      name: `server CPU, 13 speakers ${c.talk === 'all' ? 'all talking at once' : 'talking in turns (2 at a time)'}${c.broadcasting ? '' : ', space not live yet (no broadcast mix)'}`,
+      name: `server CPU, 13 speakers ${c.talk === 'all' ? 'all talking at once' : 'talking in turns (2 at a time)'}${c.broadcasting ? '' : ', space not live yet (no broadcast mix)'}${goal ? ', against Janus AudioBridge' : ''}`,
       value: c.serverPercent,
       unit: '% of a core',
-      reference: c.idlePercent,
-      ratio: null,
-      goal: goal ? { on: 'value', op: '<=', target: 10 } : null,
-      note: `the median of three ${Math.round(c.seconds / 3)} s windows; reference: the same server idle (one window, before the bots joined). The server forwards the loudest voices (ROSTRUM_VOICES, 3 by default) to the other 12: bots heard ${Math.round(c.forwardedPerSecond)} packets/s (a full stage: ${c.expectedPerSecond}); the 13 bots used ${c.botsPercent.toFixed(0)} % of a core.${c.broadcasting ? ' The space is live, so the server also mixes its broadcast (its ffmpeg, another process, is not counted).' : ''}`,
+      reference: goal ? (janus?.roomPercent ?? null) : c.idlePercent,
+      ratio: goal ? (janus ? c.serverPercent / janus.roomPercent : null) : null,
+      goal: goal ? { on: 'ratio', op: '<=', target: 0.6 } : null,
+      note: `the median of three ${Math.round(c.seconds / 3)} s windows; the same server idle (one window, before the bots joined): ${c.idlePercent.toFixed(1)} %.${goal ? ` ${janusNote}` : ''} The server forwards the loudest voices (ROSTRUM_VOICES, 3 by default) to the other 12: bots heard ${Math.round(c.forwardedPerSecond)} packets/s (a full stage: ${c.expectedPerSecond}); the 13 bots used ${c.botsPercent.toFixed(0)} % of a core.${c.broadcasting ? ' The space is live, so the server also mixes its broadcast (its ffmpeg, another process, is not counted).' : ''}`,
     });
   return [
     judge({
@@ -293,6 +333,18 @@ function stageFigures(m: StageMeasurement): Figure[] {
       reference: direct.p99,
       ratio: direct.p99 > 0 ? server.p99 / direct.p99 : null,
       goal: { on: 'value', op: '<=', target: 80 },
+    }),
+    judge({
+      id: 'stage.latency.vs_janus.p99',
+      name: 'speaker→speaker latency p99, against Janus AudioBridge',
+      value: server.p99,
+      unit: 'ms',
+      reference: janus?.latency.p99 ?? null,
+      ratio: janus ? server.p99 / janus.latency.p99 : null,
+      goal: { on: 'ratio', op: '<=', target: 1 },
+      note: janus
+        ? `the whole path, bot A to bot B, both alone in a space (Rostrum: WebRTC both ends, p50 ${server.p50.toFixed(1)} ms). Reference: the same clicks through a Janus AudioBridge room over plain RTP, prebuffer 2 packets (its default is 6), p50 ${janus.latency.p50.toFixed(1)} ms, ${janus.latency.count} clicks: AudioBridge mixes on a 20 ms tick after a prebuffer, where Rostrum forwards each voice.`
+        : 'Reference: Janus AudioBridge did not run (see problems).',
     }),
     judge({
       id: 'stage.latency.under_http_load.p99',
@@ -355,13 +407,16 @@ async function runStage(): Promise<Verdict> {
   const host = machine();
   log(`stage: ${quick ? 'quick' : 'full'} run: ${stageSettings.clicks} clicks, ${stageSettings.cpuSeconds} s CPU windows`);
   const { measurement, problems } = await measured(() => measureStage(stageSettings, log));
-  const figs = measurement ? stageFigures(measurement) : [];
+  const janus = await janusPeer();
+  problems.push(...janusProblems(janus));
+  const figs = measurement ? stageFigures(measurement, janus instanceof Error ? null : janus) : [];
   return finish(
     {
       suite: 'rostrum stage',
       ...stamp(started, host),
       settings: {
         server: 'rostrum serve in its own process, 127.0.0.1; bots (werift + libopus) in the bench process',
+        peer: 'Janus AudioBridge (Debian janus), plain-RTP participants (libopus) in the bench process',
         clicks: stageSettings.clicks,
         'CPU window s': stageSettings.cpuSeconds,
         'loss run s': stageSettings.lossSeconds,
@@ -386,19 +441,19 @@ const broadcastSettings: BroadcastSettings = {
   edgeSeconds: quick ? 8 : 20,
 };
 
-function broadcastFigures(m: BroadcastMeasurement): Figure[] {
-  const { full, silent, conversation, latency, serving } = m;
+function broadcastFigures(m: BroadcastMeasurement, janus: JanusMeasurement | null): Figure[] {
+  const { full, silent, conversation, latency, serving, icecast } = m;
   // A disturbed run (the feeder alone above the mix with it) says nothing, and cannot pass.
   const disturbed = full.disturbed || silent.disturbed;
   const mixCpu = judge({
     id: 'broadcast.cpu.13_speakers',
-    name: 'mixer + encoder CPU per live space, 13 speakers talking',
+    name: 'mixer + encoder CPU per live space, 13 speakers talking, against a Janus AudioBridge room',
     value: full.totalPercent,
     unit: '% of a core',
-    reference: silent.totalPercent,
-    ratio: silent.totalPercent > 0 ? full.totalPercent / silent.totalPercent : null,
-    goal: { on: 'value', op: '<=', target: 2 },
-    note: `13 voices a few dB apart, the loudest ${full.voices} mixed (ROSTRUM_VOICES). node (jitter buffers, ${Math.round(full.decodedPerSecond)} Opus decodes/s, ${Math.round(full.skippedPerSecond)} packets/s played out undecoded, ${Math.round(full.concealedPerSecond)} concealed, mix, limiter, packaging, recording) ${full.nodePercent.toFixed(2)} % + ffmpeg AAC ${full.ffmpegPercent.toFixed(2)} %; the bench's own feeder (${full.harnessPercent.toFixed(2)} %, measured alone before and after, the lower) is taken out. Reference: the same space with nobody talking.${disturbed ? ' Disturbed: the feeder alone measured more than the mix with it, so this run says nothing.' : ''}`,
+    reference: janus?.roomPercent ?? null,
+    ratio: janus ? full.totalPercent / janus.roomPercent : null,
+    goal: { on: 'ratio', op: '<=', target: 0.3 },
+    note: `13 voices a few dB apart, the loudest ${full.voices} mixed (ROSTRUM_VOICES). node (jitter buffers, ${Math.round(full.decodedPerSecond)} Opus decodes/s, ${Math.round(full.skippedPerSecond)} packets/s played out undecoded, ${Math.round(full.concealedPerSecond)} concealed, mix, limiter, packaging, recording) ${full.nodePercent.toFixed(2)} % + ffmpeg AAC ${full.ffmpegPercent.toFixed(2)} %; the bench's own feeder (${full.harnessPercent.toFixed(2)} %, measured alone before and after, the lower) is taken out; the same space with nobody talking: ${silent.totalPercent.toFixed(2)} %. Reference: Janus AudioBridge's whole room for the same 13 talkers (${janus ? `${janus.roomPercent.toFixed(1)} %: ` : 'did not run; '}it decodes every voice and encodes a mix-minus per participant, plus the broadcast's one rtp_forward; Rostrum mixes once per space and forwards the voices on stage undecoded — that forwarding is in the stage suite's CPU figure).${disturbed ? ' Disturbed: the feeder alone measured more than the mix with it, so this run says nothing.' : ''}`,
   });
   return [
     { ...mixCpu, pass: mixCpu.pass === true && !disturbed },
@@ -431,6 +486,48 @@ function broadcastFigures(m: BroadcastMeasurement): Figure[] {
       ratio: null,
       goal: null,
       note: `a real-time playback started three parts behind the live edge; ${latency.stalls} stalls.`,
+    }),
+    judge({
+      id: 'broadcast.latency.played_vs_icecast.p50',
+      name: 'glass-to-ear played p50, against Icecast',
+      value: latency.played?.p50 ?? Number.NaN,
+      unit: 'ms',
+      reference: icecast?.playedMs?.p50 ?? null,
+      ratio: latency.played && icecast?.playedMs ? latency.played.p50 / icecast.playedMs.p50 : null,
+      goal: { on: 'ratio', op: '<=', target: 0.25 },
+      note: icecast
+        ? `Rostrum: the listener bot's real-time playback, three parts behind the live edge. Reference: ${icecast.version} fed by ffmpeg with the same AAC encoder and bitrate, a listener playing in real time from its first byte (p95 ${icecast.playedMs?.p95} ms): Icecast's default burst-on-connect (${icecast.burstBytes / 1024} KiB) hands a new listener seconds of old audio so that a player starts at once, and it plays that far behind for as long as it listens.`
+        : 'Reference: Icecast did not run (see problems).',
+    }),
+    judge({
+      id: 'broadcast.latency.arrival_vs_icecast.p50',
+      name: 'glass-to-ear on arrival p50 (the bytes reach the listener), against Icecast',
+      value: latency.hls?.p50 ?? Number.NaN,
+      unit: 'ms',
+      reference: icecast?.arrivalMs?.p50 ?? null,
+      ratio: latency.hls && icecast?.arrivalMs ? latency.hls.p50 / icecast.arrivalMs.p50 : null,
+      goal: null,
+      note: "the floor under each: Icecast relays the encoder's bytes in 1,400-byte blocks as they come (about 175 ms at 64 kb/s), where LL-HLS publishes whole parts; no player plays this close to either.",
+    }),
+    judge({
+      id: 'broadcast.edge.listeners_per_core',
+      name: 'listeners per edge core (LL-HLS through nginx), against Icecast',
+      value: m.edge.cpu.listenersPerCore,
+      unit: 'listeners',
+      reference: icecast?.listenersPerCore ?? null,
+      ratio: icecast ? m.edge.cpu.listenersPerCore / icecast.listenersPerCore : null,
+      goal: { on: 'ratio', op: '>=', target: 0.5 },
+      note: `${m.edge.cpu.listeners} simulated LL-HLS listeners through nginx with deploy/nginx/edge.conf: nginx ${m.edge.cpu.percent.toFixed(2)} % of a core (idle ${m.edge.cpu.idlePercent.toFixed(2)} %) over ${m.edge.cpu.seconds} s, ${m.edge.cpu.requestsPerListenerPerSecond.toFixed(1)} requests per listener a second (parts, blocking playlist reloads, the state document, heartbeats); the origin behind it ${m.edge.cpu.originPercent?.toFixed(2)} %. Reference: ${icecast ? `${icecast.version} serving the same number one stream each: ${icecast.cpuPercent.toFixed(2)} % (idle ${icecast.idlePercent.toFixed(2)} %), ${Math.round(icecast.bytesPerListenerPerSecond)} B/s per listener` : 'Icecast did not run (see problems)'}.`,
+    }),
+    judge({
+      id: 'broadcast.origin.listeners_per_core',
+      name: 'listeners per origin core (LL-HLS straight from Rostrum, no edge), against Icecast',
+      value: m.origin.cpu.listenersPerCore,
+      unit: 'listeners',
+      reference: icecast?.listenersPerCore ?? null,
+      ratio: icecast ? m.origin.cpu.listenersPerCore / icecast.listenersPerCore : null,
+      goal: null,
+      note: `the same ${m.origin.cpu.listeners} listeners on the origin itself: ${m.origin.cpu.percent.toFixed(2)} % of a core (the live space with nobody listening: ${m.origin.cpu.idlePercent.toFixed(2)} %), ${m.origin.stalls} stalls. In production an edge serves listeners; this is the origin's own reach.`,
     }),
     judge({
       id: 'broadcast.latency.player.p50',
@@ -469,7 +566,9 @@ async function runBroadcast(): Promise<Verdict> {
   const started = Date.now();
   const host = machine();
   const { measurement, problems } = await measured(() => measureBroadcast(broadcastSettings, log));
-  const figs = measurement ? broadcastFigures(measurement) : [];
+  const janus = await janusPeer();
+  problems.push(...janusProblems(janus));
+  const figs = measurement ? broadcastFigures(measurement, janus instanceof Error ? null : janus) : [];
   const report: Report = {
     suite: 'rostrum broadcast',
     ...stamp(started, host),
@@ -479,6 +578,8 @@ async function runBroadcast(): Promise<Verdict> {
       'listen s': broadcastSettings.latencySeconds,
       'wrk s': broadcastSettings.wrkSeconds,
       'wrk connections': broadcastSettings.connections,
+      'listeners (edge, origin, Icecast)': broadcastSettings.edgeListeners,
+      peers: 'Janus AudioBridge (its room CPU, from the stage suite or measured here), Icecast 2 fed by ffmpeg, nginx',
     },
     figures: figs,
     problems,
@@ -490,7 +591,7 @@ async function runBroadcast(): Promise<Verdict> {
 
 const startSettings: StartSettings = {
   listeners: quick ? 300 : 600,
-  floodPerSecond: quick ? 1500 : 2500,
+  floodMultiple: 12,
   floodAtSeconds: quick ? 8 : 15,
   floodSeconds: quick ? 15 : 60,
   starts: quick ? 2 : 5,
@@ -512,7 +613,8 @@ async function runStart(): Promise<Verdict> {
         server: 'rostrum serve in its own process, 127.0.0.1; rostrum loadtest in another; defaults for limits, proof of work auto',
         'admission rate /s per space': startSettings.admissionRate,
         listeners: startSettings.listeners,
-        'flood joins/s': startSettings.floodPerSecond,
+        'flood, × the join capacity probed first': startSettings.floodMultiple,
+        ...(measurement ? { 'flood joins/s': measurement.probe.floodPerSecond } : {}),
         'flood s': startSettings.floodSeconds,
         'spaces going live': startSettings.starts,
       },

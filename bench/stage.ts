@@ -14,14 +14,14 @@
  *   packets dropped at the source, against the same run without loss: the tone's energy in dB.
  */
 import { MediaStreamTrack, RTCPeerConnection } from 'werift';
-import { rms } from '../src/audio/levels.js';
-import { type HeardFrame, OpusReceiver, OpusSender } from '../src/bots/opus-stream.js';
+import { OpusReceiver, OpusSender } from '../src/bots/opus-stream.js';
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { FRAME_SAMPLES, goertzel, toneFrame } from '../src/bots/tone.js';
 import { loadConfig } from '../src/config.js';
 import type { Role } from '../src/control/model.js';
 import { FastReceive } from '../src/stage/fast-receive.js';
 import { connected, gatheringComplete, rtcConfig } from '../src/stage/rtc-config.js';
+import { CLICK_EVERY_FRAMES, ClickTimer, type Distribution } from './clicks.js';
 import { cpuPercent } from './cpu.js';
 import { median } from './join.js';
 import { createLiveSpace, createSpace, type RostrumChild, seat, startRostrum } from './rostrum.js';
@@ -38,15 +38,7 @@ export interface StageSettings {
   loadConnections: number;
 }
 
-export interface Distribution {
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  /** Clicks sent that never arrived. */
-  missed: number;
-}
+export type { Distribution };
 
 export interface StageMeasurement {
   latency: {
@@ -84,57 +76,9 @@ export interface StageCpu {
   botsPercent: number;
 }
 
-const CLICK_EVERY_FRAMES = 10; // 200 ms
-const CLICK_LEVEL = 0.5;
-/** Decoded RMS (of full scale) above which a frame is the click; silence decodes to ~0. */
-const CLICK_THRESHOLD = 0.05;
 const LOSS_RATE = 0.05;
 const SILENCE = Buffer.alloc(FRAME_SAMPLES * 2);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** Times clicks: the sender side records when each click left, the receiver side when it arrived. */
-class ClickTimer {
-  private readonly sent: number[] = [];
-  private readonly latencies: number[] = [];
-  private wasLoud = false;
-
-  readonly frameAt = (index: number): Buffer =>
-    index % CLICK_EVERY_FRAMES === 0 && index > 0 ? toneFrame(1000, index, CLICK_LEVEL) : SILENCE;
-
-  readonly onSent = (index: number, at: number): void => {
-    if (index % CLICK_EVERY_FRAMES === 0 && index > 0) this.sent.push(at);
-  };
-
-  readonly onHeard = (frame: HeardFrame): void => {
-    const loud = !frame.concealed && rms(frame.pcm) > CLICK_THRESHOLD;
-    if (loud && !this.wasLoud) {
-      const sentAt = this.sent.findLast((t) => t <= frame.perf);
-      if (sentAt !== undefined && frame.perf - sentAt < CLICK_EVERY_FRAMES * 20) this.latencies.push(frame.perf - sentAt);
-    }
-    this.wasLoud = loud;
-  };
-
-  get clicksSent(): number {
-    return this.sent.length;
-  }
-
-  distribution(): Distribution {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    return {
-      count: sorted.length,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
-      max: sorted.at(-1) ?? Number.NaN,
-      missed: Math.max(0, this.sent.length - sorted.length),
-    };
-  }
-}
 
 async function gathered(pc: RTCPeerConnection): Promise<string> {
   await gatheringComplete(pc);

@@ -30,7 +30,12 @@ import { createLiveSpace, type RostrumChild, startRostrum } from './rostrum.js';
 
 export interface StartSettings {
   listeners: number;
-  floodPerSecond: number;
+  /**
+   * The flood offered, as a multiple of the join capacity a probe measures first in the same run (a
+   * flash crowd on a space of its own): the load follows what this box and this node let in, not a
+   * fixed rate that overruns a slower box.
+   */
+  floodMultiple: number;
   floodAtSeconds: number;
   floodSeconds: number;
   /** Scheduled spaces going live during the flood. */
@@ -56,6 +61,8 @@ export interface HeardStart {
 
 export interface StartMeasurement {
   settings: StartSettings;
+  /** The probe's flash crowd, the join capacity it measured, and the flood rate offered from it. */
+  probe: { listeners: number; capacityPerSecond: number; floodPerSecond: number };
   calm: { start: StartTiming; stageRttP99Ms: number | null; joinAnswerP99Ms: number | null; heard: HeardStart[] };
   report: LoadReport;
   /** The run's go-lives as listeners heard them, under the flood. */
@@ -71,6 +78,9 @@ export interface StartMeasurement {
  * time answers late. Runs here without a stall measured 38–44 ms.
  */
 export const GENERATOR_LAG_LIMIT_MS = 100;
+
+/** The probe's flash crowd: four seconds of line at the default admission rate. */
+const PROBE_LISTENERS = 400;
 
 function heardStart(start: StartTiming, page: PageHeard, ffmpeg: FfmpegHeard): HeardStart {
   const since = (at: number | null) => (at === null ? null : at - start.pressedAt);
@@ -183,6 +193,22 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
     const reference = await calm(server, api, settings);
     log(`start-on-time: ${settings.starts} calm go-lives heard by a lobby listener and ffmpeg`);
     reference.heard = await calmStarts(server, api, ears, settings.starts);
+    const probeSpace = await createLiveSpace(server, 'capacity probe');
+    log(`start-on-time: probing the join capacity with a flash crowd of ${PROBE_LISTENERS}`);
+    const probed = await loadtest(
+      server,
+      ['--space', probeSpace, '--listeners', String(PROBE_LISTENERS), '--profile', 'flash', '--duration', '8'],
+      log,
+    );
+    if (!probed.joinCapacityPerSecond) throw new Error('the capacity probe measured no join capacity: its crowd got in at once');
+    const probe = {
+      listeners: PROBE_LISTENERS,
+      capacityPerSecond: probed.joinCapacityPerSecond,
+      floodPerSecond: Math.ceil(probed.joinCapacityPerSecond * settings.floodMultiple),
+    };
+    log(
+      `start-on-time: join capacity ${probe.capacityPerSecond}/s; the flood offers ${settings.floodMultiple}× that: ${probe.floodPerSecond}/s`,
+    );
     // The run must start calm: a proof of work already on would make the listeners solve it too.
     const pow = await api<{ required: boolean; level: number }>('GET', '/api/admin/pow');
     const a = await createLiveSpace(server, 'already on air');
@@ -216,7 +242,7 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
       return out;
     })();
     log(
-      `start-on-time: ${settings.listeners} listeners, flood ${settings.floodPerSecond}/s for ${settings.floodSeconds} s from second ${settings.floodAtSeconds}, ${settings.starts} starts`,
+      `start-on-time: ${settings.listeners} listeners, flood ${probe.floodPerSecond}/s for ${settings.floodSeconds} s from second ${settings.floodAtSeconds}, ${settings.starts} starts`,
     );
     const report = await loadtest(
       server,
@@ -225,7 +251,7 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
         ...['--speakers', '1', '--go-live', starts.join(',')],
         ...[
           '--flood',
-          String(settings.floodPerSecond),
+          String(probe.floodPerSecond),
           '--flood-at',
           String(settings.floodAtSeconds),
           '--flood-seconds',
@@ -253,7 +279,7 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
             `the load generator was saturated: its event-loop delay p99 was ${report.generatorLagP99Ms} ms (limit ${GENERATOR_LAG_LIMIT_MS} ms), so the stalls, answer times and first parts it timed are partly its own`,
           ]
         : [];
-    return { settings, calm: reference, report, heard, problems, voided };
+    return { settings, probe, calm: reference, report, heard, problems, voided };
   } finally {
     await ears?.close();
     await server.stop();
@@ -311,7 +337,7 @@ export function startFigures(m: StartMeasurement, joinCeiling: number | undefine
       reference: capacity,
       ratio: flood.offeredPerSecond / capacity,
       goal: { on: 'ratio', op: '>=', target: 10 },
-      note: `reference: listeners let in per second while a flash crowd of ${r.listeners} waited in line (admission rate configured at ${m.settings.admissionRate}/s per space). ${flood.sent} joins from ${flood.sourceAddresses} addresses over ${flood.durationSeconds} s, open loop.${joinCeiling ? ` The raw join endpoint (join suite, same run) did ${Math.round(joinCeiling)}/s: the flood was ${(flood.offeredPerSecond / joinCeiling).toFixed(2)}× that.` : ''}`,
+      note: `reference: listeners let in per second while a flash crowd of ${r.listeners} waited in line (admission rate configured at ${m.settings.admissionRate}/s per space). The flood's rate was set before the run at ${m.settings.floodMultiple}× the capacity a probe measured first (a flash crowd of ${m.probe.listeners} on a space of its own: ${m.probe.capacityPerSecond}/s). ${flood.sent} joins from ${flood.sourceAddresses} addresses over ${flood.durationSeconds} s, open loop.${joinCeiling ? ` The raw join endpoint (join suite, same run) did ${Math.round(joinCeiling)}/s: the flood was ${(flood.offeredPerSecond / joinCeiling).toFixed(2)}× that.` : ''}`,
     }),
     judge({
       id: 'start.go_live.first_part.p99',

@@ -57,6 +57,8 @@ export interface EdgeLogLine {
 
 export interface NginxEdge {
   url: string;
+  /** The master process (its workers are its children). */
+  pid: number;
   port: number;
   /** The same edge over HTTPS (HTTP/2), with a self-signed certificate for `tlsHost` (and 127.0.0.1). */
   httpsUrl: string;
@@ -212,6 +214,7 @@ export async function startEdge(
   let stopped: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     port,
     httpsUrl: `https://${options.tlsHost ?? 'edge.rostrum.test'}:${tlsPort}`,
     tlsPort,
