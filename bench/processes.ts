@@ -92,6 +92,59 @@ export async function spawnListening(
   }
 }
 
+export interface Daemon<T> {
+  pid: number;
+  /** What the probe said when the daemon first answered (its version). */
+  answer: T;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a peer's daemon (janus, icecast2) in the foreground, keeping the tail of what it prints, and
+ * resolves once `probe` gets an answer from it; rejects if it cannot start, exits, or does not answer
+ * within `timeoutMs`. Stopping it also removes `dir`, its temp folder.
+ */
+export async function startDaemon<T>(
+  command: string,
+  args: string[],
+  dir: string,
+  probe: () => Promise<T>,
+  timeoutMs: number,
+): Promise<Daemon<T>> {
+  const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4096);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('spawn', resolve);
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${command} exited (${child.exitCode}) before it answered\n${tail}`);
+    if (Date.now() > deadline) {
+      await stop(child);
+      throw new Error(`${command} did not answer within ${timeoutMs} ms\n${tail}`);
+    }
+    try {
+      const answer = await probe();
+      return {
+        pid: child.pid!,
+        answer,
+        stop: async () => {
+          await stop(child);
+          removeTempDir(dir);
+        },
+      };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 /** SIGTERM, then SIGKILL if the child has not exited within graceMs. */
 export async function stop(child: ChildProcess, graceMs = 5_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

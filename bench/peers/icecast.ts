@@ -24,7 +24,7 @@ import { PlaybackClock } from '../../src/bots/playback-clock.js';
 import { findClicks, SAMPLE_RATE, toneFrame, withClick } from '../../src/bots/tone.js';
 import { freePort } from '../../src/cluster/local/util.js';
 import { cpuSeconds, runSeconds } from '../cpu.js';
-import { removeTempDir, stop, tempDir, track } from '../processes.js';
+import { startDaemon, stop, tempDir, track } from '../processes.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const MOUNT = '/live.aac';
@@ -113,40 +113,11 @@ async function startIcecast(clients: number): Promise<IcecastProcess> {
   const port = await freePort();
   const conf = path.join(dir, 'icecast.xml');
   fs.writeFileSync(conf, icecastXml(dir, port, clients, asRoot));
-  const child = track(spawn('icecast2', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let tail = '';
-  const keep = (chunk: Buffer) => {
-    tail = (tail + chunk.toString()).slice(-4096);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('spawn', resolve);
-  });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  let version = '';
-  while (!version) {
-    if (child.exitCode !== null) throw new Error(`icecast2 exited (${child.exitCode}) before listening\n${tail}`);
-    if (Date.now() > deadline) throw new Error(`icecast2 did not answer on ${url} within 10 s\n${tail}`);
-    try {
-      const response = await fetch(`${url}/status-json.xsl`);
-      const status = (await response.json()) as { icestats?: { server_id?: string } };
-      version = status.icestats?.server_id ?? 'Icecast';
-    } catch {
-      await sleep(100);
-    }
-  }
-  return {
-    pid: child.pid!,
-    url,
-    version,
-    stop: async () => {
-      await stop(child);
-      removeTempDir(dir);
-    },
-  };
+  const probe = async () =>
+    ((await (await fetch(`${url}/status-json.xsl`)).json()) as { icestats?: { server_id?: string } }).icestats?.server_id ?? 'Icecast';
+  const daemon = await startDaemon('icecast2', ['-c', conf], dir, probe, 10_000);
+  return { pid: daemon.pid, url, version: daemon.answer, stop: daemon.stop };
 }
 
 /**

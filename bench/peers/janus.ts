@@ -12,7 +12,6 @@
  * - Latency: A clicks every 200 ms, B decodes its mix-minus and times each click (bench/clicks.ts),
  *   A and B alone in a room — as Rostrum's "via server" figure.
  */
-import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +23,7 @@ import { freePort } from '../../src/cluster/local/util.js';
 import { CLICK_EVERY_FRAMES, ClickTimer, type Distribution } from '../clicks.js';
 import { cpuPercent } from '../cpu.js';
 import { median } from '../join.js';
-import { removeTempDir, stop, tempDir, track } from '../processes.js';
+import { startDaemon, tempDir } from '../processes.js';
 
 const { OpusEncoder } = opus;
 type Codec = InstanceType<typeof OpusEncoder>;
@@ -102,40 +101,10 @@ admin: { admin_http = false }
 `,
   );
   conf('janus.plugin.audiobridge.jcfg', `general: { rtp_port_range = "${rtpBase + 200}-${rtpBase + 999}" local_ip = "127.0.0.1" }\n`);
-  const child = track(spawn('janus', ['-F', path.join(dir, 'conf'), '-o'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let tail = '';
-  const keep = (chunk: Buffer) => {
-    tail = (tail + chunk.toString()).slice(-4096);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('spawn', resolve);
-  });
-  await spawned;
   const api = `http://127.0.0.1:${port}/janus`;
-  const deadline = Date.now() + 15_000;
-  let version = '';
-  while (!version) {
-    if (child.exitCode !== null) throw new Error(`janus exited (${child.exitCode}) before listening\n${tail}`);
-    if (Date.now() > deadline) throw new Error(`janus did not answer on ${api} within 15 s\n${tail}`);
-    try {
-      const info = (await (await fetch(`${api}/info`)).json()) as { version_string?: string };
-      version = info.version_string ?? 'unknown';
-    } catch {
-      await sleep(100);
-    }
-  }
-  return {
-    pid: child.pid!,
-    api,
-    version,
-    stop: async () => {
-      await stop(child);
-      removeTempDir(dir);
-    },
-  };
+  const probe = async () => ((await (await fetch(`${api}/info`)).json()) as { version_string?: string }).version_string ?? 'unknown';
+  const daemon = await startDaemon('janus', ['-F', path.join(dir, 'conf'), '-o'], dir, probe, 15_000);
+  return { pid: daemon.pid, api, version: daemon.answer, stop: daemon.stop };
 }
 
 type Json = Record<string, unknown>;
