@@ -45,6 +45,8 @@ export interface BroadcastSettings {
   /** Simulated listeners behind the nginx edge, and for how long. */
   edgeListeners: number;
   edgeSeconds: number;
+  /** Other part lengths (ms) to measure the latency / listeners-per-core trade-off at, besides the default. */
+  tradeOffPartMs: number[];
   /** wrk seconds per server for the part-serving figure, and its connections. */
   wrkSeconds: number;
   connections: number;
@@ -71,9 +73,21 @@ export interface BroadcastMeasurement {
   };
   /** The same number of listeners straight on the origin, no edge. */
   origin: { cpu: ServingCpu; stalls: number };
+  /** The part-length trade-off: played latency and listeners per edge core at other part lengths (ROSTRUM_PART_MS). */
+  partLengths: PartLengthTradeOff[];
   /** The peer: Icecast serving the same number of listeners the same stream (null if it could not run; see problems). */
   icecast: IcecastMeasurement | null;
   problems: string[];
+}
+
+/** One part length's side of the trade-off: a shorter part is heard sooner and costs more requests. */
+export interface PartLengthTradeOff {
+  partMs: number;
+  /** The listener bot's real-time playback, three parts behind the live edge. */
+  played: Percentiles | null;
+  /** The same crowd through the edge as the main figure. */
+  edge: ServingCpu;
+  stalls: number;
 }
 
 /** What serving a crowd of listeners cost: the server's CPU over the steady middle of a load test. */
@@ -127,6 +141,7 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
 
   // Hold the whole broadcast in the live window, so one part stays servable for the wrk runs.
   const server = await startRostrum([], { ROSTRUM_HLS_WINDOW: '120' });
+  let speakerLeft = async () => {};
   try {
     const spaceId = await createLiveSpace(server, 'broadcast bench');
     const speaker = await SpeakerBot.join({
@@ -136,6 +151,9 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
       clicks: true,
     });
     const ear = await SpeakerBot.join({ server: server.url, token: await seat(server, spaceId, 'b', 'speaker') });
+    // The speaker talks on through the serving runs below, so listeners everywhere get a stream of
+    // the same weight (a tone and clicks), as Icecast's feed is.
+    speakerLeft = () => speaker.close();
     let heard: Awaited<ReturnType<typeof ListenerBot.listen>>['report'];
     let player: BroadcastMeasurement['player'];
     try {
@@ -145,7 +163,6 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
       player = await playerLatency(`${server.url}/s/${spaceId}`, settings.latencySeconds / 2);
       log(`broadcast: hls.js plays ${player.lagMs?.p50} ms behind the wall clock (p50; ${player.stalls} samples without progress)`);
     } finally {
-      await speaker.close();
       await ear.close();
     }
     const webrtc = percentiles(webrtcClickLatencies(ear));
@@ -186,6 +203,16 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
     } catch (err) {
       problems.push(`icecast could not run: ${(err as Error).message}`);
     }
+    await speakerLeft();
+    speakerLeft = async () => {};
+    const partLengths: PartLengthTradeOff[] = [];
+    for (const partMs of settings.tradeOffPartMs) {
+      const at = await atPartLength(partMs, settings);
+      partLengths.push(at);
+      log(
+        `broadcast: parts of ${partMs} ms: played p50 ${at.played?.p50} ms; nginx ${at.edge.percent.toFixed(2)} % of a core for ${at.edge.listeners} listeners (${Math.round(at.edge.listenersPerCore)} per core, ${at.edge.requestsPerListenerPerSecond.toFixed(1)} requests per listener a second)`,
+      );
+    }
     try {
       const wrk = (url: string) =>
         runWrk({ url, method: 'GET', threads: 1, connections: settings.connections, durationSeconds: settings.wrkSeconds });
@@ -207,11 +234,44 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
         edge,
         origin,
         icecast,
+        partLengths,
         problems,
       };
     } finally {
       await nginx.stop();
       removeTempDir(root);
+    }
+  } finally {
+    await speakerLeft();
+    await server.stop();
+  }
+}
+
+/** A server whose parts are `partMs` long: its played glass-to-ear, and what its listeners cost the edge. */
+async function atPartLength(partMs: number, settings: BroadcastSettings): Promise<PartLengthTradeOff> {
+  const server = await startRostrum([], { ROSTRUM_PART_MS: String(partMs) });
+  try {
+    const spaceId = await createLiveSpace(server, `parts of ${partMs} ms`);
+    const speaker = await SpeakerBot.join({
+      server: server.url,
+      token: await seat(server, spaceId, 'a', 'speaker'),
+      toneHz: 440,
+      clicks: true,
+    });
+    try {
+      await sleep(1000);
+      const heard = (
+        await ListenerBot.listen({ server: server.url, space: spaceId, seconds: settings.latencySeconds / 2, ffmpeg: findFfmpeg() })
+      ).report;
+      const edge = await startEdge(new URL(server.url).host);
+      try {
+        const served = await servedListeners(edge.url, spaceId, settings, () => treeCpuSeconds(edge.pid), server.child.pid!);
+        return { partMs, played: heard.latency.playedMs, edge: served.cpu, stalls: heard.stalls + served.report.stalls };
+      } finally {
+        await edge.stop();
+      }
+    } finally {
+      await speaker.close();
     }
   } finally {
     await server.stop();

@@ -439,6 +439,7 @@ const broadcastSettings: BroadcastSettings = {
   connections: 64,
   edgeListeners: quick ? 50 : 200,
   edgeSeconds: quick ? 8 : 20,
+  tradeOffPartMs: quick ? [1000] : [512, 1000],
 };
 
 function broadcastFigures(m: BroadcastMeasurement, janus: JanusMeasurement | null): Figure[] {
@@ -519,6 +520,18 @@ function broadcastFigures(m: BroadcastMeasurement, janus: JanusMeasurement | nul
       goal: { on: 'ratio', op: '>=', target: 0.5 },
       note: `${m.edge.cpu.listeners} simulated LL-HLS listeners through nginx with deploy/nginx/edge.conf: nginx ${m.edge.cpu.percent.toFixed(2)} % of a core (idle ${m.edge.cpu.idlePercent.toFixed(2)} %) over ${m.edge.cpu.seconds} s, ${m.edge.cpu.requestsPerListenerPerSecond.toFixed(1)} requests per listener a second (parts, blocking playlist reloads, the state document, heartbeats); the origin behind it ${m.edge.cpu.originPercent?.toFixed(2)} %. Reference: ${icecast ? `${icecast.version} serving the same number one stream each: ${icecast.cpuPercent.toFixed(2)} % (idle ${icecast.idlePercent.toFixed(2)} %), ${Math.round(icecast.bytesPerListenerPerSecond)} B/s per listener` : 'Icecast did not run (see problems)'}.`,
     }),
+    ...m.partLengths.map((at) =>
+      judge({
+        id: `broadcast.edge.listeners_per_core.part_${at.partMs}`,
+        name: `listeners per edge core with parts of ${at.partMs} ms (ROSTRUM_PART_MS), against Icecast`,
+        value: at.edge.listenersPerCore,
+        unit: 'listeners',
+        reference: icecast?.listenersPerCore ?? null,
+        ratio: icecast ? at.edge.listenersPerCore / icecast.listenersPerCore : null,
+        goal: null,
+        note: `the part-length trade-off: a server whose parts are ${at.partMs} ms (the default is 256), the same crowd through the edge: nginx ${at.edge.percent.toFixed(2)} % of a core, ${at.edge.requestsPerListenerPerSecond.toFixed(1)} requests per listener a second; glass-to-ear played p50 ${at.played?.p50 ?? '—'} ms (${icecast?.playedMs && at.played ? `${(at.played.p50 / icecast.playedMs.p50).toFixed(2)}× Icecast's` : 'no reference'}), ${at.stalls} stalls.`,
+      }),
+    ),
     judge({
       id: 'broadcast.origin.listeners_per_core',
       name: 'listeners per origin core (LL-HLS straight from Rostrum, no edge), against Icecast',
