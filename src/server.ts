@@ -3,7 +3,6 @@
  * embedded default; PostgreSQL and Redis scaled out), picks ownership, wires the services and the
  * HTTP app, and owns shutdown. Nothing else in the code knows which implementation it was given.
  */
-import { createSecretKey } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -13,10 +12,9 @@ import { liveSpaceHealth, registerSpaceHealth } from './api/space-metrics.js';
 import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
 import { type Crowd, LocalCrowd } from './audience/crowd.js';
-import { ProofOfWork } from './audience/proof-of-work.js';
+import { startJoinDefences } from './audience/join-defences.js';
 import { StateDocuments } from './audience/state-document.js';
 import { TallyKeeper } from './audience/tally-keeper.js';
-import { WaitingRoom } from './audience/waiting-room.js';
 import { Broadcaster } from './broadcast/broadcaster.js';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
@@ -28,7 +26,7 @@ import { ChangeFeed, ReadViews } from './cluster/read-views.js';
 import type { Config } from './config.js';
 import { AutoStarter } from './control/auto-start.js';
 import { CommandRunner } from './control/commands.js';
-import { type Credentials, deriveSecret, resolveServerCredentials } from './control/credentials.js';
+import { type Credentials, resolveServerCredentials } from './control/credentials.js';
 import { SpaceRegistry } from './control/space-registry.js';
 import { SpaceService } from './control/space-service.js';
 import { StageService } from './control/stage-service.js';
@@ -200,55 +198,21 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log.error({ err, spaceId }, 'could not keep listener tallies'),
   );
 
-  // Joins beyond the admission rate, or beyond the node's listener capacity, wait in line; an
-  // ended space's line (and its used tickets) goes.
-  // Scaled out, each node's lines move at its share of the rate and tickets are spent cluster-wide.
-  const lineSharing =
-    engines.redis && (config.admissionRate > 0 || config.listenerCapacity > 0)
-      ? new (await import('./audience/redis-line-sharing.js')).RedisLineSharing(engines.redis, nodeId)
-      : undefined;
-  if (config.admissionRate > 0 || config.listenerCapacity > 0) engines.implementations.waitingRoom = lineSharing?.kind ?? 'local';
-  const waitingRoom =
-    config.admissionRate > 0 || config.listenerCapacity > 0
-      ? new WaitingRoom(createSecretKey(deriveSecret(credentials, 'rostrum waiting room')), {
-          rate: config.admissionRate,
-          capacity: config.listenerCapacity,
-          listeners: () => audience.listenersOnNode(),
-          ...(lineSharing
-            ? {
-                cluster: {
-                  node: nodeId,
-                  rateShare: () => 1 / Math.max(1, ownership.nodes().length),
-                  sharing: lineSharing,
-                  alive: (node: string) => ownership.nodes().some((n) => n.id === node),
-                },
-              }
-            : {}),
-        })
-      : undefined;
-  if (waitingRoom) bus.subscribe('space.ended', ({ spaceId }) => waitingRoom.forget(spaceId));
-  // Proof of work on joins: every node with the same credentials verifies what another issued.
-  // Scaled out, the limits' counts near a limit are shared between the nodes (the edge spreads an address over all of them).
-  const rateSync = engines.redis
-    ? new (await import('./api/shared-rate-counter.js')).RedisRateSync(engines.redis, () => ownership.nodes().length)
-    : undefined;
-  engines.implementations.rateLimits = rateSync ? 'redis' : 'local';
-  const pow = new ProofOfWork(
-    {
-      signature: deriveSecret(credentials, 'rostrum pow challenge').toString('hex'),
-      key: deriveSecret(credentials, 'rostrum pow key').toString('hex'),
-    },
-    { mode: config.powMode, baseDifficulty: config.powDifficulty },
-    Date.now,
-    engines.redis ? new (await import('./audience/redis-pow-coordination.js')).RedisPowCoordination(engines.redis, nodeId) : undefined,
-  );
-  engines.implementations.proofOfWork = engines.redis ? 'redis' : 'local';
+  const {
+    waitingRoom,
+    pow,
+    rateSync,
+    close: closeDefences,
+  } = await startJoinDefences(config, {
+    engines,
+    credentials,
+    audience,
+    ownership,
+    nodeId,
+    bus,
+    log,
+  });
   metrics.nodeInfo(nodeId, engines.implementations);
-  const powTimer = setInterval(() => {
-    pow.tick();
-    pow.share().catch((err: unknown) => log.warn({ err }, 'proof of work: could not share its state'));
-  }, 1000);
-  powTimer.unref();
 
   let draining = false;
   let closingHttp = false;
@@ -398,11 +362,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await crowd.close();
       await ownership.close();
       readViews.close();
-      clearInterval(powTimer);
       autoStarter.close();
-      rateSync?.close();
-      await lineSharing?.close();
-      await pow.close();
+      await closeDefences();
       states.close();
       await bus.close();
       await engines.close();
