@@ -38,8 +38,6 @@ export interface StageSettings {
   loadConnections: number;
 }
 
-export type { Distribution };
-
 export interface StageMeasurement {
   latency: {
     direct: Distribution;

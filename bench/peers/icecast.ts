@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { AacDecoder } from '../../src/bots/aac-decoder.js';
 import { type Percentiles, percentiles } from '../../src/bots/listener-bot.js';
 import { PlaybackClock } from '../../src/bots/playback-clock.js';
 import { findClicks, SAMPLE_RATE, toneFrame, withClick } from '../../src/bots/tone.js';
@@ -210,19 +211,7 @@ async function timedListen(
   const bytes: Buffer[] = [];
   let total = 0;
   const pcm: Buffer[] = [];
-  const decoder = spawn(
-    ffmpeg,
-    [
-      ...['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-probesize', '32', '-analyzeduration', '0'],
-      ...['-f', 'aac', '-i', 'pipe:0', '-f', 's16le', '-ac', '1', '-ar', String(SAMPLE_RATE), 'pipe:1'],
-    ],
-    { stdio: ['pipe', 'pipe', 'ignore'] },
-  );
-  track(decoder);
-  decoder.once('error', () => {}); // no decoder: no clicks timed, reported as such
-  decoder.stdin.on('error', () => {});
-  decoder.stdout.on('data', (b: Buffer) => pcm.push(b));
-  const decoded = new Promise<void>((resolve) => decoder.once('close', () => resolve()));
+  const decoder = new AacDecoder(ffmpeg, (b) => pcm.push(b), 'adts');
   // Icecast starts a listener on a block boundary, mid-frame: the stream is taken from the first whole frame.
   let head: Buffer | undefined = Buffer.alloc(0);
   const request = http.get(`${url}${MOUNT}`, (response) => {
@@ -237,19 +226,22 @@ async function timedListen(
       total += b.length;
       chunks.push({ end: total, at: Date.now() });
       bytes.push(b);
-      decoder.stdin.write(b);
+      decoder.write(b);
     });
   });
   request.on('error', () => {});
   await sleep(seconds * 1000);
   request.destroy();
-  decoder.stdin.end();
-  await decoded;
+  await decoder.end();
 
   const problems: string[] = [];
   const ends = adtsFrameEnds(Buffer.concat(bytes));
-  const arrivedAt = (byteEnd: number) => chunks.find((c) => c.end >= byteEnd)?.at ?? Number.NaN;
-  const frameArrivals = ends.map(arrivedAt);
+  // Each frame arrived with the chunk that held its last byte (both in stream order).
+  let chunk = 0;
+  const frameArrivals = ends.map((end) => {
+    while (chunk < chunks.length && chunks[chunk]!.end < end) chunk++;
+    return chunks[chunk]?.at ?? Number.NaN;
+  });
   const audio = Buffer.concat(pcm);
   const decodedFrames = audio.length / 2 / AAC_FRAME_SAMPLES;
   if (Math.abs(decodedFrames - ends.length) > 2) {

@@ -14,12 +14,13 @@ export class AacDecoder {
   private stderr = '';
   readonly exited: Promise<void>;
 
-  constructor(ffmpeg: string, onPcm: (pcm: Buffer) => void) {
+  /** `adts`: a raw AAC stream (Icecast's), whose priming samples are not dropped (nothing says how many). */
+  constructor(ffmpeg: string, onPcm: (pcm: Buffer) => void, format: 'mp4' | 'adts' = 'mp4') {
     this.child = spawn(
       ffmpeg,
       [
         ...['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-probesize', '32', '-analyzeduration', '0'],
-        ...['-f', 'mp4', '-i', 'pipe:0', '-f', 's16le', '-ac', '1', '-ar', '48000', 'pipe:1'],
+        ...['-f', format === 'adts' ? 'aac' : 'mp4', '-i', 'pipe:0', '-f', 's16le', '-ac', '1', '-ar', '48000', 'pipe:1'],
       ],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
