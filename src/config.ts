@@ -111,6 +111,8 @@ export interface Config {
 const AAC_FRAME_MS = (1024 / 48_000) * 1000;
 /** Segments are about this long (Apple: 2 s for LL-HLS; RFC 8216bis wants parts at most a third of a target). */
 const SEGMENT_MS = 2000;
+/** PART-HOLD-BACK, in parts (RFC 8216bis: at least two, should be three; Apple: three). */
+export const HOLD_BACK_PARTS = 3;
 
 /**
  * The broadcast's timing. One setting — how long a part is — and the rest follows: a part is a whole
@@ -129,6 +131,14 @@ export interface BroadcastTiming {
   fragmentMs: number;
   /** How long a blocking playlist request or a preload-hinted part is held (RFC 8216bis: three target durations), ms. */
   blockMs: number;
+  /**
+   * Parts in each of a run's first segments, before they are whole: 1, 1, then doubling (1, 1, 2, 4
+   * for 256 ms parts), so that two whole segments exist two parts after the start. RFC 8216bis
+   * allows segments shorter than the target duration.
+   */
+  firstSegmentParts: number[];
+  /** Whole segments a broadcast has before its first playlist is answered (docs/players.md: two). */
+  firstPlaylistSegments: number;
 }
 
 export function broadcastTiming(partMs: number): BroadcastTiming {
@@ -136,6 +146,9 @@ export function broadcastTiming(partMs: number): BroadcastTiming {
   const partSeconds = (framesPerPart * 1024) / 48_000;
   const partsPerSegment = Math.max(1, Math.round(SEGMENT_MS / 1000 / partSeconds));
   const targetDuration = Math.max(1, Math.round(partSeconds * partsPerSegment));
+  const firstSegmentParts: number[] = [];
+  if (partsPerSegment > 1) firstSegmentParts.push(1, 1);
+  for (let n = 2; n < partsPerSegment; n *= 2) firstSegmentParts.push(n);
   return {
     framesPerPart,
     partSeconds,
@@ -143,6 +156,8 @@ export function broadcastTiming(partMs: number): BroadcastTiming {
     targetDuration,
     fragmentMs: Math.round((framesPerPart - 0.5) * AAC_FRAME_MS),
     blockMs: 3 * targetDuration * 1000,
+    firstSegmentParts,
+    firstPlaylistSegments: 2,
   };
 }
 

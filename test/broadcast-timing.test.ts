@@ -19,6 +19,8 @@ test('the default: 12 AAC frames a part (256 ms), 8 parts a segment, a 2 s targe
     targetDuration: 2,
     fragmentMs: 245,
     blockMs: 6000,
+    firstSegmentParts: [1, 1, 2, 4],
+    firstPlaylistSegments: 2,
   });
   assert.deepEqual(loadConfig({}, {}).broadcast, broadcastTiming(256));
   assert.equal(loadConfig({}, { ROSTRUM_PART_MS: '512' }).broadcast.partsPerSegment, 4);

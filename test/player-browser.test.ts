@@ -252,9 +252,7 @@ describe('a real player: hls.js in Chromium', { timeout: 60_000 }, () => {
     assert.deepEqual(support, { hls: true, mse: true }, 'hls.js and AAC in MSE are supported');
     // A listener joining a space that has been on air for a while: past the short segments a run
     // starts with (1, 1, 2 and 4 parts), the first full-length one complete, before the player asks.
-    // (Joining earlier trips hls.js 1.7 at start-up: starting inside a short segment it can re-request
-    // that segment's last part in a loop until the next segment completes — seen as 0.0.m4s fetched
-    // 13 times; docs/players.md.)
+    // (A listener who starts with the broadcast itself is test/player-button.test.ts's.)
     const segments = async () => (await (await fetch(`${t.url}/hls/${id}/index.m3u8`)).text()).match(/#EXTINF/g)?.length ?? 0;
     for (const deadline = Date.now() + 10_000; Date.now() < deadline && (await segments()) < 5; ) await sleep(100);
     assert.ok((await segments()) >= 5, 'the short first segments and a full one are out');

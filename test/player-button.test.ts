@@ -109,6 +109,16 @@ function assertLabelsMatch(samples: Sample[], who: string): void {
   }
 }
 
+/** How many times the page requested each media file (init, segment, part) from now on. */
+function fetchesOf(page: Page): Map<string, number> {
+  const counts = new Map<string, number>();
+  page.on('request', (request) => {
+    const name = new URL(request.url()).pathname.match(/\/hls\/[^/]+\/([^/]+\.(?:m4s|mp4))$/)?.[1];
+    if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
+  });
+  return counts;
+}
+
 const button = (page: Page) => page.locator('#listen');
 const media = (page: Page) =>
   page.evaluate(() => {
@@ -241,11 +251,19 @@ describe('the listen button', () => {
     await clicked.w.until(inState('waiting', 'Plays by itself when live'), 'the click allowed sound');
 
     const before = clicked.w.media.length; // the click played a moment of silence
+    const fetched = fetchesOf(clicked.page);
     await goLive(id);
     const liveAt = Date.now();
     await clicked.w.until((w) => w.media.slice(before).includes('playing'), 'the listener who clicked in the lobby hears the start');
     console.log(`# the listener who clicked in the lobby: playing ${Date.now() - liveAt} ms after go-live, no click since`);
     await waitPlaying(clicked.page);
+    // A player starting with the broadcast takes each piece of audio once: hls.js 1.7 on a first
+    // playlist of two one-part segments fetched the first part again and again (up to 200 times in
+    // 0.3 s) until the next playlist came (docs/players.md).
+    await clicked.page.waitForTimeout(2000);
+    const twice = [...fetched].filter(([, n]) => n > 1);
+    assert.deepEqual(twice, [], `media fetched more than once at the start: ${JSON.stringify(twice)} of ${fetched.size}`);
+    assert.ok(fetched.size >= 6, `the player went on fetching parts (${[...fetched.keys()].join(' ')})`);
 
     // The other is asked (nothing in this page is touched until the press), and the label says what the press does.
     await untouched.w.until(inState('locked', '▶ Listen live'), 'the live page asks');

@@ -20,7 +20,10 @@ import type { Recording } from './recording-store.js';
 
 export interface PackagerOptions {
   /** Part length, parts per segment (8 × 256 ms ≈ 2 s), target duration and how long a request is held (config.ts). */
-  timing: Pick<BroadcastTiming, 'partSeconds' | 'partsPerSegment' | 'targetDuration' | 'blockMs'>;
+  timing: Pick<
+    BroadcastTiming,
+    'partSeconds' | 'partsPerSegment' | 'targetDuration' | 'blockMs' | 'firstSegmentParts' | 'firstPlaylistSegments'
+  >;
   /** Whole segments listed in a live playlist. */
   windowSegments: number;
 }
@@ -126,10 +129,12 @@ export class Packager {
         pdt: Math.round(this.runStartedAt + (timing.decodeTime / this.timescale) * 1000),
         parts: [],
         data: [],
-        // A run's first segments are short — 1, 1, 2, 4 parts, then whole: two whole segments exist
-        // two parts after the start, so a player joining then starts at once (RFC 8216bis allows
-        // segments shorter than the target duration; the playlist is held until two exist).
-        target: Math.min(this.options.timing.partsPerSegment, 2 ** Math.max(0, this.runSegments - 1)),
+        // A run's first segments are short (1, 1, 2, 4 parts, then whole: config.ts), so a player
+        // joining at the start finds whole segments at once (the first playlist waits for two).
+        target: Math.min(
+          this.options.timing.partsPerSegment,
+          this.options.timing.firstSegmentParts[this.runSegments] ?? Number.POSITIVE_INFINITY,
+        ),
       };
       this.discontinuity = false;
       this.bytes.set(msn, { parts: [] });
@@ -190,7 +195,12 @@ export class Packager {
       ...s,
       complete: true,
       // Only parts this node holds: segments recovered after a restart or a take-over are whole files.
-      listParts: !this.ended && i >= complete.length - SEGMENTS_WITH_PARTS && this.bytes.get(s.msn)?.parts.length === s.parts.length,
+      // The broadcast's first segment is listed whole, never as its one part: hls.js 1.7 starting on
+      // the first playlist took that part as its first fragment and, Chromium's buffer ending a
+      // microsecond short of it (0.255999 s), fetched it again and again until the next playlist
+      // came — up to 200 times (docs/players.md, test/player-button.test.ts).
+      listParts:
+        s.msn > 0 && !this.ended && i >= complete.length - SEGMENTS_WITH_PARTS && this.bytes.get(s.msn)?.parts.length === s.parts.length,
     }));
     if (this.open && !this.ended) segments.push({ ...this.open, parts: [...this.open.parts], complete: false, listParts: true });
     const nextPart: [number, number] = this.open ? [this.open.msn, this.open.parts.length] : [this.nextMsn, 0];
@@ -239,6 +249,11 @@ export class Packager {
   }
 
   /** How long a blocking request for this broadcast is held, ms. */
+  /** A first playlist may be answered: the broadcast has its first segments (config.ts, firstPlaylistSegments). */
+  get startable(): boolean {
+    return this.segments.length >= this.options.timing.firstPlaylistSegments;
+  }
+
   get blockMs(): number {
     return this.options.timing.blockMs;
   }

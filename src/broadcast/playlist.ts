@@ -12,6 +12,8 @@
  * player plays mono AAC-LC, and two copies of that channel would double the encoder's work for nothing.
  */
 
+import { HOLD_BACK_PARTS } from '../config.js';
+
 /** One segment as recorded (index.jsonl keeps exactly this). */
 export interface SegmentRecord {
   /** Media sequence number. */
@@ -66,7 +68,7 @@ export function renderPlaylist(view: PlaylistView, kind: PlaylistKind): string {
   if (view.ended) lines.push('#EXT-X-PLAYLIST-TYPE:VOD');
   if (ll) {
     // Hold back at least three parts behind the live edge (Apple: PART-HOLD-BACK ≥ 3 × PART-TARGET).
-    const holdBack = secs(Math.round(view.partTarget * 3 * 1000) / 1000);
+    const holdBack = secs(Math.round(view.partTarget * HOLD_BACK_PARTS * 1000) / 1000);
     lines.push(`#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${holdBack}`);
     lines.push(`#EXT-X-PART-INF:PART-TARGET=${secs(view.partTarget)}`);
   }

@@ -13,6 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { type Percentiles, percentiles } from '../bots/listener-bot.js';
 import type { SpeakerBot } from '../bots/speaker-bot.js';
+import { HOLD_BACK_PARTS } from '../config.js';
 import { type FloodReport, floodSources, JoinFlood } from './join-flood.js';
 import { SimulatedListener } from './simulated-listener.js';
 import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from './stage-rehearsal.js';
@@ -216,7 +217,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
             hlsPath,
             stats,
             reactionsPerMinute: options.reactionsPerMinute,
-            holdBackParts: 3,
+            holdBackParts: HOLD_BACK_PARTS, // as the playlist's PART-HOLD-BACK
             media: options.media ?? 'parts',
           });
           listeners.push(listener);

@@ -24,8 +24,6 @@ import { ErrorResponses, NotModified, SpaceIdParam } from '../schemas.js';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** How long a request for a live space whose broadcast is starting here waits for it, ms. */
 const STARTING_WAIT_MS = 2000;
-/** Whole segments a broadcast has before a non-blocking playlist request is answered. */
-const MIN_SEGMENTS_LISTED = 2;
 const HLS_FILE = /^(?:init-(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,3})\.m4s)$/;
 
 const BlockingQuery = Type.Object(
@@ -74,11 +72,11 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (part !== undefined && msn === undefined) throw fail('hls_bad_request', '_HLS_part needs _HLS_msn.');
     const { packager } = await packagerOf(id);
     // A broadcast's first instants: hold the first playlist until two whole segments exist — two
-    // parts after the start, since a run's first segments are one part long (packager.ts). Measured
-    // with hls.js 1.7: with none it fails ("No Segments found") and retries 2 s later; starting inside
-    // the first segment it can re-fetch that segment's last part in a loop (test/player-browser.test.ts).
+    // parts after the start, since a run's first segments are one part long (config.ts). Measured
+    // with hls.js 1.7 (docs/players.md): with none it fails ("No Segments found") and retries 2 s
+    // later; ffmpeg takes a 404 or 503 on its first playlist as final.
     if (msn === undefined && !packager.ended) {
-      await packager.waitUntil(() => packager.segments.length >= MIN_SEGMENTS_LISTED, packager.blockMs);
+      await packager.waitUntil(() => packager.startable, packager.blockMs);
     }
     if (msn !== undefined && kind === 'll') {
       if (msn > packager.lastMsn + 2 && !packager.ended) throw fail('hls_too_far_ahead');
