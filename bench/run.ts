@@ -71,15 +71,20 @@ function wrkVersion(): string {
 /** The tools scripts/system-packages/bench.txt lists that are still not on this machine. */
 function missingTools(): Array<{ command: string; pkg: string }> {
   const list = fs.readFileSync(path.join(ROOT, 'scripts/system-packages/bench.txt'), 'utf8');
-  return list
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => {
-      const [command = '', pkg = ''] = line.split(/\s+/);
-      return { command, pkg };
-    })
-    .filter(({ command }) => spawnSync('bash', ['-c', `command -v "$0"`, command]).status !== 0);
+  return (
+    list
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'))
+      .map((line) => {
+        const [command = '', pkg = ''] = line.split(/\s+/);
+        return { command, pkg };
+      })
+      // A path names a file the package installs (an nginx module); anything else is a command.
+      .filter(({ command }) =>
+        command.startsWith('/') ? !fs.existsSync(command) : spawnSync('bash', ['-c', `command -v "$0"`, command]).status !== 0,
+      )
+  );
 }
 
 function machine(): Report['machine'] {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a purpose needs (listed in scripts/system-packages/<purpose>.txt,
-# one "command package" pair a line), only those whose command is missing. We run as root here;
+# one "command package" pair a line; a path instead of a command names a file the package installs,
+# such as an nginx module), only those whose command or file is missing. We run as root here;
 # elsewhere it prints what to install and fails.
 set -euo pipefail
 purpose=${1:?usage: ensure-system-packages.sh test|bench}
@@ -9,6 +10,7 @@ list="$(dirname "$0")/system-packages/$purpose.txt"
 missing=()
 while read -r cmd pkg; do
   [ -z "${cmd:-}" ] || [[ "$cmd" == \#* ]] && continue
+  if [[ "$cmd" == /* ]]; then [ -e "$cmd" ] || missing+=("$pkg"); continue; fi
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done < "$list"
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -99,6 +99,10 @@ export interface Config {
   nodeId: string | undefined;
   /** Where the other nodes (and an edge) reach this node, e.g. http://10.0.0.11:8080. Default: the address it listens on (ROSTRUM_NODE_URL). */
   nodeUrl: string | undefined;
+  /** nchan publishers of the nginx edges that fan out /listen/<id>.aac, the space id appended: e.g. http://10.0.0.21:8081/rostrum-stream/ (ROSTRUM_STREAM_EDGES, comma-separated). */
+  streamEdges: string[];
+  /** The key those publishers ask for, as set in deploy/nginx/stream.conf (ROSTRUM_STREAM_EDGE_KEY; required with ROSTRUM_STREAM_EDGES). */
+  streamEdgeKey: string | undefined;
   /** pino level: fatal|error|warn|info|debug|trace|silent. Default info (ROSTRUM_LOG_LEVEL). */
   logLevel: string;
   /** Create and start a demo space on boot (npm start). Default false (--demo). */
@@ -245,6 +249,12 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     redisUrl: urlFrom(env.ROSTRUM_REDIS_URL, 'ROSTRUM_REDIS_URL', ['redis:', 'rediss:']),
     nodeId: nodeIdFrom(env.ROSTRUM_NODE_ID),
     nodeUrl: urlFrom(env.ROSTRUM_NODE_URL, 'ROSTRUM_NODE_URL', ['http:', 'https:']),
+    streamEdges: (env.ROSTRUM_STREAM_EDGES ?? '')
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean)
+      .map((u) => urlFrom(u, 'ROSTRUM_STREAM_EDGES', ['http:', 'https:'])!),
+    streamEdgeKey: env.ROSTRUM_STREAM_EDGE_KEY || undefined,
     logLevel: env.ROSTRUM_LOG_LEVEL || 'info',
     demo: false,
     strictEvents: env.ROSTRUM_STRICT_EVENTS === '1',
@@ -255,6 +265,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
   }
   merged.dataDir = path.resolve(merged.dataDir);
   if (merged.port > 65535) throw new Error(`port must be at most 65535, got ${merged.port}`);
+  if (merged.streamEdges.length > 0 && (merged.streamEdgeKey ?? '').length < 16)
+    throw new Error('ROSTRUM_STREAM_EDGES lists edges: set ROSTRUM_STREAM_EDGE_KEY (at least 16 characters, as in their stream.conf)');
   const relays = merged.turnUrls.filter((u) => !u.startsWith('stun:'));
   if (relays.length > 0 && !merged.turnSecret)
     throw new Error('ROSTRUM_TURN_URLS lists TURN servers: set ROSTRUM_TURN_SECRET (their static-auth-secret)');

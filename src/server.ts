@@ -136,6 +136,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         voices: config.voices,
       },
       packager: { timing: config.broadcast, windowSegments: config.hlsWindowSegments },
+      streamEdges: config.streamEdges.length > 0 ? { urls: config.streamEdges, key: config.streamEdgeKey! } : undefined,
     },
     media,
     bus,
@@ -174,6 +175,23 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     'rostrum_change_log_dropped_total',
     'Changes this node could not put on the change log (Redis away); other nodes reload their copies after the gap',
     () => engines.changeLog.dropped,
+  );
+  const streams = broadcaster.streams;
+  metrics.gaugeFrom(
+    'rostrum_stream_listeners',
+    'Listeners of /listen/<id>.aac connected to this node itself (not to the edges)',
+    () => streams.listeners,
+  );
+  metrics.countFrom('rostrum_stream_cut_off_total', 'Listeners of /listen/<id>.aac cut off for falling 8 s behind', () => streams.cutOff);
+  metrics.countFrom(
+    'rostrum_stream_edge_parts_total',
+    'Parts of the progressive stream the stream edges took (ROSTRUM_STREAM_EDGES)',
+    () => streams.edgeSent,
+  );
+  metrics.countFrom(
+    'rostrum_stream_edge_parts_lost_total',
+    'Parts a stream edge did not take (refused, unreachable or dropped from a full queue): its listeners heard a gap',
+    () => streams.edgeLost,
   );
   metrics.countFrom(
     'rostrum_read_view_reloads_total',

@@ -31,6 +31,7 @@ import { ProxyWatch } from './proxy-watch.js';
 import { type RateLimits, registerRateLimits } from './rate-limits.js';
 import { audienceRoutes } from './routes/audience.js';
 import { broadcastRoutes } from './routes/broadcast.js';
+import { listenRoutes } from './routes/listen.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { spaceRoutes } from './routes/spaces.js';
@@ -209,6 +210,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   stageRoutes(app, deps);
   audienceRoutes(app, deps);
   broadcastRoutes(app, deps);
+  listenRoutes(app, deps);
   pageRoutes(app, deps, shell);
   registerPreflight(app, methods);
 

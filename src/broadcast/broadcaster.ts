@@ -11,6 +11,7 @@ import type { SpaceId } from '../ids.js';
 import type { MediaPlane } from '../media/media-plane.js';
 import type { MixOptions } from '../media/space-mix.js';
 import type { Fence } from '../store/space-store.js';
+import { type LiveStream, StreamCounters, type StreamEdges } from './live-stream.js';
 import { Packager, type PackagerOptions } from './packager.js';
 import type { Recording, RecordingInfo, RecordingStore } from './recording-store.js';
 import { SpaceBroadcast } from './space-broadcast.js';
@@ -22,6 +23,8 @@ export interface BroadcasterOptions {
   recordings: RecordingStore;
   mix: MixOptions;
   packager: PackagerOptions;
+  /** nginx edges with nchan that fan the progressive stream out (deploy/nginx/stream.conf). */
+  streamEdges?: StreamEdges;
 }
 
 export class Broadcaster {
@@ -31,6 +34,8 @@ export class Broadcaster {
   private readonly replays = new Map<SpaceId, Packager>();
   private readonly finishing = new Map<SpaceId, Promise<RecordingInfo | undefined>>();
   private readonly disposers: Disposer[];
+  /** What the progressive streams of this node's broadcasts did (/metrics). */
+  readonly streams = new StreamCounters();
 
   constructor(
     private readonly options: BroadcasterOptions,
@@ -70,7 +75,8 @@ export class Broadcaster {
     if (live) return Promise.resolve(live);
     let opening = this.opening.get(spaceId);
     if (!opening) {
-      opening = SpaceBroadcast.open(spaceId, this.recording(spaceId), this.options, this.media, this.log)
+      const options = { ...this.options, stream: { edges: this.options.streamEdges, counters: this.streams } };
+      opening = SpaceBroadcast.open(spaceId, this.recording(spaceId), options, this.media, this.log)
         .then((broadcast) => {
           this.live.set(spaceId, broadcast);
           this.log.info({ spaceId }, 'broadcast started');
@@ -147,6 +153,11 @@ export class Broadcaster {
       if (this.replays.size > REPLAYS_KEPT) this.replays.delete(this.replays.keys().next().value as SpaceId);
     }
     return replay;
+  }
+
+  /** The progressive stream of a space live on this node (waiting for one that is opening). */
+  async liveStream(spaceId: SpaceId): Promise<LiveStream | undefined> {
+    return (this.live.get(spaceId) ?? (await this.opening.get(spaceId)))?.stream;
   }
 
   /** The live broadcast of a space (tests, metrics). */

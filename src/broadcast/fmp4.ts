@@ -40,7 +40,7 @@ function boxSize(buf: Buffer, offset: number): number {
 }
 
 /** The child boxes of a container box (moof, traf…), as offsets into `buf`. */
-function* children(buf: Buffer, start: number, end: number): Generator<{ type: string; offset: number; size: number }> {
+export function* boxChildren(buf: Buffer, start: number, end: number): Generator<{ type: string; offset: number; size: number }> {
   let offset = start;
   while (offset + 8 <= end) {
     const size = boxSize(buf, offset);
@@ -51,8 +51,15 @@ function* children(buf: Buffer, start: number, end: number): Generator<{ type: s
 }
 
 function child(buf: Buffer, start: number, end: number, type: string): { offset: number; size: number } {
-  for (const box of children(buf, start, end)) if (box.type === type) return box;
+  for (const box of boxChildren(buf, start, end)) if (box.type === type) return box;
   throw new Error(`MP4 box ${type} not found`);
+}
+
+/** The box at `path` below the boxes between `start` and `end`, each step a child of the one before. */
+export function findBox(buf: Buffer, start: number, end: number, path: string[]): { offset: number; size: number } {
+  let box = { offset: start - 8, size: end - start + 8 };
+  for (const type of path) box = child(buf, box.offset + 8, box.offset + box.size, type);
+  return box;
 }
 
 export interface FragmentTiming {
@@ -78,7 +85,7 @@ export function fragmentTiming(moof: Buffer): FragmentTiming {
   const decodeTime = moof[tfdt.offset + 8] === 1 ? Number(moof.readBigUInt64BE(tfdt.offset + 12)) : moof.readUInt32BE(tfdt.offset + 12);
   let duration = 0;
   let samples = 0;
-  for (const box of children(moof, traf.offset + 8, trafEnd)) {
+  for (const box of boxChildren(moof, traf.offset + 8, trafEnd)) {
     if (box.type !== 'trun') continue;
     const flags = moof.readUIntBE(box.offset + 9, 3);
     const count = moof.readUInt32BE(box.offset + 12);
@@ -107,7 +114,7 @@ export function rewriteFragment(moof: Buffer, sequence: number, decodeTime: numb
 
 /** The timescale of the first track of an init segment (`moov/trak/mdia/mdhd`). */
 export function initTimescale(init: Buffer): number {
-  const moov = [...children(init, 0, init.length)].find((b) => b.type === 'moov');
+  const moov = [...boxChildren(init, 0, init.length)].find((b) => b.type === 'moov');
   if (!moov) throw new Error('init segment has no moov');
   const trak = child(init, moov.offset + 8, moov.offset + moov.size, 'trak');
   const mdia = child(init, trak.offset + 8, trak.offset + trak.size, 'mdia');

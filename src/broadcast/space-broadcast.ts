@@ -1,6 +1,7 @@
 /**
  * One space's broadcast: its mix (clock, mixer, encoder — in the media plane, which feeds it the
- * stage's audio) feeding its packager, which records it (RecordingStore). Owns all three. It opens
+ * stage's audio) feeding its packager, which records it (RecordingStore), and its progressive
+ * stream (/listen/<id>.aac, to listeners here and to the stream edges). Owns all four. It opens
  * where the recording ends: after a restart, or on the node that took the space over, the same
  * broadcast goes on after a discontinuity (same playlist, same numbering). Ending it closes the mix
  * (the encoder's last fragment included), turns the playlist into VOD and then keeps or deletes the
@@ -10,6 +11,7 @@ import type { Logger } from 'pino';
 import type { SpaceId } from '../ids.js';
 import type { MediaPlane, MixHandle } from '../media/media-plane.js';
 import type { MixOptions } from '../media/space-mix.js';
+import { LiveStream, type StreamCounters, type StreamEdges } from './live-stream.js';
 import { Packager, type PackagerOptions } from './packager.js';
 import type { SegmentRecord } from './playlist.js';
 import type { Recording, RecordingInfo } from './recording-store.js';
@@ -17,8 +19,15 @@ import type { Recording, RecordingInfo } from './recording-store.js';
 /** How long a stopping broadcast waits for its last recording writes (the engine may be away). */
 const STOP_FLUSH_MS = 5000;
 
+export interface SpaceBroadcastOptions {
+  mix: MixOptions;
+  packager: PackagerOptions;
+  stream: { edges: StreamEdges | undefined; counters: StreamCounters };
+}
+
 export class SpaceBroadcast {
   readonly packager: Packager;
+  readonly stream: LiveStream;
   readonly mix: MixHandle;
   private stopped = false;
 
@@ -26,7 +35,7 @@ export class SpaceBroadcast {
   static async open(
     spaceId: SpaceId,
     recording: Recording,
-    options: { mix: MixOptions; packager: PackagerOptions },
+    options: SpaceBroadcastOptions,
     media: MediaPlane,
     log: Logger,
   ): Promise<SpaceBroadcast> {
@@ -39,15 +48,22 @@ export class SpaceBroadcast {
     readonly spaceId: SpaceId,
     readonly recording: Recording,
     recovered: SegmentRecord[],
-    options: { mix: MixOptions; packager: PackagerOptions },
+    options: SpaceBroadcastOptions,
     media: MediaPlane,
     private readonly log: Logger,
   ) {
     this.packager = new Packager(recording, options.packager, recovered);
     this.packager.resume();
+    this.stream = new LiveStream(spaceId, options.stream.edges, options.stream.counters, log.child({ spaceId }));
     this.mix = media.startMix(spaceId, options.mix, {
-      runStarted: (init, startedAt) => this.packager.startRun(init, startedAt),
-      fragment: (moof, mdat) => this.packager.addFragment(moof, mdat),
+      runStarted: (init, startedAt) => {
+        this.packager.startRun(init, startedAt);
+        this.stream.runStarted(init);
+      },
+      fragment: (moof, mdat) => {
+        this.packager.addFragment(moof, mdat);
+        this.stream.part(moof, mdat);
+      },
       runEnded: (reason) => {
         this.packager.endRun();
         if (reason) log.warn({ spaceId, reason }, 'encoder died; restarting it');
@@ -61,6 +77,7 @@ export class SpaceBroadcast {
     this.stopped = true;
     await this.mix.close();
     this.packager.end();
+    await this.stream.end();
     if (!keep) {
       await this.recording.remove();
       return undefined;
@@ -73,6 +90,7 @@ export class SpaceBroadcast {
     if (this.stopped) return;
     this.stopped = true;
     this.packager.release();
+    this.stream.stop();
     await this.mix.close();
     let timer: NodeJS.Timeout | undefined;
     const landed = await Promise.race([

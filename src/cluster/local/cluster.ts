@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { SpeakerBot } from '../../bots/speaker-bot.js';
 import { chimeFrame } from '../../bots/tone.js';
 import { createToken } from '../../control/tokens.js';
-import { type NginxEdge, startEdge } from './nginx.js';
+import { edgesStream, type NginxEdge, startEdge } from './nginx.js';
 import { startPostgres, type TestPostgres } from './postgres.js';
 import { startRedis, type TestRedis } from './redis.js';
 import { freePort, ROOT, tempDir } from './util.js';
@@ -113,15 +113,26 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     // The edges' ports are picked first: the first edge is the address every link points at.
     const edgePorts = await Promise.all(Array.from({ length: options.edges ?? 2 }, () => freePort()));
     const publicUrl: Record<string, string> = edgePorts[0] ? { ROSTRUM_PUBLIC_URL: `http://127.0.0.1:${edgePorts[0]}` } : {};
+    // With nchan the edges fan out /listen/<id>.aac: every node publishes each part to every edge.
+    const streamKey = randomBytes(18).toString('base64url');
+    const stream: Record<string, string> =
+      edgePorts.length > 0 && edgesStream()
+        ? {
+            ROSTRUM_STREAM_EDGES: edgePorts.map((port) => `http://127.0.0.1:${port}/rostrum-stream/`).join(','),
+            ROSTRUM_STREAM_EDGE_KEY: streamKey,
+          }
+        : {};
     for (let i = 1; i <= count; i++) {
-      nodes.push(await makeNode(`node-${i}`, dir, { apiKey, apiSecret, databaseUrl, redisUrl: redis.url, ...publicUrl, ...options.env }));
+      nodes.push(
+        await makeNode(`node-${i}`, dir, { apiKey, apiSecret, databaseUrl, redisUrl: redis.url, ...publicUrl, ...stream, ...options.env }),
+      );
     }
     say(`starting ${count} Rostrum nodes…`);
     // One first (it migrates the database; the others would wait on its lock anyway), then the rest at once.
     await nodes[0]!.start();
     await Promise.all(nodes.slice(1).map((n) => n.start()));
     const origins = nodes.map((n) => `127.0.0.1:${n.port}`);
-    for (const port of edgePorts) edges.push(await startEdge(origins, { port }));
+    for (const port of edgePorts) edges.push(await startEdge(origins, { port, streamKey }));
     say(`started ${edges.length} nginx edges`);
     const operatorToken = () => createToken({ apiKey, apiSecret, identity: 'operator', operator: true, ttlSeconds: 3600 });
     if (options.demo ?? true) demo = await startDemo(edges[0]?.url ?? nodes[0]!.url, { apiKey, apiSecret }, operatorToken());
