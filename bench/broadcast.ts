@@ -13,23 +13,26 @@
  * - Part serving: wrk fetching one LL-HLS part from Rostrum, against nginx serving the same bytes
  *   from a file, in the same run.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ListenerBot, type Percentiles, percentiles } from '../src/bots/listener-bot.js';
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { findClicks } from '../src/bots/tone.js';
+// The shipped edge config, started as the edge test starts it.
+import { freePort } from '../src/cluster/local/util.js';
 import { loadConfig } from '../src/config.js';
 import { type LoadReport, runLoadTest } from '../src/loadtest/load-test.js';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
-// The shipped edge config, started as the edge test starts it.
 import { startEdge } from '../test/helpers/nginx.js';
-import { cpuSeconds, treeCpuSeconds } from './cpu.js';
+import { cpuSeconds, treeCpuSeconds, treeRunSeconds } from './cpu.js';
 import { type MixCpu, measureMixCpu } from './mix-cpu.js';
 import { startStaticNginx } from './nginx-static.js';
 import { type IcecastMeasurement, measureIcecast } from './peers/icecast.js';
 import { playerLatency } from './player.js';
 import { removeTempDir, tempDir } from './processes.js';
+import { measureProgressive, type ProgressiveMeasurement, processPercent } from './progressive.js';
 import { createLiveSpace, seat, startRostrum } from './rostrum.js';
 import { runWrk, type WrkResult } from './wrk.js';
 
@@ -45,6 +48,8 @@ export interface BroadcastSettings {
   /** Simulated listeners behind the nginx edge, and for how long. */
   edgeListeners: number;
   edgeSeconds: number;
+  /** Listeners of the progressive stream (/listen/<id>.aac) and of Icecast: one held connection each, so more of them. */
+  streamListeners: number;
   /** Other part lengths (ms) to measure the latency / listeners-per-core trade-off at, besides the default. */
   tradeOffPartMs: number[];
   /** wrk seconds per server for the part-serving figure, and its connections. */
@@ -77,6 +82,11 @@ export interface BroadcastMeasurement {
   partLengths: PartLengthTradeOff[];
   /** The peer: Icecast serving the same number of listeners the same stream (null if it could not run; see problems). */
   icecast: IcecastMeasurement | null;
+  /**
+   * Rostrum's own Icecast-shaped path, the same number of listeners: the progressive stream fanned out
+   * by an nginx edge with nchan (deploy/nginx/stream.conf), and served by the origin itself (null if it could not run).
+   */
+  stream: { edge: ProgressiveMeasurement | null; origin: ProgressiveMeasurement | null };
   problems: string[];
 }
 
@@ -139,8 +149,15 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
     if (m.disturbed) problems.push(`mix CPU (${what}): the feeder alone measured more than the mix with it — the run was disturbed`);
   }
 
-  // Hold the whole broadcast in the live window, so one part stays servable for the wrk runs.
-  const server = await startRostrum([], { ROSTRUM_HLS_WINDOW: '120' });
+  // Hold the whole broadcast in the live window, so one part stays servable for the wrk runs. The
+  // stream edge measured below is started later on a port picked now: the server publishes to it.
+  const streamPort = await freePort();
+  const streamKey = randomBytes(18).toString('base64url');
+  const server = await startRostrum([], {
+    ROSTRUM_HLS_WINDOW: '120',
+    ROSTRUM_STREAM_EDGES: `http://127.0.0.1:${streamPort}/rostrum-stream/`,
+    ROSTRUM_STREAM_EDGE_KEY: streamKey,
+  });
   let speakerLeft = async () => {};
   try {
     const spaceId = await createLiveSpace(server, 'broadcast bench');
@@ -196,13 +213,20 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
     let icecast: IcecastMeasurement | null = null;
     try {
       icecast = await measureIcecast(
-        { listeners: settings.edgeListeners, seconds: settings.edgeSeconds, ffmpeg: findFfmpeg(), bitrate: loadConfig({}, {}).aacBitrate },
+        {
+          listeners: settings.streamListeners,
+          seconds: settings.edgeSeconds,
+          ffmpeg: findFfmpeg(),
+          bitrate: loadConfig({}, {}).aacBitrate,
+        },
         log,
       );
       problems.push(...icecast.problems);
     } catch (err) {
       problems.push(`icecast could not run: ${(err as Error).message}`);
     }
+    const stream = await progressiveStream(server.url, spaceId, originPid, settings, { port: streamPort, key: streamKey }, log, problems);
+    problems.push(...[stream.edge, stream.origin].flatMap((m) => m?.problems ?? []));
     await speakerLeft();
     speakerLeft = async () => {};
     const partLengths: PartLengthTradeOff[] = [];
@@ -234,6 +258,7 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
         edge,
         origin,
         icecast,
+        stream,
         partLengths,
         problems,
       };
@@ -245,6 +270,64 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
     await speakerLeft();
     await server.stop();
   }
+}
+
+/** The progressive stream's listeners at an nginx edge with nchan, then at the origin itself: what they cost, and their glass-to-ear. */
+async function progressiveStream(
+  origin: string,
+  spaceId: string,
+  originPid: number,
+  settings: BroadcastSettings,
+  edgeAt: { port: number; key: string },
+  log: (line: string) => void,
+  problems: string[],
+): Promise<BroadcastMeasurement['stream']> {
+  const common = {
+    listeners: settings.streamListeners,
+    seconds: settings.edgeSeconds,
+    ffmpeg: findFfmpeg(),
+    bitrate: loadConfig({}, {}).aacBitrate,
+  };
+  const say = (what: string, m: ProgressiveMeasurement) =>
+    log(
+      `broadcast: ${what}: ${m.listeners} listeners at ${m.cpuPercent.toFixed(2)} % of a core (idle ${m.idlePercent.toFixed(2)} %: ${Math.round(m.listenersPerCore)} per core); glass-to-ear p50 ${m.arrivalMs?.p50} ms on arrival, ${m.playedMs?.p50} ms played`,
+    );
+  let edge: ProgressiveMeasurement | null = null;
+  let straight: ProgressiveMeasurement | null = null;
+  try {
+    const nginx = await startEdge(new URL(origin).host, { port: edgeAt.port, streamKey: edgeAt.key });
+    try {
+      if (!nginx.stream) throw new Error('the edge has no nchan module (libnginx-mod-nchan)');
+      await sleep(1000); // the node's next part reaches the new edge
+      edge = await measureProgressive({
+        ...common,
+        name: 'rostrum stream edge',
+        url: `${nginx.url}/listen/${spaceId}.aac`,
+        percentOver: async (seconds) => {
+          const [busy, started] = [treeRunSeconds(nginx.pid), performance.now()];
+          await sleep(seconds * 1000);
+          return ((treeRunSeconds(nginx.pid) - busy) / ((performance.now() - started) / 1000)) * 100;
+        },
+      });
+      say('stream edge (nginx + nchan)', edge);
+    } finally {
+      await nginx.stop();
+    }
+  } catch (err) {
+    problems.push(`the stream edge could not be measured: ${(err as Error).message}`);
+  }
+  try {
+    straight = await measureProgressive({
+      ...common,
+      name: 'rostrum origin stream',
+      url: `${origin}/listen/${spaceId}.aac`,
+      percentOver: (seconds) => processPercent(originPid, seconds),
+    });
+    say('stream from the origin', straight);
+  } catch (err) {
+    problems.push(`the origin's stream could not be measured: ${(err as Error).message}`);
+  }
+  return { edge, origin: straight };
 }
 
 /** A server whose parts are `partMs` long: its played glass-to-ear, and what its listeners cost the edge. */

@@ -10,20 +10,29 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** CPU seconds of a process and its children (nginx: the master and its workers), from /proc. */
-export function treeCpuSeconds(pid: number): number {
-  let total = cpuSeconds(pid);
+/** The processes whose parent is `pid`, from /proc. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parent === pid) total += treeCpuSeconds(Number(entry));
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
     } catch {
       // The process exited between the listing and the read.
     }
   }
-  return total;
+  return children;
+}
+
+/** CPU seconds of a process and its children (nginx: the master and its workers), from /proc. */
+export function treeCpuSeconds(pid: number): number {
+  return childrenOf(pid).reduce((total, child) => total + treeCpuSeconds(child), cpuSeconds(pid));
+}
+
+/** The same to the nanosecond (schedstat: see runSeconds), for a tree whose processes outlive the window (nginx). */
+export function treeRunSeconds(pid: number): number {
+  return childrenOf(pid).reduce((total, child) => total + treeRunSeconds(child), runSeconds(pid));
 }
 
 /** A process's CPU over the next `seconds`, as % of one core. */

@@ -454,11 +454,12 @@ const broadcastSettings: BroadcastSettings = {
   connections: 64,
   edgeListeners: quick ? 50 : 200,
   edgeSeconds: quick ? 8 : 20,
+  streamListeners: quick ? 500 : 2000,
   tradeOffPartMs: quick ? [1000] : [512, 1000],
 };
 
 function broadcastFigures(m: BroadcastMeasurement, janus: JanusMeasurement | null): Figure[] {
-  const { full, silent, conversation, latency, serving, icecast } = m;
+  const { full, silent, conversation, latency, serving, icecast, stream } = m;
   // A disturbed run (the feeder alone above the mix with it) says nothing, and cannot pass.
   const disturbed = full.disturbed || silent.disturbed;
   const mixCpu = judge({
@@ -527,13 +528,47 @@ function broadcastFigures(m: BroadcastMeasurement, janus: JanusMeasurement | nul
     }),
     judge({
       id: 'broadcast.edge.listeners_per_core',
+      name: 'listeners per edge core (the progressive stream, nginx + nchan), against Icecast',
+      value: stream.edge?.listenersPerCore ?? Number.NaN,
+      unit: 'listeners',
+      reference: icecast?.listenersPerCore ?? null,
+      ratio: icecast && stream.edge ? stream.edge.listenersPerCore / icecast.listenersPerCore : null,
+      goal: { on: 'ratio', op: '>=', target: 0.5 },
+      note: stream.edge
+        ? `${stream.edge.listeners} listeners of /listen/<id>.aac (ADTS AAC, one held connection each) at an nginx edge with deploy/nginx/edge.conf and stream.conf (nchan), every part published to it by the node: nginx ${stream.edge.cpuPercent.toFixed(2)} % of a core (idle ${stream.edge.idlePercent.toFixed(2)} %), ${Math.round(stream.edge.bytesPerListenerPerSecond)} B/s per listener, ${stream.edge.dropped} cut off. Reference: ${icecast ? `${icecast.version} serving as many (${icecast.listeners}) the same bitrate: ${icecast.cpuPercent.toFixed(2)} % (idle ${icecast.idlePercent.toFixed(2)} %)` : 'Icecast did not run (see problems)'}.`
+        : 'the stream edge could not be measured (see problems).',
+    }),
+    judge({
+      id: 'broadcast.stream.latency.played_vs_icecast.p50',
+      name: 'glass-to-ear played p50 of the progressive stream at the edge, against Icecast',
+      value: stream.edge?.playedMs?.p50 ?? Number.NaN,
+      unit: 'ms',
+      reference: icecast?.playedMs?.p50 ?? null,
+      ratio: stream.edge?.playedMs && icecast?.playedMs ? stream.edge.playedMs.p50 / icecast.playedMs.p50 : null,
+      goal: { on: 'ratio', op: '<=', target: 0.25 },
+      note: `the same timing listener for both: it plays from its first byte in real time and waits when a frame is late (p95: Rostrum ${stream.edge?.playedMs?.p95 ?? '—'} ms, Icecast ${icecast?.playedMs?.p95 ?? '—'} ms); on arrival p50 Rostrum ${stream.edge?.arrivalMs?.p50 ?? '—'} ms, Icecast ${icecast?.arrivalMs?.p50 ?? '—'} ms. Rostrum's stream starts a listener on the next part (no burst); Icecast hands each new listener its default burst (${icecast ? icecast.burstBytes / 1024 : '—'} KiB) and plays that far behind.`,
+    }),
+    judge({
+      id: 'broadcast.origin.stream.listeners_per_core',
+      name: 'listeners per origin core (the progressive stream straight from Rostrum, no edge), against Icecast',
+      value: stream.origin?.listenersPerCore ?? Number.NaN,
+      unit: 'listeners',
+      reference: icecast?.listenersPerCore ?? null,
+      ratio: icecast && stream.origin ? stream.origin.listenersPerCore / icecast.listenersPerCore : null,
+      goal: null,
+      note: stream.origin
+        ? `the node itself writing each part to ${stream.origin.listeners} listeners (a single node, or an edge without nchan): ${stream.origin.cpuPercent.toFixed(2)} % of a core (idle ${stream.origin.idlePercent.toFixed(2)} %), ${stream.origin.dropped} cut off; played p50 ${stream.origin.playedMs?.p50 ?? '—'} ms.`
+        : 'could not be measured (see problems).',
+    }),
+    judge({
+      id: 'broadcast.edge.hls.listeners_per_core',
       name: 'listeners per edge core (LL-HLS through nginx), against Icecast',
       value: m.edge.cpu.listenersPerCore,
       unit: 'listeners',
       reference: icecast?.listenersPerCore ?? null,
       ratio: icecast ? m.edge.cpu.listenersPerCore / icecast.listenersPerCore : null,
-      goal: { on: 'ratio', op: '>=', target: 0.5 },
-      note: `${m.edge.cpu.listeners} simulated LL-HLS listeners through nginx with deploy/nginx/edge.conf: nginx ${m.edge.cpu.percent.toFixed(2)} % of a core (idle ${m.edge.cpu.idlePercent.toFixed(2)} %) over ${m.edge.cpu.seconds} s, ${m.edge.cpu.requestsPerListenerPerSecond.toFixed(1)} requests per listener a second (parts, blocking playlist reloads, the state document, heartbeats); the origin behind it ${m.edge.cpu.originPercent?.toFixed(2)} %. Reference: ${icecast ? `${icecast.version} serving the same number one stream each: ${icecast.cpuPercent.toFixed(2)} % (idle ${icecast.idlePercent.toFixed(2)} %), ${Math.round(icecast.bytesPerListenerPerSecond)} B/s per listener` : 'Icecast did not run (see problems)'}.`,
+      goal: null,
+      note: `information: what LL-HLS costs where Icecast holds one stream — the trade-off the goal above avoids by giving such listeners the progressive stream. ${m.edge.cpu.listeners} simulated LL-HLS listeners through nginx with deploy/nginx/edge.conf: nginx ${m.edge.cpu.percent.toFixed(2)} % of a core (idle ${m.edge.cpu.idlePercent.toFixed(2)} %) over ${m.edge.cpu.seconds} s, ${m.edge.cpu.requestsPerListenerPerSecond.toFixed(1)} requests per listener a second (parts, blocking playlist reloads, the state document, heartbeats); the origin behind it ${m.edge.cpu.originPercent?.toFixed(2)} %. Reference: ${icecast ? `${icecast.version} serving ${icecast.listeners} listeners one stream each: ${icecast.cpuPercent.toFixed(2)} % (idle ${icecast.idlePercent.toFixed(2)} %), ${Math.round(icecast.bytesPerListenerPerSecond)} B/s per listener` : 'Icecast did not run (see problems)'}.`,
     }),
     ...m.partLengths.map((at) =>
       judge({
@@ -606,7 +641,8 @@ async function runBroadcast(): Promise<Verdict> {
       'listen s': broadcastSettings.latencySeconds,
       'wrk s': broadcastSettings.wrkSeconds,
       'wrk connections': broadcastSettings.connections,
-      'listeners (edge, origin, Icecast)': broadcastSettings.edgeListeners,
+      'LL-HLS listeners (edge, origin)': broadcastSettings.edgeListeners,
+      'stream listeners (Rostrum edge, origin, Icecast)': broadcastSettings.streamListeners,
       peers: 'Janus AudioBridge (its room CPU, from the stage suite or measured here), Icecast 2 fed by ffmpeg, nginx',
     },
     figures: figs,
