@@ -210,6 +210,15 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
     log(
       `broadcast: origin alone: ${straight.cpu.percent.toFixed(2)} % of a core for ${settings.edgeListeners} listeners (idle ${straight.cpu.idlePercent.toFixed(2)} %: ${Math.round(straight.cpu.listenersPerCore)} per core)`,
     );
+    // Part serving now, while the part is still in the live window (the runs below take minutes).
+    const wrk = (url: string) =>
+      runWrk({ url, method: 'GET', threads: 1, connections: settings.connections, durationSeconds: settings.wrkSeconds });
+    await wrk(partUrl); // warm-up
+    const rostrum = await wrk(partUrl);
+    const reference = await wrk(`${nginx.url}/${partUri}`);
+    log(`broadcast: part serving ${Math.round(rostrum.requestsPerSecond)} req/s vs nginx ${Math.round(reference.requestsPerSecond)} req/s`);
+    if (rostrum.failures + reference.failures > 0)
+      problems.push(`part serving had errors: rostrum ${rostrum.failures}, nginx ${reference.failures}`);
     let icecast: IcecastMeasurement | null = null;
     try {
       icecast = await measureIcecast(
@@ -238,16 +247,6 @@ export async function measureBroadcast(settings: BroadcastSettings, log: (line: 
       );
     }
     try {
-      const wrk = (url: string) =>
-        runWrk({ url, method: 'GET', threads: 1, connections: settings.connections, durationSeconds: settings.wrkSeconds });
-      await wrk(partUrl); // warm-up
-      const rostrum = await wrk(partUrl);
-      const reference = await wrk(`${nginx.url}/${partUri}`);
-      log(
-        `broadcast: part serving ${Math.round(rostrum.requestsPerSecond)} req/s vs nginx ${Math.round(reference.requestsPerSecond)} req/s`,
-      );
-      if (rostrum.failures + reference.failures > 0)
-        problems.push(`part serving had errors: rostrum ${rostrum.failures}, nginx ${reference.failures}`);
       return {
         full,
         silent,

@@ -12,9 +12,12 @@
  *    flood's length; during it the scheduled spaces go live one after another, each with a bot
  *    speaker talking since before its start.
  *
- * Figures: the flood against the measured capacity (goal ≥ 10×), go-live → first part p99 (≤ 2 s),
- * the stage's signalling round trip p99 (≤ 200 ms), stalls among A's listeners (0), the flood's
- * answers p99 (≤ 100 ms) with no timeouts and no 5xx but 503, and the server's memory growth.
+ * Figures: the flood against the measured capacity (goal ≥ 10×); against the same run without the
+ * flood (goal ≤ 3× each): go-live → first part p99 (reference: calm go-lives before the run), the
+ * stage's signalling round trip p99 and the flood's answers p99 (reference: the seconds before the
+ * flood, the crowd playing, joins at a trickle); stalls among A's listeners (0), no timeouts and no
+ * 5xx but 503, the server's memory growth; first audio in the lobby and in ffmpeg ≤ 1.5 s (issue
+ * 23's promise to listeners, absolute by nature, with the calm go-lives beside it).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -78,6 +81,12 @@ export interface StartMeasurement {
  * time answers late. Runs here without a stall measured 38–44 ms.
  */
 export const GENERATOR_LAG_LIMIT_MS = 100;
+
+/**
+ * How much a flood of 10× the capacity or more may slow what it touches — the stage's round trip,
+ * the answers to joins, the first part of a go-live — against the same run before it: at most 3×.
+ */
+const FLOOD_SLOWDOWN = 3;
 
 /** The probe's flash crowd: four seconds of line at the default admission rate. */
 const PROBE_LISTENERS = 400;
@@ -301,6 +310,9 @@ export function startFigures(m: StartMeasurement, joinCeiling: number | undefine
     heard.length === 0 ? Number.NaN : Math.max(...heard.map((h) => h[key] ?? Number.POSITIVE_INFINITY));
   const list = (heard: HeardStart[], key: 'pageMs' | 'ffmpegMs') =>
     heard.map((h) => (h[key] === null ? 'never' : `${Math.round(h[key])} ms`)).join(', ');
+  const beforeRtt = r.stage?.phases?.before ?? null;
+  const duringRtt = r.stage?.phases?.flood ?? null;
+  const trickle = r.joinsBeforeFlood?.answerMs ?? null;
   const heardProblems = [...m.calm.heard, ...m.heard].flatMap((h) => h.problems.map((p) => `${h.space}: ${p}`));
   const firstAudio = (key: 'pageMs' | 'ffmpegMs', id: string, name: string, how: string) => {
     const value = worst(m.heard, key);
@@ -341,23 +353,23 @@ export function startFigures(m: StartMeasurement, joinCeiling: number | undefine
     }),
     judge({
       id: 'start.go_live.first_part.p99',
-      name: 'go-live request → first part of audio at the origin, p99 (worst of the starts)',
+      name: 'go-live request → first part of audio at the origin, p99 (worst of the starts), against the same with no load',
       value: worstStart,
       unit: 'ms',
       reference: m.calm.start.firstPartMs,
       ratio: m.calm.start.firstPartMs ? worstStart / m.calm.start.firstPartMs : null,
-      goal: { on: 'value', op: '<=', target: 2000 },
+      goal: { on: 'ratio', op: '<=', target: FLOOD_SLOWDOWN },
       note: `${r.starts.length} spaces went live during the flood: ${r.starts.map((s) => `${Math.round(s.firstPartMs ?? Number.NaN)} ms`).join(', ')}; reference: the same with no load.`,
     }),
     judge({
       id: 'start.stage.rtt.p99',
-      name: 'stage signalling round trip p99 during the flood',
-      value: r.stage?.rttMs?.p99 ?? Number.NaN,
+      name: 'stage signalling round trip p99 during the flood, against the same before it',
+      value: duringRtt?.p99 ?? Number.NaN,
       unit: 'ms',
-      reference: m.calm.stageRttP99Ms,
-      ratio: r.stage?.rttMs && m.calm.stageRttP99Ms ? r.stage.rttMs.p99 / m.calm.stageRttP99Ms : null,
-      goal: { on: 'value', op: '<=', target: 200 },
-      note: `pings every 250 ms on every bot speaker's /rtc socket (${r.stage?.pings ?? 0} pings, ${r.stage?.lost ?? 0} lost, p50 ${r.stage?.rttMs?.p50} ms); reference: the same with no load.`,
+      reference: beforeRtt?.p99 ?? null,
+      ratio: duringRtt && beforeRtt ? duringRtt.p99 / Math.max(1, beforeRtt.p99) : null,
+      goal: { on: 'ratio', op: '<=', target: FLOOD_SLOWDOWN },
+      note: `pings every 250 ms on every bot speaker's /rtc socket (${r.stage?.pings ?? 0} pings, ${r.stage?.lost ?? 0} lost; during the flood p50 ${duringRtt?.p50 ?? '—'} ms, max ${duringRtt?.max ?? '—'} ms). Reference: the same pings in the same run before the flood, the crowd in and playing (p50 ${beforeRtt?.p50 ?? '—'} ms; a p99 under 1 ms counts as 1 ms); after the flood p99 ${r.stage?.phases?.after?.p99 ?? '—'} ms; with no load at all, before the run: ${m.calm.stageRttP99Ms ?? '—'} ms.`,
     }),
     judge({
       id: 'start.listeners.stalls',
@@ -371,13 +383,13 @@ export function startFigures(m: StartMeasurement, joinCeiling: number | undefine
     }),
     judge({
       id: 'start.flood.answer.p99',
-      name: 'answers to the flooders p99',
+      name: 'answers to the flooders p99, against joins answered before the flood',
       value: flood.answerMs?.p99 ?? Number.NaN,
       unit: 'ms',
-      reference: m.calm.joinAnswerP99Ms,
-      ratio: flood.answerMs && m.calm.joinAnswerP99Ms ? flood.answerMs.p99 / m.calm.joinAnswerP99Ms : null,
-      goal: { on: 'value', op: '<=', target: 100 },
-      note: `answers: ${codes}. p50 ${flood.answerMs?.p50} ms, max ${flood.answerMs?.max} ms; the load test's own event-loop delay p99 was ${r.generatorLagP99Ms} ms. Reference: joins at 50/s with no load.`,
+      reference: trickle?.p99 ?? null,
+      ratio: flood.answerMs && trickle ? flood.answerMs.p99 / Math.max(1, trickle.p99) : null,
+      goal: { on: 'ratio', op: '<=', target: FLOOD_SLOWDOWN },
+      note: `answers: ${codes}. p50 ${flood.answerMs?.p50} ms, max ${flood.answerMs?.max} ms; the load test's own event-loop delay p99 was ${r.generatorLagP99Ms} ms. Reference: the same joins (same spaces, same generator) at 10 a second in the seconds before the flood, the crowd in and playing: ${r.joinsBeforeFlood?.answered ?? 0} answered, p50 ${trickle?.p50 ?? '—'} ms (a p99 under 1 ms counts as 1 ms); with no load at all, before the run: ${m.calm.joinAnswerP99Ms ?? '—'} ms.`,
     }),
     judge({
       id: 'start.flood.failures',

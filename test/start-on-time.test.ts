@@ -94,7 +94,10 @@ test('a space goes live on time while its joins are flooded at 10× the capacity
 
     // The stage kept talking: every ping on its signalling socket came back.
     assert.ok(report.stage && report.stage.pings >= 90 && report.stage.lost === 0, JSON.stringify(report.stage));
-    assert.ok(report.stage.rttMs && report.stage.rttMs.p99 < 1000, `stage RTT p99 ${report.stage.rttMs?.p99} ms (goal ≤ 200 ms)`);
+    assert.ok(report.stage.rttMs && report.stage.rttMs.p99 < 1000, `stage RTT p99 ${report.stage.rttMs?.p99} ms`);
+    // The bench's references, the same run without the flood: the stage before it, joins at a trickle.
+    assert.ok(report.stage.phases.before && report.stage.phases.flood && report.stage.phases.after, JSON.stringify(report.stage.phases));
+    assert.ok(report.joinsBeforeFlood && report.joinsBeforeFlood.answered >= 20, JSON.stringify(report.joinsBeforeFlood));
 
     // Nobody listening to A noticed: all of them heard it, nobody stalled, no errors.
     assert.equal(report.joined, 300);

@@ -155,13 +155,17 @@ function rehearsalLines(report: LoadReport, p: (x: LoadReport['joinMs']) => stri
       `flood:          ${f.offeredPerSecond}/s for ${f.durationSeconds} s from ${f.sourceAddresses} addresses: ${f.sent} sent, ${f.answered} answered, ${f.timeouts} timeouts, ${f.networkErrors} network errors, ${f.notSent} not sent`,
       `flood answers:  ${p(f.answerMs)}; ${JSON.stringify(f.byCode)}; 5xx other than 503: ${f.serverErrors}`,
     );
+    if (report.joinsBeforeFlood) lines.push(`joins before:   ${p(report.joinsBeforeFlood.answerMs)} (10/s before the flood, the reference)`);
   }
   for (const s of report.starts) {
     lines.push(
       `go live:        ${s.space} at ${s.atSecond} s: answered in ${Math.round(s.goLiveMs)} ms, first part of audio ${s.firstPartMs === null ? 'never' : `${Math.round(s.firstPartMs)} ms`}`,
     );
   }
-  if (report.stage) lines.push(`stage RTT:      ${p(report.stage.rttMs)} (${report.stage.pings} pings, ${report.stage.lost} lost)`);
+  if (report.stage) {
+    lines.push(`stage RTT:      ${p(report.stage.rttMs)} (${report.stage.pings} pings, ${report.stage.lost} lost)`);
+    for (const [phase, rtt] of Object.entries(report.stage.phases)) lines.push(`  ${`${phase}:`.padEnd(14)}${p(rtt)}`);
+  }
   const m = report.serverMemoryMb;
   if (m) lines.push(`server memory:  ${m.start} MB at the start, ${m.peak} MB at most, ${m.end} MB at the end`);
   return lines;

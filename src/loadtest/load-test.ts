@@ -90,7 +90,17 @@ export interface LoadReport {
   starts: StartTiming[];
   goLiveToFirstPartMs: Percentiles | null;
   /** Pings on every bot speaker's signalling socket, every 250 ms (null without speakers). */
-  stage: { pings: number; lost: number; rttMs: Percentiles | null } | null;
+  /**
+   * The stage's signalling round trip over the run, and by phase when there is a flood: 'before'
+   * (the crowd in, no flood), 'flood', 'after'.
+   */
+  stage: { pings: number; lost: number; rttMs: Percentiles | null; phases: Record<string, Percentiles | null> } | null;
+  /**
+   * With a flood: joins at a trickle (10 a second, the same spaces and paths, from 10 addresses) in
+   * the seconds before it, answered by the same server under the same crowd — the flood's answers'
+   * reference.
+   */
+  joinsBeforeFlood: { answerMs: Percentiles | null; answered: number; sent: number } | null;
   /** The server's resident memory (its /metrics), MB: before, highest, and at the end. */
   serverMemoryMb: { start: number; peak: number; end: number } | null;
   /** This process's own event-loop delay p99, ms: high means the generator, not the server, was late. */
@@ -183,6 +193,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
   const lag = monitorEventLoopDelay({ resolution: 10 });
   let pinger: StagePinger | undefined;
   let flood: JoinFlood | undefined;
+  let trickle: JoinFlood | undefined;
   const flooding: Array<Promise<void>> = [];
   const starting: Array<Promise<StartTiming>> = [];
   try {
@@ -190,6 +201,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
     for (let i = 0; i < speakers; i++) bots.push(await seatSpeaker(api!, options.server, options.space, i + 1, 330 + 110 * i));
     for (const [k, space] of goLiveSpaces.entries()) bots.push(await seatSpeaker(api!, options.server, space, 1, 440 + 110 * k));
     if (bots.length > 0) pinger = new StagePinger(() => bots);
+    if (options.flood) pinger?.phase('before');
     const before = await serverMetrics(options.server);
     const memory = before?.rssMb != null ? { start: before.rssMb, peak: before.rssMb, end: before.rssMb } : null;
     lag.enable();
@@ -237,7 +249,27 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
         timeoutMs: plan.timeoutMs ?? 2000,
       });
       flood = joiners;
-      timers.push(setTimeout(() => flooding.push(joiners.run()), plan.atSeconds * 1000));
+      timers.push(
+        setTimeout(() => {
+          pinger?.phase('flood');
+          flooding.push(joiners.run());
+        }, plan.atSeconds * 1000),
+      );
+      timers.push(setTimeout(() => pinger?.phase('after'), (plan.atSeconds + plan.seconds) * 1000));
+      // The reference: a trickle of the same joins from second 3 (the flash crowd in) to the flood.
+      const trickleSeconds = plan.atSeconds - 4;
+      if (trickleSeconds >= 2) {
+        trickle = new JoinFlood({
+          origin,
+          joinPaths: targets.map((space) => `/api/spaces/${encodeURIComponent(space)}/join`),
+          ratePerSecond: 10,
+          durationSeconds: trickleSeconds,
+          sources: floodSources(options.server, 10),
+          timeoutMs: plan.timeoutMs ?? 2000,
+        });
+        const reference = trickle;
+        timers.push(setTimeout(() => flooding.push(reference.run()), 3000));
+      }
     }
     // The starts, spread evenly over the flood (or the run): none at its very edges.
     const [from, length] = plan ? [plan.atSeconds, plan.seconds] : [0, options.durationSeconds];
@@ -290,6 +322,12 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
       starts,
       goLiveToFirstPartMs: percentiles(starts.flatMap((s) => (s.firstPartMs === null ? [] : [s.firstPartMs]))),
       stage: pinger ? pinger.report() : null,
+      joinsBeforeFlood: trickle
+        ? (() => {
+            const r = trickle.report();
+            return { answerMs: r.answerMs, answered: r.answered, sent: r.sent };
+          })()
+        : null,
       serverMemoryMb: memory,
       generatorLagP99Ms: Math.round(lag.percentile(99) / 1e5) / 10,
       series: stats.series,
@@ -300,6 +338,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
     for (const timer of timers) clearTimeout(timer);
     for (const listener of listeners) listener.stop();
     await flood?.close();
+    await trickle?.close();
     await Promise.all(bots.map((bot) => bot.close()));
     await Promise.all(pools.map((pool) => pool.destroy()));
   }

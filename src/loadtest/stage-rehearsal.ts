@@ -43,23 +43,37 @@ export class StagePinger {
   private seen = 0;
   private lost = 0;
   private readonly timer: NodeJS.Timeout;
+  /** Round trips by phase of the run (phase()), beside the whole run's. */
+  private readonly phases = new Map<string, { samples: number[]; seen: number }>();
+  private current: { samples: number[]; seen: number } | undefined;
 
   constructor(
     private readonly bots: () => SpeakerBot[],
     everyMs = 250,
   ) {
     this.timer = setInterval(() => {
+      const phase = this.current;
       for (const bot of this.bots()) {
         bot.ping(5000).then(
-          (ms) => keep(this.samples, ms, ++this.seen),
+          (ms) => {
+            keep(this.samples, ms, ++this.seen);
+            if (phase) keep(phase.samples, ms, ++phase.seen);
+          },
           () => this.lost++,
         );
       }
     }, everyMs);
   }
 
-  report(): { pings: number; lost: number; rttMs: Percentiles | null } {
-    return { pings: this.seen + this.lost, lost: this.lost, rttMs: percentiles(this.samples) };
+  /** From now on, round trips also count towards the phase `name` (a ping counts in the phase it was sent in). */
+  phase(name: string): void {
+    this.current = { samples: [], seen: 0 };
+    this.phases.set(name, this.current);
+  }
+
+  report(): { pings: number; lost: number; rttMs: Percentiles | null; phases: Record<string, Percentiles | null> } {
+    const phases = Object.fromEntries([...this.phases].map(([name, p]) => [name, percentiles(p.samples)]));
+    return { pings: this.seen + this.lost, lost: this.lost, rttMs: percentiles(this.samples), phases };
   }
 
   stop(): void {
