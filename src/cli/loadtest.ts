@@ -155,7 +155,8 @@ function rehearsalLines(report: LoadReport, p: (x: LoadReport['joinMs']) => stri
       `flood:          ${f.offeredPerSecond}/s for ${f.durationSeconds} s from ${f.sourceAddresses} addresses: ${f.sent} sent, ${f.answered} answered, ${f.timeouts} timeouts, ${f.networkErrors} network errors, ${f.notSent} not sent`,
       `flood answers:  ${p(f.answerMs)}; ${JSON.stringify(f.byCode)}; 5xx other than 503: ${f.serverErrors}`,
     );
-    if (report.joinsBeforeFlood) lines.push(`joins before:   ${p(report.joinsBeforeFlood.answerMs)} (10/s before the flood, the reference)`);
+    if (report.joinsBeforeFlood)
+      lines.push(`joins before:   ${p(report.joinsBeforeFlood.answerMs)} (10/s before the flood, the reference)`);
   }
   for (const s of report.starts) {
     lines.push(
