@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import { createApp } from './api/app.js';
 import { Metrics } from './api/metrics.js';
 import { liveSpaceHealth, registerSpaceHealth } from './api/space-metrics.js';
+import { registerStreamMetrics } from './api/stream-metrics.js';
 import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
 import { type Crowd, LocalCrowd } from './audience/crowd.js';
@@ -176,23 +177,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     'Changes this node could not put on the change log (Redis away); other nodes reload their copies after the gap',
     () => engines.changeLog.dropped,
   );
-  const streams = broadcaster.streams;
-  metrics.gaugeFrom(
-    'rostrum_stream_listeners',
-    'Listeners of /listen/<id>.aac connected to this node itself (not to the edges)',
-    () => streams.listeners,
-  );
-  metrics.countFrom('rostrum_stream_cut_off_total', 'Listeners of /listen/<id>.aac cut off for falling 8 s behind', () => streams.cutOff);
-  metrics.countFrom(
-    'rostrum_stream_edge_parts_total',
-    'Parts of the progressive stream the stream edges took (ROSTRUM_STREAM_EDGES)',
-    () => streams.edgeSent,
-  );
-  metrics.countFrom(
-    'rostrum_stream_edge_parts_lost_total',
-    'Parts a stream edge did not take (refused, unreachable or dropped from a full queue): its listeners heard a gap',
-    () => streams.edgeLost,
-  );
+  registerStreamMetrics(metrics, broadcaster.streams);
   metrics.countFrom(
     'rostrum_read_view_reloads_total',
     'Copies of other nodes’ spaces reloaded from the store after a possible gap in the change log',

@@ -23,7 +23,7 @@ import { ErrorResponses, NotModified, SpaceIdParam } from '../schemas.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** How long a request for a live space whose broadcast is starting here waits for it, ms. */
-const STARTING_WAIT_MS = 2000;
+export const STARTING_WAIT_MS = 2000;
 const HLS_FILE = /^(?:init-(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,3})\.m4s)$/;
 
 const BlockingQuery = Type.Object(

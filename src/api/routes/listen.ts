@@ -14,9 +14,7 @@ import { fail } from '../../errors.js';
 import { asSpaceId } from '../../ids.js';
 import type { ApiDeps } from '../deps.js';
 import { ErrorResponses, SpaceIdParam } from '../schemas.js';
-
-/** How long a request for a space whose broadcast is starting here waits for it, ms (as the playlists do). */
-const STARTING_WAIT_MS = 2000;
+import { STARTING_WAIT_MS } from './broadcast.js';
 
 /** A header value from a title: printable ASCII only (HTTP/1.1 headers are Latin-1 and some players are older than that). */
 const headerText = (text: string): string => text.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
