@@ -9,13 +9,15 @@
  *   document says live (polled every 50 ms, as a client would): the time it writes its first
  *   decoded audio.
  * Both are epoch times, to be set against the go-live request's (StartTiming.pressedAt), all on
- * this machine's clock.
+ * this machine's clock. Both clients stand for listeners' own devices, so they run in the
+ * listeners' CPU group where this machine has one (device-share.ts).
  */
 import { spawn } from 'node:child_process';
 import type { Browser } from 'playwright-core';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
 // The one way the project starts Chromium (tests, benchmarks, screenshots).
 import { launchBrowser } from '../test/helpers/browser.js';
+import { deviceShare } from './device-share.js';
 import { track } from './processes.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -34,7 +36,10 @@ export class LobbyEars {
   ) {}
 
   static async launch(origin: string): Promise<LobbyEars> {
-    return new LobbyEars(await launchBrowser({ noMicrophone: true, autoplay: 'gesture' }), origin);
+    return new LobbyEars(
+      await launchBrowser({ noMicrophone: true, autoplay: 'gesture', ...(deviceShare() ? { cgroup: deviceShare()!.procs } : {}) }),
+      origin,
+    );
   }
 
   /**
@@ -142,6 +147,7 @@ export async function ffmpegFirstAudio(origin: string, space: string, timeoutMs:
       { stdio: ['ignore', 'pipe', 'pipe'] },
     ),
   );
+  if (child.pid !== undefined) deviceShare()?.join(child.pid);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-1000);

@@ -26,6 +26,7 @@ import { ApiClient } from '../src/cli/client.js';
 import { floodSources, JoinFlood } from '../src/loadtest/join-flood.js';
 import type { LoadReport } from '../src/loadtest/load-test.js';
 import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from '../src/loadtest/stage-rehearsal.js';
+import { deviceShare } from './device-share.js';
 import { type FfmpegHeard, ffmpegFirstAudio, LobbyEars, type PageHeard } from './first-audio.js';
 import { ROOT, track } from './processes.js';
 import { type Figure, judge } from './results.js';
@@ -196,6 +197,10 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
   });
   let ears: LobbyEars | undefined;
   try {
+    if (!deviceShare())
+      log(
+        "start-on-time: this machine lets us make no CPU cgroup: the listeners' clients run unconfined and take the server's share of the box in bursts",
+      );
     ears = await LobbyEars.launch(server.url);
     const api = operatorApi(server);
     log(`start-on-time: calm reference (${settings.calmSeconds} s)`);
@@ -282,12 +287,16 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
       problems.push(`the flood generator could not keep up: ${report.flood.notSent} joins not sent`);
     if (report.joinCapacityPerSecond === null) problems.push('the listeners got in too fast to measure the join capacity');
     if (report.starts.length !== settings.starts) problems.push(`${report.starts.length} of ${settings.starts} spaces went live`);
-    const voided =
-      report.generatorLagP99Ms > GENERATOR_LAG_LIMIT_MS
-        ? [
-            `the load generator was saturated: its event-loop delay p99 was ${report.generatorLagP99Ms} ms (limit ${GENERATOR_LAG_LIMIT_MS} ms), so the stalls, answer times and first parts it timed are partly its own`,
-          ]
-        : [];
+    const voided: string[] = [];
+    if (report.generatorLagP99Ms > GENERATOR_LAG_LIMIT_MS)
+      voided.push(
+        `the load generator was saturated: its event-loop delay p99 was ${report.generatorLagP99Ms} ms (limit ${GENERATOR_LAG_LIMIT_MS} ms), so the stalls, the stage's round trips and the first parts it timed are partly its own`,
+      );
+    const floodLag = report.flood?.generatorLagP99Ms;
+    if (floodLag != null && floodLag > GENERATOR_LAG_LIMIT_MS)
+      voided.push(
+        `the flood's own thread was saturated: its event-loop delay p99 was ${floodLag} ms (limit ${GENERATOR_LAG_LIMIT_MS} ms), so the answer times it timed are partly its own`,
+      );
     return { settings, probe, calm: reference, report, heard, problems, voided };
   } finally {
     await ears?.close();
@@ -325,7 +334,7 @@ export function startFigures(m: StartMeasurement, joinCeiling: number | undefine
       reference: Number.isFinite(reference) ? reference : null,
       ratio: Number.isFinite(reference) && reference > 0 ? value / reference : null,
       goal: { on: 'value', op: '<=', target: 1500 },
-      note: `${how} Under the flood: ${list(m.heard, key)}; reference, ${m.calm.heard.length} go-lives with no load: ${list(m.calm.heard, key)}. With ${m.heard.length} go-lives the p99 is the worst.${heardProblems.length > 0 ? ` Problems: ${heardProblems.join('; ')}.` : ''}`,
+      note: `${how} ${deviceShare() ? "The listeners' clients run in a CPU cgroup with a quarter of a process's weight (bench/device-share.ts)" : "The listeners' clients ran unconfined (no CPU cgroup could be made)"}. Under the flood: ${list(m.heard, key)}; reference, ${m.calm.heard.length} go-lives with no load: ${list(m.calm.heard, key)}. With ${m.heard.length} go-lives the p99 is the worst.${heardProblems.length > 0 ? ` Problems: ${heardProblems.join('; ')}.` : ''}`,
     });
   };
   return [
@@ -389,7 +398,7 @@ export function startFigures(m: StartMeasurement, joinCeiling: number | undefine
       reference: trickle?.p99 ?? null,
       ratio: flood.answerMs && trickle ? flood.answerMs.p99 / Math.max(1, trickle.p99) : null,
       goal: { on: 'ratio', op: '<=', target: FLOOD_SLOWDOWN },
-      note: `answers: ${codes}. p50 ${flood.answerMs?.p50} ms, max ${flood.answerMs?.max} ms; the load test's own event-loop delay p99 was ${r.generatorLagP99Ms} ms. Reference: the same joins (same spaces, same generator) at 10 a second in the seconds before the flood, the crowd in and playing: ${r.joinsBeforeFlood?.answered ?? 0} answered, p50 ${trickle?.p50 ?? '—'} ms (a p99 under 1 ms counts as 1 ms); with no load at all, before the run: ${m.calm.joinAnswerP99Ms ?? '—'} ms.`,
+      note: `answers: ${codes}. p50 ${flood.answerMs?.p50} ms, max ${flood.answerMs?.max} ms; the flood's thread's own event-loop delay p99 was ${flood.generatorLagP99Ms ?? '—'} ms (the load test's main thread: ${r.generatorLagP99Ms} ms). Reference: the same joins (same spaces, same generator) at 10 a second in the seconds before the flood, the crowd in and playing: ${r.joinsBeforeFlood?.answered ?? 0} answered, p50 ${trickle?.p50 ?? '—'} ms (a p99 under 1 ms counts as 1 ms); with no load at all, before the run: ${m.calm.joinAnswerP99Ms ?? '—'} ms.`,
     }),
     judge({
       id: 'start.flood.failures',

@@ -1,7 +1,9 @@
 /**
  * `rostrum loadtest` as an operator runs it: a real CLI process rehearses a live space of a real
  * server (its own process) with 200 simulated listeners and 2 bot speakers for 20 s, and its report
- * says every listener got audio, nobody stalled, and the server's count is within 2 %. Also: it
+ * says every listener got audio, nobody stalled, and the server's count is within 2 %. A rehearsal
+ * of a start under attack: a join flood from its own thread, a trickle of joins before it, a space
+ * taken live during it, the stage pinged by phase, and both event loops' delays a second. Also: it
  * refuses a target that is not loopback.
  */
 import assert from 'node:assert/strict';
@@ -71,6 +73,56 @@ test('200 listeners and 2 bot speakers for 20 s: every listener hears audio, no 
       'the HTML report opens offline',
     );
     assert.match(run.stdout, /200\/200 joined, 200 heard audio/);
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
+});
+
+test('a start under attack: the flood is sent and answered in full, with its reference, phases and both event loops timed', async () => {
+  const dataDir = tempDir();
+  const server = await spawnServer(dataDir);
+  try {
+    const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
+    const operator = createToken({ ...creds, identity: 'operator', operator: true });
+    const api = new Api(server.url);
+    const live = (await api.post('/api/spaces', { token: operator, body: { title: 'On air', startNow: true } })).body.id as string;
+    const later = (await api.post('/api/spaces', { token: operator, body: { title: 'Starting' } })).body.id as string;
+    const json = path.join(dataDir, 'attack.json');
+    const run = await cli(
+      [
+        ...['loadtest', '--space', live, '--listeners', '30', '--profile', 'flash', '--duration', '13'],
+        ...['--speakers', '1', '--go-live', later, '--flood', '200', '--flood-at', '6', '--flood-seconds', '4', '--json', json],
+      ],
+      { ROSTRUM_URL: server.url, ROSTRUM_DATA: dataDir },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(fs.readFileSync(json, 'utf8')) as LoadReport;
+    const flood = report.flood!;
+    // Open loop: exactly the rate for the flood's length, whatever the answers.
+    assert.equal(flood.sent, 800);
+    assert.equal(flood.answered + flood.timeouts + flood.networkErrors, flood.sent, JSON.stringify(flood));
+    assert.equal(
+      Object.values(flood.byCode).reduce((a, b) => a + b, 0),
+      flood.answered,
+    );
+    assert.ok(flood.answerMs && flood.answerMs.p99 > 0);
+    assert.equal(typeof flood.generatorLagP99Ms, 'number', "the flood's thread times its own lateness");
+    // The reference: 10 a second from second 3 to 4 s before the flood.
+    assert.equal(report.joinsBeforeFlood?.sent, 20);
+    assert.equal(report.joinsBeforeFlood?.answered, 20);
+    assert.deepEqual(Object.keys(report.stage!.phases), ['before', 'flood', 'after']);
+    for (const phase of ['before', 'flood', 'after']) assert.ok(report.stage!.phases[phase], `pings answered ${phase} the flood`);
+    assert.equal(report.starts.length, 1);
+    assert.ok(report.starts[0]!.firstPartMs! > 0, 'the space went live and played');
+    const flooded = report.series.filter((s) => (s.flood?.sent ?? 0) > 0);
+    assert.ok(flooded.length >= 3, 'the flood a second, for the charts');
+    assert.ok(report.series.filter((s) => s.serverLagP99Ms !== undefined).length >= 10, "the server's event-loop delay a second");
+    assert.ok(
+      report.series.every((s) => typeof s.generatorLagP99Ms === 'number'),
+      "the generator's own a second",
+    );
+    assert.match(run.stdout, /flood thread: {3}event-loop delay p99 [\d.]+ ms/);
   } finally {
     server.child.kill('SIGTERM');
     await server.exited;

@@ -139,6 +139,7 @@ export function loadtestCommand(): Command {
           `errors:         ${JSON.stringify(report.errors)}`,
           `requests:       ${Math.round(report.requestsPerSecond)}/s from the listeners; origin ${report.originRequestsPerSecond === null ? '—' : Math.round(report.originRequestsPerSecond)}/s`,
           `listener count: server says ${report.listenerCount.reported ?? '—'}, simulated ${report.listenerCount.simulated}`,
+          `generator:      event-loop delay p99 ${report.generatorLagP99Ms} ms (this process's own lateness, in its timings)`,
           ...rehearsalLines(report, p),
           '',
         ].join('\n'),
@@ -154,6 +155,7 @@ function rehearsalLines(report: LoadReport, p: (x: LoadReport['joinMs']) => stri
     lines.push(
       `flood:          ${f.offeredPerSecond}/s for ${f.durationSeconds} s from ${f.sourceAddresses} addresses: ${f.sent} sent, ${f.answered} answered, ${f.timeouts} timeouts, ${f.networkErrors} network errors, ${f.notSent} not sent`,
       `flood answers:  ${p(f.answerMs)}; ${JSON.stringify(f.byCode)}; 5xx other than 503: ${f.serverErrors}`,
+      `flood thread:   event-loop delay p99 ${f.generatorLagP99Ms ?? '-'} ms (its own lateness, in its answer times)`,
     );
     if (report.joinsBeforeFlood)
       lines.push(`joins before:   ${p(report.joinsBeforeFlood.answerMs)} (10/s before the flood, the reference)`);

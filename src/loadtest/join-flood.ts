@@ -42,6 +42,11 @@ export interface FloodReport {
   byCode: Record<string, number>;
   /** 5xx answers other than 503 (which is a deliberate, immediate "come back later"). */
   serverErrors: number;
+  /**
+   * The event-loop delay p99 of the thread that sent the flood, ms (flood-worker.ts): high means
+   * the answer times are partly the generator's own. Absent where the flood ran in the caller's loop.
+   */
+  generatorLagP99Ms?: number | null;
 }
 
 /** Requests waiting for an answer at most; beyond it the generator skips (and counts) the rest. */

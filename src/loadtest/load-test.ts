@@ -14,7 +14,8 @@ import { Pool } from 'undici';
 import { type Percentiles, percentiles } from '../bots/listener-bot.js';
 import type { SpeakerBot } from '../bots/speaker-bot.js';
 import { HOLD_BACK_PARTS } from '../config.js';
-import { type FloodReport, floodSources, JoinFlood } from './join-flood.js';
+import { FloodWorker } from './flood-worker.js';
+import { type FloodReport, floodSources } from './join-flood.js';
 import { SimulatedListener } from './simulated-listener.js';
 import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from './stage-rehearsal.js';
 import { LoadStats, type Second } from './stats.js';
@@ -139,13 +140,20 @@ export function sourceAddresses(server: string, listeners: number): Array<string
   return Array.from({ length: count }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`);
 }
 
-async function serverMetrics(server: string): Promise<{ requests: number; rssMb: number | null } | null> {
+async function serverMetrics(server: string): Promise<{ requests: number; rssMb: number | null; lagP99Ms: number | null } | null> {
   try {
     const text = await (await fetch(`${server}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
     let requests = 0;
     for (const m of text.matchAll(/^rostrum_http_request_duration_seconds_count\{[^}]*\} (\d+)/gm)) requests += Number(m[1]);
     const rss = /^rostrum_process_resident_memory_bytes (\d+)/m.exec(text)?.[1];
-    return { requests, rssMb: rss === undefined ? null : Math.round(Number(rss) / 2 ** 20) };
+    // prom-client's event-loop delay histogram starts afresh at each scrape: this one's p99 is the
+    // delay since the last (a second ago, while a load test runs).
+    const lag = /^rostrum_nodejs_eventloop_lag_p99_seconds ([\d.e+-]+)/m.exec(text)?.[1];
+    return {
+      requests,
+      rssMb: rss === undefined ? null : Math.round(Number(rss) / 2 ** 20),
+      lagP99Ms: lag === undefined ? null : Math.round(Number(lag) * 10_000) / 10,
+    };
   } catch {
     return null;
   }
@@ -191,9 +199,11 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
   const timers: NodeJS.Timeout[] = [];
   const bots: SpeakerBot[] = [];
   const lag = monitorEventLoopDelay({ resolution: 10 });
+  const secondLag = monitorEventLoopDelay({ resolution: 10 });
   let pinger: StagePinger | undefined;
-  let flood: JoinFlood | undefined;
-  let trickle: JoinFlood | undefined;
+  // Each flood in a thread of its own (flood-worker.ts): not in the players' and the pings' loop.
+  let flood: FloodWorker | undefined;
+  let trickle: FloodWorker | undefined;
   const flooding: Array<Promise<void>> = [];
   const starting: Array<Promise<StartTiming>> = [];
   try {
@@ -205,12 +215,18 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
     const before = await serverMetrics(options.server);
     const memory = before?.rssMb != null ? { start: before.rssMb, peak: before.rssMb, end: before.rssMb } : null;
     lag.enable();
+    secondLag.enable();
     const started = performance.now();
     const ticker = setInterval(() => {
       const second = stats.tick();
       if (flood) second.flood = flood.tick();
+      second.generatorLagP99Ms = Math.round(secondLag.percentile(99) / 1e5) / 10;
+      secondLag.reset();
+      const rtt = pinger?.tick();
+      if (rtt != null) second.stageRttMaxMs = Math.round(rtt);
       options.onSecond?.(second, stats);
       void serverMetrics(options.server).then((m) => {
+        if (m?.lagP99Ms != null) second.serverLagP99Ms = m.lagP99Ms;
         if (!memory || m?.rssMb == null) return;
         second.serverRssMb = m.rssMb;
         memory.peak = Math.max(memory.peak, m.rssMb);
@@ -240,7 +256,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
     const plan = options.flood;
     if (plan) {
       const targets = goLiveSpaces.length > 0 ? goLiveSpaces : [options.space];
-      const joiners = new JoinFlood({
+      const joiners = new FloodWorker({
         origin,
         joinPaths: targets.map((space) => `/api/spaces/${encodeURIComponent(space)}/join`),
         ratePerSecond: plan.ratePerSecond,
@@ -259,7 +275,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
       // The reference: a trickle of the same joins from second 3 (the flash crowd in) to the flood.
       const trickleSeconds = plan.atSeconds - 4;
       if (trickleSeconds >= 2) {
-        trickle = new JoinFlood({
+        trickle = new FloodWorker({
           origin,
           joinPaths: targets.map((space) => `/api/spaces/${encodeURIComponent(space)}/join`),
           ratePerSecond: 10,
@@ -334,6 +350,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
     };
   } finally {
     lag.disable();
+    secondLag.disable();
     pinger?.stop();
     for (const timer of timers) clearTimeout(timer);
     for (const listener of listeners) listener.stop();

@@ -46,6 +46,8 @@ export class StagePinger {
   /** Round trips by phase of the run (phase()), beside the whole run's. */
   private readonly phases = new Map<string, { samples: number[]; seen: number }>();
   private current: { samples: number[]; seen: number } | undefined;
+  /** The longest round trip since the last `tick()`. */
+  private secondMax: number | null = null;
 
   constructor(
     private readonly bots: () => SpeakerBot[],
@@ -57,6 +59,7 @@ export class StagePinger {
         bot.ping(5000).then(
           (ms) => {
             keep(this.samples, ms, ++this.seen);
+            this.secondMax = Math.max(this.secondMax ?? 0, ms);
             if (phase) keep(phase.samples, ms, ++phase.seen);
           },
           () => this.lost++,
@@ -69,6 +72,13 @@ export class StagePinger {
   phase(name: string): void {
     this.current = { samples: [], seen: 0 };
     this.phases.set(name, this.current);
+  }
+
+  /** The longest round trip answered since the last call (null: none answered), ms. */
+  tick(): number | null {
+    const max = this.secondMax;
+    this.secondMax = null;
+    return max;
   }
 
   report(): { pings: number; lost: number; rttMs: Percentiles | null; phases: Record<string, Percentiles | null> } {

@@ -16,6 +16,12 @@ export interface Second {
   flood?: { sent: number; answered: number; answerMs: Percentiles | null };
   /** The server's resident memory at the end of the second, MB. */
   serverRssMb?: number;
+  /** The server's event-loop delay p99 over about this second (its /metrics), ms. */
+  serverLagP99Ms?: number;
+  /** This process's own event-loop delay p99 over the second, ms: the generator's lateness. */
+  generatorLagP99Ms?: number;
+  /** The longest stage signalling round trip answered in the second, ms (with bot speakers). */
+  stageRttMaxMs?: number;
 }
 
 /** Latency samples kept at most (a uniform reservoir), so a long run's memory stays bounded. */

@@ -1,0 +1,28 @@
+/**
+ * The join flood's own thread (flood-worker.ts starts it): runs a JoinFlood from workerData, posts
+ * its second every second and, when the run is over, its report with this thread's event-loop delay.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { FloodToParent, ParentToFlood } from './flood-worker.js';
+import { type FloodOptions, JoinFlood } from './join-flood.js';
+
+const port = parentPort!;
+const flood = new JoinFlood(workerData as FloodOptions);
+const lag = monitorEventLoopDelay({ resolution: 10 });
+const post = (message: FloodToParent) => port.postMessage(message);
+
+port.on('message', (message: ParentToFlood) => {
+  if (message.type === 'stop') flood.stop();
+  else if (message.type === 'run') {
+    lag.enable();
+    const seconds = setInterval(() => post({ type: 'second', second: flood.tick() }), 1000);
+    void flood.run().then(async () => {
+      clearInterval(seconds);
+      lag.disable();
+      post({ type: 'done', report: { ...flood.report(), generatorLagP99Ms: Math.round(lag.percentile(99) / 1e5) / 10 } });
+      await flood.close();
+      port.close();
+    });
+  }
+});
