@@ -94,7 +94,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const readViews = new ReadViews(engines.changeLog, registry, bus, ownership);
   const runner = new CommandRunner(registry, store, bus, log, ownership, (id, ops, events) => feed.share(id, ops, events));
   const spaces = new SpaceService(runner, store);
-  const stage = new StageService(runner);
+  const stage = new StageService(runner, config.clockSkewSeconds * 1000);
   // Listener counts and reaction totals: this node's own, or every node's merged in Redis.
   const redisCrowd = engines.redis
     ? new (await import('./audience/redis-crowd.js')).RedisCrowd(engines.redis, { windowMs: config.listenerWindowSeconds * 1000 })
@@ -288,6 +288,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     'rostrum_rtc_bridge_failures_total',
     'Stage sockets that could not be bridged to the node that runs their space',
     () => bridges.failed,
+  );
+  const stageHub = hub;
+  metrics.countFrom(
+    'rostrum_stage_sockets_replaced_total',
+    'Stage sockets closed because a newer one of the same identity came (a reload, another tab or device)',
+    () => stageHub.replaced,
   );
   await hub.register(app);
   // A space this node takes (at start, on a request, or from a node that stopped or died) is

@@ -186,22 +186,31 @@ describe('stage signalling socket', () => {
     assert.equal(c.ws.readyState, WebSocket.OPEN);
   });
 
-  test('bad offers are refused with validation_failed: video, no Opus, two microphones, too many candidates', async () => {
+  test('bad offers are refused with validation_failed: video, no Opus, two microphones, too many candidates, no ICE credentials or fingerprint', async () => {
     const f = await stageFixture(t, { live: true });
     const c = await open({ token: f.tokens.speaker });
     await c.next((m) => m.type === 'welcome');
+    const ice = 'a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n';
+    const fingerprint = `a=fingerprint:sha-256 ${Array.from({ length: 32 }, () => 'AB').join(':')}\r\n`;
     const audio = (dir: string, codec = 'opus/48000/2') => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 ${codec}\r\na=${dir}\r\n`;
-    const offers = [
-      `v=0\r\n${audio('sendonly')}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n`,
-      `v=0\r\n${audio('sendonly', 'PCMU/8000')}`,
-      `v=0\r\n${audio('sendonly')}${audio('sendonly')}`,
-      `v=0\r\n${audio('sendonly')}${'a=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n'.repeat(11)}`,
-      'not sdp at all',
+    const session = `v=0\r\n${ice}${fingerprint}`;
+    const offers: Array<[string, RegExp]> = [
+      [`${session}${audio('sendonly')}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n`, /Only audio/],
+      [`${session}${audio('sendonly', 'PCMU/8000')}`, /must offer Opus/],
+      [`${session}${audio('sendonly')}${audio('sendonly')}`, /exactly one microphone/],
+      [`${session}${audio('sendonly')}${'a=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n'.repeat(11)}`, /At most 10 ICE candidates/],
+      // Answered internal_error before: the WebRTC stack threw on it.
+      [`v=0\r\n${fingerprint}${audio('sendonly')}`, /needs ICE credentials/],
+      [`v=0\r\n${fingerprint}a=ice-ufrag:abcd\r\n${audio('sendonly')}`, /needs ICE credentials/],
+      [`v=0\r\n${ice}${audio('sendonly')}`, /needs a DTLS fingerprint/],
+      ['not sdp at all', /Not an SDP offer/],
     ];
-    for (const sdp of offers) c.send({ type: 'offer', sdp });
+    for (const [sdp] of offers) c.send({ type: 'offer', sdp });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const refusals = c.messages.filter(errorCode('validation_failed'));
     assert.equal(refusals.length, offers.length, JSON.stringify(c.messages));
+    for (const [i, [, reason]] of offers.entries()) assert.match(refusals[i].error.message, reason);
+    assert.equal(c.messages.filter(errorCode('internal_error')).length, 0);
     assert.equal(c.ws.readyState, WebSocket.OPEN);
   });
 
@@ -235,6 +244,45 @@ describe('stage signalling socket', () => {
     assert.equal(refusals.length, 5, JSON.stringify(refusals));
     assert.equal(c.ws.readyState, WebSocket.OPEN);
     await pc.close();
+  });
+
+  test('one socket per identity: a newer one replaces the older (1008), so a token cannot hold many sockets or sessions', async () => {
+    const f = await stageFixture(t, { live: true });
+    const metric = async (name: string) =>
+      Number(new RegExp(`^${name} (\\d+)`, 'm').exec((await t.api.get('/metrics')).body)?.[1] ?? Number.NaN);
+    const sessionsBefore = await metric('rostrum_rtc_sessions');
+    const replacedBefore = await metric('rostrum_stage_sockets_replaced_total');
+    const held: Client[] = [];
+    const pcs: RTCPeerConnection[] = [];
+    for (let i = 0; i < 12; i++) {
+      const c = await open({ token: f.tokens.speaker });
+      await c.next((m) => m.type === 'welcome');
+      const pc = new RTCPeerConnection(rtcConfig(true));
+      pc.addTransceiver('audio', { direction: 'sendonly' });
+      c.send({ type: 'offer', sdp: (await pc.createOffer()).sdp });
+      await c.next((m) => m.type === 'answer', 5000);
+      held.push(c);
+      pcs.push(pc);
+    }
+    for (const old of held.slice(0, -1)) {
+      const closed = await old.closed;
+      assert.equal(closed.code, 1008);
+      assert.match(closed.reason, /replaced by a newer connection/);
+    }
+    assert.equal(held.at(-1)!.ws.readyState, WebSocket.OPEN, 'the newest holds the seat');
+    // The media worker reports its sessions as they close: wait for the count to settle.
+    let sessions = Number.NaN;
+    for (const deadline = Date.now() + 3000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+      sessions = (await metric('rostrum_rtc_sessions')) - sessionsBefore;
+      if (sessions === 1) break;
+    }
+    assert.equal(sessions, 1, 'one WebRTC session for the identity');
+    assert.equal((await metric('rostrum_stage_sockets_replaced_total')) - replacedBefore, 11);
+    // Another identity on the same stage keeps its own socket.
+    const other = await open({ token: f.tokens.speaker2 });
+    await other.next((m) => m.type === 'welcome');
+    assert.equal(held.at(-1)!.ws.readyState, WebSocket.OPEN);
+    await Promise.all(pcs.map((pc) => pc.close()));
   });
 
   test('a listener waiting on a request cannot publish audio', async () => {

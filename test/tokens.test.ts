@@ -118,12 +118,29 @@ describe('tokens over HTTP', () => {
 
     const again = await t.api.post(`/api/spaces/${fx.id}/stage`, { token: fx.tokens.speaker });
     assert.equal(again.status, 403);
-
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    const reissued = t.token(fx.id, 's', 'speaker');
-    assert.equal((await t.api.post(`/api/spaces/${fx.id}/stage`, { token: reissued })).status, 200);
+    assert.equal(again.body.error.code, 'permission_denied');
   });
 
+  test('a token issued in the future (iat beyond the skew) is refused', async () => {
+    const ahead = t.token(id, 'h', 'host', { now: Date.now() + 40_000, ttlSeconds: 3600 });
+    const res = await asHost(ahead);
+    assert.equal(res.status, 401);
+    assert.equal(res.body.error.code, 'token_invalid');
+    // createToken sets nbf from iat (refused as not valid yet); a token without nbf, for its iat alone.
+    const secret = new TextEncoder().encode(t.server.credentials.apiSecret);
+    const noNbf = await new SignJWT({ space: id, role: 'host' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(t.server.credentials.apiKey)
+      .setSubject('h')
+      .setIssuedAt(Math.floor(Date.now() / 1000) + 3600)
+      .setExpirationTime('2h')
+      .sign(secret);
+    const refused = await asHost(noNbf);
+    assert.equal(refused.body.error.code, 'token_invalid');
+    assert.match(refused.body.error.message, /issued in the future/);
+    const withinSkew = t.token(id, 'h', 'host', { now: Date.now() + 20_000 });
+    assert.equal((await asHost(withinSkew)).status, 200, 'an issuer 20 s ahead is within the 30 s skew');
+  });
   test('host tokens are only minted for the identity that hosts the space', async () => {
     const res = await t.api.post(`/api/spaces/${id}/tokens`, { token: t.operator, body: { identity: 'mallory', role: 'host' } });
     assert.equal(res.status, 403);
@@ -218,5 +235,38 @@ describe('PrefixedHmac', () => {
 
   test('refuses a rest longer than it was made for rather than signing part of it', () => {
     assert.throws(() => new PrefixedHmac(Buffer.from('k'), 'p', 10).sign('x'.repeat(11 + 2 * 64 + 1)), RangeError);
+  });
+});
+
+describe('demotions against clocks that differ (a server allowing 1 s of skew)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ clockSkewSeconds: 1 });
+  });
+  after(() => t.close());
+
+  test('a token from an issuer whose clock runs ahead, minted before a move to the audience, does not undo the move', async () => {
+    const fx = await stageFixture(t, { live: true });
+    // Minted just before the move by a clock 0.9 s ahead: its iat reads as after the move.
+    const ahead = t.token(fx.id, 's', 'speaker', { now: Date.now() + 900 });
+    await t.api.post(`/api/spaces/${fx.id}/participants/s/move-to-audience`, { token: fx.tokens.host });
+    const undo = await t.api.post(`/api/spaces/${fx.id}/stage`, { token: ahead });
+    assert.equal(undo.status, 403, JSON.stringify(undo.body));
+    assert.match(undo.body.error.message, /within the 1 s allowed for clocks that differ/);
+
+    // Issued later than the move by more than the skew: a new invitation by token.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    assert.equal((await t.api.post(`/api/spaces/${fx.id}/stage`, { token: t.token(fx.id, 's', 'speaker') })).status, 200);
+  });
+
+  test('a dismissed co-host cannot come back as co-host with a co-host token minted ahead of the dismissal', async () => {
+    const fx = await stageFixture(t, { live: true });
+    assert.equal((await t.api.post(`/api/spaces/${fx.id}/participants/s/appoint-cohost`, { token: fx.tokens.host })).status, 200);
+    const ahead = t.token(fx.id, 's', 'cohost', { now: Date.now() + 900 });
+    const dismissed = await t.api.post(`/api/spaces/${fx.id}/participants/s/dismiss-cohost`, { token: fx.tokens.host });
+    assert.equal(dismissed.status, 200, JSON.stringify(dismissed.body));
+    assert.equal((await t.api.call('DELETE', `/api/spaces/${fx.id}/stage`, { token: ahead })).status, 200);
+    const back = await t.api.post(`/api/spaces/${fx.id}/stage`, { token: ahead });
+    assert.equal(back.status, 403, JSON.stringify(back.body));
   });
 });

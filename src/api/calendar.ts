@@ -7,8 +7,20 @@
  */
 import ical, { ICalCalendarMethod, ICalEventStatus } from 'ical-generator';
 import type { Space } from '../control/model.js';
+import { visibleText } from '../escape.js';
 
 export const CALENDAR_EVENT_MS = 60 * 60_000;
+
+/**
+ * Text an RFC 5545 TEXT value can carry (§3.3.11: no CONTROL but tab; line breaks are escaped as
+ * \n by ical-generator): the controls XML forbids become U+FFFD as in the pages and the feed
+ * (escape.ts), DEL too, and a carriage return a line break.
+ */
+export function icsText(s: string): string {
+  return visibleText(s)
+    .replace(/\r\n?/g, '\n')
+    .replace(/\u007f/g, '\ufffd');
+}
 
 export function spaceCalendar(space: Space, pageUrl: string, now: number = Date.now()): string {
   const start = space.startedAt ?? space.scheduledStart;
@@ -20,8 +32,8 @@ export function spaceCalendar(space: Space, pageUrl: string, now: number = Date.
     stamp: new Date(now),
     start: new Date(start),
     end: new Date(space.endedAt ?? start + CALENDAR_EVENT_MS),
-    summary: space.title,
-    description: `${space.hostName} hosts "${space.title}" on Rostrum. Listen: ${pageUrl}`,
+    summary: icsText(space.title),
+    description: icsText(`${space.hostName} hosts "${space.title}" on Rostrum. Listen: ${pageUrl}`),
     url: pageUrl,
     status: ICalEventStatus.CONFIRMED,
   });

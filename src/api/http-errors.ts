@@ -3,8 +3,10 @@
  * `{"error":{"code","message"}}` with a code from the registry. Fastify's own errors (bad JSON,
  * oversized bodies, wrong media types, schema failures) are mapped to our codes here.
  */
+
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, fail, RostrumError } from '../errors.js';
+import { TEXT_LINE } from './validation.js';
 
 interface AjvError {
   keyword: string;
@@ -29,6 +31,12 @@ function fromValidation(err: FastifyError & { validation: AjvError[]; validation
     return fail('invalid_time', `${where}${first.instancePath} must be an ISO-8601 date and time.`);
   }
   const path = `${where}${first?.instancePath ?? ''}`;
+  if (first?.keyword === 'format' && first.params.format === TEXT_LINE) {
+    return fail(
+      'validation_failed',
+      `${path} must be one line of visible text: not only white space, and no control characters (line breaks, tabs, NUL…), lone surrogates or noncharacters.`,
+    );
+  }
   return fail('validation_failed', `${path} ${first?.message ?? 'is invalid'}.`);
 }
 

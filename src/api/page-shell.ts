@@ -37,9 +37,10 @@ export class PageShell {
   render(title: string, content: string): string {
     if (!this.shell) throw fail('not_ready', 'The web app is not built: run "npm run build".');
     const safeTitle = escapeMarkup(title);
+    // Replaced by functions: a replacement string would read `$&`, `$'` and `$\`` in a title as patterns.
     return this.shell
-      .replace('<title>Rostrum</title>', `<title>${safeTitle}</title><meta property="og:title" content="${safeTitle}">`)
-      .replace('<!--ssr-->', content);
+      .replace('<title>Rostrum</title>', () => `<title>${safeTitle}</title><meta property="og:title" content="${safeTitle}">`)
+      .replace('<!--ssr-->', () => content);
   }
 
   /** Sends a page (200) that shared caches may keep for `maxAge` seconds. */

@@ -6,6 +6,7 @@
 import { type Static, Type } from 'typebox';
 import { REACTIONS, ROLES, SPACE_STATES, STAGE_ROLES } from '../control/model.js';
 import { IDENTITY_PATTERN, SPACE_ID_PATTERN } from '../ids.js';
+import { TEXT_LINE } from './validation.js';
 
 const closed = { additionalProperties: false } as const;
 const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601 date and time' });
@@ -66,8 +67,10 @@ export const JoinErrors = {
 /** A conditional GET whose ETag still holds. */
 export const NotModified = Type.Null({ description: 'Not modified: the ETag sent in If-None-Match is still current.' });
 
-export const Title = Type.String({ minLength: 1, maxLength: 140 });
-export const DisplayName = Type.String({ minLength: 1, maxLength: 100 });
+const ONE_LINE =
+  'One line of visible text: not only white space, and no control characters (Unicode Cc: line breaks, tabs, NUL…), lone surrogates or noncharacters.';
+export const Title = Type.String({ minLength: 1, maxLength: 140, format: TEXT_LINE, description: ONE_LINE });
+export const DisplayName = Type.String({ minLength: 1, maxLength: 100, format: TEXT_LINE, description: ONE_LINE });
 
 export const CreateSpaceBody = Type.Object(
   {

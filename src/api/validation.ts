@@ -10,6 +10,16 @@ import type { FastifySchemaCompiler } from 'fastify';
 // ajv-formats is CommonJS; its default export arrives nested under ESM interop.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 
+/**
+ * The format of titles and names: one line of visible text — something besides white space, and
+ * none of the Unicode control characters (Cc: C0, DEL, C1 — line breaks and tabs among them), lone
+ * surrogates (Cs) or noncharacters (U+FFFE, U+FFFF…), which no page, feed or calendar carries
+ * intact (XML forbids them) and PostgreSQL refuses (NUL).
+ */
+export const TEXT_LINE = 'text-line';
+const NOT_TEXT = /[\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}]/u;
+const VISIBLE = /\S/u;
+
 function makeAjv(coerce: boolean): Ajv {
   const ajv = new Ajv({
     coerceTypes: coerce ? 'array' : false,
@@ -19,6 +29,7 @@ function makeAjv(coerce: boolean): Ajv {
     strict: false,
   });
   addFormats(ajv);
+  ajv.addFormat(TEXT_LINE, { type: 'string', validate: (s: string) => VISIBLE.test(s) && !NOT_TEXT.test(s) });
   return ajv;
 }
 

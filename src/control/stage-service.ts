@@ -15,8 +15,14 @@ import { type Action, type ActorRole, authorize } from './permissions.js';
 type Outcome<T> = { ops: StoreOp[]; events: AnyEvent[]; result: T };
 
 export class StageService {
+  /**
+   * `clockSkewMs`: how far ahead of this server's clock a token's issuer may be (tokens.ts accepts
+   * an `iat` up to that far in the future), so a token counts as issued after a demotion only if
+   * its `iat` is later than the demotion by more than that.
+   */
   constructor(
     private readonly runner: CommandRunner,
+    private readonly clockSkewMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -182,8 +188,11 @@ export class StageService {
         throw fail('permission_denied', 'This token does not grant a stage seat; request to speak instead.');
       }
       const demoted = live.demotedAt.get(actor.identity);
-      if (demoted !== undefined && actor.claims.iat * 1000 <= demoted) {
-        throw fail('permission_denied', 'A moderator moved this identity to the audience; it needs a new invitation.');
+      if (demoted !== undefined && actor.claims.iat * 1000 <= demoted + this.clockSkewMs) {
+        throw fail(
+          'permission_denied',
+          `A moderator moved this identity to the audience; a token issued before then (or within the ${Math.round(this.clockSkewMs / 1000)} s allowed for clocks that differ) cannot seat it: it needs a new invitation.`,
+        );
       }
       const seat = this.seat(live, { identity: actor.identity, name: actor.name, role: granted as StageRole, muted: true, joinedAt: now });
       const ops: StoreOp[] = [...seat.ops, ...this.clearPending(actor.identity)];

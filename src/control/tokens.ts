@@ -191,6 +191,10 @@ export class TokenAuthority {
     if (checked.nbf !== undefined && checked.nbf - this.skewSeconds > now) {
       throw fail('token_invalid', 'The token is not valid yet.');
     }
+    // A token from the future would count as issued after a demotion that came before it.
+    if (checked.iat - this.skewSeconds > now) {
+      throw fail('token_invalid', "The token was issued in the future (iat): check the issuing machine's clock.");
+    }
     return checked;
   }
 }

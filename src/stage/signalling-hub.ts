@@ -24,6 +24,9 @@ import { checkCandidate, checkOffer } from './sdp-policy.js';
 import { type CandidateMessage, StageConnection } from './stage-connection.js';
 import { iceServersFor, type TurnConfig } from './turn-credentials.js';
 
+/** Stage sockets one operator identity may hold in a space (the demo, monitors, tools). */
+const OPERATOR_SOCKETS = 8;
+
 const publicStage = (live: LiveSpace): PublicMember[] =>
   live.stageList().map(({ identity, name, role, muted }) => ({ identity, name, role, muted }));
 
@@ -33,6 +36,8 @@ export class SignallingHub {
   private readonly sessions = new Map<StageConnection, SessionId>();
   private readonly connections = new Map<SessionId, StageConnection>();
   private nextSession = 1;
+  /** Sockets closed because a newer one of the same identity came (replaceOlder; a metric). */
+  replaced = 0;
   private readonly disposers: Disposer[] = [];
   private readonly validate = new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage);
   /** Stage sockets bridged to the node that runs their space. */
@@ -153,6 +158,9 @@ export class SignallingHub {
 
   private joined(c: StageConnection): void {
     const id = c.spaceId!;
+    const actor = c.actor!;
+    // First: closing the last older socket drops the space's set (left()).
+    this.replaceOlder(id, actor);
     let set = this.bySpace.get(id);
     if (!set) {
       set = new Set();
@@ -164,7 +172,6 @@ export class SignallingHub {
       c.close(CLOSE.goingAway, 'space unloaded');
       return;
     }
-    const actor = c.actor!;
     const { iceServers, expiresAt } = iceServersFor(this.turn, actor.identity);
     c.send({
       type: 'welcome',
@@ -175,6 +182,22 @@ export class SignallingHub {
       iceServers,
       ...(expiresAt === undefined ? {} : { iceServersExpireAt: new Date(expiresAt * 1000).toISOString() }),
     });
+  }
+
+  /**
+   * One stage socket per identity in a space, as LiveKit does with a duplicate identity: a newer
+   * one (a reload, a second tab or device, a reconnect while the old socket is not yet known dead)
+   * closes the older with 1008 `replaced`, which clients take as final. So one token holds one
+   * socket and at most one WebRTC session, however often it connects. An operator identity (the
+   * demo, monitors, tools) may hold OPERATOR_SOCKETS; beyond, its oldest closes.
+   */
+  private replaceOlder(id: SpaceId, actor: Actor): void {
+    const same = [...(this.bySpace.get(id) ?? [])].filter((o) => o.actor?.identity === actor.identity && o.actor.operator === actor.operator);
+    const keep = actor.operator ? OPERATOR_SOCKETS - 1 : 0;
+    for (const old of same.slice(0, Math.max(0, same.length - keep))) {
+      this.replaced++;
+      old.close(CLOSE.policy, 'replaced by a newer connection of the same identity');
+    }
   }
 
   /** A speaker publishes: check the offer, answer it, and route its microphone to everyone else. */

@@ -37,6 +37,12 @@ export function SpeakerPanel(props: {
           : err.message,
       );
     });
+    stage.addEventListener('left', (e) => {
+      // The server keeps one stage connection per person: the newest (another tab or device) wins.
+      if (/replaced/.test((e as CustomEvent<{ reason: string }>).detail.reason)) {
+        setError('You joined the stage from another tab or device, so this one has left it. Reload to take the seat back here.');
+      }
+    });
     stage.start().catch((err: Error) => setError(err.message));
     // The input level meter: the microphone's RMS, ten times a second.
     let context: AudioContext | undefined;
