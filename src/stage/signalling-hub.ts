@@ -192,7 +192,9 @@ export class SignallingHub {
    * demo, monitors, tools) may hold OPERATOR_SOCKETS; beyond, its oldest closes.
    */
   private replaceOlder(id: SpaceId, actor: Actor): void {
-    const same = [...(this.bySpace.get(id) ?? [])].filter((o) => o.actor?.identity === actor.identity && o.actor.operator === actor.operator);
+    const same = [...(this.bySpace.get(id) ?? [])].filter(
+      (o) => o.actor?.identity === actor.identity && o.actor.operator === actor.operator,
+    );
     const keep = actor.operator ? OPERATOR_SOCKETS - 1 : 0;
     for (const old of same.slice(0, Math.max(0, same.length - keep))) {
       this.replaced++;
