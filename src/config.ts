@@ -42,6 +42,11 @@ export interface Config {
   addressWriteLimit: number;
   /** Largest accepted request body, bytes. Default 16384 (ROSTRUM_BODY_LIMIT). */
   bodyLimit: number;
+  /**
+   * How long a request's headers and body may take to arrive, ms (the answer may take longer: a
+   * blocking playlist request, a held stream). Default 30000 (ROSTRUM_REQUEST_TIMEOUT_MS).
+   */
+  requestTimeoutMs: number;
   /** On shutdown, how long /readyz fails while requests are still served, so balancers move away, ms. Default 0 (ROSTRUM_DRAIN_GRACE_MS). */
   drainGraceMs: number;
   /** How long shutdown waits for in-flight requests before it exits anyway, ms. Default 10000 (ROSTRUM_DRAIN_MS). */
@@ -218,6 +223,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     writeLimit: intFrom(env.ROSTRUM_WRITE_LIMIT, 600, 'ROSTRUM_WRITE_LIMIT'),
     addressWriteLimit: intFrom(env.ROSTRUM_ADDRESS_WRITE_LIMIT, 6000, 'ROSTRUM_ADDRESS_WRITE_LIMIT'),
     bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT', 1024),
+    requestTimeoutMs: intFrom(env.ROSTRUM_REQUEST_TIMEOUT_MS, 30_000, 'ROSTRUM_REQUEST_TIMEOUT_MS', 1000),
     drainGraceMs: intFrom(env.ROSTRUM_DRAIN_GRACE_MS, 0, 'ROSTRUM_DRAIN_GRACE_MS'),
     drainTimeoutMs: intFrom(env.ROSTRUM_DRAIN_MS, 10_000, 'ROSTRUM_DRAIN_MS'),
     trustProxy: (env.ROSTRUM_TRUST_PROXY ?? '')

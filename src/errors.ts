@@ -11,6 +11,7 @@ export const ERRORS = {
   unknown_field: { status: 400, message: 'The request has a field this endpoint does not accept.' },
   invalid_id: { status: 400, message: 'An id in the path is malformed.' },
   bad_url: { status: 400, message: 'The URL is malformed (for example a broken %-escape).' },
+  bad_request: { status: 400, message: 'The HTTP request is malformed.' },
   hls_too_far_ahead: { status: 400, message: 'The blocking playlist request asks for a segment more than two ahead of the live edge.' },
   hls_bad_request: {
     status: 400,
@@ -62,9 +63,13 @@ export const ERRORS = {
   request_queue_full: { status: 409, message: 'The request-to-speak queue is full; try again later.' },
   host_cannot_leave: { status: 409, message: 'The host stays on stage; end the space instead.' },
   invalid_target: { status: 409, message: 'That action does not apply to that participant.' },
+  // 408
+  request_timeout: { status: 408, message: 'The request did not arrive in time.' },
   // 413 / 415
   body_too_large: { status: 413, message: 'The request body is larger than allowed.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  // 431
+  headers_too_large: { status: 431, message: 'The request headers are larger than allowed.' },
   // 429
   rate_limited: { status: 429, message: 'Too many requests; retry after the time given.' },
   // 5xx

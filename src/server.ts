@@ -245,6 +245,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     {
       logger: log,
       bodyLimit: config.bodyLimit,
+      requestTimeoutMs: config.requestTimeoutMs,
       trustProxy: config.trustProxy,
       pressure: {
         maxEventLoopDelayMs: config.maxEventLoopDelayMs,
