@@ -28,6 +28,7 @@ import type { Config } from './config.js';
 import { AutoStarter } from './control/auto-start.js';
 import { CommandRunner } from './control/commands.js';
 import { type Credentials, resolveServerCredentials } from './control/credentials.js';
+import { makeDataDir, warnIfLoose } from './control/data-dir.js';
 import { SpaceRegistry } from './control/space-registry.js';
 import { SpaceService } from './control/space-service.js';
 import { StageService } from './control/stage-service.js';
@@ -66,6 +67,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     // Each node would otherwise make its own and refuse the tokens the others mint.
     throw new Error('With ROSTRUM_REDIS_URL (several nodes), set ROSTRUM_API_KEY and ROSTRUM_API_SECRET: every node must share them.');
   }
+  makeDataDir(config.dataDir);
+  warnIfLoose(config.dataDir, log);
   const credentials = resolveServerCredentials(config.dataDir, config.apiKey, config.apiSecret);
   const nodeId = config.nodeId ?? generatedNodeId();
   const engines = await openEngines(config, nodeId, log);

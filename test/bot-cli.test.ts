@@ -77,6 +77,32 @@ test('rostrum bot speak plays its tone to the stage, records what it hears, and 
   }
 });
 
+test('rostrum bot speak exits 1 saying why when its stage connection is lost (it exited 0 before)', async () => {
+  const dataDir = tempDir();
+  const server = await spawnServer(dataDir);
+  try {
+    const { id } = await liveSpaceWithSpeaker(server, dataDir, 'tester');
+    const run = rostrum(server, dataDir, ['bot', 'speak', '--space', id, '--seconds', '30']);
+    // Until the bot is on stage and talking: the state document says so.
+    const api = new Api(server.url);
+    for (let i = 0; i < 100; i++) {
+      const stage = (await api.get(`/api/spaces/${id}/state`)).body.stage as Array<{ identity: string; muted: boolean }>;
+      if (stage.some((m) => m.identity === 'bot-speaker' && !m.muted)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // its socket is open and its media flowing
+    const killedAt = Date.now();
+    server.child.kill('SIGKILL');
+    const { code, stderr } = await run;
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /left the stage early: the stage connection closed \(1006/);
+    assert.ok(Date.now() - killedAt < 10_000, 'at once, not at the end of its 30 s');
+  } finally {
+    server.child.kill('SIGKILL');
+    await server.exited;
+  }
+});
+
 test('rostrum bot listen pulls the broadcast as a player does: JSON report of tones, stalls and latency, a WAV of it; an unknown space exits 1 saying why', async () => {
   const dataDir = tempDir();
   const server = await spawnServer(dataDir);

@@ -58,10 +58,17 @@ export function botCommand(): Command {
       const ended = await Promise.race([
         new Promise<'done'>((resolve) => setTimeout(() => resolve('done'), opts.seconds * 1000)),
         speaker.waitFor((m) => m.type === 'removed' || m.type === 'ended' || m.type === 'moved_to_audience', opts.seconds * 1000 + 1000),
+        // The stage socket closing under it (the server went away, another connection of this
+        // identity replaced it) ends the bot's speech: a failure, not a finished run.
+        speaker.closed.then(({ code, reason }) => ({ type: `the stage connection closed (${code}${reason ? ` ${reason}` : ''})` })),
       ]).catch(() => 'done' as const);
       if (opts.listenWav) writeWav(opts.listenWav, speaker.heardSince(started));
       await speaker.close();
-      if (ended !== 'done') throw new CliError(`left the stage early: ${ended.type}`);
+      if (ended !== 'done') {
+        // As below, the process ends here: the speech timer and werift's would keep it alive.
+        process.stderr.write(`rostrum: left the stage early: ${ended.type}\n`);
+        process.exit(1);
+      }
       process.stdout.write(
         `${JSON.stringify({ identity: opts.identity, seconds: opts.seconds, framesSent: speaker.framesSent, path: iceRoute })}\n`,
       );

@@ -3,9 +3,11 @@
  * on the embedded default — generated on first start into `<data>/credentials.json` (mode 0600),
  * where the CLI on the same machine finds them.
  */
+
 import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDataDir } from './data-dir.js';
 import { MIN_SECRET_LENGTH } from './tokens.js';
 
 export interface Credentials {
@@ -61,7 +63,7 @@ export function resolveServerCredentials(dataDir: string, apiKey?: string, apiSe
     apiKey: `RK${randomBytes(6).toString('hex')}`,
     apiSecret: randomBytes(32).toString('base64url'),
   };
-  fs.mkdirSync(dataDir, { recursive: true });
+  makeDataDir(dataDir);
   const tmp = `${credentialsPath(dataDir)}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(generated, null, 2)}\n`, { mode: 0o600 });
   fs.renameSync(tmp, credentialsPath(dataDir));

@@ -3,9 +3,11 @@
  * to a client has reached the disk and survives a kill -9 or a power cut. better-sqlite3 is
  * synchronous; each call takes microseconds, so the event loop is not held in any way that matters.
  */
+
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { makeDataDir } from '../../control/data-dir.js';
 import type { ActionRecord, Space, SpaceSnapshot, StageMember } from '../../control/model.js';
 import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
@@ -28,7 +30,7 @@ export class SqliteSpaceStore implements SpaceStore {
   private readonly stmts;
 
   constructor(file: string) {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (file !== ':memory:') makeDataDir(path.dirname(file));
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // FULL: a committed transaction is on disk before the call returns (an acknowledged moderation
