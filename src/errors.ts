@@ -68,6 +68,8 @@ export const ERRORS = {
   // 413 / 415
   body_too_large: { status: 413, message: 'The request body is larger than allowed.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  // 426
+  upgrade_required: { status: 426, message: 'This endpoint is a WebSocket: connect with an upgrade.' },
   // 431
   headers_too_large: { status: 431, message: 'The request headers are larger than allowed.' },
   // 429

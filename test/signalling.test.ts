@@ -285,6 +285,12 @@ describe('stage signalling socket', () => {
     await Promise.all(pcs.map((pc) => pc.close()));
   });
 
+  test('GET /rtc without a WebSocket upgrade answers 426 upgrade_required in the API shape (it was an empty 404)', async () => {
+    const res = await t.api.get('/rtc');
+    assert.equal(res.status, 426);
+    assert.equal(res.body.error.code, 'upgrade_required');
+  });
+
   test('a listener waiting on a request cannot publish audio', async () => {
     const f = await stageFixture(t, { live: true });
     const waiting = await open({ token: f.tokens.listener2 });

@@ -24,6 +24,9 @@ import { checkCandidate, checkOffer } from './sdp-policy.js';
 import { type CandidateMessage, StageConnection } from './stage-connection.js';
 import { iceServersFor, type TurnConfig } from './turn-credentials.js';
 
+/** Peers whose socket errors are each logged once at warn; beyond, all at debug. */
+const WARNED_PEERS = 10_000;
+
 /** Stage sockets one operator identity may hold in a space (the demo, monitors, tools). */
 const OPERATOR_SOCKETS = 8;
 
@@ -38,6 +41,8 @@ export class SignallingHub {
   private nextSession = 1;
   /** Sockets closed because a newer one of the same identity came (replaceOlder; a metric). */
   replaced = 0;
+  /** Addresses whose socket errors were logged at warn (once each; bounded). */
+  private readonly warnedPeers = new Set<string>();
   private readonly disposers: Disposer[] = [];
   private readonly validate = new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage);
   /** Stage sockets bridged to the node that runs their space. */
@@ -116,19 +121,38 @@ export class SignallingHub {
 
   /** Registers `GET /rtc` (a WebSocket upgrade) on the app. */
   async register(app: FastifyInstance): Promise<void> {
-    await app.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } });
-    app.get('/rtc', { websocket: true, schema: { hide: true } }, (socket, request) => {
-      // A socket another node bridged here is run here, never bridged on.
-      const forwarded = request.forwardedBy !== undefined;
-      new StageConnection(socket, this.validate, {
-        authenticate: (token, space) => this.authenticate(token, space, forwarded),
-        bridge: (ws, owner, first) => bridgeToOwner(ws, owner, this.cluster.ownership.node, this.cluster.clusterKey, first, this.bridges),
-        offer: (c, sdp) => this.offer(c, sdp),
-        candidate: (c, message) => this.candidate(c, message),
-        unexpected: (err, c) => this.log.error({ err, spaceId: c.spaceId, identity: c.actor?.identity }, 'stage signalling failed'),
-        joined: (c) => this.joined(c),
-        left: (c) => this.left(c),
-      });
+    await app.register(websocket, {
+      options: { maxPayload: MAX_MESSAGE_BYTES },
+      // A socket's errors (a frame over the limit, a broken frame, a reset) are the peer's doing,
+      // which anyone can do without a token: warned once per address, then at debug; the socket ends.
+      errorHandler: (err, socket, request) => {
+        const first = this.warnedPeers.size < WARNED_PEERS && !this.warnedPeers.has(request.ip);
+        if (first) this.warnedPeers.add(request.ip);
+        request.log[first ? 'warn' : 'debug']({ address: request.ip, reason: err.message }, 'stage socket error from a peer');
+        socket.terminate();
+      },
+    });
+    app.route({
+      method: 'GET',
+      url: '/rtc',
+      schema: { hide: true },
+      // Without an upgrade: the API's error, not an empty 404.
+      handler: async () => {
+        throw fail('upgrade_required', 'GET /rtc is the stage signalling WebSocket: connect with a WebSocket upgrade.');
+      },
+      wsHandler: (socket, request) => {
+        // A socket another node bridged here is run here, never bridged on.
+        const forwarded = request.forwardedBy !== undefined;
+        new StageConnection(socket, this.validate, {
+          authenticate: (token, space) => this.authenticate(token, space, forwarded),
+          bridge: (ws, owner, first) => bridgeToOwner(ws, owner, this.cluster.ownership.node, this.cluster.clusterKey, first, this.bridges),
+          offer: (c, sdp) => this.offer(c, sdp),
+          candidate: (c, message) => this.candidate(c, message),
+          unexpected: (err, c) => this.log.error({ err, spaceId: c.spaceId, identity: c.actor?.identity }, 'stage signalling failed'),
+          joined: (c) => this.joined(c),
+          left: (c) => this.left(c),
+        });
+      },
     });
   }
 
