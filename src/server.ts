@@ -19,6 +19,7 @@ import { TallyKeeper } from './audience/tally-keeper.js';
 import { Broadcaster } from './broadcast/broadcaster.js';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
+import { registerClusterMetrics } from './cluster/cluster-metrics.js';
 import { openEngines, redactUrl } from './cluster/engines.js';
 import { LocalOwnership } from './cluster/local-ownership.js';
 import { generatedNodeId, type NodeInfo, nodeKey } from './cluster/node-identity.js';
@@ -175,30 +176,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     };
   });
   engines.health.register(metrics.registry);
-  metrics.countFrom(
-    'rostrum_change_log_dropped_total',
-    'Changes this node could not put on the change log (Redis away); other nodes reload their copies after the gap',
-    () => engines.changeLog.dropped,
-  );
   registerStreamMetrics(metrics, broadcaster.streams);
-  metrics.countFrom(
-    'rostrum_read_view_reloads_total',
-    'Copies of other nodes’ spaces reloaded from the store after a possible gap in the change log',
-    () => readViews.reloads,
-  );
-  if (redisCrowd) {
-    const stats = redisCrowd.stats;
-    metrics.countFrom(
-      'rostrum_crowd_redis_commands_total',
-      'Commands this node sent Redis for listener counts and reactions (batched once a second per space)',
-      () => stats.commands,
-    );
-    metrics.countFrom(
-      'rostrum_crowd_dropped_total',
-      'Listener sightings not sent to Redis (it was away longer than the batch can hold); this node still counts them',
-      () => stats.dropped,
-    );
-  }
+  registerClusterMetrics(metrics, { changeLog: engines.changeLog, readViews, crowd: redisCrowd?.stats });
   registerSpaceHealth(metrics.registry, () => liveSpaceHealth(registry.all(), audience, broadcaster));
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>
     log.error({ err, spaceId }, 'could not keep listener tallies'),
