@@ -14,11 +14,10 @@ const post = (message: FloodToParent) => port.postMessage(message);
 
 port.on('message', (message: ParentToFlood) => {
   if (message.type === 'stop') flood.stop();
+  else if (message.type === 'tick') post({ type: 'second', second: flood.tick() });
   else if (message.type === 'run') {
     lag.enable();
-    const seconds = setInterval(() => post({ type: 'second', second: flood.tick() }), 1000);
     void flood.run().then(async () => {
-      clearInterval(seconds);
       lag.disable();
       post({ type: 'done', report: { ...flood.report(), generatorLagP99Ms: Math.round(lag.percentile(99) / 1e5) / 10 } });
       await flood.close();

@@ -12,14 +12,15 @@ import type { FloodOptions, FloodReport } from './join-flood.js';
 
 export type FloodSecond = { sent: number; answered: number; answerMs: Percentiles | null };
 
-export type ParentToFlood = { type: 'run' } | { type: 'stop' };
+export type ParentToFlood = { type: 'run' } | { type: 'stop' } | { type: 'tick' };
 export type FloodToParent = { type: 'second'; second: FloodSecond } | { type: 'done'; report: FloodReport };
 
 const THREAD_URL = new URL('./flood-thread.js', import.meta.url);
 
 export class FloodWorker {
   private readonly worker: Worker;
-  private latest: FloodSecond | null = null;
+  /** Answers to tick(), in the order asked (the thread answers in order). */
+  private readonly ticks: Array<(second: FloodSecond) => void> = [];
   private final: FloodReport | null = null;
   private readonly done: Promise<void>;
 
@@ -27,7 +28,7 @@ export class FloodWorker {
     this.worker = new Worker(THREAD_URL, { workerData: options });
     this.done = new Promise((resolve, reject) => {
       this.worker.on('message', (message: FloodToParent) => {
-        if (message.type === 'second') this.latest = message.second;
+        if (message.type === 'second') this.ticks.shift()?.(message.second);
         else {
           this.final = message.report;
           resolve();
@@ -48,11 +49,12 @@ export class FloodWorker {
     return this.done;
   }
 
-  /** The last second the thread closed (its seconds run on its own clock): sent, answered, answer times. */
-  tick(): FloodSecond {
-    const second = this.latest ?? { sent: 0, answered: 0, answerMs: null };
-    this.latest = null;
-    return second;
+  /** The second just closed, asked of the thread (so no second is lost between two clocks). */
+  tick(): Promise<FloodSecond> {
+    return new Promise((resolve) => {
+      this.ticks.push(resolve);
+      this.worker.postMessage({ type: 'tick' } satisfies ParentToFlood);
+    });
   }
 
   stop(): void {

@@ -219,7 +219,9 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
     const started = performance.now();
     const ticker = setInterval(() => {
       const second = stats.tick();
-      if (flood) second.flood = flood.tick();
+      void flood?.tick().then((f) => {
+        second.flood = f;
+      });
       second.generatorLagP99Ms = Math.round(secondLag.percentile(99) / 1e5) / 10;
       secondLag.reset();
       const rtt = pinger?.tick();
