@@ -19,9 +19,9 @@ import opus from '@discordjs/opus';
 import { dBov } from '../src/audio/levels.js';
 import { toneFrame } from '../src/bots/tone.js';
 import { Packager } from '../src/broadcast/packager.js';
-import { RecordingDir } from '../src/broadcast/recording-dir.js';
+import { DirRecordingStore } from '../src/broadcast/recording-dir.js';
 import { broadcastTiming, loadConfig } from '../src/config.js';
-import type { Identity } from '../src/ids.js';
+import type { Identity, SpaceId } from '../src/ids.js';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
 import type { MixerCounts } from '../src/media/mixer.js';
 import { SpaceMix } from '../src/media/space-mix.js';
@@ -148,7 +148,7 @@ export async function mixCpu(spaces: number, speakers: number, seconds: number):
   // The feeder's own cost, before and after the mix: noise only ever adds to a CPU figure, so the
   // lower of the two is the closer (and the one that leaves the mix the larger share).
   const harnessBefore = await harnessAlone();
-  const recordings = Array.from({ length: spaces }, (_, s) => new RecordingDir(path.join(root, `space-${s}`)));
+  const recordings = Array.from({ length: spaces }, (_, s) => new DirRecordingStore(root).open(`space-${s}` as SpaceId));
   const mixes = recordings.map((recording) => {
     const packager = new Packager(recording, { timing: broadcastTiming(256), windowSegments: 6 });
     return new SpaceMix(

@@ -40,6 +40,13 @@ export interface Config {
   writeLimit: number;
   /** Writes other than joins one address may make per minute; 0 = no limit. Default 6000 (ROSTRUM_ADDRESS_WRITE_LIMIT). */
   addressWriteLimit: number;
+  /** Spaces one operator identity may create per hour; 0 = no cap. Default 600 (ROSTRUM_SPACE_CREATE_LIMIT). */
+  spaceCreateLimit: number;
+  /**
+   * Connections one client address may hold open at once (a trusted proxy's are not counted);
+   * beyond it new ones are closed at once. 0 = no cap. Default 256 (ROSTRUM_ADDRESS_CONNECTIONS).
+   */
+  addressConnections: number;
   /** Largest accepted request body, bytes. Default 16384 (ROSTRUM_BODY_LIMIT). */
   bodyLimit: number;
   /**
@@ -80,6 +87,17 @@ export interface Config {
   voices: number;
   /** Whole segments (≈ 2 s each) a live playlist lists. Default 6 (ROSTRUM_HLS_WINDOW). */
   hlsWindowSegments: number;
+  /**
+   * Seconds of a recording held in memory while its writes fail (a full disk, PostgreSQL away), per
+   * space; past it the oldest segments become gaps. At least the live window and two segments more.
+   * Default 600 (ROSTRUM_RECORDING_BACKLOG).
+   */
+  recordingBacklogSeconds: number;
+  /**
+   * Free space the data directory needs, MiB: below it the node is not ready (/readyz) and says so
+   * before the disk is full. Default 64 (ROSTRUM_MIN_FREE_MB).
+   */
+  minFreeMb: number;
   /** The broadcast's timing, all derived from one setting, the part length (ROSTRUM_PART_MS, default 256 ms: see broadcastTiming). */
   broadcast: BroadcastTiming;
   /** Addresses the stage's WebRTC candidates announce in place of the bound one (1:1 NAT: the public address). Default none (ROSTRUM_RTC_ANNOUNCED_IP, comma-separated). */
@@ -222,6 +240,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     heartbeatLimit: intFrom(env.ROSTRUM_HEARTBEAT_LIMIT, 20, 'ROSTRUM_HEARTBEAT_LIMIT'),
     writeLimit: intFrom(env.ROSTRUM_WRITE_LIMIT, 600, 'ROSTRUM_WRITE_LIMIT'),
     addressWriteLimit: intFrom(env.ROSTRUM_ADDRESS_WRITE_LIMIT, 6000, 'ROSTRUM_ADDRESS_WRITE_LIMIT'),
+    spaceCreateLimit: intFrom(env.ROSTRUM_SPACE_CREATE_LIMIT, 600, 'ROSTRUM_SPACE_CREATE_LIMIT'),
+    addressConnections: intFrom(env.ROSTRUM_ADDRESS_CONNECTIONS, 256, 'ROSTRUM_ADDRESS_CONNECTIONS'),
     bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT', 1024),
     requestTimeoutMs: intFrom(env.ROSTRUM_REQUEST_TIMEOUT_MS, 30_000, 'ROSTRUM_REQUEST_TIMEOUT_MS', 1000),
     drainGraceMs: intFrom(env.ROSTRUM_DRAIN_GRACE_MS, 0, 'ROSTRUM_DRAIN_GRACE_MS'),
@@ -243,6 +263,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     // Three, as Google Meet forwards (see stage/loudest-voices.ts); at most the whole stage.
     voices: intFrom(env.ROSTRUM_VOICES, 3, 'ROSTRUM_VOICES', 1, LIMITS.host + LIMITS.cohost + LIMITS.speaker),
     hlsWindowSegments: intFrom(env.ROSTRUM_HLS_WINDOW, 6, 'ROSTRUM_HLS_WINDOW', 3),
+    recordingBacklogSeconds: intFrom(env.ROSTRUM_RECORDING_BACKLOG, 600, 'ROSTRUM_RECORDING_BACKLOG', 1),
+    minFreeMb: intFrom(env.ROSTRUM_MIN_FREE_MB, 64, 'ROSTRUM_MIN_FREE_MB'),
     broadcast: broadcastTiming(intFrom(env.ROSTRUM_PART_MS, 256, 'ROSTRUM_PART_MS', 64, 1000)),
     rtcAnnouncedIps: parseAddresses(env.ROSTRUM_RTC_ANNOUNCED_IP, 'ROSTRUM_RTC_ANNOUNCED_IP'),
     rtcPortRange: parsePortRange(env.ROSTRUM_RTC_PORT_RANGE),
@@ -270,6 +292,9 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
   }
   merged.dataDir = path.resolve(merged.dataDir);
+  // Only segments older than the live window may be given up: the window is served from memory.
+  const segmentSeconds = merged.broadcast.partSeconds * merged.broadcast.partsPerSegment;
+  merged.recordingBacklogSeconds = Math.max(merged.recordingBacklogSeconds, Math.ceil((merged.hlsWindowSegments + 2) * segmentSeconds));
   if (merged.port > 65535) throw new Error(`port must be at most 65535, got ${merged.port}`);
   if (merged.streamEdges.length > 0 && (merged.streamEdgeKey ?? '').length < 16)
     throw new Error('ROSTRUM_STREAM_EDGES lists edges: set ROSTRUM_STREAM_EDGE_KEY (at least 16 characters, as in their stream.conf)');

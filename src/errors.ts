@@ -83,6 +83,11 @@ export const ERRORS = {
     status: 503,
     message: 'The space is live and its broadcast is starting on this node (it just went live, or was taken over); retry shortly.',
   },
+  connection_limit: {
+    status: 429,
+    message:
+      'This address holds as many connections to the server as it may (ROSTRUM_ADDRESS_CONNECTIONS); close some, or retry after the time given.',
+  },
   overloaded: { status: 503, message: 'The server is busy; retry after the time given.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another node.' },
   stale_owner: { status: 503, message: 'This node no longer owns the space (another took it over); retry, and the new owner answers.' },
@@ -94,6 +99,10 @@ export const ERRORS = {
   store_unavailable: {
     status: 503,
     message: 'The database does not answer; a change that must be durable cannot be made now. Retry after the time given.',
+  },
+  storage_full: {
+    status: 503,
+    message: "The server's disk is full; the change was not made. Retry after the time given.",
   },
   rtc_unavailable: {
     status: 503,

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { createApp } from './api/app.js';
 import { Metrics } from './api/metrics.js';
+import { registerRecordingMetrics } from './api/recording-metrics.js';
 import { liveSpaceHealth, registerSpaceHealth } from './api/space-metrics.js';
 import { registerStreamMetrics } from './api/stream-metrics.js';
 import { Urls } from './api/urls.js';
@@ -229,6 +230,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       bodyLimit: config.bodyLimit,
       requestTimeoutMs: config.requestTimeoutMs,
       trustProxy: config.trustProxy,
+      addressConnections: config.addressConnections,
       pressure: {
         maxEventLoopDelayMs: config.maxEventLoopDelayMs,
         maxEventLoopUtilization: config.maxEventLoopUtilizationPercent / 100,
@@ -244,6 +246,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         request: config.requestLimit,
         write: config.writeLimit,
         addressWrite: config.addressWriteLimit,
+        spaceCreate: config.spaceCreateLimit,
         onLimited: (limit) => {
           metrics?.rateLimited.inc({ limit });
           if (limit === 'join') pow.notePressure();
@@ -261,11 +264,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     clusterKey: nodeKey(credentials),
   });
   const bridges = hub.bridges;
-  metrics.gaugeFrom(
-    'rostrum_recording_writes_pending',
-    'Recording writes (segments, init segments) waiting for the recording store (it is away or slow)',
-    () => engines.recordings.pending(),
-  );
+  registerRecordingMetrics(metrics, engines.recordings);
   metrics.gaugeFrom('rostrum_rtc_bridges', 'Stage sockets this node bridges to the node that runs their space', () => bridges.open);
   metrics.countFrom(
     'rostrum_rtc_bridge_failures_total',
@@ -309,6 +308,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // again. Scaled out, the nodes take them (ownership's scan) and they go on air where they land.
   if (ownership.kind === 'local')
     for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) void broadcaster.start(space.id);
+  // Recordings of ended spaces whose file could not be made before this node last stopped.
+  void broadcaster
+    .finishUnfinished(async (id) => {
+      const space = (await store.loadSpace(id))?.space;
+      return space?.state === 'ended' && space.recording;
+    })
+    .catch((err: unknown) => log.error({ err }, 'could not look for recordings without a file'));
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
   log.info(

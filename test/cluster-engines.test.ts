@@ -57,7 +57,7 @@ describe('a node on PostgreSQL and Redis', () => {
       Object.fromEntries(
         Object.entries(ready.body.engines as Record<string, { up: boolean; shared: boolean }>).map(([k, v]) => [k, [v.up, v.shared]]),
       ),
-      { postgres: [true, true], redis: [true, true] },
+      { postgres: [true, true], disk: [true, false], redis: [true, true] },
     );
     assert.doesNotMatch(JSON.stringify(ready.body), /127\.0\.0\.1|postgres:\/\//, 'no address in a public answer');
     const metrics = (await node.api.get('/metrics')).body as string;

@@ -29,9 +29,11 @@ describe('operations', () => {
       proofOfWork: 'local',
     };
     assert.deepEqual(ready.implementations, implementations);
-    assert.deepEqual(Object.keys(ready.engines), ['sqlite']);
+    assert.deepEqual(Object.keys(ready.engines), ['sqlite', 'disk']);
     assert.equal(ready.engines.sqlite.up, true);
     assert.equal(ready.engines.sqlite.shared, false);
+    assert.deepEqual(ready.engines.disk.uses, ['dataDir', 'recordings'], 'the data directory has room and the recordings write');
+    assert.equal(ready.engines.disk.up, true);
     assert.equal(ready.warnings, undefined);
     const metrics = (await t.api.get('/metrics')).body as string;
     const info = /rostrum_node_info\{([^}]*)\} 1/.exec(metrics)?.[1] ?? '';

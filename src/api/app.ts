@@ -20,6 +20,7 @@ import { nodeKey } from '../cluster/node-identity.js';
 import { fail } from '../errors.js';
 import { clientErrorHandler } from './client-errors.js';
 import { registerCompression } from './compression.js';
+import { ConnectionCap } from './connection-cap.js';
 import { registerPreflight } from './cors.js';
 import type { ApiDeps } from './deps.js';
 import { registerForwarding } from './forward.js';
@@ -51,6 +52,8 @@ export interface AppOptions {
   limits: RateLimits;
   /** Proxies (edges) whose X-Forwarded-For is believed, so per-address limits see listeners, not the edge. */
   trustProxy: string[];
+  /** Connections one client address may hold open at once (connection-cap.ts); 0 = no cap. */
+  addressConnections?: number;
   /** True from the start of shutdown: /readyz answers 503 so balancers stop sending traffic. */
   isDraining: () => boolean;
   /** True once the server stops taking requests: new ones get a coded 503 (liveness still answers). */
@@ -113,6 +116,14 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
 
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
+
+  const connections = new ConnectionCap(options.addressConnections ?? 0, options.trustProxy);
+  connections.attach(app.server);
+  deps.metrics.countFrom(
+    'rostrum_connections_refused_total',
+    'Connections closed at once because their address held ROSTRUM_ADDRESS_CONNECTIONS already (429 connection_limit)',
+    () => connections.refused,
+  );
 
   // JSON only; an empty body is "no body" (so a bodyless POST with a JSON content type is fine),
   // and __proto__/constructor keys are refused rather than merged.
@@ -216,7 +227,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
 
   const joinsShed = await registerLanes(app, options.pressure);
   opsRoutes(app, deps, { isDraining: options.isDraining, warnings: () => proxies.warnings() });
-  spaceRoutes(app, deps);
+  spaceRoutes(app, deps, counters.spaceCreate);
   stageRoutes(app, deps);
   audienceRoutes(app, deps);
   broadcastRoutes(app, deps);

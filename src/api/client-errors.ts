@@ -7,7 +7,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { type ErrorCode, fail } from '../errors.js';
+import { type ErrorCode, fail, type RostrumError } from '../errors.js';
 
 function codeOf(err: NodeJS.ErrnoException): ErrorCode {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_timeout';
@@ -25,13 +25,17 @@ export function clientErrorHandler(log: Logger): (err: NodeJS.ErrnoException, so
     log.debug({ code: coded.code, reason: err.code }, 'client error before routing');
     // As Node does: no answer over one already begun on this socket.
     const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (socket.writable && !current?.headersSent) {
-      const body = JSON.stringify({ error: { code: coded.code, message: coded.message } });
-      socket.write(
-        `HTTP/1.1 ${coded.status} ${STATUS_CODES[coded.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    }
+    if (socket.writable && !current?.headersSent) socket.write(rawErrorAnswer(coded));
     socket.destroy();
   };
+}
+
+/** A whole HTTP/1.1 answer carrying a coded error, written straight to a socket (the connection then closes). */
+export function rawErrorAnswer(coded: RostrumError): string {
+  const body = JSON.stringify({ error: { code: coded.code, message: coded.message } });
+  const retry = coded.retryAfter !== undefined ? `Retry-After: ${coded.retryAfter}\r\n` : '';
+  return (
+    `HTTP/1.1 ${coded.status} ${STATUS_CODES[coded.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`
+  );
 }

@@ -39,6 +39,11 @@ export interface RateLimits {
   write: number;
   /** Writes other than joins per address per minute (listeners behind one NAT share it). */
   addressWrite: number;
+  /**
+   * Spaces one operator identity may create per hour (0: no cap). Counted by the route after the
+   * token is verified — keyed by who the token says, so a forged token never spends a real operator's.
+   */
+  spaceCreate?: number;
   /** Counts each refusal by limit (metrics). */
   onLimited?: (limit: LimitName) => void;
   /** Where the counts are kept: this node alone (default), or shared between nodes (shared-rate-counter.ts). */
@@ -86,7 +91,10 @@ const LIMITS: Record<LimitName, { windowMs: number; key: (request: FastifyReques
  * Adds the limits to every route as it is registered. Returns the joins-per-address counter, which
  * the join lane (join-lane.ts) counts with too, so a join counts once whichever way it comes in.
  */
-export function registerRateLimits(app: FastifyInstance, limits: RateLimits): { join: RateCounting | undefined } {
+export function registerRateLimits(
+  app: FastifyInstance,
+  limits: RateLimits,
+): { join: RateCounting | undefined; spaceCreate: RateCounting | undefined } {
   let routes = 0;
   const make = limits.counters ?? localRateCounter;
   // A per-route limit's counter is named by its route's order, the same on every node (same code).
@@ -131,5 +139,22 @@ export function registerRateLimits(app: FastifyInstance, limits: RateLimits): { 
     // After the body is parsed (a join's key may be its ticket); overload shedding stays in onRequest.
     route.preValidation = [...[route.preValidation ?? []].flat(), hook];
   });
-  return { join: counterFor('join') };
+  const spaceCreate = limits.spaceCreate ? make('spaceCreate', limits.spaceCreate, SPACE_CREATE_WINDOW_MS, REMEMBERED_KEYS) : undefined;
+  return { join: counterFor('join'), spaceCreate };
+}
+
+/** The space creation cap's window: an hour. */
+const SPACE_CREATE_WINDOW_MS = 3_600_000;
+
+/** Counts one space created by `identity`; a refusal is the coded 429 with Retry-After. */
+export function countSpaceCreated(counter: RateCounting | undefined, identity: string): void {
+  if (!counter) return;
+  const waitMs = counter.hit(identity, Date.now());
+  if (waitMs <= 0) return;
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  throw fail(
+    'rate_limited',
+    `This operator has created as many spaces as it may this hour (ROSTRUM_SPACE_CREATE_LIMIT); retry in ${seconds} s.`,
+    seconds,
+  );
 }

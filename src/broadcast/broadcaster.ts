@@ -13,9 +13,15 @@ import type { MixOptions } from '../media/space-mix.js';
 import type { Fence } from '../store/space-store.js';
 import { type LiveStream, StreamCounters, type StreamEdges } from './live-stream.js';
 import { Packager, type PackagerOptions } from './packager.js';
+import type { SegmentRecord } from './playlist.js';
 import type { Recording, RecordingInfo, RecordingStore } from './recording-store.js';
 import { SpaceBroadcast } from './space-broadcast.js';
 
+/** A recording file that could not be made is tried again after 1 s, then twice as long each time, up to a minute. */
+const FINALIZE_RETRY_FIRST_MS = 1000;
+const FINALIZE_RETRY_MAX_MS = 60_000;
+/** How long shutdown waits for recording files being made. */
+const CLOSE_FINISH_MS = 5000;
 /** Ended broadcasts whose segment index is kept in memory for replay requests. */
 const REPLAYS_KEPT = 64;
 
@@ -32,7 +38,10 @@ export class Broadcaster {
   /** Broadcasts opening (their recording being read) — a request for one waits for it. */
   private readonly opening = new Map<SpaceId, Promise<SpaceBroadcast | undefined>>();
   private readonly replays = new Map<SpaceId, Packager>();
-  private readonly finishing = new Map<SpaceId, Promise<RecordingInfo | undefined>>();
+  /** Recordings whose file is being made (or retried), and the recording making it. */
+  private readonly finishing = new Map<SpaceId, { done: Promise<RecordingInfo | undefined>; recording: Recording }>();
+  private closed = false;
+  private readonly wakeOnClose = new Set<() => void>();
   private readonly disposers: Disposer[];
   /** What the progressive streams of this node's broadcasts did (/metrics). */
   readonly streams = new StreamCounters();
@@ -99,22 +108,77 @@ export class Broadcaster {
     if (!broadcast) return undefined;
     this.replays.set(spaceId, broadcast.packager);
     const done = broadcast
-      .end(keepRecording, this.options.mix.ffmpeg)
-      .then((info) => {
+      .end(keepRecording)
+      .then(() => {
         this.live.delete(spaceId);
-        if (!keepRecording) this.replays.delete(spaceId);
-        this.log.info({ spaceId, recording: info ?? null }, keepRecording ? 'recording ready' : 'broadcast ended, not recorded');
-        if (info) this.bus.publish('recording.ready', { spaceId, duration: info.duration, bytes: info.bytes });
-        return info;
+        if (keepRecording) return this.makeFile(spaceId, broadcast.recording, broadcast.packager.segments);
+        this.replays.delete(spaceId);
+        this.log.info({ spaceId }, 'broadcast ended, not recorded');
+        return undefined;
       })
       .catch((err: unknown) => {
         this.live.delete(spaceId);
-        this.log.error({ err, spaceId }, 'could not make the recording');
+        this.log.error({ err, spaceId }, 'could not end the broadcast');
         return undefined;
       })
       .finally(() => this.finishing.delete(spaceId));
-    this.finishing.set(spaceId, done);
+    this.finishing.set(spaceId, { done, recording: broadcast.recording });
     return done;
+  }
+
+  /**
+   * Makes the files of ended recordings that have none (the disk was full or ffmpeg failed at the
+   * end, and the node stopped before a retry worked): at start-up. `endedWithRecording` says whether
+   * the store says the space ended with its recording kept (a live space's recording has no file yet).
+   */
+  async finishUnfinished(endedWithRecording: (spaceId: SpaceId) => Promise<boolean>): Promise<void> {
+    for (const spaceId of await this.options.recordings.unfinished()) {
+      if (this.finishing.has(spaceId) || this.live.has(spaceId) || !(await endedWithRecording(spaceId))) continue;
+      const recording = this.recording(spaceId);
+      const done = recording
+        .load()
+        .then((segments) => this.makeFile(spaceId, recording, segments))
+        .catch((err: unknown) => {
+          this.log.error({ err, spaceId }, 'could not make the recording file');
+          return undefined;
+        })
+        .finally(() => this.finishing.delete(spaceId));
+      this.finishing.set(spaceId, { done, recording });
+      this.log.warn({ spaceId }, 'an ended recording has no file yet: making it');
+    }
+  }
+
+  /**
+   * Makes a recording's file from its segments; a failure (a full disk, ffmpeg killed) is counted,
+   * logged and retried with backoff for as long as this node runs — meanwhile the recording answers
+   * recording_pending with Retry-After, and the next start tries again (finishUnfinished).
+   */
+  private async makeFile(spaceId: SpaceId, recording: Recording, segments: readonly SegmentRecord[]): Promise<RecordingInfo | undefined> {
+    const counters = this.options.recordings.counters;
+    let delay = FINALIZE_RETRY_FIRST_MS;
+    for (;;) {
+      try {
+        const info = await recording.finalize(this.options.mix.ffmpeg, [...segments]);
+        this.log.info({ spaceId, recording: info ?? null }, 'recording ready');
+        if (info) this.bus.publish('recording.ready', { spaceId, duration: info.duration, bytes: info.bytes });
+        return info;
+      } catch (err) {
+        counters.finalizeFailures++;
+        if (this.closed) throw err;
+        this.log.error({ err, spaceId, retryInMs: delay }, 'could not make the recording file; retrying');
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            this.wakeOnClose.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, delay);
+          this.wakeOnClose.add(wake);
+        });
+        if (this.closed) throw err;
+        delay = Math.min(FINALIZE_RETRY_MAX_MS, delay * 2);
+      }
+    }
   }
 
   /**
@@ -169,11 +233,28 @@ export class Broadcaster {
     return this.live.size;
   }
 
-  /** Server shutdown: every live broadcast stops cleanly (and resumes on the next start). */
+  /**
+   * Server shutdown: every live broadcast stops cleanly (and resumes on the next start); a recording
+   * file still being made gets a few seconds, then is left to the next start (finishUnfinished).
+   */
   async close(): Promise<void> {
     for (const dispose of this.disposers) dispose();
     await Promise.all([...this.opening.values()]);
-    await Promise.all([...this.finishing.values()]);
+    const finishing = Promise.allSettled([...this.finishing.values()].map((f) => f.done));
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      finishing.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), CLOSE_FINISH_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.closed = true;
+    for (const wake of this.wakeOnClose) wake();
+    if (!finished) {
+      this.log.error({ spaces: [...this.finishing.keys()] }, 'stopping before every recording file was made; the next start makes them');
+      for (const { recording } of this.finishing.values()) recording.abandon('the server stopped');
+    }
     await Promise.all([...this.live.values()].map((b) => b.stop()));
     this.live.clear();
   }

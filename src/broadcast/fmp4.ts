@@ -121,3 +121,36 @@ export function initTimescale(init: Buffer): number {
   const mdhd = child(init, mdia.offset + 8, mdia.offset + mdia.size, 'mdhd');
   return init[mdhd.offset + 8] === 1 ? init.readUInt32BE(mdhd.offset + 28) : init.readUInt32BE(mdhd.offset + 20);
 }
+
+/** Top-level boxes a media segment may hold (ISO/IEC 14496-12 §8.16, CMAF). */
+const SEGMENT_BOXES = new Set(['styp', 'sidx', 'prft', 'emsg', 'moof', 'mdat']);
+
+/**
+ * Whether `buf` is a whole media segment: known top-level boxes that tile it exactly, with a `moof`
+ * and an `mdat`. What a crash or a power loss leaves — a file cut short, or the right length of
+ * zeros — is not.
+ */
+export function isWholeSegment(buf: Buffer): boolean {
+  let offset = 0;
+  let moof = false;
+  let mdat = false;
+  while (offset < buf.length) {
+    if (buf.length - offset < 8) return false;
+    const size = buf.readUInt32BE(offset);
+    const type = buf.toString('latin1', offset + 4, offset + 8);
+    if (size < 8 || offset + size > buf.length || !SEGMENT_BOXES.has(type)) return false;
+    moof ||= type === 'moof';
+    mdat ||= type === 'mdat';
+    offset += size;
+  }
+  return moof && mdat;
+}
+
+/** A movie's duration in seconds, from its `mvhd` box (`moov`'s contents, without the moov header). */
+export function movieDuration(moov: Buffer): number {
+  const mvhd = findBox(moov, 0, moov.length, ['mvhd']);
+  const at = mvhd.offset + 8;
+  const version = moov.readUInt8(at);
+  if (version === 1) return Number(moov.readBigUInt64BE(at + 24)) / moov.readUInt32BE(at + 20);
+  return moov.readUInt32BE(at + 16) / moov.readUInt32BE(at + 12);
+}

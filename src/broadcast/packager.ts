@@ -17,6 +17,7 @@ import {
   segmentDuration,
 } from './playlist.js';
 import type { Recording } from './recording-store.js';
+import { asGap } from './write-queue.js';
 
 export interface PackagerOptions {
   /** Part length, parts per segment (8 × 256 ms ≈ 2 s), target duration and how long a request is held (config.ts). */
@@ -60,15 +61,21 @@ export class Packager {
   private version = 0;
   private readonly renders = new Map<PlaylistKind, { version: number; text: string }>();
   ended = false;
+  /** A jump of the mix's clock not yet applied: at this run's media time (ticks), this much later (ms). */
+  private jump: { at: number; ms: number } | undefined;
+  /** Times the playlist's clock was re-anchored after the mix's clock jumped. */
+  clockJumps = 0;
   /** Set when the server stops: nothing will change any more, so nobody should wait. */
   private released = false;
 
   constructor(
-    private readonly recording: Pick<Recording, 'writeInit' | 'appendSegment' | 'readSegment' | 'readInit'>,
+    private readonly recording: Pick<Recording, 'writeInit' | 'appendSegment' | 'readSegment' | 'readInit'> &
+      Partial<Pick<Recording, 'onLost'>>,
     private readonly options: PackagerOptions,
     recovered: SegmentRecord[] = [],
   ) {
     this.history = recovered;
+    recording.onLost?.((msn) => this.lost(msn));
     const last = recovered.at(-1);
     this.nextMsn = last ? last.msn + 1 : 0;
     this.run = last ? last.run : -1;
@@ -99,9 +106,22 @@ export class Packager {
     this.version++;
   }
 
+  /**
+   * The recording gave segment `msn` up (the disk failed for longer than its backlog holds): from now
+   * on the playlist lists it as a gap, so a replay never names a segment that is not there.
+   */
+  private lost(msn: number): void {
+    const at = this.history.findLastIndex((s) => s.msn === msn);
+    if (at < 0 || this.history[at]!.gap) return;
+    this.history[at] = asGap(this.history[at]!);
+    this.bytes.delete(msn);
+    this.version++;
+  }
+
   /** A new encoder run begins with this init segment; its time 0 is the wall-clock `startedAt`. */
   startRun(init: Buffer, startedAt: number): void {
     this.finishSegment();
+    this.jump = undefined; // the new run is anchored afresh
     this.version++;
     this.run++;
     if (this.run > 0) this.discontinuity = true;
@@ -113,10 +133,31 @@ export class Packager {
     this.recording.writeInit(this.run, init);
   }
 
+  /**
+   * The mix's clock skipped ahead at sample `atSample` of this run (48 kHz): the process was stalled,
+   * and the audio after that point is `jumpMs` later on the wall clock than its media time says. At
+   * the first fragment past that point the segment closes, and the next one starts after a
+   * discontinuity with a fresh PROGRAM-DATE-TIME — so players' and listeners' latency figures
+   * stay true instead of lagging by the stall for the rest of the space.
+   */
+  clockJumped(atSample: number, jumpMs: number): void {
+    if (this.run < 0 || this.ended) return;
+    const at = Math.round((atSample * this.timescale) / 48_000);
+    this.jump = this.jump ? { at: this.jump.at, ms: this.jump.ms + jumpMs } : { at, ms: jumpMs };
+  }
+
   /** One encoder fragment (moof + mdat) becomes the next part. */
   addFragment(moof: Buffer, mdat: Buffer): void {
     if (this.ended || this.run < 0) return;
     const timing = fragmentTiming(moof);
+    // Re-anchor at the fragment that holds the jump (within half a fragment of it).
+    if (this.jump && timing.decodeTime + timing.duration / 2 >= this.jump.at) {
+      this.finishSegment();
+      this.runStartedAt += this.jump.ms;
+      this.discontinuity = true;
+      this.jump = undefined;
+      this.clockJumps++;
+    }
     const start = this.runOffset + timing.decodeTime;
     rewriteFragment(moof, ++this.sequence, start);
     this.timelineEnd = start + timing.duration;

@@ -1,33 +1,70 @@
 /**
  * A broadcast on disk — the recording is the broadcast. Under <dataDir>/broadcasts/<spaceId>/:
  * `init-<run>.mp4` per encoder run, `<msn>.m4s` per segment and `index.jsonl`, one line per segment
- * in order. A segment is written to a temp file and renamed into place, then its index line is
- * appended; so after a crash the index names only whole segments, and a segment file without its
- * line (the one in flight) is dropped. When the space ends, `recording.m4a` is made from the
- * segments by ffmpeg without re-encoding (remuxed, seek index at the front) with `recording.json`
- * beside it (remux.ts). Writes go one at a time, off the event loop's critical path (fs.promises).
+ * in order. A segment is written to a temp file, fsynced and renamed into place (durable-file.ts),
+ * then its index line is appended and fsynced; so the index names only segments that were whole on
+ * disk. Writes go through a WriteQueue: one at a time, off the event loop's critical path, held in
+ * memory and retried while the disk is full or failing, and recorded as gaps past the backlog's
+ * bound. Reading back checks every segment (its length and its boxes): one damaged after the fact
+ * (a power loss, a bad disk) is skipped as a gap and set aside as `<msn>.m4s.damaged`, never served.
+ * When the space ends, `recording.m4a` is made from the segments by ffmpeg without re-encoding
+ * (remux.ts) with `recording.json` beside it, its duration read from the file itself.
  *
  * The embedded default's RecordingStore: only the node that wrote a directory reads it.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import type { SpaceId } from '../ids.js';
+import { appendDurably, writeDurably } from './durable-file.js';
+import { isWholeSegment } from './fmp4.js';
 import type { SegmentRecord } from './playlist.js';
 import type { Recording, RecordingInfo, RecordingStore } from './recording-store.js';
 import { remuxRecording } from './remux.js';
+import { asGap, RecordingCounters, WriteQueue } from './write-queue.js';
 
+/** Ten minutes of audio (about 5 MB at 64 kbit/s) waits in memory for a failing disk. */
+const DEFAULT_BACKLOG_SECONDS = 600;
 const SEGMENT_FILE = /^(\d+)\.m4s$/;
+
+export interface DirRecordingOptions {
+  log?: Logger;
+  counters?: RecordingCounters;
+  /** Audio held in memory while the disk fails, seconds, before the oldest becomes a gap. */
+  maxBacklogSeconds?: number;
+}
 
 export class DirRecordingStore implements RecordingStore {
   readonly kind = 'dir';
   readonly shared = false;
 
+  readonly counters: RecordingCounters;
+
   /** `root`: <dataDir>/broadcasts. */
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly options: DirRecordingOptions = {},
+  ) {
+    this.counters = options.counters ?? new RecordingCounters();
+  }
 
   open(spaceId: SpaceId): RecordingDir {
-    return new RecordingDir(path.join(this.root, spaceId));
+    return new RecordingDir(spaceId, path.join(this.root, spaceId), {
+      ...this.options,
+      counters: this.counters,
+    });
+  }
+
+  /** Spaces whose recording has segments but no finished file (still live, or a file that could not be made). */
+  async unfinished(): Promise<SpaceId[]> {
+    const names = await fsp.readdir(this.root).catch(() => [] as string[]);
+    const found: SpaceId[] = [];
+    for (const name of names) {
+      const dir = path.join(this.root, name);
+      if (fs.existsSync(path.join(dir, 'index.jsonl')) && !fs.existsSync(path.join(dir, 'recording.json'))) found.push(name as SpaceId);
+    }
+    return found;
   }
 
   async infos(spaceIds: readonly SpaceId[]): Promise<Map<SpaceId, RecordingInfo>> {
@@ -40,77 +77,111 @@ export class DirRecordingStore implements RecordingStore {
   }
 
   pending(): number {
-    return 0;
+    return this.counters.pendingWrites;
   }
 
   async close(): Promise<void> {}
 }
 
 export class RecordingDir implements Recording {
-  private queue: Promise<void> = Promise.resolve();
-  /** The first write error, kept so the owner can report it (the broadcast goes on). */
-  writeError: Error | undefined;
-  private abandoned = false;
+  private readonly writes: WriteQueue;
+  private readonly counters: RecordingCounters;
+  private readonly log: Logger | undefined;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly spaceId: SpaceId,
+    readonly dir: string,
+    options: DirRecordingOptions = {},
+  ) {
+    this.counters = options.counters ?? new RecordingCounters();
+    this.log = options.log;
+    this.writes = new WriteQueue(
+      {
+        writeInit: async (run, data) => {
+          await fsp.mkdir(this.dir, { recursive: true });
+          await writeDurably(path.join(this.dir, `init-${run}.mp4`), data);
+        },
+        writeSegment: async (record, data) => {
+          await fsp.mkdir(this.dir, { recursive: true });
+          // A gap has no file; its index line is what tells a replay there is nothing there.
+          const line = record.gap ? record : { ...record, bytes: data.length };
+          if (!record.gap) await writeDurably(this.segmentPath(record.msn), data);
+          await appendDurably(path.join(this.dir, 'index.jsonl'), `${JSON.stringify(line)}\n`);
+        },
+      },
+      {
+        spaceId,
+        counters: this.counters,
+        log: options.log,
+        maxBacklogSeconds: options.maxBacklogSeconds ?? DEFAULT_BACKLOG_SECONDS,
+        retryable: () => true, // a full disk empties, a failing one is replaced: the audio waits in memory meanwhile
+      },
+    );
+  }
+
+  get writeError(): Error | undefined {
+    return this.writes.error;
+  }
 
   get recordingPath(): string {
     return path.join(this.dir, 'recording.m4a');
   }
 
-  /** The segments recorded so far, repairing what a crash left: a torn index line, an orphan segment. */
+  /**
+   * The segments recorded so far, repairing what a crash left (a torn index line, an orphan segment
+   * or temporary file) and skipping, as gaps, segments damaged since they were written.
+   */
   async load(): Promise<SegmentRecord[]> {
-    return this.loadSync();
-  }
-
-  loadSync(): SegmentRecord[] {
     const indexPath = path.join(this.dir, 'index.jsonl');
-    if (!fs.existsSync(indexPath)) return [];
+    let text: string;
+    try {
+      text = await fsp.readFile(indexPath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
     const records: SegmentRecord[] = [];
     let validBytes = 0;
-    for (const line of fs.readFileSync(indexPath, 'utf8').split('\n')) {
-      let record: SegmentRecord;
+    for (const line of text.split('\n')) {
+      let record: SegmentRecord & { bytes?: number };
       try {
-        record = JSON.parse(line) as SegmentRecord;
+        record = JSON.parse(line) as SegmentRecord & { bytes?: number };
       } catch {
         break; // a torn last line (or the end)
       }
-      if (!fs.existsSync(this.segmentPath(record.msn))) break;
-      records.push(record);
+      if (records.length > 0 && record.msn !== records.at(-1)!.msn + 1) break;
       validBytes += Buffer.byteLength(line) + 1;
+      const { bytes, ...segment } = record;
+      records.push(segment.gap || (await this.intact(segment.msn, bytes)) ? segment : asGap(segment));
     }
-    fs.truncateSync(indexPath, validBytes);
+    if (validBytes < Buffer.byteLength(text)) await fsp.truncate(indexPath, validBytes);
     const last = records.at(-1)?.msn ?? -1;
-    for (const name of fs.readdirSync(this.dir)) {
+    for (const name of await fsp.readdir(this.dir)) {
       const msn = SEGMENT_FILE.exec(name)?.[1];
-      if (name.endsWith('.tmp') || (msn !== undefined && Number(msn) > last)) fs.rmSync(path.join(this.dir, name));
+      if (name.endsWith('.tmp') || (msn !== undefined && Number(msn) > last)) await fsp.rm(path.join(this.dir, name), { force: true });
     }
     return records;
   }
 
   writeInit(runNumber: number, data: Buffer): void {
-    this.enqueue(async () => {
-      await fsp.mkdir(this.dir, { recursive: true });
-      await atomicWrite(path.join(this.dir, `init-${runNumber}.mp4`), data);
-    });
+    this.writes.writeInit(runNumber, data);
   }
 
   appendSegment(record: SegmentRecord, data: Buffer): void {
-    this.enqueue(async () => {
-      await atomicWrite(this.segmentPath(record.msn), data);
-      await fsp.appendFile(path.join(this.dir, 'index.jsonl'), `${JSON.stringify(record)}\n`);
-    });
+    this.writes.appendSegment(record, data);
+  }
+
+  onLost(listener: (msn: number) => void): void {
+    this.writes.onLost(listener);
   }
 
   abandon(reason: string): void {
-    if (this.abandoned) return;
-    this.abandoned = true;
-    this.writeError ??= new Error(reason);
+    this.writes.abandon(reason);
   }
 
-  /** Resolves once every write asked for so far is on disk. */
+  /** Resolves once every write asked for so far is on disk (or given up). */
   flushed(): Promise<void> {
-    return this.queue;
+    return this.writes.flushed();
   }
 
   readSegment(msn: number): Promise<Buffer | undefined> {
@@ -126,7 +197,7 @@ export class RecordingDir implements Recording {
     await this.flushed();
     const info = await remuxRecording(ffmpeg, this, segments, this.recordingPath);
     if (!info) return undefined;
-    await atomicWrite(path.join(this.dir, 'recording.json'), Buffer.from(JSON.stringify(info)));
+    await writeDurably(path.join(this.dir, 'recording.json'), Buffer.from(JSON.stringify(info)));
     return info;
   }
 
@@ -153,6 +224,7 @@ export class RecordingDir implements Recording {
 
   /** Deletes everything (recording off). */
   async remove(): Promise<void> {
+    this.writes.abandon('recording removed', true);
     await this.flushed();
     await fsp.rm(this.dir, { recursive: true, force: true });
   }
@@ -161,19 +233,20 @@ export class RecordingDir implements Recording {
     return path.join(this.dir, `${msn}.m4s`);
   }
 
-  private enqueue(write: () => Promise<void>): void {
-    this.queue = this.queue
-      .then(() => (this.abandoned ? undefined : write()))
-      .catch((err: Error) => {
-        this.writeError ??= err;
-      });
+  /** Whether a recorded segment is there and whole; a damaged one is set aside (counted, logged). */
+  private async intact(msn: number, bytes: number | undefined): Promise<boolean> {
+    const file = this.segmentPath(msn);
+    const data = await readIfThere(file);
+    if (data && (bytes === undefined || data.length === bytes) && isWholeSegment(data)) return true;
+    if (!data && fs.existsSync(`${file}.damaged`)) return false; // set aside by an earlier read, and said then
+    this.counters.segmentsDamaged++;
+    this.log?.error(
+      { spaceId: this.spaceId, msn, found: data ? `${data.length} bytes, not a whole segment` : 'missing' },
+      'recorded segment damaged: skipped as a gap (set aside as .damaged)',
+    );
+    if (data) await fsp.rename(file, `${file}.damaged`).catch(() => undefined);
+    return false;
   }
-}
-
-async function atomicWrite(file: string, data: Buffer): Promise<void> {
-  const tmp = `${file}.tmp`;
-  await fsp.writeFile(tmp, data);
-  await fsp.rename(tmp, file);
 }
 
 async function readIfThere(file: string): Promise<Buffer | undefined> {

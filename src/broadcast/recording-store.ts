@@ -12,6 +12,7 @@
 import type { SpaceId } from '../ids.js';
 import type { Fence } from '../store/space-store.js';
 import type { SegmentRecord } from './playlist.js';
+import type { RecordingCounters } from './write-queue.js';
 
 export interface RecordingInfo {
   /** Seconds of audio. */
@@ -21,12 +22,18 @@ export interface RecordingInfo {
   createdAt: number;
 }
 
-/** One space's recording. Writes are queued and go one at a time, in order, off the caller's path. */
+/**
+ * One space's recording. Writes are queued and go one at a time, in order, off the caller's path;
+ * a write that fails is held in memory and retried, and past the backlog's bound the oldest segments
+ * are given up as gaps (write-queue.ts) — `onLost` says which.
+ */
 export interface Recording {
   /** The segments recorded so far, in order (repairing what a crash left, where that applies). */
   load(): Promise<SegmentRecord[]>;
   writeInit(run: number, data: Buffer): void;
   appendSegment(record: SegmentRecord, data: Buffer): void;
+  /** Told the number of each segment given up: it is a gap in the recording from then on. */
+  onLost(listener: (msn: number) => void): void;
   /** Resolves once every write asked for so far is stored (or given up: see writeError). */
   flushed(): Promise<void>;
   /** Gives up the writes still waiting (the writer cannot wait any longer); says so in writeError. */
@@ -61,5 +68,9 @@ export interface RecordingStore {
   infos(spaceIds: readonly SpaceId[]): Promise<Map<SpaceId, RecordingInfo>>;
   /** Segment writes waiting for the engine (it is away, or slow). */
   pending(): number;
+  /** What this node's recordings did: write failures, segments lost or damaged, the backlog. */
+  readonly counters: RecordingCounters;
+  /** Spaces whose recording has segments but no finished file (live ones, and files never made). */
+  unfinished(): Promise<SpaceId[]>;
   close(): Promise<void>;
 }

@@ -6,8 +6,11 @@
  */
 import { execFile } from 'node:child_process';
 import fsp from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
-import { mediaDuration, type SegmentRecord } from './playlist.js';
+import { syncDir, syncFile } from './durable-file.js';
+import { isWholeSegment, movieDuration } from './fmp4.js';
+import type { SegmentRecord } from './playlist.js';
 import type { RecordingInfo } from './recording-store.js';
 
 const run = promisify(execFile);
@@ -31,7 +34,12 @@ export async function remuxRecording(
   const handle = await fsp.open(joined, 'w');
   try {
     await handle.write((await source.readInit(first.run)) ?? Buffer.alloc(0));
-    for (const s of segments) if (!s.gap) await handle.write((await source.readSegment(s.msn)) ?? Buffer.alloc(0));
+    for (const s of segments) {
+      if (s.gap) continue;
+      // A segment missing or damaged since it was written is left out (recording-dir.ts counts and logs it on reading).
+      const data = await source.readSegment(s.msn);
+      if (data && isWholeSegment(data)) await handle.write(data);
+    }
   } finally {
     await handle.close();
   }
@@ -51,14 +59,47 @@ export async function remuxRecording(
       'mp4',
       made,
     ]);
+    await syncFile(made);
     await fsp.rename(made, out);
+    await syncDir(path.dirname(out));
   } finally {
     await fsp.rm(joined, { force: true });
     await fsp.rm(made, { force: true });
   }
+  // The duration the file itself says (its movie header), so the feed, recording.json and every
+  // player agree on it whatever gaps the recording has.
   return {
-    duration: Math.round(segments.reduce((sum, s) => sum + mediaDuration(s), 0) * 1000) / 1000,
+    duration: Math.round((await fileDuration(out)) * 1000) / 1000,
     bytes: (await fsp.stat(out)).size,
     createdAt: Date.now(),
   };
+}
+
+/** An MP4 file's duration, seconds, from its movie header (the top-level boxes are walked, only moov is read). */
+export async function fileDuration(file: string): Promise<number> {
+  const handle = await fsp.open(file, 'r');
+  try {
+    const { size: length } = await handle.stat();
+    const header = Buffer.alloc(16);
+    let offset = 0;
+    while (offset + 8 <= length) {
+      await handle.read(header, 0, 16, offset);
+      let size = header.readUInt32BE(0);
+      let headerBytes = 8;
+      if (size === 1) {
+        size = Number(header.readBigUInt64BE(8));
+        headerBytes = 16;
+      } else if (size === 0) size = length - offset;
+      if (size < headerBytes) break;
+      if (header.toString('latin1', 4, 8) === 'moov') {
+        const moov = Buffer.alloc(size - headerBytes);
+        await handle.read(moov, 0, moov.length, offset + headerBytes);
+        return movieDuration(moov);
+      }
+      offset += size;
+    }
+  } finally {
+    await handle.close();
+  }
+  throw new Error(`${file}: no movie header`);
 }

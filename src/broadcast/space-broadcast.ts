@@ -4,8 +4,8 @@
  * stream (/listen/<id>.aac, to listeners here and to the stream edges). Owns all four. It opens
  * where the recording ends: after a restart, or on the node that took the space over, the same
  * broadcast goes on after a discontinuity (same playlist, same numbering). Ending it closes the mix
- * (the encoder's last fragment included), turns the playlist into VOD and then keeps or deletes the
- * recording; stopping it (server shutdown, the space handed over) only closes the mix.
+ * (the encoder's last fragment included), turns the playlist into VOD and deletes the recording
+ * unless it is kept (the broadcaster makes its file); stopping it (server shutdown, the space handed over) only closes the mix.
  */
 import type { Logger } from 'pino';
 import type { SpaceId } from '../ids.js';
@@ -14,7 +14,7 @@ import type { MixOptions } from '../media/space-mix.js';
 import { LiveStream, type StreamCounters, type StreamEdges } from './live-stream.js';
 import { Packager, type PackagerOptions } from './packager.js';
 import type { SegmentRecord } from './playlist.js';
-import type { Recording, RecordingInfo } from './recording-store.js';
+import type { Recording } from './recording-store.js';
 
 /** How long a stopping broadcast waits for its last recording writes (the engine may be away). */
 const STOP_FLUSH_MS = 5000;
@@ -64,6 +64,13 @@ export class SpaceBroadcast {
         this.packager.addFragment(moof, mdat);
         this.stream.part(moof, mdat);
       },
+      clockJumped: (atSample, jumpMs) => {
+        this.packager.clockJumped(atSample, jumpMs);
+        log.warn(
+          { spaceId, jumpMs },
+          'the mix fell behind the clock (the process was stalled); the broadcast is re-anchored after a discontinuity',
+        );
+      },
       runEnded: (reason) => {
         this.packager.endRun();
         if (reason) log.warn({ spaceId, reason }, 'encoder died; restarting it');
@@ -71,18 +78,17 @@ export class SpaceBroadcast {
     });
   }
 
-  /** The space ended: finish the broadcast, then keep the recording as one file (or delete it all). */
-  async end(keep: boolean, ffmpeg: string): Promise<RecordingInfo | undefined> {
-    if (this.stopped) return undefined;
+  /**
+   * The space ended: finish the broadcast (the encoder's last fragment included) and, unless the
+   * recording is kept, delete it. The owner then makes the file (Broadcaster, retrying failures).
+   */
+  async end(keep: boolean): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     await this.mix.close();
     this.packager.end();
     await this.stream.end();
-    if (!keep) {
-      await this.recording.remove();
-      return undefined;
-    }
-    return this.recording.finalize(ffmpeg, [...this.packager.segments]);
+    if (!keep) await this.recording.remove();
   }
 
   /** The server is stopping or the space moves, the space goes on: close the mix and let the writes land. */

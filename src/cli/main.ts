@@ -24,5 +24,6 @@ try {
 } catch (err) {
   const message = err instanceof CliError || err instanceof Error ? err.message : String(err);
   process.stderr.write(`rostrum: ${message.split('\n')[0]}\n`);
-  process.exitCode = 1;
+  // Exit now: a server that failed part-way through its start may hold workers and child processes.
+  process.exit(1);
 }

@@ -6,6 +6,7 @@
  * (else in process). With neither URL it is today's single node, unchanged. `implementations` names
  * what was picked for each interface (/readyz, /metrics, the start-up log).
  */
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -53,8 +54,9 @@ export async function openEngines(config: Config, nodeId: string, log: Logger): 
         config.databaseUrl,
         path.join(config.dataDir, 'recordings'),
         log,
+        config.recordingBacklogSeconds,
       )
-    : new DirRecordingStore(path.join(config.dataDir, 'broadcasts'));
+    : new DirRecordingStore(path.join(config.dataDir, 'broadcasts'), { log, maxBacklogSeconds: config.recordingBacklogSeconds });
   let redis: Redis | undefined;
   let changeLog: ChangeLog = new LocalChangeLog(nodeId);
   if (config.redisUrl) {
@@ -73,6 +75,25 @@ export async function openEngines(config: Config, nodeId: string, log: Logger): 
       ping: () => store.ping(),
     },
   ];
+  // The data directory's disk: the recordings (embedded default), the SQLite store, the credentials.
+  // Below ROSTRUM_MIN_FREE_MB free, or while recording writes fail, the node is not ready.
+  probes.push({
+    engine: 'disk',
+    uses: recordings.shared ? ['dataDir'] : ['dataDir', 'recordings'],
+    shared: false,
+    ping: async () => {
+      // The recordings' directory may be a volume of its own.
+      const dirs = recordings.shared ? [config.dataDir] : [config.dataDir, path.join(config.dataDir, 'broadcasts')];
+      for (const dir of dirs) {
+        const stats = await fsp.statfs(dir).catch(() => undefined);
+        if (!stats) continue;
+        const freeMb = Math.floor((stats.bavail * stats.bsize) / 2 ** 20);
+        if (freeMb < config.minFreeMb) throw new Error(`${freeMb} MiB free in ${dir}, under ROSTRUM_MIN_FREE_MB=${config.minFreeMb}`);
+      }
+      const failing = recordings.shared ? undefined : recordings.counters.failing();
+      if (failing) throw new Error(`recording writes are failing: ${failing}`);
+    },
+  });
   if (redis) {
     probes.push({
       engine: 'redis',

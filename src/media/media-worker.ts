@@ -69,6 +69,7 @@ port.on('message', (m: ToWorker) => {
       const mix: MixHandle = media.startMix(spaceId, m.options, {
         runStarted: (init, startedAt) => post({ t: 'mix.run', spaceId, init, startedAt, pid: mix.encoderPid, crashes: mix.crashes }),
         fragment: (moof, mdat) => post({ t: 'mix.fragment', spaceId, moof, mdat }),
+        clockJumped: (atSample, jumpMs) => post({ t: 'mix.jump', spaceId, atSample, jumpMs }),
         runEnded: (reason) => post({ t: 'mix.ended', spaceId, reason, pid: mix.encoderPid, crashes: mix.crashes }),
       });
       mixes.set(spaceId, mix);

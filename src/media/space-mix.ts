@@ -37,6 +37,12 @@ export interface MixOutput {
   /** An encoder run began: its init segment, and the wall-clock time (epoch ms) of its first sample. */
   runStarted(init: Buffer, startedAt: number): void;
   fragment(moof: Buffer, mdat: Buffer): void;
+  /**
+   * The clock skipped ahead (the process was stalled past MAX_CATCH_UP): from sample `atSample` of
+   * the current run on (48 kHz), the audio is `jumpMs` later on the wall clock than its media time
+   * says. The packager re-anchors the playlist's PROGRAM-DATE-TIME there, after a discontinuity.
+   */
+  clockJumped?(atSample: number, jumpMs: number): void;
   /** The run ended (asked to, or the encoder died; `reason` says which). */
   runEnded(reason?: string): void;
 }
@@ -53,6 +59,8 @@ export class SpaceMix {
   private produced = 0;
   private encoder: AacEncoder | undefined;
   private runStartedAt: number | undefined;
+  /** Frames written to the current encoder run. */
+  private runFrames = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private backoffMs = RESTART_MIN_MS;
   private closed = false;
@@ -82,6 +90,7 @@ export class SpaceMix {
     if (due > MAX_CATCH_UP) {
       this.skips++;
       this.produced += due - 1;
+      if (this.encoder && this.runStartedAt !== undefined) this.output.clockJumped?.(this.runFrames * FRAME_SAMPLES, (due - 1) * FRAME_MS);
       due = 1;
     }
     if (due <= 0) return;
@@ -92,11 +101,13 @@ export class SpaceMix {
     this.produced += due;
     if (!this.encoder) return;
     this.runStartedAt ??= now - (due - 1) * FRAME_MS - SAID_BEFORE_DUE_MS;
+    this.runFrames += due;
     this.encoder.write(Buffer.from(frames.buffer));
   }
 
   private startEncoder(): void {
     this.runStartedAt = undefined;
+    this.runFrames = 0;
     const startedRunAt = Date.now();
     const encoder: AacEncoder = this.encoders(this.options, {
       init: (data) => this.output.runStarted(data, this.runStartedAt ?? Date.now()),

@@ -107,16 +107,21 @@ export class WorkerMedia implements MediaPlane {
         return;
       case 'mix.run':
       case 'mix.fragment':
+      case 'mix.jump':
       case 'mix.ended':
         this.mixMessage(m);
     }
   }
 
-  private mixMessage(m: Extract<FromWorker, { t: 'mix.run' | 'mix.fragment' | 'mix.ended' }>): void {
+  private mixMessage(m: Extract<FromWorker, { t: 'mix.run' | 'mix.fragment' | 'mix.jump' | 'mix.ended' }>): void {
     const mix = this.mixes.get(m.spaceId);
     if (!mix) return;
     if (m.t === 'mix.fragment') {
       mix.output.fragment(Buffer.from(m.moof), Buffer.from(m.mdat));
+      return;
+    }
+    if (m.t === 'mix.jump') {
+      mix.output.clockJumped?.(m.atSample, m.jumpMs);
       return;
     }
     mix.pid = m.pid;

@@ -27,4 +27,5 @@ export type FromWorker =
   | { t: 'counts'; packets: PacketCounts; receivedBy: ReceivePaths; coalescing: boolean; rtc: RtcCounts }
   | { t: 'mix.run'; spaceId: SpaceId; init: Uint8Array; startedAt: number; pid: number | undefined; crashes: number }
   | { t: 'mix.fragment'; spaceId: SpaceId; moof: Uint8Array; mdat: Uint8Array }
+  | { t: 'mix.jump'; spaceId: SpaceId; atSample: number; jumpMs: number }
   | { t: 'mix.ended'; spaceId: SpaceId; reason: string | undefined; pid: number | undefined; crashes: number };

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RateCounter } from '../../src/api/rate-counter.js';
+import { createToken } from '../../src/control/tokens.js';
 import { createSpace } from '../helpers/fixture.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -108,6 +109,27 @@ describe('rate limits on writes', () => {
     for (const limit of ['join', 'heartbeat', 'write', 'addressWrite']) {
       const line = metrics.split('\n').find((l) => l.startsWith(`rostrum_rate_limited_total{limit="${limit}"}`));
       assert.ok(line && Number(line.split(' ')[1]) >= 1, `${limit}: ${line}`);
+    }
+  });
+});
+
+describe('spaces per operator', () => {
+  test('an operator creates at most ROSTRUM_SPACE_CREATE_LIMIT spaces an hour; another operator is not held back, and a forged token spends nothing', async () => {
+    const t = await startTestServer({ spaceCreateLimit: 3 });
+    try {
+      const create = (token: string) => t.api.post('/api/spaces', { token, body: { title: 'Capped', host: { identity: 'h' } } });
+      const forged = `${t.operator.slice(0, -43)}${'A'.repeat(43)}`;
+      assert.equal((await create(forged)).status, 401);
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await create(t.operator)).status);
+      assert.deepEqual(statuses, [201, 201, 201, 429, 429], 'the forged token spent none of the three');
+      const refused = await create(t.operator);
+      assert.equal(refused.body.error.code, 'rate_limited');
+      assert.ok(Number(refused.headers.get('retry-after')) > 0);
+      const second = createToken({ ...t.server.credentials, identity: 'another-backend', operator: true });
+      assert.equal((await create(second)).status, 201, 'another operator identity has its own count');
+    } finally {
+      await t.close();
     }
   });
 });

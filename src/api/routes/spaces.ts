@@ -12,6 +12,8 @@ import { actorOf, operatorOf, optionalClaims } from '../auth.js';
 import { spaceCalendar } from '../calendar.js';
 import type { ApiDeps } from '../deps.js';
 import { presentSpace } from '../present.js';
+import type { RateCounting } from '../rate-counter.js';
+import { countSpaceCreated } from '../rate-limits.js';
 import {
   ActionList,
   AuthErrors,
@@ -36,7 +38,8 @@ import { parseTime } from '../time.js';
 const HOST_TOKEN_TTL_S = 24 * 3600;
 const DEFAULT_TOKEN_TTL_S = 6 * 3600;
 
-export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
+/** `spaceCreations`: spaces created per operator identity per hour (rate-limits.ts), when capped. */
+export function spaceRoutes(app: FastifyInstance, deps: ApiDeps, spaceCreations?: RateCounting): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { spaces, tokens, urls, states, credentials } = deps;
   const mint = (space: string, identity: string, name: string | undefined, role: TokenBody['role'], ttlSeconds: number) =>
@@ -55,6 +58,7 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (request, reply) => {
       const actor = operatorOf(request, tokens);
+      countSpaceCreated(spaceCreations, actor.identity);
       const body = request.body;
       const hostIdentity = asIdentity(body.host?.identity ?? 'host');
       const live = await spaces.create(actor, {

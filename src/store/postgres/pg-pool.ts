@@ -43,5 +43,7 @@ export function unavailable(err: unknown): boolean {
 export function translate(err: unknown): unknown {
   if (err instanceof RostrumError) return err;
   if (unavailable(err)) return fail('store_unavailable', `The database does not answer: ${(err as Error).message}`, 2);
+  // 53100 disk_full: the database cannot take the change now (nothing was written).
+  if ((err as { code?: string }).code === '53100') return fail('storage_full', undefined, 5);
   return err;
 }

@@ -10,9 +10,9 @@
  * the space's row says that epoch, under a share lock on that row — a take-over's claim (an UPDATE
  * of the row) and a stale owner's write cannot interleave, so a paused-then-resumed owner never
  * writes into its successor's recording (its writes are refused: stale_owner). While the database is
- * away, writes wait in order in memory and are retried (pending() counts them; a process that dies
- * meanwhile loses them, which the log says); nothing is ever skipped, so the stored segments are
- * always a prefix of the broadcast.
+ * away, writes wait in order in memory and are retried (broadcast/write-queue.ts: pending() counts
+ * them; a process that dies meanwhile loses them, which the log says); past the backlog's bound the
+ * oldest segments are stored as gaps, so the stored segments always number the broadcast in order.
  *
  * The finished file is remuxed on the node that ended the space, stored as 1 MiB chunks, and fetched
  * once into each serving node's cache directory, from which byte ranges are served.
@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import type { SegmentRecord } from '../../broadcast/playlist.js';
 import type { Recording, RecordingInfo, RecordingStore } from '../../broadcast/recording-store.js';
 import { remuxRecording } from '../../broadcast/remux.js';
+import { RecordingCounters, WriteQueue } from '../../broadcast/write-queue.js';
 import type { SpaceId } from '../../ids.js';
 import type { Row } from '../space-row.js';
 import { type Fence, staleOwner } from '../space-store.js';
@@ -32,15 +33,14 @@ import { openPool, translate, unavailable } from './pg-pool.js';
 const CHUNK_BYTES = 1 << 20;
 /** A file "being made" for longer than this was abandoned (its node died): another node may make it. */
 const MAKING_STALE_MS = 5 * 60_000;
-const RETRY_FIRST_MS = 250;
-const RETRY_MAX_MS = 2000;
+/** An hour of audio (about 29 MB at 64 kbit/s) waits in memory for a database that is away. */
+const DEFAULT_BACKLOG_SECONDS = 3600;
 
 export class PostgresRecordingStore implements RecordingStore {
   readonly kind = 'postgres';
   readonly shared = true;
   readonly pool: pg.Pool;
-  /** Segment and init writes queued or being retried, on every open recording. */
-  waiting = 0;
+  readonly counters: RecordingCounters;
   /** Finished files' figures (immutable once ready) and the fetches of files into the cache. */
   private readonly ready = new Map<SpaceId, RecordingInfo>();
   private readonly fetching = new Map<SpaceId, Promise<string | undefined>>();
@@ -51,8 +51,11 @@ export class PostgresRecordingStore implements RecordingStore {
     url: string,
     readonly cacheDir: string,
     readonly log?: Logger,
+    readonly maxBacklogSeconds = DEFAULT_BACKLOG_SECONDS,
+    counters?: RecordingCounters,
   ) {
     this.pool = openPool(url, 4);
+    this.counters = counters ?? new RecordingCounters();
   }
 
   open(spaceId: SpaceId, fence?: Fence): Recording {
@@ -69,7 +72,15 @@ export class PostgresRecordingStore implements RecordingStore {
   }
 
   pending(): number {
-    return this.waiting;
+    return this.counters.pendingWrites;
+  }
+
+  async unfinished(): Promise<SpaceId[]> {
+    const rows = await this.query(
+      `SELECT DISTINCT s.space_id FROM recording_segments s
+       WHERE NOT EXISTS (SELECT 1 FROM recordings r WHERE r.space_id = s.space_id AND r.state = 'ready')`,
+    );
+    return rows.map((r) => r.space_id as SpaceId);
   }
 
   async close(): Promise<void> {
@@ -144,16 +155,42 @@ export class PostgresRecordingStore implements RecordingStore {
 }
 
 class PgRecording implements Recording {
-  private queue: Promise<void> = Promise.resolve();
-  writeError: Error | undefined;
-  /** Set when a write failed for good: nothing after it is written (the stored part stays a prefix). */
-  private abandoned = false;
+  private readonly writes: WriteQueue;
 
   constructor(
     private readonly store: PostgresRecordingStore,
     readonly spaceId: SpaceId,
     private readonly fence: Fence | undefined,
-  ) {}
+  ) {
+    this.writes = new WriteQueue(
+      {
+        writeInit: (run, data) =>
+          this.fenced(
+            `INSERT INTO recording_inits (space_id, run, data) %SELECT%
+             ON CONFLICT (space_id, run) DO UPDATE SET data = EXCLUDED.data`,
+            [this.spaceId, run, data],
+          ),
+        writeSegment: (record, data) =>
+          this.fenced(
+            `INSERT INTO recording_segments (space_id, msn, record, data) %SELECT%
+             ON CONFLICT (space_id, msn) DO UPDATE SET record = EXCLUDED.record, data = EXCLUDED.data`,
+            [this.spaceId, record.msn, JSON.stringify(record), data],
+          ),
+      },
+      {
+        spaceId,
+        counters: store.counters,
+        log: store.log,
+        maxBacklogSeconds: store.maxBacklogSeconds,
+        // The database away is waited for; anything else (stale_owner above all) stops the recording here.
+        retryable: (err) => unavailable(err) && !store.closed,
+      },
+    );
+  }
+
+  get writeError(): Error | undefined {
+    return this.writes.error;
+  }
 
   async load(): Promise<SegmentRecord[]> {
     const rows = await this.store.query('SELECT record FROM recording_segments WHERE space_id = $1 ORDER BY msn', [this.spaceId]);
@@ -168,36 +205,24 @@ class PgRecording implements Recording {
   }
 
   writeInit(run: number, data: Buffer): void {
-    this.enqueue(`init ${run}`, (c) =>
-      this.fenced(
-        c,
-        `INSERT INTO recording_inits (space_id, run, data) %SELECT%
-         ON CONFLICT (space_id, run) DO UPDATE SET data = EXCLUDED.data`,
-        [this.spaceId, run, data],
-      ),
-    );
+    this.writes.writeInit(run, data);
   }
 
   appendSegment(record: SegmentRecord, data: Buffer): void {
-    this.enqueue(`segment ${record.msn}`, (c) =>
-      this.fenced(
-        c,
-        `INSERT INTO recording_segments (space_id, msn, record, data) %SELECT%
-         ON CONFLICT (space_id, msn) DO UPDATE SET record = EXCLUDED.record, data = EXCLUDED.data`,
-        [this.spaceId, record.msn, JSON.stringify(record), data],
-      ),
-    );
+    this.writes.appendSegment(record, data);
+  }
+
+  onLost(listener: (msn: number) => void): void {
+    this.writes.onLost(listener);
   }
 
   flushed(): Promise<void> {
-    return this.queue;
+    return this.writes.flushed();
   }
 
   /** Gives up the writes still waiting (the node is handing the space over and cannot wait longer). */
   abandon(reason: string): void {
-    if (this.abandoned) return;
-    this.abandoned = true;
-    this.writeError ??= new Error(reason);
+    this.writes.abandon(reason);
   }
 
   async readSegment(msn: number): Promise<Buffer | undefined> {
@@ -282,7 +307,7 @@ class PgRecording implements Recording {
   }
 
   async remove(): Promise<void> {
-    this.abandon('recording removed');
+    this.writes.abandon('recording removed', true);
     await this.flushed();
     const id = this.spaceId;
     for (const table of ['recording_chunks', 'recording_segments', 'recording_inits', 'recordings']) {
@@ -296,7 +321,8 @@ class PgRecording implements Recording {
    * Runs an insert whose `%SELECT%` is filled with its values — from the space's row, locked for share
    * and only at the writer's epoch, when there is a fence. Refused (no row) means stale_owner.
    */
-  private async fenced(c: pg.Pool, sql: string, params: unknown[]): Promise<void> {
+  private async fenced(sql: string, params: unknown[]): Promise<void> {
+    const c = this.store.pool;
     const values = params.map((_, i) => `$${i + 1}`).join(', ');
     if (!this.fence) {
       await c.query(sql.replace('%SELECT%', `VALUES (${values})`), params);
@@ -311,37 +337,6 @@ class PgRecording implements Recording {
       const [row] = (await c.query('SELECT owner_epoch FROM spaces WHERE id = $1', [this.spaceId])).rows as Row[];
       throw staleOwner(this.spaceId, this.fence, (row?.owner_epoch as number | undefined) ?? -1);
     }
-  }
-
-  private enqueue(what: string, write: (pool: pg.Pool) => Promise<void>): void {
-    this.store.waiting++;
-    this.queue = this.queue
-      .then(async () => {
-        let delay = RETRY_FIRST_MS;
-        let warned = false;
-        while (!this.abandoned && !this.store.closed) {
-          try {
-            await write(this.store.pool);
-            if (warned) this.store.log?.info({ spaceId: this.spaceId, what }, 'recording writes go through again');
-            return;
-          } catch (err) {
-            if (!unavailable(err)) throw err;
-            if (!warned) this.store.log?.warn({ spaceId: this.spaceId, what, err }, 'recording write waits for the database');
-            warned = true;
-            await new Promise((r) => setTimeout(r, delay));
-            delay = Math.min(RETRY_MAX_MS, delay * 2);
-          }
-        }
-        this.store.log?.error({ spaceId: this.spaceId, what }, 'recording write given up');
-      })
-      .catch((err: Error) => {
-        this.abandoned = true;
-        this.writeError ??= err;
-        this.store.log?.error({ spaceId: this.spaceId, what, err }, 'recording write failed; the recording stops here');
-      })
-      .finally(() => {
-        this.store.waiting--;
-      });
   }
 }
 

@@ -4,7 +4,6 @@
  * synchronous; each call takes microseconds, so the event loop is not held in any way that matters.
  */
 
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { makeDataDir } from '../../control/data-dir.js';
@@ -28,6 +27,8 @@ export class SqliteSpaceStore implements SpaceStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly stmts;
+  /** Why the database file is known to be damaged (PRAGMA quick_check at start, or an error since). */
+  private damaged: string | undefined;
 
   constructor(file: string) {
     if (file !== ':memory:') makeDataDir(path.dirname(file));
@@ -39,6 +40,10 @@ export class SqliteSpaceStore implements SpaceStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    // A damaged file is found at start (a quick check reads every page once; it does not check
+    // indexes against their tables, which integrity_check would, at many times the cost).
+    const check = this.db.pragma('quick_check', { simple: true }) as string;
+    if (check !== 'ok') this.damaged = `quick_check: ${check}`;
     const db = this.db;
     this.stmts = {
       insertSpace: db.prepare(
@@ -94,82 +99,94 @@ export class SqliteSpaceStore implements SpaceStore {
   }
 
   async createSpace(space: Space, host: StageMember): Promise<void> {
-    this.db.transaction(() => {
-      this.stmts.insertSpace.run({
-        ...space,
-        recording: space.recording ? 1 : 0,
-        autoStart: space.autoStart ? 1 : 0,
-        reactions: JSON.stringify(space.reactions),
-      });
-      this.putStage(space.id, host);
-    })();
+    return this.guard(() => {
+      this.db.transaction(() => {
+        this.stmts.insertSpace.run({
+          ...space,
+          recording: space.recording ? 1 : 0,
+          autoStart: space.autoStart ? 1 : 0,
+          reactions: JSON.stringify(space.reactions),
+        });
+        this.putStage(space.id, host);
+      })();
+    });
   }
 
   async loadSpace(id: SpaceId): Promise<SpaceSnapshot | undefined> {
-    const row = this.stmts.getSpace.get(id) as Row | undefined;
-    if (!row) return undefined;
-    const rows = (stmt: Database.Statement) => stmt.all(id) as Row[];
-    return {
-      space: toSpace(row),
-      stage: rows(this.stmts.stage).map((r) => ({
-        identity: r.identity as Identity,
-        name: r.name as string,
-        role: r.role as StageMember['role'],
-        muted: r.muted === 1,
-        joinedAt: r.joined_at as number,
-      })),
-      requests: rows(this.stmts.requests).map((r) => ({
-        identity: r.identity as Identity,
-        name: r.name as string,
-        requestedAt: r.requested_at as number,
-      })),
-      invites: rows(this.stmts.invites).map((r) => ({
-        identity: r.identity as Identity,
-        invitedBy: r.invited_by as Identity,
-        invitedAt: r.invited_at as number,
-      })),
-      removals: rows(this.stmts.removals).map((r) => ({
-        identity: r.identity as Identity,
-        removedBy: r.removed_by as Identity,
-        removedAt: r.removed_at as number,
-      })),
-      demotions: rows(this.stmts.demotions).map((r) => ({ identity: r.identity as Identity, at: r.at as number })),
-    };
+    return this.guard(() => {
+      const row = this.stmts.getSpace.get(id) as Row | undefined;
+      if (!row) return undefined;
+      const rows = (stmt: Database.Statement) => stmt.all(id) as Row[];
+      return {
+        space: toSpace(row),
+        stage: rows(this.stmts.stage).map((r) => ({
+          identity: r.identity as Identity,
+          name: r.name as string,
+          role: r.role as StageMember['role'],
+          muted: r.muted === 1,
+          joinedAt: r.joined_at as number,
+        })),
+        requests: rows(this.stmts.requests).map((r) => ({
+          identity: r.identity as Identity,
+          name: r.name as string,
+          requestedAt: r.requested_at as number,
+        })),
+        invites: rows(this.stmts.invites).map((r) => ({
+          identity: r.identity as Identity,
+          invitedBy: r.invited_by as Identity,
+          invitedAt: r.invited_at as number,
+        })),
+        removals: rows(this.stmts.removals).map((r) => ({
+          identity: r.identity as Identity,
+          removedBy: r.removed_by as Identity,
+          removedAt: r.removed_at as number,
+        })),
+        demotions: rows(this.stmts.demotions).map((r) => ({ identity: r.identity as Identity, at: r.at as number })),
+      };
+    });
   }
 
   async listSpaces(query: SpaceQuery): Promise<Space[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.states && query.states.length > 0) {
-      where.push(`state IN (${query.states.map(() => '?').join(', ')})`);
-      params.push(...query.states);
-    }
-    if (query.hostIdentity !== undefined) {
-      where.push('host_identity = ?');
-      params.push(query.hostIdentity);
-    }
-    const sql = `SELECT * FROM spaces ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, query.limit) as Row[]).map(toSpace);
+    return this.guard(() => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.states && query.states.length > 0) {
+        where.push(`state IN (${query.states.map(() => '?').join(', ')})`);
+        params.push(...query.states);
+      }
+      if (query.hostIdentity !== undefined) {
+        where.push('host_identity = ?');
+        params.push(query.hostIdentity);
+      }
+      const sql = `SELECT * FROM spaces ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ?`;
+      return (this.db.prepare(sql).all(...params, query.limit) as Row[]).map(toSpace);
+    });
   }
 
   async commit(id: SpaceId, ops: readonly StoreOp[], fence?: Fence): Promise<void> {
-    this.db.transaction(() => {
-      const row = this.stmts.epoch.get(id) as { owner_epoch: number } | undefined;
-      if (!row) throw fail('space_not_found');
-      if (fence && row.owner_epoch > fence.epoch) throw staleOwner(id, fence, row.owner_epoch);
-      for (const op of ops) this.apply(id, op);
-    })();
+    return this.guard(() => {
+      this.db.transaction(() => {
+        const row = this.stmts.epoch.get(id) as { owner_epoch: number } | undefined;
+        if (!row) throw fail('space_not_found');
+        if (fence && row.owner_epoch > fence.epoch) throw staleOwner(id, fence, row.owner_epoch);
+        for (const op of ops) this.apply(id, op);
+      })();
+    });
   }
 
   async claim(id: SpaceId, node: string): Promise<number> {
-    const row = this.stmts.claim.get(node, id) as { owner_epoch: number } | undefined;
-    if (!row) throw fail('space_not_found');
-    return row.owner_epoch;
+    return this.guard(() => {
+      const row = this.stmts.claim.get(node, id) as { owner_epoch: number } | undefined;
+      if (!row) throw fail('space_not_found');
+      return row.owner_epoch;
+    });
   }
 
   async owner(id: SpaceId): Promise<Fence | undefined> {
-    const row = this.stmts.owner.get(id) as { owner_node: string | null; owner_epoch: number } | undefined;
-    return row?.owner_node ? { node: row.owner_node, epoch: row.owner_epoch } : undefined;
+    return this.guard(() => {
+      const row = this.stmts.owner.get(id) as { owner_node: string | null; owner_epoch: number } | undefined;
+      return row?.owner_node ? { node: row.owner_node, epoch: row.owner_epoch } : undefined;
+    });
   }
 
   private putStage(id: SpaceId, m: StageMember): void {
@@ -217,34 +234,65 @@ export class SqliteSpaceStore implements SpaceStore {
   }
 
   async listActions(id: SpaceId, limit: number): Promise<ActionRecord[]> {
-    return (this.stmts.actions.all(id, limit) as Row[]).map((r) => ({
-      at: r.at as number,
-      actor: r.actor as Identity,
-      action: r.action as string,
-      target: (r.target as Identity | null) ?? null,
-    }));
+    return this.guard(() => {
+      return (this.stmts.actions.all(id, limit) as Row[]).map((r) => ({
+        at: r.at as number,
+        actor: r.actor as Identity,
+        action: r.action as string,
+        target: (r.target as Identity | null) ?? null,
+      }));
+    });
   }
 
   async addReminder(id: SpaceId, identity: Identity, at: number): Promise<boolean> {
-    return this.stmts.addReminder.run(id, identity, at).changes === 1;
+    return this.guard(() => {
+      return this.stmts.addReminder.run(id, identity, at).changes === 1;
+    });
   }
 
   async removeReminder(id: SpaceId, identity: Identity): Promise<boolean> {
-    return this.stmts.removeReminder.run(id, identity).changes === 1;
+    return this.guard(() => {
+      return this.stmts.removeReminder.run(id, identity).changes === 1;
+    });
   }
 
   async countReminders(id: SpaceId): Promise<number> {
-    return (this.stmts.countReminders.get(id) as { n: number }).n;
+    return this.guard(() => {
+      return (this.stmts.countReminders.get(id) as { n: number }).n;
+    });
   }
   async listReminders(id: SpaceId, limit: number, after = 0): Promise<Array<{ identity: Identity; at: number }>> {
-    return (this.stmts.listReminders.all(id, limit, after) as Row[]).map((r) => ({
-      identity: r.identity as Identity,
-      at: r.registered_at as number,
-    }));
+    return this.guard(() => {
+      return (this.stmts.listReminders.all(id, limit, after) as Row[]).map((r) => ({
+        identity: r.identity as Identity,
+        at: r.registered_at as number,
+      }));
+    });
   }
 
+  /** Fails while the database is known to be damaged (found at start, or by any statement since). */
   async ping(): Promise<void> {
-    this.stmts.ping.get();
+    if (this.damaged) throw new Error(`the database file is damaged: ${this.damaged}`);
+    this.guard(() => this.stmts.ping.get());
+  }
+
+  /**
+   * Runs a call on the database, translating what the disk or the file can do to it into coded
+   * errors: a full disk is storage_full (503, Retry-After) — the change was not made — and a damaged
+   * file marks the store not ready (ping fails: /readyz) and answers store_unavailable, never a 500.
+   */
+  private guard<T>(call: () => T): T {
+    try {
+      return call();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (code === 'SQLITE_FULL') throw fail('storage_full', undefined, 5);
+      if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_IOERR')) {
+        this.damaged ??= `${code}: ${(err as Error).message}`;
+        throw fail('store_unavailable', `The database file cannot be read or written (${code}).`, 5);
+      }
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
