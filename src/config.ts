@@ -40,6 +40,11 @@ export interface Config {
   writeLimit: number;
   /** Writes other than joins one address may make per minute; 0 = no limit. Default 6000 (ROSTRUM_ADDRESS_WRITE_LIMIT). */
   addressWriteLimit: number;
+  /**
+   * How long a speaker may be without a stage connection before their seat is freed (moved to the
+   * audience), ms; 0 = never. Default 60000 (ROSTRUM_STAGE_GRACE_MS).
+   */
+  stageGraceMs: number;
   /** Spaces one operator identity may create per hour; 0 = no cap. Default 600 (ROSTRUM_SPACE_CREATE_LIMIT). */
   spaceCreateLimit: number;
   /**
@@ -240,6 +245,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     heartbeatLimit: intFrom(env.ROSTRUM_HEARTBEAT_LIMIT, 20, 'ROSTRUM_HEARTBEAT_LIMIT'),
     writeLimit: intFrom(env.ROSTRUM_WRITE_LIMIT, 600, 'ROSTRUM_WRITE_LIMIT'),
     addressWriteLimit: intFrom(env.ROSTRUM_ADDRESS_WRITE_LIMIT, 6000, 'ROSTRUM_ADDRESS_WRITE_LIMIT'),
+    stageGraceMs: intFrom(env.ROSTRUM_STAGE_GRACE_MS, 60_000, 'ROSTRUM_STAGE_GRACE_MS'),
     spaceCreateLimit: intFrom(env.ROSTRUM_SPACE_CREATE_LIMIT, 600, 'ROSTRUM_SPACE_CREATE_LIMIT'),
     addressConnections: intFrom(env.ROSTRUM_ADDRESS_CONNECTIONS, 256, 'ROSTRUM_ADDRESS_CONNECTIONS'),
     bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT', 1024),

@@ -40,6 +40,7 @@ import { LocalMedia } from './media/local-media.js';
 import type { MediaEvents, MediaPlane } from './media/media-plane.js';
 import { WorkerMedia } from './media/worker-media.js';
 import { rtcNetworkOf } from './stage/rtc-network.js';
+import { SEAT_KEEPER, SeatKeeper } from './stage/seat-keeper.js';
 import { SignallingHub } from './stage/signalling-hub.js';
 
 export interface RostrumServer {
@@ -278,13 +279,31 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     () => stageHub.replaced,
   );
   await hub.register(app);
+  // Speakers whose connection died (or never came) lose their seat after a grace period (seat-keeper.ts).
+  const seats = new SeatKeeper(config.stageGraceMs, {
+    registry,
+    bus,
+    present: (id, identity) => stageHub.present(id, identity),
+    owns: (id) => ownership.owns(id),
+    move: (id, identity) => stage.moveToAudience(id, SEAT_KEEPER, identity),
+    log,
+  });
+  hub.onPresence((id, identity, present) => seats.presence(id, identity, present));
+  metrics.countFrom(
+    'rostrum_stage_seats_freed_total',
+    'Speakers moved to the audience for having no stage connection for ROSTRUM_STAGE_GRACE_MS',
+    () => seats.freed,
+  );
   // A space this node takes (at start, on a request, or from a node that stopped or died) is
   // reloaded from the store and, when live, goes on air here; one it lets go stops here.
   ownership.onAcquired((id) => {
     void registry
       .refresh(id)
       .then((live) => {
-        if (live?.space.state === 'live' && ownership.owns(id)) void broadcaster.start(id);
+        if (live?.space.state === 'live' && ownership.owns(id)) {
+          void broadcaster.start(id);
+          seats.check(id);
+        }
       })
       .catch((err: unknown) => log.error({ err, spaceId: id }, 'could not load a space this node took'));
   });
@@ -307,7 +326,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // Embedded default: spaces that were live when this node last stopped (or crashed) go on air
   // again. Scaled out, the nodes take them (ownership's scan) and they go on air where they land.
   if (ownership.kind === 'local')
-    for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) void broadcaster.start(space.id);
+    for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) {
+      void broadcaster.start(space.id);
+      // Its speakers reconnect within the grace period, or their seats are freed.
+      void registry
+        .get(space.id)
+        .then(() => seats.check(space.id))
+        .catch((err: unknown) => log.warn({ err, spaceId: space.id }, 'could not load a live space'));
+    }
   // Recordings of ended spaces whose file could not be made before this node last stopped.
   void broadcaster
     .finishUnfinished(async (id) => {
@@ -361,6 +387,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await ownership.close();
       readViews.close();
       autoStarter.close();
+      seats.close();
       await closeDefences();
       states.close();
       await bus.close();

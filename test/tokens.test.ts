@@ -233,6 +233,45 @@ describe('PrefixedHmac', () => {
     }
   });
 
+  test('signs RFC 4231 test cases 1-4, 6 and 7 (HMAC-SHA-256), however the message is split into prefix and rest', () => {
+    const hex = (h: string) => Buffer.from(h, 'hex');
+    const latin1 = (b: Buffer) => b.toString('latin1');
+    // RFC 4231 section 4: key, data, HMAC-SHA-256 (case 5 is a truncated output, left out).
+    const cases: Array<[Buffer, Buffer, string]> = [
+      [hex('0b'.repeat(20)), Buffer.from('Hi There'), 'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7'],
+      [
+        Buffer.from('Jefe'),
+        Buffer.from('what do ya want for nothing?'),
+        '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+      ],
+      [hex('aa'.repeat(20)), hex('dd'.repeat(50)), '773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe'],
+      [
+        hex('0102030405060708090a0b0c0d0e0f10111213141516171819'),
+        hex('cd'.repeat(50)),
+        '82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b',
+      ],
+      [
+        hex('aa'.repeat(131)),
+        Buffer.from('Test Using Larger Than Block-Size Key - Hash Key First'),
+        '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54',
+      ],
+      [
+        hex('aa'.repeat(131)),
+        Buffer.from(
+          'This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.',
+        ),
+        '9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2',
+      ],
+    ];
+    for (const [n, [key, data, mac]] of cases.entries()) {
+      const message = latin1(data);
+      for (const split of [0, 1, Math.floor(message.length / 2), message.length]) {
+        const signer = new PrefixedHmac(key, message.slice(0, split), 200);
+        assert.equal(Buffer.from(signer.sign(message.slice(split)), 'base64url').toString('hex'), mac, `case ${n}, split at ${split}`);
+      }
+    }
+  });
+
   test('refuses a rest longer than it was made for rather than signing part of it', () => {
     assert.throws(() => new PrefixedHmac(Buffer.from('k'), 'p', 10).sign('x'.repeat(11 + 2 * 64 + 1)), RangeError);
   });

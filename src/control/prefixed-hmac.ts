@@ -8,8 +8,11 @@
  * per token (1.9 µs in isolation). The JavaScript libraries either hash from the start too
  * (@noble/hashes with a cloned keyed instance: 8 µs; fast-sha256: 3 µs) or resume only through
  * private methods. This resumes from a kept midstate: three compressions per token instead of six
- * or more, and nothing allocated but the result. Checked against node:crypto on random keys,
- * prefixes and messages in test/tokens.test.ts; verification of incoming tokens stays with
+ * or more, and nothing allocated but the result. node:crypto can resume from a kept state too
+ * (`Hash.prototype.copy()` of the inner and outer hashes): bench/hmac-midstate.ts measured that at
+ * 1,715 ns a token against 1,138 ns here (0.66×, Node 20, 2026-12-04), so this stays — run it again
+ * when Node changes. Checked against node:crypto on random keys, prefixes and messages and against
+ * RFC 4231's test cases in test/tokens.test.ts; verification of incoming tokens stays with
  * node:crypto (and a constant-time comparison).
  */
 import { createHash } from 'node:crypto';

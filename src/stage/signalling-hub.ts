@@ -47,6 +47,8 @@ export class SignallingHub {
   private readonly validate = new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage);
   /** Stage sockets bridged to the node that runs their space. */
   readonly bridges: Bridge = { open: 0, failed: 0 };
+  /** Told when an identity's first stage socket in a space opens, and when its last one closes. */
+  private readonly presence: Array<(id: SpaceId, identity: Identity, present: boolean) => void> = [];
 
   constructor(
     private readonly registry: SpaceRegistry,
@@ -180,6 +182,17 @@ export class SignallingHub {
     return { actor, spaceId: live.space.id };
   }
 
+  /** Whether `identity` holds a stage socket in the space (on this node, bridged ones included). */
+  present(id: SpaceId, identity: Identity): boolean {
+    for (const c of this.bySpace.get(id) ?? []) if (c.actor?.identity === identity && !c.actor.operator) return true;
+    return false;
+  }
+
+  /** Listens for identities' stage sockets coming and going (seat-keeper.ts). */
+  onPresence(listener: (id: SpaceId, identity: Identity, present: boolean) => void): void {
+    this.presence.push(listener);
+  }
+
   private joined(c: StageConnection): void {
     const id = c.spaceId!;
     const actor = c.actor!;
@@ -191,6 +204,7 @@ export class SignallingHub {
       this.bySpace.set(id, set);
     }
     set.add(c);
+    if (!actor.operator) for (const listener of this.presence) listener(id, actor.identity, true);
     const live = this.registry.peek(id);
     if (!live) {
       c.close(CLOSE.goingAway, 'space unloaded');
@@ -303,8 +317,12 @@ export class SignallingHub {
     this.dropSession(c);
     if (!c.spaceId) return;
     const set = this.bySpace.get(c.spaceId);
-    set?.delete(c);
-    if (set?.size === 0) this.bySpace.delete(c.spaceId);
+    if (!set?.delete(c)) return;
+    if (set.size === 0) this.bySpace.delete(c.spaceId);
+    const identity = c.actor?.identity;
+    if (identity && !c.actor!.operator && !this.present(c.spaceId, identity)) {
+      for (const listener of this.presence) listener(c.spaceId, identity, false);
+    }
   }
 
   private withSpace(id: SpaceId, fn: (live: LiveSpace) => void): void {
