@@ -42,6 +42,7 @@ import { WorkerMedia } from './media/worker-media.js';
 import { rtcNetworkOf } from './stage/rtc-network.js';
 import { SEAT_KEEPER, SeatKeeper } from './stage/seat-keeper.js';
 import { SignallingHub } from './stage/signalling-hub.js';
+import { werift } from './stage/werift-adapter.js';
 
 export interface RostrumServer {
   readonly app: FastifyInstance;
@@ -133,6 +134,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const network = rtcNetworkOf(config);
   const stageMedia = { network, voices: config.voices, coalesceMs: config.mediaCoalesceMs };
   const media: MediaPlane = config.mediaWorker ? new WorkerMedia(mediaEvents, stageMedia, log) : new LocalMedia(mediaEvents, stageMedia);
+  // The stage's fast paths reach into werift's internals: only on the version they were written for.
+  const rtcLibrary = werift();
+  if (!rtcLibrary.fastPaths)
+    log.warn(
+      { werift: rtcLibrary.version, reason: rtcLibrary.reason },
+      "the stage runs on werift's own paths (slower): its fast paths are off",
+    );
   const broadcaster = new Broadcaster(
     {
       recordings: engines.recordings,
@@ -179,6 +187,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   });
   engines.health.register(metrics.registry);
   registerStreamMetrics(metrics, broadcaster.streams);
+  metrics.gaugeFrom(
+    'rostrum_werift_fast_paths',
+    "Whether the stage's per-packet fast paths are on (1) or it runs on werift's own paths (0: another werift version than the pinned one, or ROSTRUM_WERIFT_FAST_PATHS=off)",
+    () => (rtcLibrary.fastPaths ? 1 : 0),
+  );
+
   registerClusterMetrics(metrics, { changeLog: engines.changeLog, readViews, crowd: redisCrowd?.stats });
   registerSpaceHealth(metrics.registry, () => liveSpaceHealth(registry.all(), audience, broadcaster));
   const tallies = new TallyKeeper(runner, audience, bus, config.tallyIntervalMs, (err, spaceId) =>

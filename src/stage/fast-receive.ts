@@ -24,6 +24,7 @@
  */
 import type { MediaStreamTrack, RTCDtlsTransport, RTCPeerConnection, RtpPacket } from 'werift';
 import { RTCRtpReceiver, RtpPacket as WeriftRtpPacket } from 'werift';
+import { fastPathsEnabled } from './werift-adapter.js';
 import { GcmSrtpSession } from './werift-fast-paths.js';
 
 /** Where a fast packet goes: the same function the track's onReceiveRtp subscription calls. */
@@ -104,6 +105,7 @@ export class FastReceive {
 
   /** Puts the fast path in front of every UDP socket the connection has gathered (idempotent). */
   private hook(): void {
+    if (!fastPathsEnabled()) return; // werift's own path for every packet (werift-adapter.ts)
     for (const dtls of this.pc.dtlsTransports) {
       const connection = dtls.iceTransport.connection as unknown as ConnectionInternals;
       for (const protocol of connection.protocols) {

@@ -61,7 +61,10 @@ export class SeatKeeper {
   check(id: SpaceId): void {
     if (this.graceMs <= 0 || !this.deps.owns(id)) return;
     const live = this.deps.registry.peek(id);
-    if (!live || live.space.state !== 'live') return this.forget(id);
+    if (live?.space.state !== 'live') {
+      this.forget(id);
+      return;
+    }
     const speakers = new Set(
       live
         .stageList()

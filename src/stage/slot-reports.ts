@@ -12,6 +12,7 @@
  */
 import type { RTCDtlsTransport } from 'werift';
 import { type SenderReport, type SlotSender, sendSealed } from './slot-sender.js';
+import { fastPathsEnabled } from './werift-adapter.js';
 
 /** The report interval is drawn from this range, as werift's own loop does (ms). */
 const MIN_INTERVAL_MS = 500;
@@ -39,9 +40,9 @@ export class SlotReports {
 
   constructor(private readonly senders: () => Iterable<SlotSender>) {}
 
-  /** Starts the report loop (once; later calls do nothing). */
+  /** Starts the report loop (once; later calls do nothing). With the fast paths off, werift's own senders report. */
   start(): void {
-    if (this.timer || this.stopped) return;
+    if (this.timer || this.stopped || !fastPathsEnabled()) return;
     this.schedule();
   }
 

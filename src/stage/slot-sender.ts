@@ -21,6 +21,7 @@
  */
 import type { MediaStreamTrack, RTCDtlsTransport, RTCRtpSender } from 'werift';
 import { RtpHeader, RtpPacket } from 'werift';
+import { fastPathsEnabled } from './werift-adapter.js';
 import { GcmSrtpSession, parseRtpHeader, sendOnIce } from './werift-fast-paths.js';
 
 /** What a forwarded packet keeps of its source. */
@@ -91,11 +92,15 @@ export class SlotSender {
     this.sender = sender as unknown as SenderInternals;
   }
 
+  /** Whether this path may reach into werift's sender (werift-adapter.ts). */
+  private readonly fast = fastPathsEnabled();
+
   send(rtp: ForwardedRtp, now = Date.now()): void {
     const s = this.sender;
     const transport = s.dtlsTransport;
-    if (transport.state !== 'connected' || !s.codec) {
-      // werift's own path drops it (not connected yet), or sends it once a codec is negotiated.
+    if (transport.state !== 'connected' || !s.codec || !this.fast) {
+      // werift's own path drops it (not connected yet), or sends it once a codec is negotiated; it
+      // takes every packet when the fast paths are off (werift-adapter.ts), its report loop too.
       const header = new RtpHeader({
         payloadType: s.codec?.payloadType ?? 0,
         sequenceNumber: rtp.sequenceNumber,

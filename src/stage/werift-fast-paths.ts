@@ -41,6 +41,7 @@ import {
   UdpTransport,
 } from 'werift';
 import { GcmSrtcpReceiver, GcmSrtcpSender, GcmSrtpReceiver, GcmSrtpSender } from './srtp/gcm-srtp-session.js';
+import { fastPathsEnabled } from './werift-adapter.js';
 
 /** werift's own header parser, kept for the test that compares the two. */
 export const weriftParseRtpHeader: (packet: Buffer) => RtpHeader = RtpHeader.deSerialize.bind(RtpHeader);
@@ -245,6 +246,8 @@ let installed = false;
 export function installWeriftFastPaths(): void {
   if (installed) return;
   installed = true;
+  // Not the werift they were written for (or switched off): werift's own paths throughout (werift-adapter.ts).
+  if (!fastPathsEnabled()) return;
   RtpHeader.deSerialize = parseRtpHeader;
   // UdpTransport.init is werift's only way to make a UDP transport: construct, then bind.
   Udp.init = async (type, options = {}) => {

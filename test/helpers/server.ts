@@ -76,6 +76,8 @@ export interface ChildServer {
   url: string;
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
+  /** Every line it wrote to stdout (its log), from the start. */
+  lines: string[];
 }
 
 /**
@@ -97,6 +99,7 @@ export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}, 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const output: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL'); // a server that never said it listens must not outlive the test
@@ -104,6 +107,7 @@ export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}, 
     }, 10_000);
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
+      output.push(line);
       try {
         const entry = JSON.parse(line) as { msg?: string; url?: string };
         if (entry.msg === 'Rostrum listening' && entry.url) {
@@ -116,7 +120,7 @@ export async function spawnServer(dataDir: string, env: NodeJS.ProcessEnv = {}, 
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
   });
-  return { child, url, exited };
+  return { child, url, exited, lines: output };
 }
 
 /** A TCP port free on 127.0.0.1 right now (shared with the local engines). */
