@@ -12,6 +12,8 @@ const ICE_UFRAG = /^a=ice-ufrag:[A-Za-z0-9+/]{4,256}\s*$/m;
 const ICE_PWD = /^a=ice-pwd:[A-Za-z0-9+/]{22,256}\s*$/m;
 /** `a=fingerprint:<hash function> <hex pairs joined by colons>` (RFC 8122 §5). */
 const FINGERPRINT = /^a=fingerprint:[!-~]{1,32} [0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})+\s*$/m;
+/** A media section's identification (RFC 5888 §4: a token; browsers use small numbers). */
+const MID = /^a=mid:([A-Za-z0-9_-]{1,32})\s*$/;
 
 export function checkOffer(sdp: string): void {
   if (sdp.length > MAX_SDP_BYTES) throw fail('validation_failed', `The SDP is larger than ${MAX_SDP_BYTES} characters.`);
@@ -21,6 +23,7 @@ export function checkOffer(sdp: string): void {
   // ICE credentials and the DTLS fingerprint, on each section or once for the session.
   const has = (attribute: RegExp, section: string) => attribute.test(section) || attribute.test(sessionPart);
   let senders = 0;
+  const seen = new Set<string>();
   for (const section of sections) {
     const kind = /^m=(\w+)/.exec(section)?.[1];
     if (kind !== 'audio') throw fail('validation_failed', `Only audio is accepted on the stage, not ${kind ?? 'unknown'} media.`);
@@ -31,6 +34,12 @@ export function checkOffer(sdp: string): void {
     if (!has(FINGERPRINT, section))
       throw fail('validation_failed', 'Every audio section needs a DTLS fingerprint: a=fingerprint (RFC 8122).');
     if (/^a=(sendonly|sendrecv)\s*$/m.test(section)) senders++;
+    // RFC 8843: every section of a bundled offer names itself; werift cannot answer one that does not.
+    const mids = section.match(/^a=mid:.*$/gm) ?? [];
+    const mid = mids.length === 1 ? MID.exec(mids[0]!)?.[1] : undefined;
+    if (mid === undefined) throw fail('validation_failed', 'Every audio section needs one a=mid (letters, digits, - and _; RFC 8843).');
+    if (seen.has(mid)) throw fail('validation_failed', `Two sections have a=mid:${mid}.`);
+    seen.add(mid);
   }
   if (senders !== 1) throw fail('validation_failed', 'Offer exactly one microphone (one sendonly audio section).');
   if (sections.length > SLOTS + 1) throw fail('validation_failed', `Offer at most ${SLOTS} receive-only audio sections.`);

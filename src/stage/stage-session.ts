@@ -72,7 +72,13 @@ export class StageSession {
     this.levelId = extensionId(offer, AUDIO_LEVEL_URI);
     // ICE-lite needs none of the speaker's candidates: its checks come to us. Stripping them means
     // werift never pairs with, resolves (mDNS) or otherwise touches an address the speaker named.
-    await pc.setRemoteDescription({ type: 'offer', sdp: withoutCandidates(offer) });
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: withoutCandidates(offer) });
+    } catch (err) {
+      // werift could not take the offer (the policy passes what it cannot know werift refuses): the
+      // speaker's input, answered as such — never an internal_error (test/fuzz.test.ts found one).
+      throw fail('validation_failed', `The offer cannot be used: ${(err as Error).message}`);
+    }
     // The speaker's receive-only sections are our send-only slots; its microphone stays recvonly here.
     const mic = micMid(offer);
     for (const transport of pc.dtlsTransports) {
