@@ -186,13 +186,15 @@ describe('stage signalling socket', () => {
     assert.equal(c.ws.readyState, WebSocket.OPEN);
   });
 
-  test('bad offers are refused with validation_failed: video, no Opus, two microphones, too many candidates, no ICE credentials or fingerprint', async () => {
+  test('bad offers are refused with validation_failed: video, no Opus, two microphones, too many candidates, no ICE credentials or fingerprint, a section without its own a=mid', async () => {
     const f = await stageFixture(t, { live: true });
     const c = await open({ token: f.tokens.speaker });
     await c.next((m) => m.type === 'welcome');
     const ice = 'a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n';
     const fingerprint = `a=fingerprint:sha-256 ${Array.from({ length: 32 }, () => 'AB').join(':')}\r\n`;
-    const audio = (dir: string, codec = 'opus/48000/2') => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 ${codec}\r\na=${dir}\r\n`;
+    let mids = 0;
+    const audio = (dir: string, codec = 'opus/48000/2', mid: string | null = String(mids++)) =>
+      `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 ${codec}\r\na=${dir}\r\n${mid === null ? '' : `a=mid:${mid}\r\n`}`;
     const session = `v=0\r\n${ice}${fingerprint}`;
     const offers: Array<[string, RegExp]> = [
       [`${session}${audio('sendonly')}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n`, /Only audio/],
@@ -204,6 +206,9 @@ describe('stage signalling socket', () => {
       [`v=0\r\n${fingerprint}a=ice-ufrag:abcd\r\n${audio('sendonly')}`, /needs ICE credentials/],
       [`v=0\r\n${ice}${audio('sendonly')}`, /needs a DTLS fingerprint/],
       ['not sdp at all', /Not an SDP offer/],
+      // A section without its a=mid made werift throw 'mid not assigned' (found by test/fuzz.test.ts).
+      [`${session}${audio('sendonly', 'opus/48000/2', null)}`, /needs one a=mid/],
+      [`${session}${audio('sendonly', 'opus/48000/2', 'x')}${audio('recvonly', 'opus/48000/2', 'x')}`, /Two sections have a=mid:x/],
     ];
     for (const [sdp] of offers) c.send({ type: 'offer', sdp });
     await new Promise((resolve) => setTimeout(resolve, 300));
