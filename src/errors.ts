@@ -74,6 +74,11 @@ export const ERRORS = {
   headers_too_large: { status: 431, message: 'The request headers are larger than allowed.' },
   // 429
   rate_limited: { status: 429, message: 'Too many requests; retry after the time given.' },
+  connection_limit: {
+    status: 429,
+    message:
+      'This address holds as many connections to the server as it may (ROSTRUM_ADDRESS_CONNECTIONS); close some, or retry after the time given.',
+  },
   // 5xx
   internal_error: { status: 500, message: 'Something went wrong on the server.' },
   not_ready: { status: 503, message: 'The server is not ready to serve this request.' },
@@ -82,11 +87,6 @@ export const ERRORS = {
   broadcast_starting: {
     status: 503,
     message: 'The space is live and its broadcast is starting on this node (it just went live, or was taken over); retry shortly.',
-  },
-  connection_limit: {
-    status: 429,
-    message:
-      'This address holds as many connections to the server as it may (ROSTRUM_ADDRESS_CONNECTIONS); close some, or retry after the time given.',
   },
   overloaded: { status: 503, message: 'The server is busy; retry after the time given.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another node.' },

@@ -14,6 +14,7 @@ import { registerStreamMetrics } from './api/stream-metrics.js';
 import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
 import { type Crowd, LocalCrowd } from './audience/crowd.js';
+import { InviteTags } from './audience/invite-tags.js';
 import { startJoinDefences } from './audience/join-defences.js';
 import { StateDocuments } from './audience/state-document.js';
 import { TallyKeeper } from './audience/tally-keeper.js';
@@ -168,7 +169,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   bus.subscribe('space.ended', ({ spaceId, recording }) => {
     if (!recording) feed.forget(spaceId);
   });
-  const states = new StateDocuments(audience, urls, bus, (id) => (ownership.owns(id) ? media.talking(id) : readViews.talking(id)));
+  const inviteTags = new InviteTags(credentials);
+  const states = new StateDocuments(
+    audience,
+    urls,
+    bus,
+    (id) => (ownership.owns(id) ? media.talking(id) : readViews.talking(id)),
+    inviteTags,
+  );
   metrics = new Metrics(() => {
     const byState: Record<string, number> = { scheduled: 0, live: 0, ended: 0 };
     let listeners = 0;
@@ -224,6 +232,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       audience,
       states,
       broadcaster,
+      inviteTags,
       waitingRoom,
       pow,
       tokens,

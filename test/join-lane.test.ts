@@ -34,11 +34,12 @@ async function rateLimited(t: TestServer): Promise<number> {
   return Number(/rostrum_rate_limited_total\{limit="join"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
-/** A join's answer without what differs between two joins (token, identity). */
+/** A join's answer without what differs between two joins (token, identity, invite tag). */
 function shape(answer: Answer) {
-  const { token, identity, ...rest } = answer.body;
+  const { token, identity, inviteTag, ...rest } = answer.body;
   assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
   assert.match(identity, /^anon-[\w-]{16}$/);
+  assert.match(inviteTag, /^[\w-]{22}$/);
   return {
     status: answer.status,
     contentType: answer.headers.get('content-type'),

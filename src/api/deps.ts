@@ -1,5 +1,7 @@
 /** What the route plugins need; assembled once by the composition root (server.ts). */
+
 import type { AudienceService } from '../audience/audience-service.js';
+import type { InviteTags } from '../audience/invite-tags.js';
 import type { ProofOfWork } from '../audience/proof-of-work.js';
 import type { StateDocuments } from '../audience/state-document.js';
 import type { WaitingRoom } from '../audience/waiting-room.js';
@@ -19,6 +21,8 @@ export interface ApiDeps {
   stage: StageService;
   audience: AudienceService;
   states: StateDocuments;
+  /** Invitations to the stage as tags: listed publicly, each listener told its own (invite-tags.ts). */
+  inviteTags: InviteTags;
   /** The live broadcasts and the recordings (LL-HLS, replay, feeds). */
   broadcaster: Broadcaster;
   tokens: TokenAuthority;

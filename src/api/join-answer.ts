@@ -5,6 +5,7 @@
  * the prebuilt body (200). The caller writes the answer.
  */
 import type { AudienceService } from '../audience/audience-service.js';
+import type { InviteTags } from '../audience/invite-tags.js';
 import type { ProofOfWork } from '../audience/proof-of-work.js';
 import type { Arrival, TicketGrant, WaitingRoom } from '../audience/waiting-room.js';
 import type { LiveSpace } from '../control/live-space.js';
@@ -18,6 +19,7 @@ const LONG_WAIT_SECONDS = 30;
 
 export interface JoinDeps {
   audience: AudienceService;
+  inviteTags: InviteTags;
   urls: Urls;
   metrics: Metrics;
   waitingRoom: WaitingRoom | undefined;
@@ -75,6 +77,7 @@ function queued(grant: TicketGrant): JoinAnswer {
 function admitted(deps: JoinDeps, live: LiveSpace, claims: TokenClaims | undefined, way: JoinWay): JoinAnswer {
   const grant = deps.audience.join(live, claims);
   deps.metrics.joins[way]++;
-  const { body, bytes } = joinBody(live, grant, deps.urls, deps.audience.heartbeatIntervalSeconds);
+  const tag = deps.inviteTags.tag(live.space.id, grant.identity);
+  const { body, bytes } = joinBody(live, grant, deps.urls, deps.audience.heartbeatIntervalSeconds, tag);
   return { status: 200, body, bytes };
 }

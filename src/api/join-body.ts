@@ -41,9 +41,16 @@ function spaceFragment(live: LiveSpace, urls: Urls): Fragment {
  * Same fields as the JoinResponse schema (test/audience.test.ts checks the two agree), and the
  * body's length in bytes, known without encoding it: only the space's part can be other than ASCII.
  */
-export function joinBody(live: LiveSpace, grant: JoinGrant, urls: Urls, heartbeatIntervalSeconds: number): { body: string; bytes: number } {
+export function joinBody(
+  live: LiveSpace,
+  grant: JoinGrant,
+  urls: Urls,
+  heartbeatIntervalSeconds: number,
+  /** The listener's invite tag (invite-tags.ts): base64url. */
+  inviteTag: string,
+): { body: string; bytes: number } {
   if (lastIso.ms !== grant.expiresAt) lastIso = { ms: grant.expiresAt, iso: new Date(grant.expiresAt).toISOString() };
   const fragment = spaceFragment(live, urls);
-  const body = `{"token":"${grant.token}","identity":"${grant.identity}","role":"listener","expiresAt":"${lastIso.iso}","heartbeatIntervalSeconds":${heartbeatIntervalSeconds},${fragment.json}}`;
+  const body = `{"token":"${grant.token}","identity":"${grant.identity}","role":"listener","expiresAt":"${lastIso.iso}","heartbeatIntervalSeconds":${heartbeatIntervalSeconds},"inviteTag":"${inviteTag}",${fragment.json}}`;
   return { body, bytes: body.length + fragment.extraBytes };
 }

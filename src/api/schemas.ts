@@ -156,6 +156,10 @@ export const StateDocument = Type.Object(
     recording: Type.Boolean(),
     autoStart: Type.Boolean(),
     stage: Type.Array(Type.Object({ ...StageMember.properties, talking: Type.Boolean() })),
+    invited: Type.Array(Type.String(), {
+      description:
+        'Invitations to speak, as tags (never identities): a listener whose own tag (its join answer, or GET /api/spaces/:id/invite-tag) is listed is invited.',
+    }),
     listeners: Type.Integer(),
     peakListeners: Type.Integer(),
     reactions: Type.Record(Type.String(), Type.Integer()),
@@ -170,12 +174,21 @@ export const JoinResponse = Type.Object({
   role: Type.Literal('listener'),
   expiresAt: IsoTime,
   heartbeatIntervalSeconds: Type.Integer(),
+  inviteTag: Type.String({
+    description: "This listener's tag: when the state document's `invited` lists it, the host invites them to speak.",
+  }),
   space: Type.Object({ id: Type.String(), title: Type.String(), state: Type.String() }),
   urls: Type.Object({
     state: Type.String(),
     heartbeat: Type.String(),
     reactions: Type.String(),
     playlist: Type.Union([Type.String(), Type.Null()]),
+  }),
+});
+
+export const InviteTagResponse = Type.Object({
+  inviteTag: Type.String({
+    description: "The token holder's tag: the state document's `invited` lists it while they are invited to speak.",
   }),
 });
 

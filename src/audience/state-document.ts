@@ -3,6 +3,7 @@
  * cache may hold for a second. Built at most once a second per space (or at once after a change),
  * with an ETag from its content so an unchanged document answers 304. No tokens, no request queue.
  */
+
 import { createHash } from 'node:crypto';
 import { iso } from '../api/present.js';
 import type { Urls } from '../api/urls.js';
@@ -11,6 +12,7 @@ import type { EventName } from '../bus/events.js';
 import type { LiveSpace } from '../control/live-space.js';
 import type { SpaceId } from '../ids.js';
 import type { AudienceService } from './audience-service.js';
+import type { InviteTags } from './invite-tags.js';
 
 export interface StateDocument {
   body: string;
@@ -37,6 +39,7 @@ export class StateDocuments {
     bus: Bus,
     /** Who is talking on a space's stage now (from the stage plane). */
     private readonly talking: (id: SpaceId) => readonly string[],
+    private readonly inviteTags: InviteTags,
     private readonly now: () => number = Date.now,
   ) {
     this.disposers = CHANGES.map((name) => bus.subscribe(name, ({ spaceId }) => this.cache.delete(spaceId)));
@@ -72,9 +75,10 @@ export class StateDocuments {
         .stageList()
         .map((m) => ({ identity: m.identity, name: m.name, role: m.role, muted: m.muted, talking: talking.has(m.identity) })),
       // Listeners waiting in the lobby count too; an ended space has none.
-      // Identities invited to the stage (opaque ids, no names): an invited listener's page offers
-      // Accept and Decline — the crowd polls this document and opens no personal channel.
-      invited: s.state === 'live' ? [...live.invites.keys()] : [],
+      // Invitations to the stage as tags (invite-tags.ts), never identities: an invited listener's
+      // page, which knows its own tag, offers Accept and Decline — the crowd polls this document
+      // and opens no personal channel.
+      invited: s.state === 'live' ? [...live.invites.keys()].map((identity) => this.inviteTags.tag(s.id, identity)) : [],
       listeners: s.state === 'ended' ? 0 : this.audience.listeners(s.id),
       peakListeners: Math.max(peak, s.peakListeners),
       reactions: this.audience.reactionTotals(live),

@@ -12,9 +12,11 @@ import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { answerComeBack, answerJoin, type JoinAnswer } from '../join-answer.js';
 import {
+  AuthErrors,
   AuthWriteErrors,
   EmptyBody,
   ErrorResponses,
+  InviteTagResponse,
   JoinBodySchema,
   JoinErrors,
   JoinResponse,
@@ -137,6 +139,27 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (request, reply) => {
       await audience.heartbeat(asSpaceId(request.params.id), claimsOf(request, tokens));
       return reply.code(204).send(null);
+    },
+  );
+
+  r.get(
+    '/api/spaces/:id/invite-tag',
+    {
+      config: { anyNode: true },
+      schema: {
+        tags: ['audience'],
+        operationId: 'getInviteTag',
+        summary: "This token's invite tag: the state document's `invited` lists it while its holder is invited to speak",
+        params: SpaceIdParam,
+        response: { 200: InviteTagResponse, ...ErrorResponses, ...AuthErrors },
+      },
+    },
+    async (request, reply) => {
+      const claims = claimsOf(request, tokens);
+      const id = asSpaceId(request.params.id);
+      if (claims.space !== id) throw fail('token_wrong_space');
+      reply.header('cache-control', 'private, max-age=3600');
+      return { inviteTag: deps.inviteTags.tag(id, claims.sub) };
     },
   );
 

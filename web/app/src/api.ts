@@ -85,4 +85,15 @@ export function keepToken(space: string, token: string): void {
   sessionStorage.setItem(key(space), token);
 }
 
+const tagKey = (space: string, identity: string) => `rostrum:invite-tag:${space}:${identity}`;
+
+/** This tab's invite tag for a space and identity, once known (the join answer says it). */
+export function heldInviteTag(space: string, identity: string): string | null {
+  return sessionStorage.getItem(tagKey(space, identity));
+}
+
+export function keepInviteTag(space: string, identity: string, tag: string): void {
+  sessionStorage.setItem(tagKey(space, identity), tag);
+}
+
 export const OPERATOR_KEY = 'rostrum:operator';

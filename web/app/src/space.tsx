@@ -4,7 +4,7 @@
  * and ask to speak; someone on stage talks over WebRTC instead; hosts and co-hosts get the console.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, claimsOf, keepToken, retryDelay, spaceToken } from './api.js';
+import { ApiError, api, claimsOf, heldInviteTag, keepInviteTag, keepToken, retryDelay, spaceToken } from './api.js';
 import { HostConsole, useActions } from './host.js';
 import { formatDuration, Player } from './player.js';
 import { provePresence } from './pow.js';
@@ -29,6 +29,7 @@ interface JoinResponse {
   token: string;
   identity: string;
   heartbeatIntervalSeconds: number;
+  inviteTag: string;
 }
 
 export function SpacePage(props: { id: string }) {
@@ -46,6 +47,7 @@ export function SpacePage(props: { id: string }) {
   const member = doc?.stage.find((m) => m.identity === me);
   const viewer: Viewer = member?.role ?? (claims?.operator ? 'operator' : 'listener');
   const act = useActions(id, token, refresh);
+  const inviteTag = useInviteTag(id, token, me, (doc?.invited.length ?? 0) > 0);
 
   /** A listener token, joining first if this tab has none (joins are cheap and stateless). */
   const ensureToken = (): Promise<string> => {
@@ -72,6 +74,7 @@ export function SpacePage(props: { id: string }) {
         }
         setQueue(null);
         keepToken(id, answer.token);
+        keepInviteTag(id, answer.identity, answer.inviteTag);
         setToken(answer.token);
         setHeartbeatEvery(answer.heartbeatIntervalSeconds);
         return answer.token;
@@ -159,7 +162,9 @@ export function SpacePage(props: { id: string }) {
           onLeave={() => void api('DELETE', `/api/spaces/${id}/stage`, { token }).then(refresh, (err: Error) => alert(err.message))}
         />
       )}
-      {live && !onStage && me && doc.invited.includes(me) && token && <Invitation spaceId={id} token={token} refresh={refresh} />}
+      {live && !onStage && inviteTag && doc.invited.includes(inviteTag) && token && (
+        <Invitation spaceId={id} token={token} refresh={refresh} />
+      )}
       {live && !onStage && viewer === 'listener' && (
         <RequestToSpeak
           asked={asked}
@@ -281,6 +286,32 @@ function RequestToSpeak(props: { asked: 'no' | 'pending' | 'declined'; ask: () =
       {error && <p role="alert">{error}</p>}
     </section>
   );
+}
+
+/**
+ * This tab's invite tag: the state document lists invitations as tags, never identities. A joined
+ * listener got its tag in the join answer; a token from elsewhere (the operator's backend) asks
+ * for its own once, when there are invitations to look at.
+ */
+function useInviteTag(id: string, token: string | null, me: string | null, anyInvited: boolean): string | null {
+  const [tag, setTag] = useState<string | null>(() => (me ? heldInviteTag(id, me) : null));
+  useEffect(() => {
+    if (!me) return;
+    const held = heldInviteTag(id, me);
+    if (held) {
+      setTag(held);
+      return;
+    }
+    if (!token || !anyInvited) return;
+    void api<{ inviteTag: string }>('GET', `/api/spaces/${id}/invite-tag`, { token }).then(
+      (answer) => {
+        keepInviteTag(id, me, answer.inviteTag);
+        setTag(answer.inviteTag);
+      },
+      () => undefined,
+    );
+  }, [id, token, me, anyInvited]);
+  return tag;
 }
 
 function Invitation(props: { spaceId: string; token: string; refresh: () => void }) {

@@ -26,7 +26,7 @@ export interface SpaceState {
   /** Goes live by itself at scheduledStart. */
   autoStart: boolean;
   stage: Member[];
-  /** Identities invited to the stage, waiting for their answer. */
+  /** Invitations to the stage waiting for an answer, as tags (a listener knows its own: never identities). */
   invited: string[];
   listeners: number;
   peakListeners: number;
