@@ -10,6 +10,7 @@ import { createApp } from './api/app.js';
 import { Metrics } from './api/metrics.js';
 import { registerRecordingMetrics } from './api/recording-metrics.js';
 import { liveSpaceHealth, registerSpaceHealth } from './api/space-metrics.js';
+import { registerStageMetrics } from './api/stage-metrics.js';
 import { registerStreamMetrics } from './api/stream-metrics.js';
 import { Urls } from './api/urls.js';
 import { AudienceService } from './audience/audience-service.js';
@@ -27,6 +28,7 @@ import { LocalOwnership } from './cluster/local-ownership.js';
 import { generatedNodeId, type NodeInfo, nodeKey } from './cluster/node-identity.js';
 import type { Ownership } from './cluster/ownership.js';
 import { ChangeFeed, ReadViews } from './cluster/read-views.js';
+import { followPlacement, resumeAtStart } from './cluster/space-placement.js';
 import type { Config } from './config.js';
 import { AutoStarter } from './control/auto-start.js';
 import { CommandRunner } from './control/commands.js';
@@ -138,10 +140,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // The stage's fast paths reach into werift's internals: only on the version they were written for.
   const rtcLibrary = werift();
   if (!rtcLibrary.fastPaths)
-    log.warn(
-      { werift: rtcLibrary.version, reason: rtcLibrary.reason },
-      "the stage runs on werift's own paths (slower): its fast paths are off",
-    );
+    log.warn({ werift: rtcLibrary.version, reason: rtcLibrary.reason }, "the stage runs on werift's own paths (slower)");
   const broadcaster = new Broadcaster(
     {
       recordings: engines.recordings,
@@ -195,11 +194,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   });
   engines.health.register(metrics.registry);
   registerStreamMetrics(metrics, broadcaster.streams);
-  metrics.gaugeFrom(
-    'rostrum_werift_fast_paths',
-    "Whether the stage's per-packet fast paths are on (1) or it runs on werift's own paths (0: another werift version than the pinned one, or ROSTRUM_WERIFT_FAST_PATHS=off)",
-    () => (rtcLibrary.fastPaths ? 1 : 0),
-  );
 
   registerClusterMetrics(metrics, { changeLog: engines.changeLog, readViews, crowd: redisCrowd?.stats });
   registerSpaceHealth(metrics.registry, () => liveSpaceHealth(registry.all(), audience, broadcaster));
@@ -287,20 +281,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     ownership,
     clusterKey: nodeKey(credentials),
   });
-  const bridges = hub.bridges;
   registerRecordingMetrics(metrics, engines.recordings);
-  metrics.gaugeFrom('rostrum_rtc_bridges', 'Stage sockets this node bridges to the node that runs their space', () => bridges.open);
-  metrics.countFrom(
-    'rostrum_rtc_bridge_failures_total',
-    'Stage sockets that could not be bridged to the node that runs their space',
-    () => bridges.failed,
-  );
   const stageHub = hub;
-  metrics.countFrom(
-    'rostrum_stage_sockets_replaced_total',
-    'Stage sockets closed because a newer one of the same identity came (a reload, another tab or device)',
-    () => stageHub.replaced,
-  );
   await hub.register(app);
   // Speakers whose connection died (or never came) lose their seat after a grace period (seat-keeper.ts).
   const seats = new SeatKeeper(config.stageGraceMs, {
@@ -312,58 +294,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
   });
   hub.onPresence((id, identity, present) => seats.presence(id, identity, present));
-  metrics.countFrom(
-    'rostrum_stage_seats_freed_total',
-    'Speakers moved to the audience for having no stage connection for ROSTRUM_STAGE_GRACE_MS',
-    () => seats.freed,
-  );
-  // A space this node takes (at start, on a request, or from a node that stopped or died) is
-  // reloaded from the store and, when live, goes on air here; one it lets go stops here.
-  ownership.onAcquired((id) => {
-    void registry
-      .refresh(id)
-      .then((live) => {
-        if (live?.space.state === 'live' && ownership.owns(id)) {
-          void broadcaster.start(id);
-          seats.check(id);
-        }
-      })
-      .catch((err: unknown) => log.error({ err, spaceId: id }, 'could not load a space this node took'));
-  });
-  // A space that went live is taken at once by the node its ranking names (not at that node's next
-  // scan): every node hears it, the first-ranked takes it, the others only name it.
-  bus.subscribe('space.live', ({ spaceId }) => {
-    if (!ownership.owns(spaceId))
-      ownership.ownerOf(spaceId).catch((err: unknown) => log.warn({ err, spaceId }, 'could not place a space that went live'));
-  });
-  ownership.onReleased((id) => {
-    log.warn({ spaceId: id }, 'this node no longer runs the space');
-    feed.forget(id);
-    hub?.released(id);
-    void broadcaster.release(id);
-    registry.evict(id);
-  });
+  registerStageMetrics(metrics, hub, seats, rtcLibrary);
+  // How this node takes spaces up and lets them go (space-placement.ts).
+  const placement = { ownership, registry, spaces, store, broadcaster, seats, hub: stageHub, feed, bus, log };
+  followPlacement(placement);
   // Spaces that start by themselves go live at their time, started by the node that runs them.
   const autoStarter = new AutoStarter(spaces, bus, async (id) => (await ownership.ownerOf(id)).id === ownership.node.id, log);
   await autoStarter.start();
-  // Embedded default: spaces that were live when this node last stopped (or crashed) go on air
-  // again. Scaled out, the nodes take them (ownership's scan) and they go on air where they land.
-  if (ownership.kind === 'local')
-    for (const space of await spaces.list({ states: ['live'], limit: 10_000 })) {
-      void broadcaster.start(space.id);
-      // Its speakers reconnect within the grace period, or their seats are freed.
-      void registry
-        .get(space.id)
-        .then(() => seats.check(space.id))
-        .catch((err: unknown) => log.warn({ err, spaceId: space.id }, 'could not load a live space'));
-    }
-  // Recordings of ended spaces whose file could not be made before this node last stopped.
-  void broadcaster
-    .finishUnfinished(async (id) => {
-      const space = (await store.loadSpace(id))?.space;
-      return space?.state === 'ended' && space.recording;
-    })
-    .catch((err: unknown) => log.error({ err }, 'could not look for recordings without a file'));
+  await resumeAtStart(placement);
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
   log.info(

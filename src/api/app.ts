@@ -117,7 +117,8 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
 
-  const connections = new ConnectionCap(options.addressConnections ?? 0, options.trustProxy);
+  const trusted = options.trustProxy.length > 0 ? proxyAddr.compile(options.trustProxy) : undefined;
+  const connections = new ConnectionCap(options.addressConnections ?? 0, trusted);
   connections.attach(app.server);
   deps.metrics.countFrom(
     'rostrum_connections_refused_total',
@@ -235,7 +236,6 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   pageRoutes(app, deps, shell);
   registerPreflight(app, methods);
 
-  const trusted = options.trustProxy.length > 0 ? proxyAddr.compile(options.trustProxy) : undefined;
   lane = createJoinLane({
     deps,
     isClosing: options.isClosing,

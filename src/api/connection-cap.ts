@@ -10,22 +10,19 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import proxyAddr from '@fastify/proxy-addr';
 import { fail } from '../errors.js';
 import { rawErrorAnswer } from './client-errors.js';
 
 export class ConnectionCap {
   private readonly open = new Map<string, number>();
-  private readonly trusted: ((address: string, hop: number) => boolean) | undefined;
   /** Connections closed for being over the cap (metrics). */
   refused = 0;
 
   constructor(
     private readonly max: number,
-    trustProxy: string[],
-  ) {
-    this.trusted = trustProxy.length > 0 ? proxyAddr.compile(trustProxy) : undefined;
-  }
+    /** The trusted proxies (ROSTRUM_TRUST_PROXY, compiled), whose own connections are not counted. */
+    private readonly trusted: ((address: string, hop: number) => boolean) | undefined,
+  ) {}
 
   /** Counts every connection `server` accepts from now on. */
   attach(server: Server): void {

@@ -46,18 +46,17 @@ export async function appendDurably(file: string, text: string): Promise<void> {
 }
 
 /** Makes a file already written (by another process) durable where it is. */
-export async function syncFile(file: string): Promise<void> {
-  const handle = await fsp.open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+export function syncFile(file: string): Promise<void> {
+  return syncPath(file, 'r+');
 }
 
 /** Makes the entries of a directory (files created, renamed or removed in it) durable. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, 'r');
+export function syncDir(dir: string): Promise<void> {
+  return syncPath(dir, 'r');
+}
+
+async function syncPath(target: string, flags: string): Promise<void> {
+  const handle = await fsp.open(target, flags);
   try {
     await handle.sync();
   } finally {

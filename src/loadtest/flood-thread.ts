@@ -6,6 +6,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FloodToParent, ParentToFlood } from './flood-worker.js';
 import { type FloodOptions, JoinFlood } from './join-flood.js';
+import { lagP99Ms } from './stats.js';
 
 const port = parentPort!;
 const flood = new JoinFlood(workerData as FloodOptions);
@@ -19,7 +20,7 @@ port.on('message', (message: ParentToFlood) => {
     lag.enable();
     void flood.run().then(async () => {
       lag.disable();
-      post({ type: 'done', report: { ...flood.report(), generatorLagP99Ms: Math.round(lag.percentile(99) / 1e5) / 10 } });
+      post({ type: 'done', report: { ...flood.report(), generatorLagP99Ms: lagP99Ms(lag) } });
       await flood.close();
       port.close();
     });

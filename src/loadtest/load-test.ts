@@ -18,7 +18,7 @@ import { FloodWorker } from './flood-worker.js';
 import { type FloodReport, floodSources } from './join-flood.js';
 import { SimulatedListener } from './simulated-listener.js';
 import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from './stage-rehearsal.js';
-import { LoadStats, type Second } from './stats.js';
+import { LoadStats, lagP99Ms, type Second } from './stats.js';
 
 export interface LoadTestOptions {
   server: string;
@@ -222,7 +222,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
       void flood?.tick().then((f) => {
         second.flood = f;
       });
-      second.generatorLagP99Ms = Math.round(secondLag.percentile(99) / 1e5) / 10;
+      second.generatorLagP99Ms = lagP99Ms(secondLag);
       secondLag.reset();
       const rtt = pinger?.tick();
       if (rtt != null) second.stageRttMaxMs = Math.round(rtt);
@@ -347,7 +347,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadReport>
           })()
         : null,
       serverMemoryMb: memory,
-      generatorLagP99Ms: Math.round(lag.percentile(99) / 1e5) / 10,
+      generatorLagP99Ms: lagP99Ms(lag),
       series: stats.series,
     };
   } finally {

@@ -110,3 +110,8 @@ export class LoadStats {
     return second;
   }
 }
+
+/** An event-loop delay histogram's p99 in ms, to 0.1 ms (monitorEventLoopDelay records nanoseconds). */
+export function lagP99Ms(histogram: { percentile(p: number): number }): number {
+  return Math.round(histogram.percentile(99) / 1e5) / 10;
+}

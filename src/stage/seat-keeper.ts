@@ -57,6 +57,16 @@ export class SeatKeeper {
     else this.check(id);
   }
 
+  /** Loads a live space (at start) and looks at its speakers: each reconnects within the grace period, or its seat is freed. */
+  async watch(id: SpaceId): Promise<void> {
+    try {
+      await this.deps.registry.get(id);
+      this.check(id);
+    } catch (err) {
+      this.deps.log.warn({ err, spaceId: id }, 'could not load a live space to watch its seats');
+    }
+  }
+
   /** Looks at a space's speakers: each without a socket gets its grace period; each with one, or gone, none. */
   check(id: SpaceId): void {
     if (this.graceMs <= 0 || !this.deps.owns(id)) return;
