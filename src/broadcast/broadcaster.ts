@@ -5,6 +5,7 @@
  * for playlists, parts, segments and recordings, live or replayed. Recordings are kept by a
  * RecordingStore (the data directory, or PostgreSQL when several nodes share them).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Bus, Disposer } from '../bus/bus.js';
 import type { SpaceId } from '../ids.js';
@@ -40,8 +41,8 @@ export class Broadcaster {
   private readonly replays = new Map<SpaceId, Packager>();
   /** Recordings whose file is being made (or retried), and the recording making it. */
   private readonly finishing = new Map<SpaceId, { done: Promise<RecordingInfo | undefined>; recording: Recording }>();
-  private closed = false;
-  private readonly wakeOnClose = new Set<() => void>();
+  /** Aborted when the node stops: a recording file's retry waits no longer. */
+  private readonly closing = new AbortController();
   private readonly disposers: Disposer[];
   /** What the progressive streams of this node's broadcasts did (/metrics). */
   readonly streams = new StreamCounters();
@@ -164,18 +165,10 @@ export class Broadcaster {
         return info;
       } catch (err) {
         counters.finalizeFailures++;
-        if (this.closed) throw err;
+        if (this.closing.signal.aborted) throw err;
         this.log.error({ err, spaceId, retryInMs: delay }, 'could not make the recording file; retrying');
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            clearTimeout(timer);
-            this.wakeOnClose.delete(wake);
-            resolve();
-          };
-          const timer = setTimeout(wake, delay);
-          this.wakeOnClose.add(wake);
-        });
-        if (this.closed) throw err;
+        await sleep(delay, undefined, { signal: this.closing.signal }).catch(() => undefined);
+        if (this.closing.signal.aborted) throw err;
         delay = Math.min(FINALIZE_RETRY_MAX_MS, delay * 2);
       }
     }
@@ -249,8 +242,7 @@ export class Broadcaster {
       }),
     ]);
     clearTimeout(timer);
-    this.closed = true;
-    for (const wake of this.wakeOnClose) wake();
+    this.closing.abort();
     if (!finished) {
       this.log.error({ spaces: [...this.finishing.keys()] }, 'stopping before every recording file was made; the next start makes them');
       for (const { recording } of this.finishing.values()) recording.abandon('the server stopped');

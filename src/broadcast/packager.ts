@@ -8,6 +8,7 @@
 import type { BroadcastTiming } from '../config.js';
 import { fragmentTiming, initTimescale, rewriteFragment } from './fmp4.js';
 import {
+  asGap,
   mediaDuration,
   type PlaylistKind,
   type PlaylistSegment,
@@ -17,7 +18,6 @@ import {
   segmentDuration,
 } from './playlist.js';
 import type { Recording } from './recording-store.js';
-import { asGap } from './write-queue.js';
 
 export interface PackagerOptions {
   /** Part length, parts per segment (8 × 256 ms ≈ 2 s), target duration and how long a request is held (config.ts). */
@@ -63,8 +63,6 @@ export class Packager {
   ended = false;
   /** A jump of the mix's clock not yet applied: at this run's media time (ticks), this much later (ms). */
   private jump: { at: number; ms: number } | undefined;
-  /** Times the playlist's clock was re-anchored after the mix's clock jumped. */
-  clockJumps = 0;
   /** Set when the server stops: nothing will change any more, so nobody should wait. */
   private released = false;
 
@@ -156,7 +154,6 @@ export class Packager {
       this.runStartedAt += this.jump.ms;
       this.discontinuity = true;
       this.jump = undefined;
-      this.clockJumps++;
     }
     const start = this.runOffset + timing.decodeTime;
     rewriteFragment(moof, ++this.sequence, start);

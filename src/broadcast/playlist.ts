@@ -57,6 +57,18 @@ export type PlaylistKind = 'll' | 'plain';
 
 export const segmentDuration = (s: SegmentRecord): number => s.parts.reduce((a, b) => a + b, 0);
 
+/** A segment's record once its audio is lost (a write given up, a file damaged): a gap as long as it was. */
+export function asGap(record: SegmentRecord): SegmentRecord {
+  return {
+    msn: record.msn,
+    run: record.run,
+    discontinuity: record.discontinuity,
+    pdt: record.pdt,
+    parts: [segmentDuration(record)],
+    gap: true,
+  };
+}
+
 /** Seconds of audio a segment holds (a gap holds none). */
 export const mediaDuration = (s: SegmentRecord): number => (s.gap ? 0 : segmentDuration(s));
 

@@ -19,10 +19,10 @@ import type { Logger } from 'pino';
 import type { SpaceId } from '../ids.js';
 import { appendDurably, writeDurably } from './durable-file.js';
 import { isWholeSegment } from './fmp4.js';
-import type { SegmentRecord } from './playlist.js';
+import { asGap, type SegmentRecord } from './playlist.js';
 import type { Recording, RecordingInfo, RecordingStore } from './recording-store.js';
 import { remuxRecording } from './remux.js';
-import { asGap, RecordingCounters, WriteQueue } from './write-queue.js';
+import { RecordingCounters, WriteQueue } from './write-queue.js';
 
 /** Ten minutes of audio (about 5 MB at 64 kbit/s) waits in memory for a failing disk. */
 const DEFAULT_BACKLOG_SECONDS = 600;

@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { SpaceId } from '../ids.js';
-import { type SegmentRecord, segmentDuration } from './playlist.js';
+import { asGap, type SegmentRecord, segmentDuration } from './playlist.js';
 
 /** What the recordings of this node did (/metrics, /readyz): shared by every recording a store opens. */
 export class RecordingCounters {
@@ -215,18 +215,6 @@ export class WriteQueue {
     if (this.jobs.length > 0) this.options.counters.backlog.set(this, { writes: this.jobs.length, seconds: this.pendingSeconds() });
     else this.options.counters.backlog.delete(this);
   }
-}
-
-/** A segment's record once its audio is lost: a gap as long as it was. */
-export function asGap(record: SegmentRecord): SegmentRecord {
-  return {
-    msn: record.msn,
-    run: record.run,
-    discontinuity: record.discontinuity,
-    pdt: record.pdt,
-    parts: [segmentDuration(record)],
-    gap: true,
-  };
 }
 
 function describe(err: unknown): string {
