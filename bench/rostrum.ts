@@ -4,13 +4,17 @@
  * default log level (info: lifecycle lines only, so the "Rostrum listening" line gives us the URL).
  * Also creates the live space the join figure needs, through the API with an operator token.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ApiClient } from '../src/cli/client.js';
 import type { Credentials } from '../src/control/credentials.js';
 import type { Role } from '../src/control/model.js';
 import { createToken } from '../src/control/tokens.js';
-import { type ListeningChild, ROOT, removeTempDir, spawnListening, tempDir } from './processes.js';
+import type { LoadReport } from '../src/loadtest/load-test.js';
+import type { OperatorApi } from '../src/loadtest/stage-rehearsal.js';
+import { type ListeningChild, ROOT, removeTempDir, spawnListening, tempDir, track } from './processes.js';
 
 export interface RostrumChild extends ListeningChild {
   dataDir: string;
@@ -102,4 +106,39 @@ export async function seat(server: RostrumChild, spaceId: string, identity: stri
   if (role !== 'host') await call('/stage');
   await call(`/participants/${identity}/unmute`);
   return token;
+}
+
+/**
+ * The operator's API, as the CLI calls it: credentials from the server's data directory, and a fresh
+ * operator token (the CLI's lasts five minutes) for each call, so a run of any length can use it.
+ */
+export function operatorApi(server: RostrumChild): OperatorApi {
+  return (method, path, body, asToken) =>
+    new ApiClient({ server: server.url, data: server.dataDir }, {}).request(method, path, body, asToken);
+}
+
+/** Runs `rostrum loadtest` as an operator would, to its end; its JSON report (`name`.json in the data directory). */
+export async function runLoadtest(
+  server: RostrumChild,
+  args: string[],
+  log: (line: string) => void,
+  name = 'loadtest',
+): Promise<LoadReport> {
+  const json = path.join(server.dataDir, `${name}.json`);
+  const child = track(
+    spawn(process.execPath, [path.join(ROOT, 'bin/rostrum.js'), 'loadtest', ...args, '--json', json], {
+      env: { ...process.env, ROSTRUM_URL: server.url, ROSTRUM_DATA: server.dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) log(`loadtest: ${line}`);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`rostrum loadtest exited with ${code}: ${stderr.slice(-2000)}`);
+  return JSON.parse(fs.readFileSync(json, 'utf8')) as LoadReport;
 }

@@ -7,13 +7,17 @@
  *   under 5 % loss, and media and HTTP on one process (bench/stage.ts);
  * - start: the start-on-time rehearsal — a join flood at ≥ 10× the measured join capacity while
  *   scheduled spaces go live and listeners play (bench/start-on-time.ts);
+ * - cluster: the scaled-out deployment (bench/cluster.ts);
+ * - soak, only when asked for (it takes 30 minutes): listener, stage and space churn on one server,
+ *   its memory, descriptors, sockets and event-loop delay sampled for their slopes (bench/soak.ts);
  * and writes bench/results/<suite>.json and <suite>.md. Exits 1 when a goal is missed or a run had
  * errors, 3 when nothing failed but a suite's run was void (its load generator was saturated, so
  * its figures say nothing about Rostrum: shown, neither pass nor fail), else 0.
  *
  *   npm run bench                      full run of every suite
  *   npm run bench -- --quick           short runs (about two minutes in all), for a quick check
- *   npm run bench -- --only stage      one suite (join, stage, broadcast or start)
+ *   npm run bench -- --only stage      one suite (join, stage, broadcast, start, cluster or soak)
+ *   npm run bench -- --only soak       the soak (30 minutes; 4 with --quick), never part of a full run
  *   npm run bench -- --profile         also CPU-profile the join servers (kept in a temp folder) and
  *                                      list their hottest functions per request, in join.md too
  */
@@ -29,11 +33,12 @@ import { type JanusMeasurement, measureJanus } from './peers/janus.js';
 import { installExitHandlers, ROOT, stopAll } from './processes.js';
 import { newestProfile, type ProfileSummary, profileMarkdown, summarize } from './profile.js';
 import { type Figure, judge, num, type Report, type Verdict, verdict, writeResults } from './results.js';
+import { measureSoak, type SoakSettings, soakFigures } from './soak.js';
 import { measureStage, type StageCpu, type StageMeasurement, type StageSettings } from './stage.js';
 import { measureStartOnTime, type StartSettings, startFigures } from './start-on-time.js';
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--profile] [--only join|stage|broadcast|start|cluster]';
-const SUITES = ['join', 'stage', 'broadcast', 'start', 'cluster'] as const;
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--profile] [--only join|stage|broadcast|start|cluster|soak]';
+const SUITES = ['join', 'stage', 'broadcast', 'start', 'cluster', 'soak'] as const;
 type Suite = (typeof SUITES)[number];
 const args = process.argv.slice(2);
 let only: Suite | undefined;
@@ -166,6 +171,7 @@ async function main(): Promise<number> {
   if (!only || only === 'broadcast') passed.push(await runBroadcast());
   if (!only || only === 'start') passed.push(await runStart());
   if (!only || only === 'cluster') passed.push(await runCluster());
+  if (only === 'soak') passed.push(await runSoak());
   // Every figure of this run in one table: bench/results/latest.json and latest.md.
   const latest: Report = {
     suite: `rostrum (${[...suitesRun.keys()].join(', ')})`,
@@ -744,6 +750,41 @@ async function runCluster(): Promise<Verdict> {
       details: measurement,
     },
     'cluster',
+  );
+}
+
+const soakSettings: SoakSettings = {
+  seconds: quick ? 240 : 1800,
+  warmupSeconds: quick ? 60 : 300,
+  sampleEverySeconds: 10,
+  graceSeconds: 15,
+};
+
+async function runSoak(): Promise<Verdict> {
+  const started = Date.now();
+  const host = machine();
+  const { measurement, problems } = await measured(() => measureSoak(soakSettings, log));
+  const figs = measurement ? soakFigures(measurement) : [];
+  return finish(
+    {
+      suite: 'rostrum soak',
+      ...stamp(started, host),
+      settings: {
+        server: 'rostrum serve in its own process, 127.0.0.1, one live space; rostrum loadtest runs in others',
+        'churn s': soakSettings.seconds,
+        'warm-up s (left out of the slopes)': soakSettings.warmupSeconds,
+        'sample every s': soakSettings.sampleEverySeconds,
+        listeners: 'rostrum loadtest back to back: 60 listeners over 10 s, up to 60 s a run',
+        stage: 'two lanes of bot speakers, 25 s each on stage; every other one leaves politely, the others drop',
+        spaces: 'one created live every 45 s, a speaker and 10 listeners for 20 s, then ended',
+        'stage grace s (ROSTRUM_STAGE_GRACE_MS)': soakSettings.graceSeconds,
+      },
+      figures: figs,
+      problems,
+      pass: problems.length === 0 && figs.length > 0 && figs.every((f) => f.pass !== false),
+      details: measurement,
+    },
+    'soak',
   );
 }
 

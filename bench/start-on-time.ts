@@ -19,18 +19,13 @@
  * 5xx but 503, the server's memory growth; first audio in the lobby and in ffmpeg ≤ 1.5 s (issue
  * 23's promise to listeners, absolute by nature, with the calm go-lives beside it).
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { ApiClient } from '../src/cli/client.js';
 import { floodSources, JoinFlood } from '../src/loadtest/join-flood.js';
 import type { LoadReport } from '../src/loadtest/load-test.js';
 import { goLive, type OperatorApi, StagePinger, type StartTiming, seatSpeaker } from '../src/loadtest/stage-rehearsal.js';
 import { deviceShare } from './device-share.js';
 import { type FfmpegHeard, ffmpegFirstAudio, LobbyEars, type PageHeard } from './first-audio.js';
-import { ROOT, track } from './processes.js';
 import { type Figure, judge } from './results.js';
-import { createLiveSpace, type RostrumChild, startRostrum } from './rostrum.js';
+import { createLiveSpace, operatorApi, type RostrumChild, runLoadtest, startRostrum } from './rostrum.js';
 
 export interface StartSettings {
   listeners: number;
@@ -104,12 +99,6 @@ function heardStart(start: StartTiming, page: PageHeard, ffmpeg: FfmpegHeard): H
   };
 }
 
-/** The operator's API, as the CLI calls it: credentials from the server's data directory. */
-function operatorApi(server: RostrumChild): OperatorApi {
-  const client = new ApiClient({ server: server.url, data: server.dataDir }, {});
-  return client.request.bind(client);
-}
-
 /** A scheduled space; with a time, its lobby looks often from 10 s before it (web/app/src/state.ts). */
 async function scheduledSpace(api: OperatorApi, title: string, at?: number): Promise<string> {
   return (await api<{ id: string }>('POST', '/api/spaces', { title, ...(at ? { scheduledStart: new Date(at).toISOString() } : {}) })).id;
@@ -165,27 +154,6 @@ async function calm(server: RostrumChild, api: OperatorApi, settings: StartSetti
   }
 }
 
-/** Runs `rostrum loadtest` as an operator would, to its end; its JSON report. */
-async function loadtest(server: RostrumChild, args: string[], log: (line: string) => void): Promise<LoadReport> {
-  const json = path.join(server.dataDir, 'start-on-time.json');
-  const child = track(
-    spawn(process.execPath, [path.join(ROOT, 'bin/rostrum.js'), 'loadtest', ...args, '--json', json], {
-      env: { ...process.env, ROSTRUM_URL: server.url, ROSTRUM_DATA: server.dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdout?.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n').filter(Boolean)) log(`loadtest: ${line}`);
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  if (code !== 0) throw new Error(`rostrum loadtest exited with ${code}: ${stderr.slice(-2000)}`);
-  return JSON.parse(fs.readFileSync(json, 'utf8')) as LoadReport;
-}
-
 export async function measureStartOnTime(settings: StartSettings, log: (line: string) => void): Promise<StartMeasurement> {
   const server = await startRostrum([], {
     ROSTRUM_ADMISSION_RATE: String(settings.admissionRate),
@@ -209,7 +177,7 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
     reference.heard = await calmStarts(server, api, ears, settings.starts);
     const probeSpace = await createLiveSpace(server, 'capacity probe');
     log(`start-on-time: probing the join capacity with a flash crowd of ${PROBE_LISTENERS}`);
-    const probed = await loadtest(
+    const probed = await runLoadtest(
       server,
       ['--space', probeSpace, '--listeners', String(PROBE_LISTENERS), '--profile', 'flash', '--duration', '8'],
       log,
@@ -258,7 +226,7 @@ export async function measureStartOnTime(settings: StartSettings, log: (line: st
     log(
       `start-on-time: ${settings.listeners} listeners, flood ${probe.floodPerSecond}/s for ${settings.floodSeconds} s from second ${settings.floodAtSeconds}, ${settings.starts} starts`,
     );
-    const report = await loadtest(
+    const report = await runLoadtest(
       server,
       [
         ...['--space', a, '--listeners', String(settings.listeners), '--profile', 'flash', '--duration', String(duration)],

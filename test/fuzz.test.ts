@@ -10,9 +10,9 @@
  * - The stage's `/rtc` protocol: any JSON, valid messages mutated, any text, before and after
  *   authentication. The server answers with coded errors or closes the socket, never crashes, and
  *   the stage reads the same after.
- * - SDP offers: a real Chromium 156 offer (test/fixtures) mutated line by line — lines dropped,
- *   duplicated, swapped, values replaced — through the offer policy (10,000) and offered by a speaker
- *   to the server (300: each answered one opens a WebRTC session): a coded refusal or an answer,
+ * - SDP offers: real Chromium 156 and Firefox 99 offers (test/fixtures) mutated line by line — lines dropped,
+ *   duplicated, swapped, values replaced — through the offer policy (10,000 each) and offered by a
+ *   speaker to the server (300 each: each answered one opens a WebRTC session): a coded refusal or an answer,
  *   never a crash or an internal_error; the server stays healthy.
  */
 import assert from 'node:assert/strict';
@@ -29,6 +29,18 @@ import { ROOT, startTestServer, type TestServer } from './helpers/server.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 25);
+/**
+ * The real offers mutated, each with its own seeds: Chromium 156's from the web app's stage (four
+ * m-lines: the microphone and three receivers), and a Firefox 99 offer as published in a public
+ * issue thread (session-level fingerprint, `UDP` in capitals, no candidates: Firefox trickles them),
+ * its video section taken out as an audio-only page's offer has none.
+ */
+const OFFERS: Array<[browser: string, fixture: string, seed: number]> = [
+  ['Chromium', 'chromium-156-offer.sdp', 0],
+  ['Firefox', 'firefox-99-offer.sdp', 10],
+];
+/** Offers of each browser through a server: each answered one opens a WebRTC session (fewer, heavier inputs). */
+const SERVER_OFFERS = 300;
 const CODES = new Set(Object.keys(ERRORS));
 
 let t: TestServer;
@@ -298,109 +310,112 @@ describe('fuzzing', { timeout: 600_000 }, () => {
     assert.equal(await stageOf(), stageBefore, 'the stage reads the same');
   });
 
-  test(`SDP offers: a real Chromium offer mutated line by line — ${RUNS} through the offer policy, 300 through a server: a coded refusal or an answer, never a crash`, async (context) => {
-    const offer = fs.readFileSync(path.join(ROOT, 'test/fixtures/chromium-156-offer.sdp'), 'utf8');
-    const lines = offer.split('\r\n').filter(Boolean);
-    const mutation = fc.array(
-      fc.oneof(
-        fc.record({ drop: fc.nat() }),
-        fc.record({ dup: fc.nat() }),
-        fc.record({ swap: fc.tuple(fc.nat(), fc.nat()) }),
-        fc.record({ at: fc.nat(), value: fc.string({ maxLength: 60 }) }),
-        fc.record({ at: fc.nat(), number: fc.oneof(fc.integer(), fc.constant(2 ** 40), fc.constant(-1)) }),
-      ),
-      { minLength: 1, maxLength: 4 },
-    );
-    const mutate = (steps: Array<Record<string, unknown>>): string => {
-      const l = [...lines];
-      for (const step of steps) {
-        const n = l.length;
-        if (n === 0) break;
-        if ('drop' in step) l.splice((step.drop as number) % n, 1);
-        else if ('dup' in step) l.splice((step.dup as number) % n, 0, l[(step.dup as number) % n]!);
-        else if ('swap' in step) {
-          const [a, b] = (step.swap as [number, number]).map((i) => i % n) as [number, number];
-          [l[a], l[b]] = [l[b]!, l[a]!];
-        } else if ('value' in step) {
-          const i = (step.at as number) % n;
-          l[i] = `${l[i]!.split(/[:= ]/)[0]}:${step.value as string}`;
-        } else {
-          const i = (step.at as number) % n;
-          l[i] = l[i]!.replace(/\d+/, String(step.number));
-        }
-      }
-      return `${l.join('\r\n')}\r\n`;
-    };
-    // The offer policy alone, in process: every mutation passes or is a coded validation_failed.
-    fc.assert(
-      fc.property(mutation, (steps) => {
-        try {
-          checkOffer(mutate(steps));
-        } catch (err) {
-          assert.ok(err instanceof RostrumError && err.code === 'validation_failed', String(err));
-        }
-      }),
-      { numRuns: RUNS, seed: SEED + 4, includeErrorInReport: true },
-    );
-    // A speaker's socket, opened again whenever the server closed it (its message limit, a refusal).
-    let socket: { ws: WebSocket; replies: Array<{ type: string; error?: { code: string } }> } | undefined;
-    const speaker = async () => {
-      if (socket?.ws.readyState === WebSocket.OPEN) return socket;
-      const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/rtc`);
-      const replies: Array<{ type: string; error?: { code: string } }> = [];
-      ws.on('message', (data) => replies.push(JSON.parse(String(data))));
-      ws.on('error', () => {});
-      await new Promise((resolve) => ws.once('open', resolve));
-      ws.send(JSON.stringify({ type: 'auth', token: t.token(live, 'sdp', 'speaker') }));
-      while (!replies.some((m) => m.type === 'welcome')) {
-        assert.ok(ws.readyState === WebSocket.OPEN, `welcomed: ${JSON.stringify(replies)}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      socket = { ws, replies };
-      return socket;
-    };
-    // A speaker of its own, on stage now (the fuzz before may have moved the fixtures' speakers).
-    const seated = await t.api.post(`/api/spaces/${live}/stage`, { token: t.token(live, 'sdp', 'speaker') });
-    assert.equal(seated.status, 200, JSON.stringify(seated.body));
-    const runs = 300; // each answered offer opens a WebRTC session: fewer, heavier inputs
-    let answered = 0;
-    let closed = 0;
-    const refusals = new Map<string, number>();
-    await fc.assert(
-      fc.asyncProperty(mutation, async (steps) => {
-        // Offered again after a pause while the socket's message limit (20 a second) refuses it.
-        let got: { type: string; error?: { code: string } } | undefined;
-        for (let attempt = 0; attempt < 50; attempt++) {
-          const { ws, replies } = await speaker();
-          const before = replies.length;
-          ws.send(JSON.stringify({ type: 'offer', sdp: mutate(steps) }));
-          const deadline = Date.now() + 10_000;
-          const reply = () => replies.slice(before).find((m) => m.type === 'answer' || m.type === 'error');
-          while (!reply() && ws.readyState === WebSocket.OPEN) {
-            assert.ok(Date.now() < deadline, 'every offer is answered, refused, or its socket closed');
-            await new Promise((resolve) => setTimeout(resolve, 5));
+  for (const [browser, fixture, seed] of OFFERS) {
+    test(`SDP offers: a real ${browser} offer mutated line by line — ${RUNS} through the offer policy, ${SERVER_OFFERS} through a server: a coded refusal or an answer, never a crash`, async (context) => {
+      const offer = fs.readFileSync(path.join(ROOT, 'test/fixtures', fixture), 'utf8');
+      const identity = `sdp-${browser.toLowerCase()}`;
+      const lines = offer.split('\r\n').filter(Boolean);
+      const mutation = fc.array(
+        fc.oneof(
+          fc.record({ drop: fc.nat() }),
+          fc.record({ dup: fc.nat() }),
+          fc.record({ swap: fc.tuple(fc.nat(), fc.nat()) }),
+          fc.record({ at: fc.nat(), value: fc.string({ maxLength: 60 }) }),
+          fc.record({ at: fc.nat(), number: fc.oneof(fc.integer(), fc.constant(2 ** 40), fc.constant(-1)) }),
+        ),
+        { minLength: 1, maxLength: 4 },
+      );
+      const mutate = (steps: Array<Record<string, unknown>>): string => {
+        const l = [...lines];
+        for (const step of steps) {
+          const n = l.length;
+          if (n === 0) break;
+          if ('drop' in step) l.splice((step.drop as number) % n, 1);
+          else if ('dup' in step) l.splice((step.dup as number) % n, 0, l[(step.dup as number) % n]!);
+          else if ('swap' in step) {
+            const [a, b] = (step.swap as [number, number]).map((i) => i % n) as [number, number];
+            [l[a], l[b]] = [l[b]!, l[a]!];
+          } else if ('value' in step) {
+            const i = (step.at as number) % n;
+            l[i] = `${l[i]!.split(/[:= ]/)[0]}:${step.value as string}`;
+          } else {
+            const i = (step.at as number) % n;
+            l[i] = l[i]!.replace(/\d+/, String(step.number));
           }
-          got = reply();
-          if (got?.error?.code !== 'rate_limited') break;
-          await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        if (!got) closed++;
-        else if (got.type === 'answer') answered++;
-        else {
-          assert.ok(CODES.has(got.error?.code ?? '') && got.error?.code !== 'internal_error', JSON.stringify(got));
-          refusals.set(got.error!.code, (refusals.get(got.error!.code) ?? 0) + 1);
+        return `${l.join('\r\n')}\r\n`;
+      };
+      // The offer policy alone, in process: every mutation passes or is a coded validation_failed.
+      fc.assert(
+        fc.property(mutation, (steps) => {
+          try {
+            checkOffer(mutate(steps));
+          } catch (err) {
+            assert.ok(err instanceof RostrumError && err.code === 'validation_failed', String(err));
+          }
+        }),
+        { numRuns: RUNS, seed: SEED + 4 + seed, includeErrorInReport: true },
+      );
+      // A speaker's socket, opened again whenever the server closed it (its message limit, a refusal).
+      let socket: { ws: WebSocket; replies: Array<{ type: string; error?: { code: string } }> } | undefined;
+      const speaker = async () => {
+        if (socket?.ws.readyState === WebSocket.OPEN) return socket;
+        const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/rtc`);
+        const replies: Array<{ type: string; error?: { code: string } }> = [];
+        ws.on('message', (data) => replies.push(JSON.parse(String(data))));
+        ws.on('error', () => {});
+        await new Promise((resolve) => ws.once('open', resolve));
+        ws.send(JSON.stringify({ type: 'auth', token: t.token(live, identity, 'speaker') }));
+        while (!replies.some((m) => m.type === 'welcome')) {
+          assert.ok(ws.readyState === WebSocket.OPEN, `welcomed: ${JSON.stringify(replies)}`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
         }
-      }),
-      { numRuns: runs, seed: SEED + 3, includeErrorInReport: true },
-    );
-    socket?.ws.close();
-    assert.ok(closed < runs / 2, `most offers are answered or refused on an open socket (${closed} of ${runs} closed)`);
-    const seen = JSON.stringify(Object.fromEntries(refusals));
-    context.diagnostic(`${answered} of ${runs} offers answered, ${closed} sockets closed; refused: ${seen}`);
-    assert.ok(
-      answered > 0 && answered < runs,
-      `some mutations still make a valid offer, some do not (${answered} of ${runs} answered; refused: ${seen})`,
-    );
-    assert.equal((await t.api.get('/healthz')).status, 200);
-  });
+        socket = { ws, replies };
+        return socket;
+      };
+      // A speaker of its own, on stage now (the fuzz before may have moved the fixtures' speakers).
+      const seated = await t.api.post(`/api/spaces/${live}/stage`, { token: t.token(live, identity, 'speaker') });
+      assert.equal(seated.status, 200, JSON.stringify(seated.body));
+      const runs = SERVER_OFFERS;
+      let answered = 0;
+      let closed = 0;
+      const refusals = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(mutation, async (steps) => {
+          // Offered again after a pause while the socket's message limit (20 a second) refuses it.
+          let got: { type: string; error?: { code: string } } | undefined;
+          for (let attempt = 0; attempt < 50; attempt++) {
+            const { ws, replies } = await speaker();
+            const before = replies.length;
+            ws.send(JSON.stringify({ type: 'offer', sdp: mutate(steps) }));
+            const deadline = Date.now() + 10_000;
+            const reply = () => replies.slice(before).find((m) => m.type === 'answer' || m.type === 'error');
+            while (!reply() && ws.readyState === WebSocket.OPEN) {
+              assert.ok(Date.now() < deadline, 'every offer is answered, refused, or its socket closed');
+              await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+            got = reply();
+            if (got?.error?.code !== 'rate_limited') break;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          if (!got) closed++;
+          else if (got.type === 'answer') answered++;
+          else {
+            assert.ok(CODES.has(got.error?.code ?? '') && got.error?.code !== 'internal_error', JSON.stringify(got));
+            refusals.set(got.error!.code, (refusals.get(got.error!.code) ?? 0) + 1);
+          }
+        }),
+        { numRuns: runs, seed: SEED + 3 + seed, includeErrorInReport: true },
+      );
+      socket?.ws.close();
+      assert.ok(closed < runs / 2, `most offers are answered or refused on an open socket (${closed} of ${runs} closed)`);
+      const seen = JSON.stringify(Object.fromEntries(refusals));
+      context.diagnostic(`${answered} of ${runs} offers answered, ${closed} sockets closed; refused: ${seen}`);
+      assert.ok(
+        answered > 0 && answered < runs,
+        `some mutations still make a valid offer, some do not (${answered} of ${runs} answered; refused: ${seen})`,
+      );
+      assert.equal((await t.api.get('/healthz')).status, 200);
+    });
+  }
 });

@@ -6,7 +6,9 @@
  * goes on, every segment the replay lists is served, no temporary or empty file is left, and
  * recording.json says the duration the file has (ffprobe). A disk full at the end delays the file —
  * recording_pending with Retry-After — until there is room, also across a restart; a segment
- * damaged after the fact is skipped as a gap, never served.
+ * damaged after the fact is skipped as a gap, never served. On a disk that answers EIO (a FUSE file
+ * system failing on demand) the recording holds its audio and writes it once the disk works again,
+ * and the database's writes are a coded 503 with the node not ready.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,6 +19,7 @@ import HLS from 'hls-parser';
 import type { MediaPlaylist } from 'hls-parser/types.js';
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { createToken } from '../src/control/tokens.js';
+import { type FaultyDir, mountFaultyDir } from './helpers/faulty-fs.js';
 import { Api } from './helpers/http.js';
 import { probeDuration } from './helpers/media.js';
 import { type ChildServer, spawnServer, tempDir } from './helpers/server.js';
@@ -286,6 +289,114 @@ describe('a recording on a disk that fills up', { timeout: 240_000 }, () => {
       assert.ok(fs.existsSync(`${cut}.damaged`) && fs.existsSync(`${zeroed}.damaged`), 'set aside, not deleted');
     } finally {
       await speaker?.close();
+      await stop(run);
+    }
+  });
+});
+
+describe('a disk that answers EIO (a FUSE file system that fails on demand)', { timeout: 240_000 }, () => {
+  let disk: FaultyDir;
+  before(async () => {
+    disk = await mountFaultyDir();
+  });
+  after(() => disk.unmount());
+
+  test('recording writes failing with EIO for a while: logged, counted, not ready, retried — nothing within the backlog lost', async () => {
+    const dataDir = path.join(disk.dir, 'recording');
+    const run = await serve(dataDir);
+    let speaker: SpeakerBot | undefined;
+    try {
+      const space = await liveSpace(run, 'EIO midway');
+      speaker = space.speaker;
+      await sleep(4000);
+      assert.equal((await fetch(`${run.server.url}/readyz`)).status, 200);
+
+      disk.fail('EIO', 'broadcasts/');
+      const failedAt = Date.now();
+      // The next segment's write fails (segments are 2 s), and the next readiness probe (every 2 s) sees it.
+      let notReady = await fetch(`${run.server.url}/readyz`);
+      while (notReady.status === 200 && Date.now() - failedAt < 6000) {
+        await sleep(250);
+        notReady = await fetch(`${run.server.url}/readyz`);
+      }
+      const why = (await notReady.json()) as { error: { code: string; message: string } };
+      assert.equal(notReady.status, 503, `not ready while recording writes fail: ${run.log.slice(-5).join('\n')}`);
+      assert.match(why.error.message, /recording writes are failing: .*EIO/);
+      assert.ok((await metric(run, 'rostrum_recording_write_failures_total')) > 0);
+      assert.ok(run.log.some((l) => l.includes('"level":50') && l.includes('recording write failed; held in memory and retried')));
+      await sleep(Math.max(0, failedAt + 7000 - Date.now())); // 7 s in all: within the ~11 s the backlog holds
+      disk.heal();
+
+      const healedAt = Date.now();
+      while ((await fetch(`${run.server.url}/readyz`)).status !== 200) {
+        assert.ok(Date.now() - healedAt < 10_000, 'ready again within 10 s of the disk working');
+        await sleep(250);
+      }
+      assert.equal(await metric(run, 'rostrum_recording_backlog_seconds'), 0, 'the backlog was written');
+      assert.equal(await metric(run, 'rostrum_recording_segments_lost_total'), 0, 'nothing was given up');
+      await sleep(3000);
+      await speaker.close();
+      speaker = undefined;
+      assert.equal((await run.api.post(`/api/spaces/${space.id}/end`, { token: space.host })).status, 200);
+
+      const file = await recordingFile(run, space.id, 20_000);
+      assert.equal(file.status, 200);
+      const m4a = path.join(dataDir, 'fetched.m4a');
+      fs.writeFileSync(m4a, Buffer.from(await file.arrayBuffer()));
+      const playlist = await vod(run, space.id);
+      assert.deepEqual(
+        playlist.segments.filter((s) => s.gap).map((s) => s.uri),
+        [],
+        'no gap: every segment held through the failure was written',
+      );
+      for (const segment of playlist.segments) {
+        const answer = await fetch(`${run.server.url}/hls/${space.id}/${segment.uri}`);
+        await answer.arrayBuffer();
+        assert.equal(answer.status, 200, `segment ${segment.uri} is listed and served`);
+      }
+      const info = JSON.parse(fs.readFileSync(path.join(dataDir, 'broadcasts', space.id, 'recording.json'), 'utf8'));
+      const probed = await probeDuration(m4a);
+      assert.ok(Math.abs(info.duration - probed) < 0.05, `recording.json says ${info.duration} s, ffprobe ${probed} s`);
+      assert.ok(info.duration > 12, `the file holds the whole space, the failing stretch too (${info.duration} s)`);
+      fs.rmSync(m4a);
+      assert.deepEqual(leftovers(dataDir), [], 'no temporary or empty file is left');
+    } finally {
+      disk.heal();
+      await speaker?.close();
+      await stop(run);
+    }
+  });
+
+  test('the database failing with EIO: writes answer a coded 503, never a 500, the node is not ready, and what was acknowledged survives', async () => {
+    const dataDir = path.join(disk.dir, 'database');
+    let run = await serve(dataDir);
+    try {
+      const create = (title: string) => run.api.post('/api/spaces', { token: run.operator, body: { title, host: { identity: 'h' } } });
+      const kept = await create('Acknowledged before');
+      assert.equal(kept.status, 201);
+
+      disk.fail('EIO', 'rostrum.db');
+      const refused = await create('While the disk fails');
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'store_unavailable');
+      assert.ok(refused.headers.get('retry-after'), 'Retry-After');
+      const ready = await run.api.get('/readyz');
+      assert.equal(ready.status, 503);
+      assert.match(ready.body.error.message, /SQLITE_IOERR/);
+      assert.equal((await run.api.get(`/api/spaces/${kept.body.id}`)).status === 500, false, 'reads never answer 500');
+
+      // A disk that failed is not trusted again by a running node: a restart on a working disk is.
+      disk.heal();
+      await stop(run);
+      run = await serve(dataDir);
+      assert.equal((await run.api.get('/readyz')).status, 200);
+      const list = await run.api.get('/api/spaces', { token: run.operator });
+      const titles = (list.body.spaces as Array<{ title: string }>).map((s) => s.title);
+      assert.ok(titles.includes('Acknowledged before'), 'what was acknowledged is there');
+      assert.ok(!titles.includes('While the disk fails'), 'what was refused is not');
+      assert.equal((await create('After the restart')).status, 201);
+    } finally {
+      disk.heal();
       await stop(run);
     }
   });

@@ -30,11 +30,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Seats a bot speaker on a space (live or not yet) and has it talk: a tone, unmuted. */
 export async function seatSpeaker(api: OperatorApi, server: string, space: string, n: number, toneHz: number): Promise<SpeakerBot> {
-  const identity = `loadtest-speaker-${n}`;
-  const { token } = await api<{ token: string }>('POST', `${spacePath(space)}/tokens`, { identity, name: `Speaker ${n}`, role: 'speaker' });
+  return (await seatBot(api, server, space, `loadtest-speaker-${n}`, `Speaker ${n}`, toneHz)).bot;
+}
+
+/** seatSpeaker for any identity; also gives the bot's token, for what it does next (leave the stage). */
+export async function seatBot(
+  api: OperatorApi,
+  server: string,
+  space: string,
+  identity: string,
+  name: string,
+  toneHz: number,
+): Promise<{ bot: SpeakerBot; token: string }> {
+  const { token } = await api<{ token: string }>('POST', `${spacePath(space)}/tokens`, { identity, name, role: 'speaker' });
   await api('POST', `${spacePath(space)}/stage`, undefined, token);
-  await api('POST', `${spacePath(space)}/participants/${identity}/unmute`, undefined, token);
-  return SpeakerBot.join({ server, token, toneHz, keepHeard: false });
+  await api('POST', `${spacePath(space)}/participants/${encodeURIComponent(identity)}/unmute`, undefined, token);
+  return { bot: await SpeakerBot.join({ server, token, toneHz, keepHeard: false }), token };
 }
 
 /** Pings every bot's signalling socket every `everyMs`; keeps the round trips. */
