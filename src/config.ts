@@ -48,6 +48,14 @@ export interface Config {
   /** Spaces one operator identity may create per hour; 0 = no cap. Default 600 (ROSTRUM_SPACE_CREATE_LIMIT). */
   spaceCreateLimit: number;
   /**
+   * Webhook deliveries (webhooks/delivery-worker.ts): one attempt's timeout (ROSTRUM_WEBHOOK_TIMEOUT_MS,
+   * 10000), the retries' backoff base and cap (ROSTRUM_WEBHOOK_BACKOFF_MS, 5000;
+   * ROSTRUM_WEBHOOK_BACKOFF_CAP_MS, 3600000), how long a delivery is retried before it is parked as
+   * failed (ROSTRUM_WEBHOOK_RETRY_FOR_MS, 86400000: a day), attempts in flight per node
+   * (ROSTRUM_WEBHOOK_CONCURRENCY, 16).
+   */
+  webhooks: { timeoutMs: number; backoffMs: number; backoffCapMs: number; retryForMs: number; concurrency: number; pollMs: number };
+  /**
    * Connections one client address may hold open at once (a trusted proxy's are not counted);
    * beyond it new ones are closed at once. 0 = no cap. Default 256 (ROSTRUM_ADDRESS_CONNECTIONS).
    */
@@ -247,6 +255,14 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     addressWriteLimit: intFrom(env.ROSTRUM_ADDRESS_WRITE_LIMIT, 6000, 'ROSTRUM_ADDRESS_WRITE_LIMIT'),
     stageGraceMs: intFrom(env.ROSTRUM_STAGE_GRACE_MS, 60_000, 'ROSTRUM_STAGE_GRACE_MS'),
     spaceCreateLimit: intFrom(env.ROSTRUM_SPACE_CREATE_LIMIT, 600, 'ROSTRUM_SPACE_CREATE_LIMIT'),
+    webhooks: {
+      timeoutMs: intFrom(env.ROSTRUM_WEBHOOK_TIMEOUT_MS, 10_000, 'ROSTRUM_WEBHOOK_TIMEOUT_MS', 100),
+      backoffMs: intFrom(env.ROSTRUM_WEBHOOK_BACKOFF_MS, 5000, 'ROSTRUM_WEBHOOK_BACKOFF_MS', 1),
+      backoffCapMs: intFrom(env.ROSTRUM_WEBHOOK_BACKOFF_CAP_MS, 3_600_000, 'ROSTRUM_WEBHOOK_BACKOFF_CAP_MS', 1),
+      retryForMs: intFrom(env.ROSTRUM_WEBHOOK_RETRY_FOR_MS, 86_400_000, 'ROSTRUM_WEBHOOK_RETRY_FOR_MS', 0),
+      concurrency: intFrom(env.ROSTRUM_WEBHOOK_CONCURRENCY, 16, 'ROSTRUM_WEBHOOK_CONCURRENCY', 1),
+      pollMs: 1000,
+    },
     addressConnections: intFrom(env.ROSTRUM_ADDRESS_CONNECTIONS, 256, 'ROSTRUM_ADDRESS_CONNECTIONS'),
     bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT', 1024),
     requestTimeoutMs: intFrom(env.ROSTRUM_REQUEST_TIMEOUT_MS, 30_000, 'ROSTRUM_REQUEST_TIMEOUT_MS', 1000),

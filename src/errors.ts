@@ -48,6 +48,8 @@ export const ERRORS = {
   calendar_not_found: { status: 404, message: 'This space has no start time.' },
   recording_not_found: { status: 404, message: 'This space has no recording (not ended yet, or recording was off).' },
   feed_not_found: { status: 404, message: 'No spaces are hosted by that identity.' },
+  webhook_not_found: { status: 404, message: 'No such webhook endpoint.' },
+  delivery_not_found: { status: 404, message: 'No such webhook delivery.' },
   // 405
   method_not_allowed: { status: 405, message: 'This endpoint does not accept that method.' },
   // 409

@@ -38,6 +38,7 @@ import { SpaceRegistry } from './control/space-registry.js';
 import { SpaceService } from './control/space-service.js';
 import { StageService } from './control/stage-service.js';
 import { TokenAuthority } from './control/tokens.js';
+import type { SpaceId } from './ids.js';
 import { findFfmpeg } from './media/ffmpeg.js';
 import { LocalMedia } from './media/local-media.js';
 import type { MediaEvents, MediaPlane } from './media/media-plane.js';
@@ -46,6 +47,7 @@ import { rtcNetworkOf } from './stage/rtc-network.js';
 import { SEAT_KEEPER, SeatKeeper } from './stage/seat-keeper.js';
 import { SignallingHub } from './stage/signalling-hub.js';
 import { werift } from './stage/werift-adapter.js';
+import { type NodeWebhooks, startWebhooks } from './webhooks/webhooks.js';
 
 export interface RostrumServer {
   readonly app: FastifyInstance;
@@ -219,6 +221,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   let draining = false;
   let closingHttp = false;
+  let webhooks: NodeWebhooks | undefined;
   const app = await createApp(
     {
       spaces,
@@ -234,6 +237,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       urls,
       metrics,
       ownership,
+      webhooks: store.webhooks,
+      nudgeWebhooks: () => webhooks?.worker.nudge(),
       // The node's own store is a readiness dependency; shared engines are reported (engine-health.ts).
       checkReady: async () => {
         for (const status of engines.health.status()) {
@@ -299,8 +304,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const placement = { ownership, registry, spaces, store, broadcaster, seats, hub: stageHub, feed, bus, log };
   followPlacement(placement);
   // Spaces that start by themselves go live at their time, started by the node that runs them.
-  const autoStarter = new AutoStarter(spaces, bus, async (id) => (await ownership.ownerOf(id)).id === ownership.node.id, log);
+  const runsHere = async (id: SpaceId) => (await ownership.ownerOf(id)).id === ownership.node.id;
+  const autoStarter = new AutoStarter(spaces, bus, runsHere, log);
   await autoStarter.start();
+  // The operator's webhooks: this node's delivery worker, reminders due, recordings made (webhooks/).
+  webhooks = await startWebhooks({ store, registry, bus, config, node: nodeId, runsHere, log });
   await resumeAtStart(placement);
   const address = await app.listen({ host: config.host, port: config.port });
   urls.listeningAt(address);
@@ -348,6 +356,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await ownership.close();
       readViews.close();
       autoStarter.close();
+      await webhooks?.close();
       seats.close();
       await closeDefences();
       states.close();

@@ -38,6 +38,7 @@ import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { spaceRoutes } from './routes/spaces.js';
 import { stageRoutes } from './routes/stage.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { setResponseHeaders } from './security-headers.js';
 import { validatorCompiler } from './validation.js';
 
@@ -233,6 +234,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   audienceRoutes(app, deps);
   broadcastRoutes(app, deps);
   listenRoutes(app, deps);
+  webhookRoutes(app, deps);
   pageRoutes(app, deps, shell);
   registerPreflight(app, methods);
 

@@ -13,6 +13,7 @@ import type { Credentials } from '../control/credentials.js';
 import type { SpaceService } from '../control/space-service.js';
 import type { StageService } from '../control/stage-service.js';
 import type { TokenAuthority } from '../control/tokens.js';
+import type { WebhookStore } from '../webhooks/webhook-store.js';
 import type { Metrics } from './metrics.js';
 import type { Urls } from './urls.js';
 
@@ -33,6 +34,10 @@ export interface ApiDeps {
   waitingRoom: WaitingRoom | undefined;
   /** The join path's proof of work (on under attack, or by the operator). */
   pow: ProofOfWork;
+  /** The operator's webhook endpoints and their deliveries (webhooks/webhook-store.ts). */
+  webhooks: WebhookStore;
+  /** Has this node's delivery worker look for due deliveries now. */
+  nudgeWebhooks: () => void;
   /** Which node runs each space (this one on the embedded default). */
   ownership: Ownership;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */

@@ -7,6 +7,7 @@ import { loadtestCommand } from './loadtest.js';
 import { serveCommand } from './serve.js';
 import { spaceCommand } from './space.js';
 import { tokenCommand } from './token.js';
+import { webhookCommand } from './webhook.js';
 
 const program = new Command('rostrum')
   .description('Rostrum: live audio spaces for huge audiences')
@@ -15,6 +16,7 @@ const program = new Command('rostrum')
   .addCommand(serveCommand())
   .addCommand(spaceCommand())
   .addCommand(tokenCommand())
+  .addCommand(webhookCommand())
   .addCommand(botCommand())
   .addCommand(loadtestCommand())
   .addCommand(clusterCommand());

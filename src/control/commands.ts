@@ -1,7 +1,7 @@
 /**
  * How every change to a space happens: under the space's lock, decide (pure, against memory),
- * commit the ops durably, mirror them in memory, then publish the events. A decision that throws
- * changes nothing.
+ * commit the ops durably — with the webhook events they cause, in the same transaction — mirror them
+ * in memory, then publish the events. A decision that throws changes nothing.
  *
  * Only the space's owner runs its commands (requests reach it through the node that received them,
  * see api/forward.ts). Its commits carry its fence; a commit the store refuses as stale means another
@@ -14,6 +14,7 @@ import type { Ownership } from '../cluster/ownership.js';
 import { fail, RostrumError } from '../errors.js';
 import type { SpaceId } from '../ids.js';
 import type { SpaceStore, StoreOp } from '../store/space-store.js';
+import { webhookEvents } from '../webhooks/events.js';
 import type { LiveSpace } from './live-space.js';
 import type { SpaceRegistry } from './space-registry.js';
 
@@ -51,9 +52,13 @@ export class CommandRunner {
     const live = await this.registry.get(id);
     return live.locked(async () => {
       const change = decide(live);
-      if (change.ops.length > 0) {
+      // Its webhook events go into the outbox in the same transaction (webhooks/events.ts).
+      const outbox = webhookEvents(live.space, live.stage, change.events, Date.now()).map(
+        (event): StoreOp => ({ op: 'event.append', event }),
+      );
+      if (change.ops.length + outbox.length > 0) {
         try {
-          await this.store.commit(id, change.ops, this.ownership.fence(id));
+          await this.store.commit(id, [...change.ops, ...outbox], this.ownership.fence(id));
         } catch (err) {
           if (err instanceof RostrumError && err.code === 'stale_owner') {
             this.log.warn({ spaceId: id, node: this.ownership.node.id }, 'a commit was refused as stale: another node owns the space now');

@@ -5,6 +5,7 @@
 import { fail } from '../errors.js';
 import { type Identity, newSpaceId, type SpaceId } from '../ids.js';
 import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../store/space-store.js';
+import { webhookEvents } from '../webhooks/events.js';
 import { type Actor, roleIn } from './actor.js';
 import type { AnyEvent, Change, CommandRunner } from './commands.js';
 import { LiveSpace } from './live-space.js';
@@ -60,13 +61,14 @@ export class SpaceService {
       reactions: {},
     };
     const host: StageMember = { identity: input.hostIdentity, name: input.hostName, role: 'host', muted: false, joinedAt: now };
-    await this.store.createSpace(space, host);
-    const live = new LiveSpace({ space, stage: [host], requests: [], invites: [], removals: [], demotions: [] });
-    this.runner.registry.add(live);
-    this.runner.announce(space.id, [
+    const events: AnyEvent[] = [
       ['space.created', { spaceId: space.id, space }],
       ...(input.startNow ? [['space.live', { spaceId: space.id, startedAt: now }] as AnyEvent] : []),
-    ]);
+    ];
+    await this.store.createSpace(space, host, webhookEvents(space, new Map(), events, now));
+    const live = new LiveSpace({ space, stage: [host], requests: [], invites: [], removals: [], demotions: [] });
+    this.runner.registry.add(live);
+    this.runner.announce(space.id, events);
     return live;
   }
 

@@ -22,6 +22,8 @@ import type {
 } from '../control/model.js';
 import { fail, type RostrumError } from '../errors.js';
 import type { Identity, SpaceId } from '../ids.js';
+import type { OutboxEvent } from '../webhooks/events.js';
+import type { WebhookStore } from '../webhooks/webhook-store.js';
 
 /** The fields of a space that change after creation. */
 export type SpacePatch = Partial<
@@ -52,7 +54,9 @@ export type StoreOp =
   | { op: 'invite.delete'; identity: Identity }
   | { op: 'removal.put'; removal: Removal }
   | { op: 'demotion.put'; demotion: Demotion }
-  | { op: 'action.append'; action: ActionRecord };
+  | { op: 'action.append'; action: ActionRecord }
+  /** A webhook event into the outbox (webhooks/webhook-store.ts), with the change that caused it. */
+  | { op: 'event.append'; event: OutboxEvent };
 
 /** The writer of a commit: the owning node and the epoch it claimed the space with. */
 export interface Fence {
@@ -70,8 +74,10 @@ export interface SpaceQuery {
 export interface SpaceStore {
   /** What this implementation is, for logs and /readyz. */
   readonly kind: string;
-  /** Creates the space with its host on stage; rejects if the id exists. */
-  createSpace(space: Space, host: StageMember): Promise<void>;
+  /** Creates the space with its host on stage, and its webhook events; rejects if the id exists. */
+  createSpace(space: Space, host: StageMember, events?: readonly OutboxEvent[]): Promise<void>;
+  /** The webhook endpoints and the outbox, in the same database. */
+  readonly webhooks: WebhookStore;
   /** The whole live truth of one space, or undefined. */
   loadSpace(id: SpaceId): Promise<SpaceSnapshot | undefined>;
   listSpaces(query: SpaceQuery): Promise<Space[]>;

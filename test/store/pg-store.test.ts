@@ -12,6 +12,7 @@ import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { PostgresSpaceStore } from '../../src/store/postgres/pg-store.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { makeHost, makeSpace, type OpenedStore, runSpaceStoreContract } from './space-store-contract.js';
+import { runWebhookStoreContract } from './webhook-store-contract.js';
 
 let server: TestPostgres;
 before(async () => {
@@ -38,6 +39,7 @@ async function openPostgres(): Promise<OpenedStore> {
 }
 
 runSpaceStoreContract('postgres', openPostgres);
+runWebhookStoreContract('postgres', openPostgres);
 
 const live = (id: string) => makeSpace(id, { state: 'live', startedAt: 1 });
 

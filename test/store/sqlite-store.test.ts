@@ -13,6 +13,7 @@ import type { Identity, SpaceId } from '../../src/ids.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteSpaceStore } from '../../src/store/sqlite/sqlite-store.js';
 import { type OpenedStore, runSpaceStoreContract } from './space-store-contract.js';
+import { runWebhookStoreContract } from './webhook-store-contract.js';
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rostrum-sqlite-store-'));
@@ -43,6 +44,7 @@ async function openSqlite(): Promise<OpenedStore> {
 }
 
 runSpaceStoreContract('sqlite (file)', openSqlite);
+runWebhookStoreContract('sqlite', openSqlite);
 
 describe('SqliteSpaceStore', () => {
   /** Runs `body` with a store on a file in a fresh directory, then closes everything and removes it. */

@@ -112,4 +112,48 @@ export const MIGRATIONS: readonly string[] = [
   // 3: a space may go live by itself at its scheduled start (control/auto-start.ts).
   `ALTER TABLE spaces ADD COLUMN auto_start BOOLEAN NOT NULL DEFAULT false;
    CREATE INDEX spaces_auto_start ON spaces (scheduled_start) WHERE auto_start AND state = 'scheduled';`,
+  // 4: webhooks — endpoints, the outbox of events (in the transaction of their change) and deliveries.
+  `ALTER TABLE spaces ADD COLUMN event_seq BIGINT NOT NULL DEFAULT 0;
+   CREATE TABLE webhook_endpoints (
+     id TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     events TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     description TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   );
+   CREATE TABLE webhook_events (
+     id TEXT PRIMARY KEY,
+     space_id TEXT NOT NULL,
+     seq BIGINT NOT NULL,
+     type TEXT NOT NULL,
+     occurred_at BIGINT NOT NULL,
+     data JSONB NOT NULL
+   );
+   CREATE TABLE webhook_deliveries (
+     id TEXT PRIMARY KEY,
+     event_id TEXT NOT NULL REFERENCES webhook_events (id),
+     endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+     state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at BIGINT,
+     retry_from BIGINT NOT NULL,
+     lease_node TEXT,
+     lease_until BIGINT,
+     last_status INTEGER,
+     last_error TEXT,
+     created_at BIGINT NOT NULL,
+     delivered_at BIGINT
+   );
+   CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+   CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
+   CREATE TABLE webhook_attempts (
+     delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+     at BIGINT NOT NULL,
+     status INTEGER,
+     error TEXT,
+     duration_ms INTEGER NOT NULL,
+     node TEXT NOT NULL
+   );
+   CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, at);`,
 ];

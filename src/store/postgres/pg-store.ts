@@ -9,10 +9,12 @@ import type pg from 'pg';
 import type { ActionRecord, Space, SpaceSnapshot, StageMember } from '../../control/model.js';
 import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
+import type { OutboxEvent } from '../../webhooks/events.js';
 import { type Row, SPACE_COLUMNS, spaceFromRow } from '../space-row.js';
 import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type StoreOp, staleOwner } from '../space-store.js';
 import { MIGRATIONS } from './migrations.js';
 import { openPool, translate } from './pg-pool.js';
+import { appendEvent, PgWebhooks } from './pg-webhooks.js';
 
 /** An arbitrary constant: the advisory lock nodes take turns on while migrating. */
 const MIGRATION_LOCK = 7_262_577;
@@ -22,9 +24,14 @@ const toSpace = (r: Row): Space => spaceFromRow(r, { boolean: (v) => v as boolea
 export class PostgresSpaceStore implements SpaceStore {
   readonly kind = 'postgres';
   private readonly pool: pg.Pool;
+  readonly webhooks: PgWebhooks;
 
   private constructor(url: string) {
     this.pool = openPool(url, 10);
+    this.webhooks = new PgWebhooks(
+      (sql, params) => this.query(sql, params),
+      (work) => this.transaction(work),
+    );
   }
 
   /** Connects and brings the schema up to date (safe when several nodes start at once). */
@@ -85,7 +92,7 @@ export class PostgresSpaceStore implements SpaceStore {
     }
   }
 
-  async createSpace(space: Space, host: StageMember): Promise<void> {
+  async createSpace(space: Space, host: StageMember, events: readonly OutboxEvent[] = []): Promise<void> {
     await this.transaction(async (c) => {
       await c.query(
         `INSERT INTO spaces (id, title, host_identity, host_name, state, scheduled_start, started_at, ended_at,
@@ -110,6 +117,7 @@ export class PostgresSpaceStore implements SpaceStore {
         ],
       );
       await putStage(c, space.id, host);
+      for (const event of events) await appendEvent(c, event);
     });
   }
 
@@ -300,5 +308,7 @@ async function apply(c: pg.PoolClient, id: SpaceId, op: StoreOp): Promise<void> 
         op.action.target,
       ]);
       return;
+    case 'event.append':
+      return appendEvent(c, op.event);
   }
 }

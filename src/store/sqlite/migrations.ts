@@ -75,4 +75,48 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE spaces ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;`,
   // 4: a space may go live by itself at its scheduled start (control/auto-start.ts).
   `ALTER TABLE spaces ADD COLUMN auto_start INTEGER NOT NULL DEFAULT 0;`,
+  // 5: webhooks — endpoints, the outbox of events (in the transaction of their change) and deliveries.
+  `ALTER TABLE spaces ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE webhook_endpoints (
+     id TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     events TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     description TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE webhook_events (
+     id TEXT PRIMARY KEY,
+     space_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     occurred_at INTEGER NOT NULL,
+     data TEXT NOT NULL
+   );
+   CREATE TABLE webhook_deliveries (
+     id TEXT PRIMARY KEY,
+     event_id TEXT NOT NULL REFERENCES webhook_events (id),
+     endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+     state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER,
+     retry_from INTEGER NOT NULL,
+     lease_node TEXT,
+     lease_until INTEGER,
+     last_status INTEGER,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     delivered_at INTEGER
+   );
+   CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+   CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
+   CREATE TABLE webhook_attempts (
+     delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+     at INTEGER NOT NULL,
+     status INTEGER,
+     error TEXT,
+     duration_ms INTEGER NOT NULL,
+     node TEXT NOT NULL
+   );
+   CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, at);`,
 ];

@@ -10,9 +10,11 @@ import { makeDataDir } from '../../control/data-dir.js';
 import type { ActionRecord, Space, SpaceSnapshot, StageMember } from '../../control/model.js';
 import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
+import type { OutboxEvent } from '../../webhooks/events.js';
 import { type Row, SPACE_COLUMNS, spaceFromRow } from '../space-row.js';
 import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type StoreOp, staleOwner } from '../space-store.js';
 import { MIGRATIONS } from './migrations.js';
+import { appendEvent, SqliteWebhooks } from './sqlite-webhooks.js';
 
 const toSpace = (r: Row): Space =>
   spaceFromRow(r, { boolean: (v) => v === 1, reactions: (v) => JSON.parse(v as string) as Record<string, number> });
@@ -29,6 +31,7 @@ export class SqliteSpaceStore implements SpaceStore {
   private readonly stmts;
   /** Why the database file is known to be damaged (PRAGMA quick_check at start, or an error since). */
   private damaged: string | undefined;
+  readonly webhooks: SqliteWebhooks;
 
   constructor(file: string) {
     if (file !== ':memory:') makeDataDir(path.dirname(file));
@@ -44,6 +47,7 @@ export class SqliteSpaceStore implements SpaceStore {
     // indexes against their tables, which integrity_check would, at many times the cost).
     const check = this.db.pragma('quick_check', { simple: true }) as string;
     if (check !== 'ok') this.damaged = `quick_check: ${check}`;
+    this.webhooks = new SqliteWebhooks(this.db, (call) => this.guard(call));
     const db = this.db;
     this.stmts = {
       insertSpace: db.prepare(
@@ -98,7 +102,7 @@ export class SqliteSpaceStore implements SpaceStore {
     });
   }
 
-  async createSpace(space: Space, host: StageMember): Promise<void> {
+  async createSpace(space: Space, host: StageMember, events: readonly OutboxEvent[] = []): Promise<void> {
     return this.guard(() => {
       this.db.transaction(() => {
         this.stmts.insertSpace.run({
@@ -108,6 +112,7 @@ export class SqliteSpaceStore implements SpaceStore {
           reactions: JSON.stringify(space.reactions),
         });
         this.putStage(space.id, host);
+        for (const event of events) appendEvent(this.db, event);
       })();
     });
   }
@@ -229,6 +234,9 @@ export class SqliteSpaceStore implements SpaceStore {
         return;
       case 'action.append':
         s.appendAction.run(id, op.action.at, op.action.actor, op.action.action, op.action.target);
+        return;
+      case 'event.append':
+        appendEvent(this.db, op.event);
         return;
     }
   }

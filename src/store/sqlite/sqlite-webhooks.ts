@@ -1,0 +1,203 @@
+/**
+ * WebhookStore on the embedded SQLite database (sqlite-store.ts owns the connection and its error
+ * translation; `guard` is its). appendEvent runs inside the caller's transaction.
+ */
+import type Database from 'better-sqlite3';
+import type { SpaceId } from '../../ids.js';
+import type { OutboxEvent, WebhookEventType } from '../../webhooks/events.js';
+import type {
+  AttemptOutcome,
+  DeliveryAttempt,
+  DeliveryQuery,
+  DeliveryState,
+  DeliverySummary,
+  DueDelivery,
+  WebhookEndpoint,
+  WebhookStore,
+} from '../../webhooks/webhook-store.js';
+
+type Row = Record<string, unknown>;
+
+/**
+ * Writes the event with the space's next sequence number and a delivery for each endpoint that
+ * wants it; an event whose id is there already (one that may be produced again) is left as it was.
+ */
+export function appendEvent(db: Database.Database, event: OutboxEvent): void {
+  const inserted = db
+    .prepare(
+      `INSERT INTO webhook_events (id, space_id, seq, type, occurred_at, data)
+       SELECT ?, ?, event_seq + 1, ?, ?, ? FROM spaces WHERE id = ?
+       ON CONFLICT (id) DO NOTHING`,
+    )
+    .run(event.id, event.spaceId, event.type, event.occurredAt, JSON.stringify(event.data), event.spaceId);
+  if (inserted.changes === 0) return;
+  db.prepare('UPDATE spaces SET event_seq = event_seq + 1 WHERE id = ?').run(event.spaceId);
+  db.prepare(
+    `INSERT INTO webhook_deliveries (id, event_id, endpoint_id, state, next_attempt_at, retry_from, created_at)
+     SELECT ? || '.' || id, ?, id, 'pending', ?, ?, ? FROM webhook_endpoints
+     WHERE events = '*' OR instr(',' || events || ',', ',' || ? || ',') > 0`,
+  ).run(event.id, event.id, event.occurredAt, event.occurredAt, event.occurredAt, event.type);
+}
+
+const SUMMARY = `SELECT d.*, e.type, e.space_id, e.seq FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id`;
+
+function summary(r: Row): DeliverySummary {
+  return {
+    id: r.id as string,
+    eventId: r.event_id as string,
+    endpointId: r.endpoint_id as string,
+    type: r.type as WebhookEventType,
+    spaceId: r.space_id as SpaceId,
+    sequence: r.seq as number,
+    state: r.state as DeliveryState,
+    attempts: r.attempts as number,
+    nextAttemptAt: (r.next_attempt_at as number | null) ?? null,
+    lastStatus: (r.last_status as number | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+    createdAt: r.created_at as number,
+    deliveredAt: (r.delivered_at as number | null) ?? null,
+  };
+}
+
+export class SqliteWebhooks implements WebhookStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly guard: <T>(call: () => T) => T,
+  ) {}
+
+  async addEndpoint(e: WebhookEndpoint & { secret: string }): Promise<void> {
+    this.guard(() =>
+      this.db
+        .prepare('INSERT INTO webhook_endpoints (id, url, events, secret, description, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(e.id, e.url, e.events.join(','), e.secret, e.description, e.createdAt),
+    );
+  }
+
+  async listEndpoints(): Promise<WebhookEndpoint[]> {
+    return this.guard(() =>
+      (this.db.prepare('SELECT * FROM webhook_endpoints ORDER BY created_at, id').all() as Row[]).map((r) => ({
+        id: r.id as string,
+        url: r.url as string,
+        events: (r.events as string).split(','),
+        description: r.description as string,
+        createdAt: r.created_at as number,
+      })),
+    );
+  }
+
+  async removeEndpoint(id: string): Promise<boolean> {
+    return this.guard(() => this.db.prepare('DELETE FROM webhook_endpoints WHERE id = ?').run(id).changes > 0);
+  }
+
+  async takeDue(node: string, now: number, leaseUntil: number, limit: number): Promise<DueDelivery[]> {
+    return this.guard(() =>
+      this.db.transaction(() => {
+        const ids = (
+          this.db
+            .prepare(
+              `SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?
+               AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?`,
+            )
+            .all(now, now, limit) as Row[]
+        ).map((r) => r.id as string);
+        const lease = this.db.prepare('UPDATE webhook_deliveries SET lease_node = ?, lease_until = ? WHERE id = ?');
+        const detail = this.db.prepare(
+          `SELECT d.id, d.event_id, d.attempts, d.retry_from, e.type, e.space_id, e.seq, e.occurred_at, e.data, w.url, w.secret
+           FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
+           WHERE d.id = ?`,
+        );
+        return ids.map((id) => {
+          lease.run(node, leaseUntil, id);
+          const r = detail.get(id) as Row;
+          return {
+            id,
+            eventId: r.event_id as string,
+            type: r.type as WebhookEventType,
+            spaceId: r.space_id as SpaceId,
+            sequence: r.seq as number,
+            occurredAt: r.occurred_at as number,
+            data: JSON.parse(r.data as string) as Record<string, unknown>,
+            url: r.url as string,
+            secret: r.secret as string,
+            attempts: r.attempts as number,
+            retryFrom: r.retry_from as number,
+          };
+        });
+      })(),
+    );
+  }
+
+  async recordAttempt(id: string, attempt: DeliveryAttempt, outcome: AttemptOutcome): Promise<boolean> {
+    return this.guard(() =>
+      this.db.transaction(() => {
+        const updated = this.db
+          .prepare(
+            `UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?, next_attempt_at = ?, last_status = ?,
+               last_error = ?, delivered_at = ?, lease_node = NULL, lease_until = NULL
+             WHERE id = ? AND lease_node = ? AND state = 'pending'`,
+          )
+          .run(
+            outcome.state,
+            outcome.state === 'pending' ? outcome.retryAt : null,
+            attempt.status,
+            attempt.error,
+            outcome.state === 'delivered' ? attempt.at : null,
+            id,
+            attempt.node,
+          );
+        if (updated.changes === 0) return false;
+        this.db
+          .prepare('INSERT INTO webhook_attempts (delivery_id, at, status, error, duration_ms, node) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(id, attempt.at, attempt.status, attempt.error, Math.round(attempt.durationMs), attempt.node);
+        return true;
+      })(),
+    );
+  }
+
+  async listDeliveries(q: DeliveryQuery): Promise<DeliverySummary[]> {
+    return this.guard(() => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const filter = (column: string, value: unknown) => {
+        if (value === undefined) return;
+        where.push(`${column} = ?`);
+        params.push(value);
+      };
+      filter('d.state', q.state);
+      filter('d.endpoint_id', q.endpointId);
+      filter('e.space_id', q.spaceId);
+      const sql = `${SUMMARY} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.id LIMIT ?`;
+      return (this.db.prepare(sql).all(...params, q.limit) as Row[]).map(summary);
+    });
+  }
+
+  async getDelivery(id: string): Promise<(DeliverySummary & { attemptLog: DeliveryAttempt[] }) | undefined> {
+    return this.guard(() => {
+      const row = this.db.prepare(`${SUMMARY} WHERE d.id = ?`).get(id) as Row | undefined;
+      if (!row) return undefined;
+      const attempts = this.db.prepare('SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY at').all(id) as Row[];
+      return {
+        ...summary(row),
+        attemptLog: attempts.map((a) => ({
+          at: a.at as number,
+          status: (a.status as number | null) ?? null,
+          error: (a.error as string | null) ?? null,
+          durationMs: a.duration_ms as number,
+          node: a.node as string,
+        })),
+      };
+    });
+  }
+
+  async retryDelivery(id: string, now: number): Promise<boolean> {
+    return this.guard(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, retry_from = ?, lease_node = NULL, lease_until = NULL
+             WHERE id = ?`,
+          )
+          .run(now, now, id).changes > 0,
+    );
+  }
+}
