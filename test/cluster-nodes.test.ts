@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Webhook } from 'standardwebhooks';
 import { ListenerBot } from '../src/bots/listener-bot.js';
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { rank } from '../src/cluster/ownership.js';
@@ -15,6 +16,7 @@ import { ffmpeg } from './helpers/media.js';
 import { startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { startReceiver } from './helpers/webhook-receiver.js';
 
 const SHARED = { apiKey: 'RKclustertest02', apiSecret: 'c2hhcmVkLXNlY3JldC1mb3ItZXZlcnktbm9kZS0wMTIzNDU2Nzg5' };
 
@@ -166,6 +168,57 @@ describe('two nodes on PostgreSQL and Redis', () => {
         3000,
       );
       console.log(`# ${node === a ? 'node-a' : 'node-b'} counts ${value} of 200 (+ the listener bots) after ${ms} ms`);
+    }
+  });
+
+  test('webhooks: the events of spaces run by either node are each delivered once, by one node or the other', async () => {
+    const hooks = await startReceiver(204);
+    try {
+      const added = await a.api.post('/api/webhooks', {
+        token: a.operator,
+        body: { url: hooks.url, events: ['space.scheduled', 'space.live'] },
+      });
+      assert.equal(added.status, 201);
+      const spaces: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const via = i % 2 ? b : a;
+        const created = await via.api.post('/api/spaces', {
+          token: via.operator,
+          body: { title: `Hooked ${i}`, host: { identity: 'h', name: 'Hana' } },
+        });
+        assert.equal(created.status, 201);
+        spaces.push(created.body.id);
+        const started = await via.api.post(`/api/spaces/${created.body.id}/start`, { token: via.token(created.body.id, 'h', 'host') });
+        assert.equal(started.status, 200, JSON.stringify(started.body));
+      }
+      await until(
+        '12 events',
+        async () => hooks.received.length,
+        (n) => n >= 12,
+        15_000,
+      );
+      await sleep(2500); // long enough for a second delivery of any of them to arrive
+      const ids = hooks.received.map((r) => r.headers['webhook-id']);
+      assert.equal(new Set(ids).size, 12, 'twelve events');
+      assert.equal(ids.length, 12, 'each delivered once');
+      const secret = added.body.secret as string;
+      const types = hooks.received.map((r) => {
+        const event = new Webhook(secret).verify(r.body, r.headers) as { type: string; data: { space: { id: string } } };
+        assert.ok(spaces.includes(event.data.space.id));
+        return event.type;
+      });
+      assert.equal(types.filter((t) => t === 'space.live').length, 6);
+      const deliveries = (await b.api.get('/api/webhooks/deliveries?state=delivered&limit=500', { token: b.operator })).body.deliveries;
+      const nodes = await Promise.all(
+        deliveries.map(
+          async (d: { id: string }) => (await a.api.get(`/api/webhooks/deliveries/${d.id}`, { token: a.operator })).body.attemptLog[0].node,
+        ),
+      );
+      console.log(
+        `# deliveries sent by ${JSON.stringify(Object.fromEntries(['node-a', 'node-b'].map((n) => [n, nodes.filter((x) => x === n).length])))}`,
+      );
+    } finally {
+      await hooks.close();
     }
   });
 
