@@ -215,7 +215,7 @@ describe('the LL-HLS broadcast', () => {
     assert.match(feed.headers.get('content-type') ?? '', /application\/rss\+xml/);
     const xml = await feed.text();
     assert.ok(xml.includes('<title>Broadcast test</title>'));
-    assert.ok(xml.includes(`<enclosure url="${t.url}/api/spaces/${id}/recording.m4a" length="${bytes.length}" type="audio/mp4"/>`));
+    assert.ok(xml.includes(`<enclosure url="${t.url}/api/spaces/${id}/recording.m4a" length="${bytes.length}" type="audio/x-m4a"/>`));
     assert.match(xml, /<itunes:duration>00:00:\d\d<\/itunes:duration>/);
     assert.equal((await fetch(`${t.url}/feeds/nobody.rss`)).status, 404);
   });

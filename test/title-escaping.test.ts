@@ -150,6 +150,9 @@ test('the podcast feed, for any title and host name: a conforming XML parser rea
         hostName: host,
         feedUrl: 'http://127.0.0.1/feed.xml',
         siteUrl: 'http://127.0.0.1/',
+        defaultImageUrl: 'http://127.0.0.1/feeds/h.png',
+        // The host's own settings are users' text too.
+        settings: { description: title, ownerName: host, subcategory: title },
         items: [
           {
             space: space(title, host),

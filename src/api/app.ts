@@ -33,6 +33,7 @@ import { ProxyWatch } from './proxy-watch.js';
 import { type RateLimits, registerRateLimits } from './rate-limits.js';
 import { audienceRoutes } from './routes/audience.js';
 import { broadcastRoutes } from './routes/broadcast.js';
+import { hostRoutes } from './routes/hosts.js';
 import { listenRoutes } from './routes/listen.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
@@ -235,6 +236,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   broadcastRoutes(app, deps);
   listenRoutes(app, deps);
   webhookRoutes(app, deps);
+  hostRoutes(app, deps);
   pageRoutes(app, deps, shell);
   registerPreflight(app, methods);
 

@@ -63,4 +63,9 @@ export class Urls {
   feed(hostIdentity: string): string {
     return `${this.baseUrl}/feeds/${hostIdentity}.rss`;
   }
+
+  /** The artwork Rostrum draws for a host's feed (when the host set none). */
+  artwork(hostIdentity: string): string {
+    return `${this.baseUrl}/feeds/${hostIdentity}.png`;
+  }
 }

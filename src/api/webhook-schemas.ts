@@ -1,12 +1,14 @@
 /** The webhooks API's request and response schemas (routes/webhooks.ts); see schemas.ts for the conventions. */
 import { type Static, Type } from 'typebox';
-import { WEBHOOK_EVENTS } from '../webhooks/events.js';
+import { WEBHOOK_EVENTS, type WebhookEventType } from '../webhooks/events.js';
 import { TEXT_LINE } from './validation.js';
 
 const closed = { additionalProperties: false } as const;
 const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601 date and time' });
 const NullableIso = Type.Union([IsoTime, Type.Null()]);
-const EventName = Type.Union([...WEBHOOK_EVENTS.map((e) => Type.Literal(e)), Type.Literal('*')], {
+const EventName = Type.Unsafe<WebhookEventType | '*'>({
+  type: 'string',
+  enum: [...WEBHOOK_EVENTS, '*'],
   description: 'An event type, or * for all of them.',
 });
 

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { botCommand } from './bot.js';
 import { CliError } from './client.js';
 import { clusterCommand } from './cluster.js';
+import { feedCommand } from './feed.js';
 import { loadtestCommand } from './loadtest.js';
 import { serveCommand } from './serve.js';
 import { spaceCommand } from './space.js';
@@ -17,6 +18,7 @@ const program = new Command('rostrum')
   .addCommand(spaceCommand())
   .addCommand(tokenCommand())
   .addCommand(webhookCommand())
+  .addCommand(feedCommand())
   .addCommand(botCommand())
   .addCommand(loadtestCommand())
   .addCommand(clusterCommand());

@@ -22,7 +22,8 @@ export function spaceCommand(): Command {
     .description('create a space (scheduled with --at, else waiting for "start"; --start goes live at once, --auto-start at --at)')
     .requiredOption('--title <title>', 'the title listeners see')
     .option('--at <iso>', 'scheduled start, ISO-8601 (e.g. 2026-12-01T20:00:00Z)')
-    .option('--host-identity <identity>', 'identity of the host', 'host')
+    .option('--host <identity>', 'identity of the host: their spaces make one podcast feed, /feeds/<identity>.rss (default "host")')
+    .addOption(new Option('--host-identity <identity>', 'the same as --host').hideHelp())
     .option('--host-name <name>', 'display name of the host', 'Host')
     .option('--no-recording', 'do not keep a replay')
     .option('--start', 'go live at once')
@@ -37,7 +38,7 @@ export function spaceCommand(): Command {
         ...(opts.at ? { scheduledStart: new Date(opts.at).toISOString() } : {}),
         recording: opts.recording,
         ...(opts.autoStart ? { autoStart: true } : {}),
-        host: { identity: opts.hostIdentity, name: opts.hostName },
+        host: { identity: opts.host ?? opts.hostIdentity ?? 'host', name: opts.hostName },
         startNow: opts.start === true,
       });
       if (opts.json) return print(created, true);

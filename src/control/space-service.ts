@@ -8,6 +8,7 @@ import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../store/space
 import { webhookEvents } from '../webhooks/events.js';
 import { type Actor, roleIn } from './actor.js';
 import type { AnyEvent, Change, CommandRunner } from './commands.js';
+import type { HostFeed } from './host-feed.js';
 import { LiveSpace } from './live-space.js';
 import type { ActionRecord, Role, Space, StageMember } from './model.js';
 import { type Action, authorize } from './permissions.js';
@@ -78,6 +79,18 @@ export class SpaceService {
 
   list(query: SpaceQuery): Promise<Space[]> {
     return this.store.listSpaces(query);
+  }
+
+  /** A host's podcast settings (their feed); undefined when none were set. */
+  hostFeed(host: Identity): Promise<HostFeed | undefined> {
+    return this.store.getHostFeed(host);
+  }
+
+  /** Sets a host's podcast settings (operator); returns them. */
+  async setHostFeed(actor: Actor, host: Identity, settings: HostFeed): Promise<HostFeed> {
+    if (!actor.operator) throw fail('permission_denied', 'Only the operator may set a host’s podcast settings.');
+    await this.store.putHostFeed(host, settings, this.now());
+    return settings;
   }
 
   /**

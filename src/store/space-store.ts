@@ -9,6 +9,7 @@
  * lease can never overwrite what its successor wrote (Kleppmann, "How to do distributed locking").
  */
 
+import type { HostFeed } from '../control/host-feed.js';
 import type {
   ActionRecord,
   Demotion,
@@ -98,6 +99,10 @@ export interface SpaceStore {
   countReminders(id: SpaceId): Promise<number>;
   /** Who asked to be reminded, in the order they asked (oldest first), at most `limit` after the `after`-th. */
   listReminders(id: SpaceId, limit: number, after?: number): Promise<Array<{ identity: Identity; at: number }>>;
+  /** A host's podcast settings, if any were set. */
+  getHostFeed(host: Identity): Promise<HostFeed | undefined>;
+  /** Replaces a host's podcast settings. */
+  putHostFeed(host: Identity, settings: HostFeed, at: number): Promise<void>;
   /** Resolves when the store answers; for readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -12,6 +12,7 @@ import send from '@fastify/send';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
+import { hostArtwork } from '../../broadcast/artwork.js';
 import { renderFeed } from '../../broadcast/feed.js';
 import type { Packager } from '../../broadcast/packager.js';
 import type { PlaylistKind } from '../../broadcast/playlist.js';
@@ -208,16 +209,20 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
       config: { compress: 'shared' },
       schema: schema(
         'getPodcastFeed',
-        "A host's podcast feed, /feeds/<host identity>.rss (RSS 2.0 with iTunes tags)",
+        "A host's podcast feed, /feeds/<host identity>.rss (RSS 2.0 with the iTunes tags Apple Podcasts requires), and its default artwork, /feeds/<host identity>.png",
         body('application/rss+xml', 'The feed.'),
         { params: FeedParams },
       ),
     },
     async (request, reply) => {
-      const host = request.params.file.endsWith('.rss') ? request.params.file.slice(0, -4) : '';
-      if (!identityRe.test(host)) throw fail('feed_not_found', 'Feeds are at /feeds/<host identity>.rss.');
+      const [, host = '', extension] = /^(.*)\.(rss|png)$/.exec(request.params.file) ?? [];
+      if (!identityRe.test(host)) throw fail('feed_not_found', 'Feeds are at /feeds/<host identity>.rss (artwork: .png).');
       const hosted = await spaces.list({ hostIdentity: asIdentity(host), limit: 500 });
       if (hosted.length === 0) throw fail('feed_not_found');
+      if (extension === 'png') {
+        return reply.type('image/png').header('cache-control', 'public, max-age=86400').send(hostArtwork(host));
+      }
+      const settings = await spaces.hostFeed(asIdentity(host));
       const made = await broadcaster.recordings.infos(hosted.filter((s) => s.state === 'ended').map((s) => s.id));
       const items = hosted.flatMap((space) => {
         const recording = made.get(space.id);
@@ -226,7 +231,16 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return reply
         .type('application/rss+xml; charset=utf-8')
         .header('cache-control', 'public, max-age=60')
-        .send(renderFeed({ hostName: hosted[0]!.hostName, feedUrl: urls.feed(host), siteUrl: urls.base, items }));
+        .send(
+          renderFeed({
+            hostName: hosted[0]!.hostName,
+            feedUrl: urls.feed(host),
+            siteUrl: urls.base,
+            defaultImageUrl: urls.artwork(host),
+            ...(settings ? { settings } : {}),
+            items,
+          }),
+        );
     },
   );
 }

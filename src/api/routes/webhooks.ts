@@ -70,8 +70,7 @@ export function webhookRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (request, reply) => {
       const actor = operatorOf(request, deps.tokens);
-      const wanted: string[] = request.body.events;
-      const events = wanted.includes('*') ? ['*'] : wanted;
+      const events: string[] = request.body.events.includes('*') ? ['*'] : request.body.events;
       const endpoint = {
         id: `whk_${crypto.randomBytes(12).toString('base64url')}`,
         url: webhookUrl(request.body.url),

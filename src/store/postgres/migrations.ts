@@ -156,4 +156,6 @@ export const MIGRATIONS: readonly string[] = [
      node TEXT NOT NULL
    );
    CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, at);`,
+  // 5: a host's podcast settings (control/host-feed.ts).
+  `CREATE TABLE host_feeds (host_identity TEXT PRIMARY KEY, settings JSONB NOT NULL, updated_at BIGINT NOT NULL);`,
 ];

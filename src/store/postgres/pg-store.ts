@@ -6,6 +6,7 @@
  * queries 5 s) with the coded `store_unavailable` (503, Retry-After), never a hang or a 500.
  */
 import type pg from 'pg';
+import type { HostFeed } from '../../control/host-feed.js';
 import type { ActionRecord, Space, SpaceSnapshot, StageMember } from '../../control/model.js';
 import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
@@ -193,6 +194,19 @@ export class PostgresSpaceStore implements SpaceStore {
   async owner(id: SpaceId): Promise<Fence | undefined> {
     const [row] = await this.query('SELECT owner_node, owner_epoch FROM spaces WHERE id = $1', [id]);
     return row?.owner_node ? { node: row.owner_node as string, epoch: row.owner_epoch as number } : undefined;
+  }
+
+  async getHostFeed(host: Identity): Promise<HostFeed | undefined> {
+    const [row] = await this.query('SELECT settings FROM host_feeds WHERE host_identity = $1', [host]);
+    return row ? (row.settings as HostFeed) : undefined;
+  }
+
+  async putHostFeed(host: Identity, settings: HostFeed, at: number): Promise<void> {
+    await this.query(
+      `INSERT INTO host_feeds (host_identity, settings, updated_at) VALUES ($1, $2, $3)
+       ON CONFLICT (host_identity) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
+      [host, JSON.stringify(settings), at],
+    );
   }
 
   async listActions(id: SpaceId, limit: number): Promise<ActionRecord[]> {

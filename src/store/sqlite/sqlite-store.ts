@@ -7,6 +7,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { makeDataDir } from '../../control/data-dir.js';
+import type { HostFeed } from '../../control/host-feed.js';
 import type { ActionRecord, Space, SpaceSnapshot, StageMember } from '../../control/model.js';
 import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
@@ -276,6 +277,24 @@ export class SqliteSpaceStore implements SpaceStore {
         at: r.registered_at as number,
       }));
     });
+  }
+
+  async getHostFeed(host: Identity): Promise<HostFeed | undefined> {
+    return this.guard(() => {
+      const row = this.db.prepare('SELECT settings FROM host_feeds WHERE host_identity = ?').get(host) as Row | undefined;
+      return row ? (JSON.parse(row.settings as string) as HostFeed) : undefined;
+    });
+  }
+
+  async putHostFeed(host: Identity, settings: HostFeed, at: number): Promise<void> {
+    this.guard(() =>
+      this.db
+        .prepare(
+          `INSERT INTO host_feeds (host_identity, settings, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (host_identity) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
+        )
+        .run(host, JSON.stringify(settings), at),
+    );
   }
 
   /** Fails while the database is known to be damaged (found at start, or by any statement since). */
