@@ -523,6 +523,24 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
         }));
     });
 
+    describe('host feeds', () => {
+      test('a host’s podcast settings are kept whole, replaced whole, and survive a reopen', () =>
+        withStore(async (store, opened) => {
+          assert.equal(await store.getHostFeed(who('ana')), undefined);
+          const settings = { title: 'Ana “Live” & co', ownerEmail: 'a@example.com', category: 'Technology' as const, explicit: true };
+          await store.putHostFeed(who('ana'), settings, T0);
+          assert.deepEqual(await store.getHostFeed(who('ana')), settings);
+          await store.putHostFeed(who('ana'), { language: 'fr' }, T0 + 1);
+          assert.deepEqual(await store.getHostFeed(who('ana')), { language: 'fr' }, 'replaced, not merged');
+          assert.equal(await store.getHostFeed(who('bo')), undefined);
+          if (opened.reopen) {
+            await store.close();
+            const again = await opened.reopen();
+            assert.deepEqual(await again.getHostFeed(who('ana')), { language: 'fr' });
+          }
+        }));
+    });
+
     describe('reminders', () => {
       test('adding a reminder gives true the first time and false when it is already there', () =>
         withStore(async (store) => {
