@@ -324,7 +324,8 @@ export function soakFigures(m: SoakMeasurement): Figure[] {
   };
   const mib = 2 ** 20;
   const third = Math.max(1, Math.floor(steady.length / 3));
-  const lags = (part: SoakSample[]) => median(part.flatMap((s) => (s.eventLoopP99Ms === null ? [] : [s.eventLoopP99Ms])));
+  // A p99 of 0 is a window with no measurement (prom-client's monitor was just reset by another scrape).
+  const lags = (part: SoakSample[]) => median(part.flatMap((s) => (s.eventLoopP99Ms ? [s.eventLoopP99Ms] : [])));
   const early = lags(steady.slice(0, third));
   const late = lags(steady.slice(-third));
   const backTo = (id: string, name: string, of: (s: SoakSample) => number): Figure =>

@@ -81,6 +81,16 @@ const CASES: Case[] = [
     deniedCode: 'permission_denied',
   },
   {
+    name: 'pin a link for listeners',
+    live: true,
+    act: (t, fx, token) =>
+      t.api.call('PUT', `/api/spaces/${fx.id}/pinned-link`, { token, body: { url: 'https://example.com/read', title: 'Read this' } }),
+    allowed: MODERATORS,
+    effect: async (t, fx) =>
+      assert.deepEqual((await t.api.get(`/api/spaces/${fx.id}/state`)).body.pinnedLink?.url, 'https://example.com/read'),
+    deniedCode: 'permission_denied',
+  },
+  {
     name: 'appoint a speaker co-host',
     live: true,
     act: onTarget('s', 'appoint-cohost'),

@@ -1,7 +1,7 @@
 /**
  * How control-plane records look at the API boundary: ISO times, URLs added, nothing private.
  */
-import type { Space, StageMember, StageRequest } from '../control/model.js';
+import type { PinnedLink, Space, StageMember, StageRequest } from '../control/model.js';
 import type { Urls } from './urls.js';
 
 /** Epoch ms → ISO-8601 (null stays null), as every time leaves the API. */
@@ -21,9 +21,15 @@ export function presentSpace(s: Space, urls: Urls) {
     createdAt: new Date(s.createdAt).toISOString(),
     peakListeners: s.peakListeners,
     totalListeners: s.totalListeners,
+    pinnedLink: presentLink(s.pinnedLink),
     listenUrl: urls.page(s.id),
     stateUrl: urls.state(s.id),
   };
+}
+
+/** A pinned link as listeners see it (who pinned it is in the moderation log). */
+export function presentLink(link: PinnedLink | null) {
+  return link ? { url: link.url, title: link.title, pinnedAt: new Date(link.pinnedAt).toISOString() } : null;
 }
 
 export function presentMember(m: StageMember) {

@@ -6,7 +6,7 @@
 import { type Static, Type } from 'typebox';
 import { REACTIONS, ROLES, SPACE_STATES, STAGE_ROLES } from '../control/model.js';
 import { IDENTITY_PATTERN, SPACE_ID_PATTERN } from '../ids.js';
-import { TEXT_LINE } from './validation.js';
+import { HTTP_URL, TEXT_LINE } from './validation.js';
 
 const closed = { additionalProperties: false } as const;
 const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601 date and time' });
@@ -98,6 +98,16 @@ export const UpdateSpaceBody = Type.Object(
 );
 export type UpdateSpaceBody = Static<typeof UpdateSpaceBody>;
 
+/** The link a host or co-host pinned for listeners: text and an http(s) URL, never markup. */
+const PinnedLinkView = Type.Union([Type.Object({ url: Type.String(), title: Type.String(), pinnedAt: IsoTime }), Type.Null()]);
+export const PinnedLinkBody = Type.Object(
+  {
+    url: Type.String({ maxLength: 2048, format: HTTP_URL, description: 'An http or https URL.' }),
+    title: Type.String({ minLength: 1, maxLength: 100, format: TEXT_LINE }),
+  },
+  closed,
+);
+
 export const Space = Type.Object({
   id: Type.String(),
   title: Type.String(),
@@ -111,6 +121,7 @@ export const Space = Type.Object({
   createdAt: IsoTime,
   peakListeners: Type.Integer(),
   totalListeners: Type.Integer(),
+  pinnedLink: PinnedLinkView,
   listenUrl: Type.String(),
   stateUrl: Type.String(),
   ownerNode: Type.Optional(
@@ -163,6 +174,7 @@ export const StateDocument = Type.Object(
     listeners: Type.Integer(),
     peakListeners: Type.Integer(),
     reactions: Type.Record(Type.String(), Type.Integer()),
+    pinnedLink: PinnedLinkView,
     playlistUrl: Type.Optional(Type.String()),
   },
   { description: 'Cacheable for one second by any shared cache; never holds private data.' },

@@ -18,6 +18,17 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
  */
 export const TEXT_LINE = 'text-line';
 const NOT_TEXT = /[\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}]/u;
+
+/** The format of every URL a user gives Rostrum to send to or show (webhooks, links, artwork): http or https, nothing else. */
+export const HTTP_URL = 'http-url';
+function isHttpUrl(s: string): boolean {
+  try {
+    const url = new URL(s);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 const VISIBLE = /\S/u;
 
 function makeAjv(coerce: boolean): Ajv {
@@ -30,6 +41,7 @@ function makeAjv(coerce: boolean): Ajv {
   });
   addFormats(ajv);
   ajv.addFormat(TEXT_LINE, { type: 'string', validate: (s: string) => VISIBLE.test(s) && !NOT_TEXT.test(s) });
+  ajv.addFormat(HTTP_URL, { type: 'string', validate: isHttpUrl });
   return ajv;
 }
 

@@ -1,7 +1,7 @@
 /** The webhooks API's request and response schemas (routes/webhooks.ts); see schemas.ts for the conventions. */
 import { type Static, Type } from 'typebox';
 import { WEBHOOK_EVENTS, type WebhookEventType } from '../webhooks/events.js';
-import { TEXT_LINE } from './validation.js';
+import { HTTP_URL, TEXT_LINE } from './validation.js';
 
 const closed = { additionalProperties: false } as const;
 const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601 date and time' });
@@ -20,7 +20,7 @@ export const DeliveryIdParam = Type.Object(
 
 export const WebhookBody = Type.Object(
   {
-    url: Type.String({ minLength: 8, maxLength: 2048, description: 'Where events are POSTed: an http or https URL.' }),
+    url: Type.String({ maxLength: 2048, format: HTTP_URL, description: 'Where events are POSTed: an http or https URL.' }),
     events: Type.Array(EventName, { minItems: 1, maxItems: WEBHOOK_EVENTS.length + 1, uniqueItems: true }),
     description: Type.Optional(Type.String({ maxLength: 200, format: TEXT_LINE })),
   },

@@ -5,7 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { iso } from '../api/present.js';
+import { iso, presentLink } from '../api/present.js';
 import type { Urls } from '../api/urls.js';
 import type { Bus, Disposer } from '../bus/bus.js';
 import type { EventName } from '../bus/events.js';
@@ -82,6 +82,7 @@ export class StateDocuments {
       listeners: s.state === 'ended' ? 0 : this.audience.listeners(s.id),
       peakListeners: Math.max(peak, s.peakListeners),
       reactions: this.audience.reactionTotals(live),
+      pinnedLink: presentLink(s.pinnedLink),
       // The broadcast while live; once ended, the same playlist is the replay (if it was recorded).
       ...(s.state === 'live' || (s.state === 'ended' && s.recording) ? { playlistUrl: this.urls.playlist(s.id) } : {}),
       ...(s.state === 'ended' && s.recording ? { recordingUrl: this.urls.recording(s.id) } : {}),

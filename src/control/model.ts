@@ -41,6 +41,16 @@ export interface Space {
   totalListeners: number;
   /** Reaction totals by emoji, kept with the space (written with the listener tallies). */
   reactions: Record<string, number>;
+  /** The one link the host or a co-host pinned for listeners (kept with the replay), or null. */
+  pinnedLink: PinnedLink | null;
+}
+
+export interface PinnedLink {
+  /** http or https only. */
+  url: string;
+  title: string;
+  pinnedBy: Identity;
+  pinnedAt: number;
 }
 
 export interface StageMember {

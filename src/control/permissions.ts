@@ -32,6 +32,7 @@ export const ACTIONS = [
   'stage.leave',
   'reaction.send',
   'reminder.register',
+  'link.pin',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -55,6 +56,7 @@ export const PERMISSIONS: Record<Action, Rule> = {
   'cohost.dismiss': { by: { host: ['cohost'], operator: ['cohost'] } },
   'requests.view': { by: MODERATORS },
   'log.view': { by: MODERATORS },
+  'link.pin': { by: MODERATORS },
   'request.create': { self: ['listener'] },
   'request.cancel': { self: ['listener'] },
   'request.approve': { by: { host: ['listener'], cohost: ['listener'], operator: ['listener'] } },

@@ -60,6 +60,7 @@ export class SpaceService {
       peakListeners: 0,
       totalListeners: 0,
       reactions: {},
+      pinnedLink: null,
     };
     const host: StageMember = { identity: input.hostIdentity, name: input.hostName, role: 'host', muted: false, joinedAt: now };
     const events: AnyEvent[] = [
@@ -153,6 +154,14 @@ export class SpaceService {
       if (update.autoStart !== undefined) patch.autoStart = update.autoStart;
       return { patch, events: [] };
     });
+  }
+
+  /** Pins a link for listeners (host or co-host), replacing the last; null takes it down. */
+  pin(actor: Actor, id: SpaceId, link: { url: string; title: string } | null): Promise<Space> {
+    return this.transition(actor, id, 'link.pin', (_space, now) => ({
+      patch: { pinnedLink: link ? { ...link, pinnedBy: actor.identity, pinnedAt: now } : null },
+      events: [],
+    }));
   }
 
   /** The shared shape of start/end/update: authorise, refuse an ended space, patch, log, publish. */

@@ -3,7 +3,7 @@
  * into a Space. The engines differ only in how a boolean and the reactions come back (SQLite: 0/1 and
  * JSON text; PostgreSQL: boolean and JSONB), which each store passes in.
  */
-import type { Space, SpaceState } from '../control/model.js';
+import type { PinnedLink, Space, SpaceState } from '../control/model.js';
 import type { Identity, SpaceId } from '../ids.js';
 import type { SpacePatch } from './space-store.js';
 
@@ -21,9 +21,11 @@ export const SPACE_COLUMNS: Record<keyof SpacePatch, string> = {
   peakListeners: 'peak_listeners',
   totalListeners: 'total_listeners',
   reactions: 'reactions',
+  pinnedLink: 'pinned_link',
 };
 
-export function spaceFromRow(r: Row, decode: { boolean(v: unknown): boolean; reactions(v: unknown): Record<string, number> }): Space {
+/** `json` reads a JSON column (SQLite: text; PostgreSQL: already parsed). */
+export function spaceFromRow(r: Row, decode: { boolean(v: unknown): boolean; json(v: unknown): unknown }): Space {
   return {
     id: r.id as SpaceId,
     title: r.title as string,
@@ -39,6 +41,7 @@ export function spaceFromRow(r: Row, decode: { boolean(v: unknown): boolean; rea
     updatedAt: r.updated_at as number,
     peakListeners: r.peak_listeners as number,
     totalListeners: r.total_listeners as number,
-    reactions: decode.reactions(r.reactions),
+    reactions: decode.json(r.reactions) as Record<string, number>,
+    pinnedLink: r.pinned_link === null || r.pinned_link === undefined ? null : (decode.json(r.pinned_link) as PinnedLink),
   };
 }

@@ -41,6 +41,7 @@ export type SpacePatch = Partial<
     | 'peakListeners'
     | 'totalListeners'
     | 'reactions'
+    | 'pinnedLink'
   >
 >;
 

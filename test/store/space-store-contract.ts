@@ -45,6 +45,7 @@ export function makeSpace(id: string, overrides: Partial<Space> = {}): Space {
     peakListeners: 0,
     totalListeners: 0,
     reactions: {},
+    pinnedLink: null,
     ...overrides,
   } as Space;
 }
@@ -520,6 +521,19 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
 
           assert.equal(await store.loadSpace(sid('ghost')), undefined);
           assert.deepEqual(await store.listActions(sid('ghost'), 10), []);
+        }));
+    });
+
+    describe('pinned link', () => {
+      test('a pinned link is kept with the space, replaced, and taken down', () =>
+        withStore(async (store) => {
+          const { space } = await seed(store, 's');
+          const link = { url: 'https://example.com/a?b=1&c=“2”', title: 'Read <this>', pinnedBy: who('host-1'), pinnedAt: T0 + 5 };
+          await store.commit(space.id, [{ op: 'space.update', patch: { pinnedLink: link } }]);
+          assert.deepEqual((await load(store, 's')).space.pinnedLink, link);
+          assert.deepEqual((await store.listSpaces({ limit: 5 }))[0]?.pinnedLink, link);
+          await store.commit(space.id, [{ op: 'space.update', patch: { pinnedLink: null } }]);
+          assert.equal((await load(store, 's')).space.pinnedLink, null);
         }));
     });
 

@@ -137,6 +137,7 @@ describe('SqliteSpaceStore', () => {
         peakListeners: 0,
         totalListeners: 0,
         reactions: {},
+        pinnedLink: null,
       };
       const first = new SqliteSpaceStore(file);
       await first.createSpace(space, { identity: space.hostIdentity, name: 'Host', role: 'host', muted: false, joinedAt: 1 });

@@ -5,19 +5,18 @@
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { type Static, Type } from 'typebox';
+import { Type } from 'typebox';
 import { APPLE_CATEGORIES, type AppleCategory, FEED_DEFAULTS, type HostFeed } from '../../control/host-feed.js';
-import { fail } from '../../errors.js';
 import { asIdentity, IDENTITY_PATTERN } from '../../ids.js';
 import { operatorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { AuthErrors, AuthWriteErrors, ErrorResponses } from '../schemas.js';
-import { TEXT_LINE } from '../validation.js';
+import { HTTP_URL, TEXT_LINE } from '../validation.js';
 
 const closed = { additionalProperties: false } as const;
 const HostParam = Type.Object({ identity: Type.String({ pattern: IDENTITY_PATTERN }) }, closed);
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, format: TEXT_LINE });
-const Url = Type.String({ minLength: 8, maxLength: 2048, description: 'An http or https URL.' });
+const Url = Type.String({ maxLength: 2048, format: HTTP_URL, description: 'An http or https URL.' });
 const HostFeedBody = Type.Object(
   {
     title: Type.Optional(Text(200)),
@@ -36,23 +35,10 @@ const HostFeedBody = Type.Object(
   },
   closed,
 );
-type HostFeedBody = Static<typeof HostFeedBody>;
 const HostFeedAnswer = Type.Object({
   ...HostFeedBody.properties,
   defaults: Type.Object({ category: Type.String(), explicit: Type.Boolean(), language: Type.String() }),
 });
-
-function httpUrl(text: string | undefined, field: string): string | undefined {
-  if (text === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw fail('validation_failed', `${field} is not a URL.`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw fail('validation_failed', `${field} must be an http or https URL.`);
-  return url.href;
-}
 
 export function hostRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -89,12 +75,7 @@ export function hostRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (request) => {
       const actor = operatorOf(request, deps.tokens);
-      const body: HostFeedBody = request.body;
-      const settings: HostFeed = { ...body };
-      const image = httpUrl(body.imageUrl, 'imageUrl');
-      const link = httpUrl(body.link, 'link');
-      if (image) settings.imageUrl = image;
-      if (link) settings.link = link;
+      const settings: HostFeed = request.body;
       return answer(await deps.spaces.setHostFeed(actor, asIdentity(request.params.identity), settings));
     },
   );

@@ -25,6 +25,7 @@ import {
   LimitQuery,
   ListQuery,
   NotModified,
+  PinnedLinkBody,
   Space,
   SpaceIdParam,
   SpaceList,
@@ -145,6 +146,39 @@ export function spaceRoutes(app: FastifyInstance, deps: ApiDeps, spaceCreations?
       });
       return presentSpace(space, urls);
     },
+  );
+
+  r.put(
+    '/api/spaces/:id/pinned-link',
+    {
+      schema: {
+        tags: ['spaces'],
+        operationId: 'pinLink',
+        summary: 'Pin a link for listeners, replacing the last (host, co-host): shown as text, kept with the replay',
+        params: SpaceIdParam,
+        body: PinnedLinkBody,
+        response: { 200: Space, ...AuthWriteErrors },
+      },
+    },
+    async (request) => {
+      const { url, title } = request.body;
+      return presentSpace(await spaces.pin(actorOf(request, tokens), asSpaceId(request.params.id), { url, title }), urls);
+    },
+  );
+
+  r.delete(
+    '/api/spaces/:id/pinned-link',
+    {
+      schema: {
+        tags: ['spaces'],
+        operationId: 'unpinLink',
+        summary: 'Take the pinned link down (host, co-host)',
+        params: SpaceIdParam,
+        body: EmptyBody,
+        response: { 200: Space, ...AuthWriteErrors },
+      },
+    },
+    async (request) => presentSpace(await spaces.pin(actorOf(request, tokens), asSpaceId(request.params.id), null), urls),
   );
 
   r.post(

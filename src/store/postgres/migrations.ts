@@ -158,4 +158,6 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, at);`,
   // 5: a host's podcast settings (control/host-feed.ts).
   `CREATE TABLE host_feeds (host_identity TEXT PRIMARY KEY, settings JSONB NOT NULL, updated_at BIGINT NOT NULL);`,
+  // 6: the link a host or co-host pinned for listeners, kept with the replay.
+  `ALTER TABLE spaces ADD COLUMN pinned_link JSONB;`,
 ];

@@ -20,7 +20,7 @@ import { appendEvent, PgWebhooks } from './pg-webhooks.js';
 /** An arbitrary constant: the advisory lock nodes take turns on while migrating. */
 const MIGRATION_LOCK = 7_262_577;
 
-const toSpace = (r: Row): Space => spaceFromRow(r, { boolean: (v) => v as boolean, reactions: (v) => v as Record<string, number> });
+const toSpace = (r: Row): Space => spaceFromRow(r, { boolean: (v) => v as boolean, json: (v) => v });
 
 export class PostgresSpaceStore implements SpaceStore {
   readonly kind = 'postgres';
@@ -270,7 +270,7 @@ async function apply(c: pg.PoolClient, id: SpaceId, op: StoreOp): Promise<void> 
       const entries = Object.entries(op.patch).filter(([, v]) => v !== undefined);
       if (entries.length === 0) return;
       const sets = entries.map(([k], i) => `${SPACE_COLUMNS[k as keyof SpacePatch]} = $${i + 1}`).join(', ');
-      const values = entries.map(([k, v]) => (k === 'reactions' ? JSON.stringify(v) : v));
+      const values = entries.map(([, v]) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v));
       await c.query(`UPDATE spaces SET ${sets} WHERE id = $${entries.length + 1}`, [...values, id]);
       return;
     }

@@ -121,4 +121,6 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, at);`,
   // 6: a host's podcast settings (control/host-feed.ts), as JSON.
   `CREATE TABLE host_feeds (host_identity TEXT PRIMARY KEY, settings TEXT NOT NULL, updated_at INTEGER NOT NULL);`,
+  // 7: the link a host or co-host pinned for listeners (JSON), kept with the replay.
+  `ALTER TABLE spaces ADD COLUMN pinned_link TEXT;`,
 ];

@@ -17,8 +17,7 @@ import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type Sto
 import { MIGRATIONS } from './migrations.js';
 import { appendEvent, SqliteWebhooks } from './sqlite-webhooks.js';
 
-const toSpace = (r: Row): Space =>
-  spaceFromRow(r, { boolean: (v) => v === 1, reactions: (v) => JSON.parse(v as string) as Record<string, number> });
+const toSpace = (r: Row): Space => spaceFromRow(r, { boolean: (v) => v === 1, json: (v) => JSON.parse(v as string) });
 
 const sqlValue = (v: unknown): unknown => {
   if (typeof v === 'boolean') return v ? 1 : 0;

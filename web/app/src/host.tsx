@@ -19,6 +19,7 @@ export function HostConsole(props: { doc: SpaceState; token: string; isHost: boo
   const base = `/api/spaces/${doc.id}`;
   const [requests, setRequests] = useState<Request[]>([]);
   const [invitee, setInvitee] = useState('');
+  const [pin, setPin] = useState({ url: '', title: '' });
   const [message, setMessage] = useState<string | null>(null);
 
   // The queue: fetched every 2 s, and at once when a `request` push arrives (nudge).
@@ -123,6 +124,37 @@ export function HostConsole(props: { doc: SpaceState; token: string; isHost: boo
             <button type="submit">Invite</button>
           </form>
         </>
+      )}
+      {doc.state !== 'ended' && (
+        <form
+          class="row pin"
+          aria-label="Pin a link"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void run(() => api('PUT', `${base}/pinned-link`, { token, body: { url: pin.url.trim(), title: pin.title.trim() } }), 'Pinned.');
+          }}
+        >
+          <label>
+            Pin a link{' '}
+            <input
+              type="url"
+              placeholder="https://…"
+              value={pin.url}
+              onInput={(e) => setPin({ ...pin, url: e.currentTarget.value })}
+              maxLength={2048}
+              required
+            />
+          </label>
+          <label>
+            Title <input value={pin.title} onInput={(e) => setPin({ ...pin, title: e.currentTarget.value })} maxLength={100} required />
+          </label>
+          <button type="submit">Pin</button>
+          {doc.pinnedLink && (
+            <button type="button" onClick={() => void run(() => api('DELETE', `${base}/pinned-link`, { token }), 'Unpinned.')}>
+              Unpin
+            </button>
+          )}
+        </form>
       )}
       {message && <p role="status">{message}</p>}
     </section>

@@ -175,6 +175,7 @@ export function SpacePage(props: { id: string }) {
           }}
         />
       )}
+      {doc.pinnedLink && <PinnedLink link={doc.pinnedLink} />}
       {doc.state === 'ended' && <Replay doc={doc} />}
       {doc.state !== 'ended' && (
         <>
@@ -331,6 +332,25 @@ function Invitation(props: { spaceId: string; token: string; refresh: () => void
       </button>
       {error && <p role="alert">{error}</p>}
     </section>
+  );
+}
+
+/** The host's pinned link: its title as text, never markup; only http(s) URLs reach here (the API refuses others). */
+function PinnedLink(props: { link: NonNullable<SpaceState['pinnedLink']> }) {
+  const { url, title } = props.link;
+  const safe = /^https?:\/\//i.test(url);
+  return (
+    <aside class="pinned" aria-label="Pinned link">
+      <span aria-hidden="true">📌 </span>
+      {safe ? (
+        <a href={url} target="_blank" rel="noopener noreferrer nofollow ugc">
+          {title}
+        </a>
+      ) : (
+        <span>{title}</span>
+      )}
+      <span class="muted"> · {new URL(url, location.href).hostname}</span>
+    </aside>
   );
 }
 

@@ -31,6 +31,8 @@ export interface SpaceState {
   listeners: number;
   peakListeners: number;
   reactions: Record<string, number>;
+  /** The link the host or a co-host pinned (http or https), kept with the replay. */
+  pinnedLink: { url: string; title: string; pinnedAt: string } | null;
   playlistUrl?: string;
   recordingUrl?: string;
 }
