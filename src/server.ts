@@ -20,6 +20,7 @@ import { startJoinDefences } from './audience/join-defences.js';
 import { StateDocuments } from './audience/state-document.js';
 import { TallyKeeper } from './audience/tally-keeper.js';
 import { Broadcaster } from './broadcast/broadcaster.js';
+import { ReplayCounter } from './broadcast/replay-counter.js';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
 import { registerClusterMetrics } from './cluster/cluster-metrics.js';
@@ -222,6 +223,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let draining = false;
   let closingHttp = false;
   let webhooks: NodeWebhooks | undefined;
+  const replays = new ReplayCounter(store, log);
   const app = await createApp(
     {
       spaces,
@@ -238,6 +240,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       metrics,
       ownership,
       webhooks: store.webhooks,
+      replays,
       nudgeWebhooks: () => webhooks?.worker.nudge(),
       // The node's own store is a readiness dependency; shared engines are reported (engine-health.ts).
       checkReady: async () => {
@@ -357,6 +360,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       readViews.close();
       autoStarter.close();
       await webhooks?.close();
+      await replays.close();
       seats.close();
       await closeDefences();
       states.close();

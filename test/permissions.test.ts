@@ -91,6 +91,13 @@ const CASES: Case[] = [
     deniedCode: 'permission_denied',
   },
   {
+    name: 'see the analytics',
+    live: true,
+    act: (t, fx, token) => t.api.get(`/api/spaces/${fx.id}/analytics`, { token }),
+    allowed: MODERATORS,
+    deniedCode: 'permission_denied',
+  },
+  {
     name: 'appoint a speaker co-host',
     live: true,
     act: onTarget('s', 'appoint-cohost'),

@@ -31,6 +31,7 @@ import { MethodTable } from './method-table.js';
 import { PageShell, wantsHtml } from './page-shell.js';
 import { ProxyWatch } from './proxy-watch.js';
 import { type RateLimits, registerRateLimits } from './rate-limits.js';
+import { analyticsRoutes } from './routes/analytics.js';
 import { audienceRoutes } from './routes/audience.js';
 import { broadcastRoutes } from './routes/broadcast.js';
 import { hostRoutes } from './routes/hosts.js';
@@ -237,6 +238,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   listenRoutes(app, deps);
   webhookRoutes(app, deps);
   hostRoutes(app, deps);
+  analyticsRoutes(app, deps);
   pageRoutes(app, deps, shell);
   registerPreflight(app, methods);
 

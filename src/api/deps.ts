@@ -6,6 +6,7 @@ import type { ProofOfWork } from '../audience/proof-of-work.js';
 import type { StateDocuments } from '../audience/state-document.js';
 import type { WaitingRoom } from '../audience/waiting-room.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
+import type { ReplayCounter } from '../broadcast/replay-counter.js';
 import type { EngineStatus } from '../cluster/engine-health.js';
 import type { NodeInfo } from '../cluster/node-identity.js';
 import type { Ownership } from '../cluster/ownership.js';
@@ -36,6 +37,8 @@ export interface ApiDeps {
   pow: ProofOfWork;
   /** The operator's webhook endpoints and their deliveries (webhooks/webhook-store.ts). */
   webhooks: WebhookStore;
+  /** Counts the replay's plays and downloads (the host's analytics). */
+  replays: ReplayCounter;
   /** Has this node's delivery worker look for due deliveries now. */
   nudgeWebhooks: () => void;
   /** Which node runs each space (this one on the embedded default). */

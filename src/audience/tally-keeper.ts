@@ -1,8 +1,8 @@
 /**
  * Keeps each live space's peak and total unique listener counts, and its reaction totals, with the
- * space: written every
- * `intervalMs` while it is live, and once more when it ends — after which the node lets go of the
- * ended space's counters and in-memory state (it reloads from the store if asked for again).
+ * space, and a tally point (listeners now, reactions so far: the host's analytics) beside it: written
+ * every `intervalMs` while it is live, and once more when it ends — after which the node lets go of
+ * the ended space's counters and in-memory state (it reloads from the store if asked for again).
  */
 import type { Bus, Disposer } from '../bus/bus.js';
 import type { CommandRunner } from '../control/commands.js';
@@ -48,8 +48,21 @@ export class TallyKeeper {
           peakListeners === live.space.peakListeners &&
           totalListeners === live.space.totalListeners &&
           JSON.stringify(reactions) === JSON.stringify(live.space.reactions);
+        // The point is of a live space: the end's last flush has no audience left to count.
+        const point =
+          live.space.state === 'live'
+            ? [
+                {
+                  op: 'tally.append' as const,
+                  tally: { at: Date.now(), listeners: this.audience.listeners(id), reactions: { ...reactions } },
+                },
+              ]
+            : [];
         return {
-          ops: unchanged ? [] : [{ op: 'space.update', patch: { peakListeners, totalListeners, reactions: { ...reactions } } }],
+          ops: [
+            ...(unchanged ? [] : [{ op: 'space.update' as const, patch: { peakListeners, totalListeners, reactions: { ...reactions } } }]),
+            ...point,
+          ],
           events: [],
           result: undefined,
         };

@@ -33,6 +33,7 @@ export const ACTIONS = [
   'reaction.send',
   'reminder.register',
   'link.pin',
+  'analytics.view',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -57,6 +58,7 @@ export const PERMISSIONS: Record<Action, Rule> = {
   'requests.view': { by: MODERATORS },
   'log.view': { by: MODERATORS },
   'link.pin': { by: MODERATORS },
+  'analytics.view': { by: MODERATORS },
   'request.create': { self: ['listener'] },
   'request.cancel': { self: ['listener'] },
   'request.approve': { by: { host: ['listener'], cohost: ['listener'], operator: ['listener'] } },

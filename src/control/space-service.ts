@@ -7,6 +7,7 @@ import { type Identity, newSpaceId, type SpaceId } from '../ids.js';
 import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../store/space-store.js';
 import { webhookEvents } from '../webhooks/events.js';
 import { type Actor, roleIn } from './actor.js';
+import { type Analytics, analytics, type LiveAudience, type StageEvent } from './analytics.js';
 import type { AnyEvent, Change, CommandRunner } from './commands.js';
 import type { HostFeed } from './host-feed.js';
 import { LiveSpace } from './live-space.js';
@@ -154,6 +155,21 @@ export class SpaceService {
       if (update.autoStart !== undefined) patch.autoStart = update.autoStart;
       return { patch, events: [] };
     });
+  }
+
+  /**
+   * The space's analytics (host, co-hosts, operator); `now` gives the live audience of a space that
+   * is live here (its counters are in memory until the next tally).
+   */
+  async analytics(actor: Actor, id: SpaceId, now?: (live: LiveSpace) => LiveAudience | undefined): Promise<Analytics> {
+    const live = await this.runner.registry.get(id);
+    authorize('analytics.view', roleIn(live, actor));
+    const [tallies, replay, stage] = await Promise.all([
+      this.store.listTallies(id),
+      this.store.replayCounts(id),
+      this.store.webhooks.spaceEvents(id, ['stage.joined', 'stage.left']),
+    ]);
+    return analytics(live.space, tallies, replay, stage as StageEvent[], this.now(), live.space.state === 'live' ? now?.(live) : undefined);
   }
 
   /** Pins a link for listeners (host or co-host), replacing the last; null takes it down. */

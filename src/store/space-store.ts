@@ -57,8 +57,17 @@ export type StoreOp =
   | { op: 'removal.put'; removal: Removal }
   | { op: 'demotion.put'; demotion: Demotion }
   | { op: 'action.append'; action: ActionRecord }
+  /** The audience at a tally (analytics: listeners now, reaction totals so far). */
+  | { op: 'tally.append'; tally: TallyPoint }
   /** A webhook event into the outbox (webhooks/webhook-store.ts), with the change that caused it. */
   | { op: 'event.append'; event: OutboxEvent };
+
+/** One tally of a live space's audience. */
+export interface TallyPoint {
+  at: number;
+  listeners: number;
+  reactions: Record<string, number>;
+}
 
 /** The writer of a commit: the owning node and the epoch it claimed the space with. */
 export interface Fence {
@@ -100,6 +109,11 @@ export interface SpaceStore {
   countReminders(id: SpaceId): Promise<number>;
   /** Who asked to be reminded, in the order they asked (oldest first), at most `limit` after the `after`-th. */
   listReminders(id: SpaceId, limit: number, after?: number): Promise<Array<{ identity: Identity; at: number }>>;
+  /** The space's tally points, oldest first (analytics). */
+  listTallies(id: SpaceId): Promise<TallyPoint[]>;
+  /** Adds to the replay's plays and downloads (counted on every node, added up here). */
+  addReplayCounts(id: SpaceId, plays: number, downloads: number): Promise<void>;
+  replayCounts(id: SpaceId): Promise<{ plays: number; downloads: number }>;
   /** A host's podcast settings, if any were set. */
   getHostFeed(host: Identity): Promise<HostFeed | undefined>;
   /** Replaces a host's podcast settings. */

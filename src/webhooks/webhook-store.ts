@@ -89,6 +89,11 @@ export interface WebhookStore {
   recordAttempt(id: string, attempt: DeliveryAttempt, outcome: AttemptOutcome): Promise<boolean>;
   listDeliveries(query: DeliveryQuery): Promise<DeliverySummary[]>;
   getDelivery(id: string): Promise<(DeliverySummary & { attemptLog: DeliveryAttempt[] }) | undefined>;
+  /** A space's events of these types, in their sequence (analytics reads the stage's comings and goings). */
+  spaceEvents(
+    spaceId: SpaceId,
+    types: readonly WebhookEventType[],
+  ): Promise<Array<{ type: WebhookEventType; occurredAt: number; data: Record<string, unknown> }>>;
   /** Makes a delivery pending again, due at `now`, its retries counted from `now`; false if unknown. */
   retryDelivery(id: string, now: number): Promise<boolean>;
 }

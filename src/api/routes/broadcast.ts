@@ -87,6 +87,8 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
       );
       if (!ready) throw fail('hls_not_ready', undefined, 1);
     }
+    // A player starting the replay (not one reading on from a position).
+    if (packager.ended && msn === undefined) deps.replays.play(asSpaceId(id));
     reply
       .type(PLAYLIST)
       .header('cache-control', packager.ended ? 'public, max-age=3600' : msn !== undefined ? 'public, max-age=6' : 'public, max-age=1');
@@ -187,6 +189,9 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const recording = broadcaster.recording(id);
       const file = await recording.file();
       if (!file) throw (await recording.making()) ? fail('recording_pending', undefined, 2) : fail('recording_not_found');
+      // A download is counted once, from its first byte (players and download managers fetch the rest in ranges).
+      const range = request.headers.range;
+      if (!range || /^bytes=0-/.test(range)) deps.replays.download(id);
       const { statusCode, headers, stream } = await send(request.raw, file, {
         acceptRanges: true,
         etag: true,

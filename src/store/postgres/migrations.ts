@@ -160,4 +160,13 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE host_feeds (host_identity TEXT PRIMARY KEY, settings JSONB NOT NULL, updated_at BIGINT NOT NULL);`,
   // 6: the link a host or co-host pinned for listeners, kept with the replay.
   `ALTER TABLE spaces ADD COLUMN pinned_link JSONB;`,
+  // 7: analytics — the audience at each tally, and the replay's plays and downloads.
+  `CREATE TABLE space_tallies (
+     space_id TEXT NOT NULL REFERENCES spaces (id),
+     at BIGINT NOT NULL,
+     listeners INTEGER NOT NULL,
+     reactions JSONB NOT NULL
+   );
+   CREATE INDEX space_tallies_space ON space_tallies (space_id, at);
+   CREATE TABLE replay_counts (space_id TEXT PRIMARY KEY, plays BIGINT NOT NULL, downloads BIGINT NOT NULL);`,
 ];

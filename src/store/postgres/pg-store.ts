@@ -12,7 +12,15 @@ import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
 import type { OutboxEvent } from '../../webhooks/events.js';
 import { type Row, SPACE_COLUMNS, spaceFromRow } from '../space-row.js';
-import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type StoreOp, staleOwner } from '../space-store.js';
+import {
+  type Fence,
+  type SpacePatch,
+  type SpaceQuery,
+  type SpaceStore,
+  type StoreOp,
+  staleOwner,
+  type TallyPoint,
+} from '../space-store.js';
 import { MIGRATIONS } from './migrations.js';
 import { openPool, translate } from './pg-pool.js';
 import { appendEvent, PgWebhooks } from './pg-webhooks.js';
@@ -196,6 +204,25 @@ export class PostgresSpaceStore implements SpaceStore {
     return row?.owner_node ? { node: row.owner_node as string, epoch: row.owner_epoch as number } : undefined;
   }
 
+  async listTallies(id: SpaceId): Promise<TallyPoint[]> {
+    const rows = await this.query('SELECT at, listeners, reactions FROM space_tallies WHERE space_id = $1 ORDER BY at', [id]);
+    return rows.map((r) => ({ at: Number(r.at), listeners: Number(r.listeners), reactions: r.reactions as Record<string, number> }));
+  }
+
+  async addReplayCounts(id: SpaceId, plays: number, downloads: number): Promise<void> {
+    await this.query(
+      `INSERT INTO replay_counts (space_id, plays, downloads) VALUES ($1, $2, $3)
+       ON CONFLICT (space_id) DO UPDATE SET plays = replay_counts.plays + excluded.plays,
+         downloads = replay_counts.downloads + excluded.downloads`,
+      [id, plays, downloads],
+    );
+  }
+
+  async replayCounts(id: SpaceId): Promise<{ plays: number; downloads: number }> {
+    const [row] = await this.query('SELECT plays, downloads FROM replay_counts WHERE space_id = $1', [id]);
+    return { plays: Number(row?.plays ?? 0), downloads: Number(row?.downloads ?? 0) };
+  }
+
   async getHostFeed(host: Identity): Promise<HostFeed | undefined> {
     const [row] = await this.query('SELECT settings FROM host_feeds WHERE host_identity = $1', [host]);
     return row ? (row.settings as HostFeed) : undefined;
@@ -324,5 +351,13 @@ async function apply(c: pg.PoolClient, id: SpaceId, op: StoreOp): Promise<void> 
       return;
     case 'event.append':
       return appendEvent(c, op.event);
+    case 'tally.append':
+      await c.query('INSERT INTO space_tallies (space_id, at, listeners, reactions) VALUES ($1, $2, $3, $4)', [
+        id,
+        op.tally.at,
+        op.tally.listeners,
+        JSON.stringify(op.tally.reactions),
+      ]);
+      return;
   }
 }

@@ -180,6 +180,18 @@ export class PgWebhooks implements WebhookStore {
     };
   }
 
+  async spaceEvents(spaceId: SpaceId, types: readonly WebhookEventType[]) {
+    const rows = await this.query(
+      'SELECT type, occurred_at, data FROM webhook_events WHERE space_id = $1 AND type = ANY($2) ORDER BY seq',
+      [spaceId, [...types]],
+    );
+    return rows.map((r) => ({
+      type: r.type as WebhookEventType,
+      occurredAt: Number(r.occurred_at),
+      data: r.data as Record<string, unknown>,
+    }));
+  }
+
   async retryDelivery(id: string, now: number): Promise<boolean> {
     const rows = await this.query(
       `UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, retry_from = $1, lease_node = NULL, lease_until = NULL

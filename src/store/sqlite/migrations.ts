@@ -123,4 +123,13 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE host_feeds (host_identity TEXT PRIMARY KEY, settings TEXT NOT NULL, updated_at INTEGER NOT NULL);`,
   // 7: the link a host or co-host pinned for listeners (JSON), kept with the replay.
   `ALTER TABLE spaces ADD COLUMN pinned_link TEXT;`,
+  // 8: analytics — the audience at each tally, and the replay's plays and downloads.
+  `CREATE TABLE space_tallies (
+     space_id TEXT NOT NULL REFERENCES spaces (id),
+     at INTEGER NOT NULL,
+     listeners INTEGER NOT NULL,
+     reactions TEXT NOT NULL
+   );
+   CREATE INDEX space_tallies_space ON space_tallies (space_id, at);
+   CREATE TABLE replay_counts (space_id TEXT PRIMARY KEY, plays INTEGER NOT NULL, downloads INTEGER NOT NULL);`,
 ];

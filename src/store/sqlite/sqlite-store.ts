@@ -13,7 +13,15 @@ import { fail } from '../../errors.js';
 import type { Identity, SpaceId } from '../../ids.js';
 import type { OutboxEvent } from '../../webhooks/events.js';
 import { type Row, SPACE_COLUMNS, spaceFromRow } from '../space-row.js';
-import { type Fence, type SpacePatch, type SpaceQuery, type SpaceStore, type StoreOp, staleOwner } from '../space-store.js';
+import {
+  type Fence,
+  type SpacePatch,
+  type SpaceQuery,
+  type SpaceStore,
+  type StoreOp,
+  staleOwner,
+  type TallyPoint,
+} from '../space-store.js';
 import { MIGRATIONS } from './migrations.js';
 import { appendEvent, SqliteWebhooks } from './sqlite-webhooks.js';
 
@@ -238,6 +246,11 @@ export class SqliteSpaceStore implements SpaceStore {
       case 'event.append':
         appendEvent(this.db, op.event);
         return;
+      case 'tally.append':
+        this.db
+          .prepare('INSERT INTO space_tallies (space_id, at, listeners, reactions) VALUES (?, ?, ?, ?)')
+          .run(id, op.tally.at, op.tally.listeners, JSON.stringify(op.tally.reactions));
+        return;
     }
   }
 
@@ -275,6 +288,34 @@ export class SqliteSpaceStore implements SpaceStore {
         identity: r.identity as Identity,
         at: r.registered_at as number,
       }));
+    });
+  }
+
+  async listTallies(id: SpaceId): Promise<TallyPoint[]> {
+    return this.guard(() =>
+      (this.db.prepare('SELECT at, listeners, reactions FROM space_tallies WHERE space_id = ? ORDER BY at').all(id) as Row[]).map((r) => ({
+        at: r.at as number,
+        listeners: r.listeners as number,
+        reactions: JSON.parse(r.reactions as string) as Record<string, number>,
+      })),
+    );
+  }
+
+  async addReplayCounts(id: SpaceId, plays: number, downloads: number): Promise<void> {
+    this.guard(() =>
+      this.db
+        .prepare(
+          `INSERT INTO replay_counts (space_id, plays, downloads) VALUES (?, ?, ?)
+           ON CONFLICT (space_id) DO UPDATE SET plays = plays + excluded.plays, downloads = downloads + excluded.downloads`,
+        )
+        .run(id, plays, downloads),
+    );
+  }
+
+  async replayCounts(id: SpaceId): Promise<{ plays: number; downloads: number }> {
+    return this.guard(() => {
+      const row = this.db.prepare('SELECT plays, downloads FROM replay_counts WHERE space_id = ?').get(id) as Row | undefined;
+      return { plays: (row?.plays as number) ?? 0, downloads: (row?.downloads as number) ?? 0 };
     });
   }
 

@@ -189,6 +189,22 @@ export class SqliteWebhooks implements WebhookStore {
     });
   }
 
+  async spaceEvents(spaceId: SpaceId, types: readonly WebhookEventType[]) {
+    return this.guard(() =>
+      (
+        this.db
+          .prepare(
+            `SELECT type, occurred_at, data FROM webhook_events WHERE space_id = ? AND type IN (${types.map(() => '?').join(', ')}) ORDER BY seq`,
+          )
+          .all(spaceId, ...types) as Row[]
+      ).map((r) => ({
+        type: r.type as WebhookEventType,
+        occurredAt: r.occurred_at as number,
+        data: JSON.parse(r.data as string) as Record<string, unknown>,
+      })),
+    );
+  }
+
   async retryDelivery(id: string, now: number): Promise<boolean> {
     return this.guard(
       () =>

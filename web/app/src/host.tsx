@@ -3,8 +3,10 @@
  * the queue of requests to speak with approve and decline, and inviting someone from the audience
  * by identity. Per-speaker actions sit on the stage list (stage-view.tsx).
  */
+
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { AnalyticsPanel } from './analytics.js';
 import { api } from './api.js';
 import type { SpaceState } from './state.js';
 
@@ -125,6 +127,7 @@ export function HostConsole(props: { doc: SpaceState; token: string; isHost: boo
           </form>
         </>
       )}
+      {doc.state !== 'scheduled' && <AnalyticsPanel spaceId={doc.id} token={token} live={doc.state === 'live'} />}
       {doc.state !== 'ended' && (
         <form
           class="row pin"
