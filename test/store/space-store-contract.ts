@@ -537,6 +537,32 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
         }));
     });
 
+    describe('analytics', () => {
+      test('tally points are kept in order with their change; replay counts add up from several writers', () =>
+        withStore(async (store, opened) => {
+          const { space } = await seed(store, 's');
+          await store.commit(space.id, [{ op: 'tally.append', tally: { at: T0 + 2000, listeners: 7, reactions: { '🔥': 2 } } }]);
+          await store.commit(space.id, [
+            { op: 'space.update', patch: { peakListeners: 9 } },
+            { op: 'tally.append', tally: { at: T0 + 1000, listeners: 9, reactions: {} } },
+          ]);
+          await assert.rejects(store.commit(sid('nope'), [{ op: 'tally.append', tally: { at: T0, listeners: 1, reactions: {} } }]));
+          assert.deepEqual(await store.listTallies(space.id), [
+            { at: T0 + 1000, listeners: 9, reactions: {} },
+            { at: T0 + 2000, listeners: 7, reactions: { '🔥': 2 } },
+          ]);
+          assert.deepEqual(await store.listTallies(sid('other')), []);
+          assert.deepEqual(await store.replayCounts(space.id), { plays: 0, downloads: 0 });
+          const other = opened.another ? await opened.another() : store;
+          await Promise.all([
+            store.addReplayCounts(space.id, 2, 1),
+            other.addReplayCounts(space.id, 3, 0),
+            store.addReplayCounts(space.id, 0, 4),
+          ]);
+          assert.deepEqual(await store.replayCounts(space.id), { plays: 5, downloads: 5 });
+        }));
+    });
+
     describe('host feeds', () => {
       test('a host’s podcast settings are kept whole, replaced whole, and survive a reopen', () =>
         withStore(async (store, opened) => {

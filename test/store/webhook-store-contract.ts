@@ -147,6 +147,25 @@ export function runWebhookStoreContract(name: string, open: () => Promise<Opened
         assert.equal(await w.getDelivery(d.id), undefined);
       }));
 
+    test('a space’s events of some types, in their sequence, whether or not anyone subscribed', () =>
+      withStore(async (store) => {
+        const space = makeSpace('s1');
+        await store.createSpace(space, makeHost(space), [event('s1', 'space.scheduled')]);
+        await store.commit(sid('s1'), [
+          { op: 'event.append', event: event('s1', 'stage.joined', { occurredAt: T0 + 1, data: { identity: 'a' } }) },
+          { op: 'event.append', event: event('s1', 'stage.left', { occurredAt: T0 + 2, data: { identity: 'a' } }) },
+        ]);
+        const got = await store.webhooks.spaceEvents(sid('s1'), ['stage.joined', 'stage.left']);
+        assert.deepEqual(
+          got.map((e) => [e.type, e.occurredAt, e.data.identity]),
+          [
+            ['stage.joined', T0 + 1, 'a'],
+            ['stage.left', T0 + 2, 'a'],
+          ],
+        );
+        assert.deepEqual(await store.webhooks.spaceEvents(sid('s2'), ['stage.joined']), []);
+      }));
+
     test('deliveries are listed newest first, by state, endpoint and space', () =>
       withStore(async (store) => {
         const w = store.webhooks;
