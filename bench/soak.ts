@@ -37,6 +37,9 @@ export interface SoakSample {
   at: number;
   rssBytes: number;
   heapUsedBytes: number | null;
+  /** V8's heap as reserved (used or not), and memory outside it that JS objects hold (Buffers, ArrayBuffers). */
+  heapTotalBytes: number | null;
+  externalBytes: number | null;
   fds: number;
   sockets: number;
   children: number;
@@ -150,6 +153,8 @@ async function sample(server: RostrumChild, at: number): Promise<SoakSample> {
     at,
     rssBytes: rssKiB * 1024,
     heapUsedBytes: metric(metrics, 'rostrum_nodejs_heap_size_used_bytes'),
+    heapTotalBytes: metric(metrics, 'rostrum_nodejs_heap_size_total_bytes'),
+    externalBytes: metric(metrics, 'rostrum_nodejs_external_memory_bytes'),
     ...countSockets(pid),
     children: countChildren(pid),
     eventLoopP99Ms: lag === null ? null : lag * 1000,
@@ -303,7 +308,7 @@ export function soakFigures(m: SoakMeasurement): Figure[] {
   const steady = m.samples.filter((s) => s.at >= m.settings.warmupSeconds);
   const minutes = (m.settings.seconds - m.settings.warmupSeconds) / 60;
   const judged = minutes >= MIN_JUDGED_MINUTES;
-  const flat = (id: string, name: string, unit: string, scale: number, of: (s: SoakSample) => number | null): Figure => {
+  const flat = (id: string, name: string, unit: string, scale: number, of: (s: SoakSample) => number | null, goal = true): Figure => {
     const points = steady.flatMap((s) => {
       const y = of(s);
       return y === null ? [] : [{ x: s.at, y: y / scale }];
@@ -316,7 +321,7 @@ export function soakFigures(m: SoakMeasurement): Figure[] {
       unit,
       reference: fit?.mean ?? null,
       ratio: fit && fit.mean > 0 ? fit.perHour / fit.mean : null,
-      goal: judged ? { on: 'ratio', op: '<=', target: FLAT_PER_HOUR } : null,
+      goal: judged && goal ? { on: 'ratio', op: '<=', target: FLAT_PER_HOUR } : null,
       note: fit
         ? `least-squares slope over ${fit.samples} samples in the last ${minutes.toFixed(0)} min (after a ${Math.round(m.settings.warmupSeconds / 60)} min warm-up): ${fit.perHour.toFixed(1)} ± ${fit.standardError.toFixed(1)} ${unit}/h (standard error); reference: the mean level over them.${judged ? '' : ` Information only: ${minutes.toFixed(0)} minutes are too short to tell a slope from the garbage collector's swings (a quick run); the goal is judged on the full run.`}`
         : 'too few samples after the warm-up',
@@ -343,6 +348,9 @@ export function soakFigures(m: SoakMeasurement): Figure[] {
   return [
     flat('rss', 'resident memory', 'MiB', mib, (s) => s.rssBytes),
     flat('heap', 'V8 heap in use', 'MiB', mib, (s) => s.heapUsedBytes),
+    // Where resident memory goes, for a slope to be explained (information).
+    flat('heap_total', 'V8 heap reserved', 'MiB', mib, (s) => s.heapTotalBytes, false),
+    flat('external', 'memory held outside the V8 heap (Buffers, ArrayBuffers)', 'MiB', mib, (s) => s.externalBytes, false),
     flat('fds', 'open file descriptors', 'fds', 1, (s) => s.fds),
     flat('sockets', 'open sockets', 'sockets', 1, (s) => s.sockets),
     judge({
