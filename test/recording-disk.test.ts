@@ -127,6 +127,29 @@ async function vod(run: Run, id: string): Promise<MediaPlaylist> {
   return HLS.parse(await (await fetch(`${run.server.url}/hls/${id}/index.m3u8`)).text()) as MediaPlaylist;
 }
 
+/**
+ * After a space ended: its file is made, every segment its replay lists (gaps aside) is served,
+ * recording.json says the duration the file has (ffprobe), and no temporary or empty file is left.
+ */
+async function replayAgrees(run: Run, id: string, dataDir: string): Promise<{ playlist: MediaPlaylist; duration: number }> {
+  const file = await recordingFile(run, id, 20_000);
+  assert.equal(file.status, 200);
+  const m4a = path.join(dataDir, 'fetched.m4a');
+  fs.writeFileSync(m4a, Buffer.from(await file.arrayBuffer()));
+  const playlist = await vod(run, id);
+  for (const segment of playlist.segments) {
+    const answer = await fetch(`${run.server.url}/hls/${id}/${segment.uri}`);
+    await answer.arrayBuffer();
+    if (!segment.gap) assert.equal(answer.status, 200, `segment ${segment.uri} is listed and served`);
+  }
+  const info = JSON.parse(fs.readFileSync(path.join(dataDir, 'broadcasts', id, 'recording.json'), 'utf8'));
+  const probed = await probeDuration(m4a);
+  assert.ok(Math.abs(info.duration - probed) < 0.05, `recording.json says ${info.duration} s, ffprobe ${probed} s`);
+  fs.rmSync(m4a);
+  assert.deepEqual(leftovers(dataDir), [], 'no temporary or empty file is left');
+  return { playlist, duration: info.duration };
+}
+
 describe('a recording on a disk that fills up', { timeout: 240_000 }, () => {
   test('a full disk longer than the backlog: the writes fail loudly, the oldest become gaps, and the replay, the file and recording.json agree', async () => {
     const dataDir = path.join(mount, 'full-midway');
@@ -168,26 +191,10 @@ describe('a recording on a disk that fills up', { timeout: 240_000 }, () => {
       speaker = undefined;
       assert.equal((await run.api.post(`/api/spaces/${space.id}/end`, { token: space.host })).status, 200);
 
-      const file = await recordingFile(run, space.id, 20_000);
-      assert.equal(file.status, 200);
-      const m4a = path.join(dataDir, 'fetched.m4a');
-      fs.writeFileSync(m4a, Buffer.from(await file.arrayBuffer()));
-
-      const playlist = await vod(run, space.id);
-      const gaps = playlist.segments.filter((s) => s.gap);
-      assert.ok(gaps.length >= 1, 'the lost stretch is listed as gaps');
-      for (const segment of playlist.segments) {
-        const answer = await fetch(`${run.server.url}/hls/${space.id}/${segment.uri}`);
-        await answer.arrayBuffer();
-        if (!segment.gap) assert.equal(answer.status, 200, `segment ${segment.uri} is listed and served`);
-      }
-      const info = JSON.parse(fs.readFileSync(path.join(dataDir, 'broadcasts', space.id, 'recording.json'), 'utf8'));
-      const probed = await probeDuration(m4a);
-      assert.ok(Math.abs(info.duration - probed) < 0.05, `recording.json says ${info.duration} s, ffprobe ${probed} s`);
+      const { playlist } = await replayAgrees(run, space.id, dataDir);
+      assert.ok(playlist.segments.filter((s) => s.gap).length >= 1, 'the lost stretch is listed as gaps');
       const state = (await (await fetch(`${run.server.url}/api/spaces/${space.id}/state`)).json()) as { recordingUrl?: string };
       assert.ok(state.recordingUrl, 'the state document names the file');
-      fs.rmSync(m4a);
-      assert.deepEqual(leftovers(dataDir), [], 'no temporary or empty file is left');
     } finally {
       await speaker?.close();
       await stop(run);
@@ -339,27 +346,13 @@ describe('a disk that answers EIO (a FUSE file system that fails on demand)', { 
       speaker = undefined;
       assert.equal((await run.api.post(`/api/spaces/${space.id}/end`, { token: space.host })).status, 200);
 
-      const file = await recordingFile(run, space.id, 20_000);
-      assert.equal(file.status, 200);
-      const m4a = path.join(dataDir, 'fetched.m4a');
-      fs.writeFileSync(m4a, Buffer.from(await file.arrayBuffer()));
-      const playlist = await vod(run, space.id);
+      const { playlist, duration } = await replayAgrees(run, space.id, dataDir);
       assert.deepEqual(
         playlist.segments.filter((s) => s.gap).map((s) => s.uri),
         [],
         'no gap: every segment held through the failure was written',
       );
-      for (const segment of playlist.segments) {
-        const answer = await fetch(`${run.server.url}/hls/${space.id}/${segment.uri}`);
-        await answer.arrayBuffer();
-        assert.equal(answer.status, 200, `segment ${segment.uri} is listed and served`);
-      }
-      const info = JSON.parse(fs.readFileSync(path.join(dataDir, 'broadcasts', space.id, 'recording.json'), 'utf8'));
-      const probed = await probeDuration(m4a);
-      assert.ok(Math.abs(info.duration - probed) < 0.05, `recording.json says ${info.duration} s, ffprobe ${probed} s`);
-      assert.ok(info.duration > 12, `the file holds the whole space, the failing stretch too (${info.duration} s)`);
-      fs.rmSync(m4a);
-      assert.deepEqual(leftovers(dataDir), [], 'no temporary or empty file is left');
+      assert.ok(duration > 12, `the file holds the whole space, the failing stretch too (${duration} s)`);
     } finally {
       disk.heal();
       await speaker?.close();

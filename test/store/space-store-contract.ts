@@ -101,16 +101,20 @@ const isSpaceNotFound = (err: unknown): boolean => {
   return true;
 };
 
-export function runSpaceStoreContract(name: string, open: () => Promise<OpenedStore>): void {
-  /** Runs `body` against a fresh store and always cleans up after it. */
-  async function withStore(body: (store: SpaceStore, opened: OpenedStore) => Promise<void>): Promise<void> {
+/** Runs a test's `body` against a fresh store from `open`, and always cleans up after it (every contract suite's). */
+export function freshStore(open: () => Promise<OpenedStore>) {
+  return async (body: (store: SpaceStore, opened: OpenedStore) => Promise<void>): Promise<void> => {
     const opened = await open();
     try {
       await body(opened.store, opened);
     } finally {
       await opened.cleanup();
     }
-  }
+  };
+}
+
+export function runSpaceStoreContract(name: string, open: () => Promise<OpenedStore>): void {
+  const withStore = freshStore(open);
 
   describe(`SpaceStore contract: ${name}`, () => {
     describe('createSpace and loadSpace', () => {

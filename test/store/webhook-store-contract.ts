@@ -8,9 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SpaceId } from '../../src/ids.js';
-import type { SpaceStore } from '../../src/store/space-store.js';
 import { newEventId, type OutboxEvent, type WebhookEventType } from '../../src/webhooks/events.js';
-import { makeHost, makeSpace, type OpenedStore } from './space-store-contract.js';
+import { freshStore, makeHost, makeSpace, type OpenedStore } from './space-store-contract.js';
 
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 const sid = (value: string) => value as SpaceId;
@@ -24,14 +23,7 @@ function endpoint(id: string, events: string[]) {
 }
 
 export function runWebhookStoreContract(name: string, open: () => Promise<OpenedStore>): void {
-  async function withStore(body: (store: SpaceStore, opened: OpenedStore) => Promise<void>): Promise<void> {
-    const opened = await open();
-    try {
-      await body(opened.store, opened);
-    } finally {
-      await opened.cleanup();
-    }
-  }
+  const withStore = freshStore(open);
 
   describe(`WebhookStore contract: ${name}`, () => {
     test('an event is fanned out to the endpoints that want its type, numbered in its space, with its change or not at all', () =>

@@ -11,13 +11,13 @@ import type {
   AttemptOutcome,
   DeliveryAttempt,
   DeliveryQuery,
-  DeliveryState,
   DeliverySummary,
   DueDelivery,
   WebhookEndpoint,
   WebhookStore,
 } from '../../webhooks/webhook-store.js';
 import type { Row } from '../space-row.js';
+import { attemptFromRow, attemptRow, attemptUpdate, DELIVERY_SUMMARY, deliveryFromRow, dueFromRow } from '../webhook-rows.js';
 
 /** See sqlite-webhooks.ts: the same, in PostgreSQL's words. */
 export async function appendEvent(c: pg.PoolClient, event: OutboxEvent): Promise<void> {
@@ -36,28 +36,6 @@ export async function appendEvent(c: pg.PoolClient, event: OutboxEvent): Promise
     [event.id, event.occurredAt, event.type],
   );
 }
-
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-function summary(r: Row): DeliverySummary {
-  return {
-    id: r.id as string,
-    eventId: r.event_id as string,
-    endpointId: r.endpoint_id as string,
-    type: r.type as WebhookEventType,
-    spaceId: r.space_id as SpaceId,
-    sequence: Number(r.seq),
-    state: r.state as DeliveryState,
-    attempts: Number(r.attempts),
-    nextAttemptAt: num(r.next_attempt_at),
-    lastStatus: num(r.last_status),
-    lastError: (r.last_error as string | null) ?? null,
-    createdAt: Number(r.created_at),
-    deliveredAt: num(r.delivered_at),
-  };
-}
-
-const SUMMARY = 'SELECT d.*, e.type, e.space_id, e.seq FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id';
 
 export class PgWebhooks implements WebhookStore {
   constructor(
@@ -104,19 +82,7 @@ export class PgWebhooks implements WebhookStore {
        FROM leased l JOIN webhook_events e ON e.id = l.event_id JOIN webhook_endpoints w ON w.id = l.endpoint_id`,
       [now, limit, node, leaseUntil],
     );
-    return rows.map((r) => ({
-      id: r.id as string,
-      eventId: r.event_id as string,
-      type: r.type as WebhookEventType,
-      spaceId: r.space_id as SpaceId,
-      sequence: Number(r.seq),
-      occurredAt: Number(r.occurred_at),
-      data: r.data as Record<string, unknown>,
-      url: r.url as string,
-      secret: r.secret as string,
-      attempts: Number(r.attempts),
-      retryFrom: Number(r.retry_from),
-    }));
+    return rows.map((r) => dueFromRow(r, r.data as Record<string, unknown>));
   }
 
   async recordAttempt(id: string, attempt: DeliveryAttempt, outcome: AttemptOutcome): Promise<boolean> {
@@ -125,25 +91,13 @@ export class PgWebhooks implements WebhookStore {
         `UPDATE webhook_deliveries SET attempts = attempts + 1, state = $1, next_attempt_at = $2, last_status = $3,
            last_error = $4, delivered_at = $5, lease_node = NULL, lease_until = NULL
          WHERE id = $6 AND lease_node = $7 AND state = 'pending'`,
-        [
-          outcome.state,
-          outcome.state === 'pending' ? outcome.retryAt : null,
-          attempt.status,
-          attempt.error,
-          outcome.state === 'delivered' ? attempt.at : null,
-          id,
-          attempt.node,
-        ],
+        attemptUpdate(id, attempt, outcome),
       );
       if (updated.rowCount === 0) return false;
-      await c.query('INSERT INTO webhook_attempts (delivery_id, at, status, error, duration_ms, node) VALUES ($1, $2, $3, $4, $5, $6)', [
-        id,
-        attempt.at,
-        attempt.status,
-        attempt.error,
-        Math.round(attempt.durationMs),
-        attempt.node,
-      ]);
+      await c.query(
+        'INSERT INTO webhook_attempts (delivery_id, at, status, error, duration_ms, node) VALUES ($1, $2, $3, $4, $5, $6)',
+        attemptRow(id, attempt),
+      );
       return true;
     });
   }
@@ -160,23 +114,17 @@ export class PgWebhooks implements WebhookStore {
     filter('d.endpoint_id', q.endpointId);
     filter('e.space_id', q.spaceId);
     params.push(q.limit);
-    const sql = `${SUMMARY} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.id LIMIT $${params.length}`;
-    return (await this.query(sql, params)).map(summary);
+    const sql = `${DELIVERY_SUMMARY} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.id LIMIT $${params.length}`;
+    return (await this.query(sql, params)).map(deliveryFromRow);
   }
 
   async getDelivery(id: string): Promise<(DeliverySummary & { attemptLog: DeliveryAttempt[] }) | undefined> {
-    const [row] = await this.query(`${SUMMARY} WHERE d.id = $1`, [id]);
+    const [row] = await this.query(`${DELIVERY_SUMMARY} WHERE d.id = $1`, [id]);
     if (!row) return undefined;
     const attempts = await this.query('SELECT * FROM webhook_attempts WHERE delivery_id = $1 ORDER BY at', [id]);
     return {
-      ...summary(row),
-      attemptLog: attempts.map((a) => ({
-        at: Number(a.at),
-        status: num(a.status),
-        error: (a.error as string | null) ?? null,
-        durationMs: Number(a.duration_ms),
-        node: a.node as string,
-      })),
+      ...deliveryFromRow(row),
+      attemptLog: attempts.map(attemptFromRow),
     };
   }
 

@@ -9,12 +9,12 @@ import type {
   AttemptOutcome,
   DeliveryAttempt,
   DeliveryQuery,
-  DeliveryState,
   DeliverySummary,
   DueDelivery,
   WebhookEndpoint,
   WebhookStore,
 } from '../../webhooks/webhook-store.js';
+import { attemptFromRow, attemptRow, attemptUpdate, DELIVERY_SUMMARY, deliveryFromRow, dueFromRow } from '../webhook-rows.js';
 
 type Row = Record<string, unknown>;
 
@@ -37,26 +37,6 @@ export function appendEvent(db: Database.Database, event: OutboxEvent): void {
      SELECT ? || '.' || id, ?, id, 'pending', ?, ?, ? FROM webhook_endpoints
      WHERE events = '*' OR instr(',' || events || ',', ',' || ? || ',') > 0`,
   ).run(event.id, event.id, event.occurredAt, event.occurredAt, event.occurredAt, event.type);
-}
-
-const SUMMARY = `SELECT d.*, e.type, e.space_id, e.seq FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id`;
-
-function summary(r: Row): DeliverySummary {
-  return {
-    id: r.id as string,
-    eventId: r.event_id as string,
-    endpointId: r.endpoint_id as string,
-    type: r.type as WebhookEventType,
-    spaceId: r.space_id as SpaceId,
-    sequence: r.seq as number,
-    state: r.state as DeliveryState,
-    attempts: r.attempts as number,
-    nextAttemptAt: (r.next_attempt_at as number | null) ?? null,
-    lastStatus: (r.last_status as number | null) ?? null,
-    lastError: (r.last_error as string | null) ?? null,
-    createdAt: r.created_at as number,
-    deliveredAt: (r.delivered_at as number | null) ?? null,
-  };
 }
 
 export class SqliteWebhooks implements WebhookStore {
@@ -109,19 +89,7 @@ export class SqliteWebhooks implements WebhookStore {
         return ids.map((id) => {
           lease.run(node, leaseUntil, id);
           const r = detail.get(id) as Row;
-          return {
-            id,
-            eventId: r.event_id as string,
-            type: r.type as WebhookEventType,
-            spaceId: r.space_id as SpaceId,
-            sequence: r.seq as number,
-            occurredAt: r.occurred_at as number,
-            data: JSON.parse(r.data as string) as Record<string, unknown>,
-            url: r.url as string,
-            secret: r.secret as string,
-            attempts: r.attempts as number,
-            retryFrom: r.retry_from as number,
-          };
+          return dueFromRow(r, JSON.parse(r.data as string) as Record<string, unknown>);
         });
       })(),
     );
@@ -136,19 +104,11 @@ export class SqliteWebhooks implements WebhookStore {
                last_error = ?, delivered_at = ?, lease_node = NULL, lease_until = NULL
              WHERE id = ? AND lease_node = ? AND state = 'pending'`,
           )
-          .run(
-            outcome.state,
-            outcome.state === 'pending' ? outcome.retryAt : null,
-            attempt.status,
-            attempt.error,
-            outcome.state === 'delivered' ? attempt.at : null,
-            id,
-            attempt.node,
-          );
+          .run(...attemptUpdate(id, attempt, outcome));
         if (updated.changes === 0) return false;
         this.db
           .prepare('INSERT INTO webhook_attempts (delivery_id, at, status, error, duration_ms, node) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(id, attempt.at, attempt.status, attempt.error, Math.round(attempt.durationMs), attempt.node);
+          .run(...attemptRow(id, attempt));
         return true;
       })(),
     );
@@ -166,25 +126,19 @@ export class SqliteWebhooks implements WebhookStore {
       filter('d.state', q.state);
       filter('d.endpoint_id', q.endpointId);
       filter('e.space_id', q.spaceId);
-      const sql = `${SUMMARY} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.id LIMIT ?`;
-      return (this.db.prepare(sql).all(...params, q.limit) as Row[]).map(summary);
+      const sql = `${DELIVERY_SUMMARY} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.id LIMIT ?`;
+      return (this.db.prepare(sql).all(...params, q.limit) as Row[]).map(deliveryFromRow);
     });
   }
 
   async getDelivery(id: string): Promise<(DeliverySummary & { attemptLog: DeliveryAttempt[] }) | undefined> {
     return this.guard(() => {
-      const row = this.db.prepare(`${SUMMARY} WHERE d.id = ?`).get(id) as Row | undefined;
+      const row = this.db.prepare(`${DELIVERY_SUMMARY} WHERE d.id = ?`).get(id) as Row | undefined;
       if (!row) return undefined;
       const attempts = this.db.prepare('SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY at').all(id) as Row[];
       return {
-        ...summary(row),
-        attemptLog: attempts.map((a) => ({
-          at: a.at as number,
-          status: (a.status as number | null) ?? null,
-          error: (a.error as string | null) ?? null,
-          durationMs: a.duration_ms as number,
-          node: a.node as string,
-        })),
+        ...deliveryFromRow(row),
+        attemptLog: attempts.map(attemptFromRow),
       };
     });
   }
