@@ -95,7 +95,11 @@ describe('a pinned link', { timeout: 120_000 }, () => {
     assert.equal(await link.textContent(), HOSTILE_TITLE);
     assert.equal(await link.getAttribute('href'), 'https://example.org/notes');
     assert.match((await link.getAttribute('rel')) ?? '', /noopener/);
-    assert.equal(await listenerPage.evaluate(() => (globalThis as unknown as { pwned?: number }).pwned), undefined, 'the title ran nothing');
+    assert.equal(
+      await listenerPage.evaluate(() => (globalThis as unknown as { pwned?: number }).pwned),
+      undefined,
+      'the title ran nothing',
+    );
     assert.equal(await listenerPage.locator('.pinned img').count(), 0);
   });
 
