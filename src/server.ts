@@ -17,6 +17,7 @@ import { AudienceService } from './audience/audience-service.js';
 import { type Crowd, LocalCrowd } from './audience/crowd.js';
 import { InviteTags } from './audience/invite-tags.js';
 import { startJoinDefences } from './audience/join-defences.js';
+import { LocalRoster, type Roster } from './audience/roster.js';
 import { StateDocuments } from './audience/state-document.js';
 import { TallyKeeper } from './audience/tally-keeper.js';
 import { Broadcaster } from './broadcast/broadcaster.js';
@@ -113,6 +114,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     ? new (await import('./audience/redis-crowd.js')).RedisCrowd(engines.redis, { windowMs: config.listenerWindowSeconds * 1000 })
     : undefined;
   const crowd: Crowd = redisCrowd ?? new LocalCrowd(config.listenerWindowSeconds * 1000);
+  // The named listeners a host can invite: this node's, or every node's in Redis.
+  const roster: Roster = engines.redis
+    ? new (await import('./audience/redis-roster.js')).RedisRoster(engines.redis, config.listenerWindowSeconds * 1000)
+    : new LocalRoster(config.listenerWindowSeconds * 1000);
   engines.implementations.crowd = crowd.kind;
   const audience = new AudienceService(
     registry,
@@ -125,6 +130,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     Date.now,
     crowd,
+    roster,
   );
   const urls = new Urls(config.publicUrl);
   let hub: SignallingHub | undefined;
@@ -356,6 +362,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await media.shutdown();
       await tallies.close();
       await crowd.close();
+      await roster.close();
       await ownership.close();
       readViews.close();
       autoStarter.close();

@@ -171,6 +171,18 @@ describe('two nodes on PostgreSQL and Redis', () => {
     }
   });
 
+  test('a named listener joined through node-a is in the audience node-b lists for the host', async () => {
+    const joined = await a.api.post(`/api/spaces/${id}/join`, { token: a.token(id, 'named-fan', 'listener', { name: 'Named Fan' }) });
+    assert.equal(joined.status, 200);
+    const { value } = await until(
+      'node-b lists the fan',
+      async () => (await b.api.get(`/api/spaces/${id}/audience`, { token: b.token(id, 'h', 'host') })).body.listeners ?? [],
+      (listeners: Array<{ identity: string; name: string }>) => listeners.some((l) => l.identity === 'named-fan'),
+      5000,
+    );
+    assert.equal(value.find((l) => l.identity === 'named-fan')?.name, 'Named Fan');
+  });
+
   test('webhooks: the events of spaces run by either node are each delivered once, by one node or the other', async () => {
     const hooks = await startReceiver(204);
     try {

@@ -98,6 +98,13 @@ const CASES: Case[] = [
     deniedCode: 'permission_denied',
   },
   {
+    name: 'see the named audience',
+    live: true,
+    act: (t, fx, token) => t.api.get(`/api/spaces/${fx.id}/audience`, { token }),
+    allowed: MODERATORS,
+    deniedCode: 'permission_denied',
+  },
+  {
     name: 'appoint a speaker co-host',
     live: true,
     act: onTarget('s', 'appoint-cohost'),

@@ -273,6 +273,21 @@ export const JoinBodySchema = Type.Object(
   closed,
 );
 
+export const AudienceQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    after: Type.Optional(Type.String({ maxLength: 400, description: 'The `next` of the page before.' })),
+  },
+  closed,
+);
+export const AudienceList = Type.Object({
+  listening: Type.Integer({ description: 'Everyone listening now, named or not.' }),
+  listeners: Type.Array(Type.Object({ identity: Type.String(), name: Type.String(), joinedAt: IsoTime }), {
+    description: 'Listeners whose token carries a name, newest first.',
+  }),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `after` for the next page; null on the last.' }),
+});
+
 export const PowChallenge = Type.Object({
   required: Type.Boolean({ description: 'Whether joins need a solution right now.' }),
   level: Type.Integer(),

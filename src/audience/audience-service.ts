@@ -15,6 +15,7 @@ import { type Identity, newListenerIdentity, type SpaceId } from '../ids.js';
 import type { SpaceStore } from '../store/space-store.js';
 import { type Crowd, LocalCrowd } from './crowd.js';
 import { heartbeatInterval } from './listener-counter.js';
+import { LocalRoster, type Roster, type RosterPage } from './roster.js';
 
 export interface AudienceOptions {
   apiKey: string;
@@ -37,6 +38,8 @@ export class AudienceService {
     private readonly now: () => number = Date.now,
     /** The counts, on this node alone or across nodes (crowd.ts). */
     readonly crowd: Crowd = new LocalCrowd(options.listenerWindowSeconds * 1000),
+    /** The named listeners a host can act on, on this node alone or across nodes (roster.ts). */
+    readonly roster: Roster = new LocalRoster(options.listenerWindowSeconds * 1000),
   ) {}
 
   /** How often a listener heartbeats: rarely (each is an origin request), yet counted without a gap (listener-counter.ts). */
@@ -82,6 +85,8 @@ export class AudienceService {
     }
     const token = this.tokens.mintListener(this.options.apiKey, identity, live.space.id, iat, exp);
     this.crowd.seen(live.space.id, identity, now, true);
+    // A name the operator's backend gave: the host may see this listener, and invite them.
+    if (claims?.name && !claims.operator) this.roster.joined(live.space.id, identity, claims.name, now);
     return { token, identity, expiresAt: exp * 1000 };
   }
 
@@ -89,7 +94,9 @@ export class AudienceService {
     const live = this.registry.peek(id) ?? (await this.registry.get(id));
     this.admit(live, claims);
     if (live.space.state === 'ended') throw fail('space_ended');
-    this.crowd.seen(id, claims.sub, this.now(), false);
+    const now = this.now();
+    this.crowd.seen(id, claims.sub, now, false);
+    this.roster.seen(id, claims.sub, now);
   }
 
   async react(id: SpaceId, actor: Actor, emoji: string): Promise<void> {
@@ -127,6 +134,18 @@ export class AudienceService {
     return { count, reminders };
   }
 
+  /**
+   * The named listeners listening now, newest first, a page at a time (host, co-hosts, operator); and
+   * how many listen in all, named or not.
+   */
+  async audience(id: SpaceId, actor: Actor, limit: number, after?: string): Promise<RosterPage & { listening: number }> {
+    const live = this.registry.peek(id) ?? (await this.registry.get(id));
+    authorize('audience.view', roleIn(live, actor));
+    const now = this.now();
+    const page = await this.roster.list(id, now, limit, after);
+    return { ...page, listening: this.crowd.listeners(id, now) };
+  }
+
   /** Concurrent listeners, every node together. */
   listeners(id: SpaceId): number {
     return this.crowd.listeners(id, this.now());
@@ -150,5 +169,6 @@ export class AudienceService {
   /** Forgets a space's counters and totals (after they were kept with the space at its end). */
   forget(id: SpaceId): void {
     this.crowd.forget(id);
+    this.roster.forget(id);
   }
 }

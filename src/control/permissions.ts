@@ -34,6 +34,7 @@ export const ACTIONS = [
   'reminder.register',
   'link.pin',
   'analytics.view',
+  'audience.view',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -59,6 +60,7 @@ export const PERMISSIONS: Record<Action, Rule> = {
   'log.view': { by: MODERATORS },
   'link.pin': { by: MODERATORS },
   'analytics.view': { by: MODERATORS },
+  'audience.view': { by: MODERATORS },
   'request.create': { self: ['listener'] },
   'request.cancel': { self: ['listener'] },
   'request.approve': { by: { host: ['listener'], cohost: ['listener'], operator: ['listener'] } },

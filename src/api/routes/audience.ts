@@ -12,6 +12,8 @@ import { actorOf, claimsOf, optionalClaims } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { answerComeBack, answerJoin, type JoinAnswer } from '../join-answer.js';
 import {
+  AudienceList,
+  AudienceQuery,
   AuthErrors,
   AuthWriteErrors,
   EmptyBody,
@@ -215,6 +217,33 @@ export function audienceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const { limit = 500, after = 0 } = request.query;
       const page = await audience.reminders(asSpaceId(request.params.id), actorOf(request, tokens), limit, after);
       return { count: page.count, reminders: page.reminders.map((r) => ({ identity: r.identity, at: new Date(r.at).toISOString() })) };
+    },
+  );
+
+  r.get(
+    '/api/spaces/:id/audience',
+    {
+      // Every node reads the same roster (Redis when several run).
+      config: { anyNode: true },
+      schema: {
+        tags: ['audience'],
+        operationId: 'listAudience',
+        summary:
+          'Listeners whose token carries a name, listening now, newest first — to invite them to speak (host, co-hosts, operator); anonymous ones are counted in `listening`, not listed',
+        params: SpaceIdParam,
+        querystring: AudienceQuery,
+        response: { 200: AudienceList, ...ErrorResponses, ...AuthErrors },
+      },
+    },
+    async (request, reply) => {
+      const { limit = 50, after } = request.query;
+      const page = await audience.audience(asSpaceId(request.params.id), actorOf(request, tokens), limit, after);
+      reply.header('cache-control', 'private, no-store');
+      return {
+        listening: page.listening,
+        listeners: page.listeners.map((l) => ({ identity: l.identity, name: l.name, joinedAt: new Date(l.joinedAt).toISOString() })),
+        next: page.next,
+      };
     },
   );
 

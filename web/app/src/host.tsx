@@ -112,6 +112,11 @@ export function HostConsole(props: { doc: SpaceState; token: string; isHost: boo
               ))}
             </ul>
           )}
+          <AudienceList
+            spaceId={doc.id}
+            token={token}
+            invite={(identity, name) => void run(() => act(identity, 'invite'), `Invited ${name}.`)}
+          />
           <form
             class="row"
             onSubmit={(e) => {
@@ -161,6 +166,79 @@ export function HostConsole(props: { doc: SpaceState; token: string; isHost: boo
       )}
       {message && <p role="status">{message}</p>}
     </section>
+  );
+}
+
+interface Listener {
+  identity: string;
+  name: string;
+  joinedAt: string;
+}
+
+/** The listeners the operator's backend named, newest first, to invite without typing an id; more a page at a time. */
+function AudienceList(props: { spaceId: string; token: string; invite: (identity: string, name: string) => void }) {
+  const [listeners, setListeners] = useState<Listener[]>([]);
+  const [listening, setListening] = useState(0);
+  const [next, setNext] = useState<string | null>(null);
+  const [pages, setPages] = useState(1);
+  useEffect(() => {
+    let stopped = false;
+    const load = async () => {
+      let all: Listener[] = [];
+      let after: string | null = null;
+      let total = 0;
+      for (let page = 0; page < pages; page++) {
+        const query: string = after ? `?limit=50&after=${encodeURIComponent(after)}` : '?limit=50';
+        const got: { listeners: Listener[]; next: string | null; listening: number } = await api(
+          'GET',
+          `/api/spaces/${props.spaceId}/audience${query}`,
+          {
+            token: props.token,
+          },
+        );
+        all = [...all, ...got.listeners];
+        after = got.next;
+        total = got.listening;
+        if (!after) break;
+      }
+      if (stopped) return;
+      setListeners(all);
+      setNext(after);
+      setListening(total);
+    };
+    void load().catch(() => undefined);
+    const timer = setInterval(() => void load().catch(() => undefined), 5000);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [props.spaceId, pages]);
+  return (
+    <>
+      <h3>
+        Audience ({listening} listening, {listeners.length}
+        {next ? '+' : ''} named)
+      </h3>
+      {listeners.length === 0 ? (
+        <p class="muted">No named listeners yet: anonymous listeners are counted, not listed.</p>
+      ) : (
+        <ul class="requests" aria-label="Audience">
+          {listeners.map((l) => (
+            <li key={l.identity} data-identity={l.identity}>
+              <span>{l.name}</span>
+              <button type="button" onClick={() => props.invite(l.identity, l.name)} aria-label={`Invite ${l.name} to speak`}>
+                Invite
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {next && (
+        <button type="button" onClick={() => setPages(pages + 1)}>
+          More
+        </button>
+      )}
+    </>
   );
 }
 
