@@ -8,9 +8,10 @@ import { REACTIONS, ROLES, SPACE_STATES, STAGE_ROLES } from '../control/model.js
 import { IDENTITY_PATTERN, SPACE_ID_PATTERN } from '../ids.js';
 import { HTTP_URL, TEXT_LINE } from './validation.js';
 
-const closed = { additionalProperties: false } as const;
-const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601 date and time' });
-const NullableIso = Type.Union([IsoTime, Type.Null()]);
+/** Objects are closed; times are ISO-8601 — shared by every schema file (webhook-schemas.ts, routes' own). */
+export const closed = { additionalProperties: false } as const;
+export const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601 date and time' });
+export const NullableIso = Type.Union([IsoTime, Type.Null()]);
 
 export const SpaceIdParam = Type.Object({ id: Type.String({ pattern: SPACE_ID_PATTERN }) }, closed);
 export const TargetParams = Type.Object(

@@ -1,11 +1,9 @@
 /** The webhooks API's request and response schemas (routes/webhooks.ts); see schemas.ts for the conventions. */
 import { type Static, Type } from 'typebox';
 import { WEBHOOK_EVENTS, type WebhookEventType } from '../webhooks/events.js';
+import { closed, IsoTime, NullableIso } from './schemas.js';
 import { HTTP_URL, TEXT_LINE } from './validation.js';
 
-const closed = { additionalProperties: false } as const;
-const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601 date and time' });
-const NullableIso = Type.Union([IsoTime, Type.Null()]);
 const EventName = Type.Unsafe<WebhookEventType | '*'>({
   type: 'string',
   enum: [...WEBHOOK_EVENTS, '*'],

@@ -3,7 +3,8 @@
  * join time), `…:names` (a hash) and `…:seen` (a sorted set by last sighting). A node sends what it
  * saw once a second, batched per space: named joins (ZADD NX: a join keeps its first time while it
  * is listed), and every sighting as a `ZADD XX` into `seen` — only for names already there, and only
- * when the space has any (one EXISTS a second otherwise). A page is read newest first from `joined`,
+ * when the space has any: one EXISTS per space a second decides, so an anonymous crowd's heartbeats
+ * never go to Redis a second time (the Crowd sends them already). A page is read newest first from `joined`,
  * filtered on `seen` being within the window; names gone quiet are removed as they are met.
  */
 import type { Redis } from 'ioredis';
@@ -91,14 +92,24 @@ export class RedisRoster implements Roster {
   private async send(): Promise<void> {
     const batch = this.pending;
     this.pending = new Map();
+    if (batch.size === 0) return;
+    // Which spaces have named listeners at all: the others' sightings (anonymous crowds) never leave this node.
+    const spaces = [...batch.keys()];
+    const named = await this.redis
+      .pipeline(spaces.map((space) => ['exists', this.keys(space).joined]))
+      .exec()
+      .catch(() => null);
     const pipeline = this.redis.pipeline();
-    for (const [space, p] of batch) {
+    spaces.forEach((space, i) => {
+      const p = batch.get(space)!;
       const k = this.keys(space);
-      for (const [identity, { name, at }] of p.joins)
+      for (const [identity, { name, at }] of p.joins) {
         pipeline.eval(JOIN, 3, k.joined, k.names, k.seen, at, at - this.windowMs, identity, name);
+      }
+      if (p.joins.size === 0 && named?.[i]?.[1] !== 1) return;
       const seen = [...p.seen];
-      for (let i = 0; i < seen.length; i += CHUNK) pipeline.eval(SIGHTINGS, 2, k.joined, k.seen, p.lastAt, ...seen.slice(i, i + CHUNK));
-    }
+      for (let j = 0; j < seen.length; j += CHUNK) pipeline.eval(SIGHTINGS, 2, k.joined, k.seen, p.lastAt, ...seen.slice(j, j + CHUNK));
+    });
     if (pipeline.length > 0) await pipeline.exec().catch(() => undefined);
   }
 

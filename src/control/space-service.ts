@@ -161,7 +161,7 @@ export class SpaceService {
    * The space's analytics (host, co-hosts, operator); `now` gives the live audience of a space that
    * is live here (its counters are in memory until the next tally).
    */
-  async analytics(actor: Actor, id: SpaceId, now?: (live: LiveSpace) => LiveAudience | undefined): Promise<Analytics> {
+  async analytics(actor: Actor, id: SpaceId, now?: (live: LiveSpace) => LiveAudience | undefined): Promise<Analytics & { space: Space }> {
     const live = await this.runner.registry.get(id);
     authorize('analytics.view', roleIn(live, actor));
     const [tallies, replay, stage] = await Promise.all([
@@ -169,7 +169,15 @@ export class SpaceService {
       this.store.replayCounts(id),
       this.store.webhooks.spaceEvents(id, ['stage.joined', 'stage.left']),
     ]);
-    return analytics(live.space, tallies, replay, stage as StageEvent[], this.now(), live.space.state === 'live' ? now?.(live) : undefined);
+    const a = analytics(
+      live.space,
+      tallies,
+      replay,
+      stage as StageEvent[],
+      this.now(),
+      live.space.state === 'live' ? now?.(live) : undefined,
+    );
+    return { ...a, space: live.space };
   }
 
   /** Pins a link for listeners (host or co-host), replacing the last; null takes it down. */

@@ -6,17 +6,16 @@ import { asSpaceId } from '../../ids.js';
 import { actorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { iso } from '../present.js';
-import { AuthErrors, ErrorResponses, SpaceIdParam } from '../schemas.js';
+import { AuthErrors, ErrorResponses, IsoTime, NullableIso, SpaceIdParam } from '../schemas.js';
 
-const IsoTime = Type.String({ format: 'date-time' });
 const Counts = Type.Record(Type.String(), Type.Integer());
 const AnalyticsAnswer = Type.Object({
   space: Type.Object({
     id: Type.String(),
     title: Type.String(),
     state: Type.String(),
-    startedAt: Type.Union([IsoTime, Type.Null()]),
-    endedAt: Type.Union([IsoTime, Type.Null()]),
+    startedAt: NullableIso,
+    endedAt: NullableIso,
   }),
   listeners: Type.Object({
     peak: Type.Integer({ description: 'Most listening at once.' }),
@@ -56,8 +55,7 @@ export function analyticsRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const { peak, total } = audience.tallies(live.space.id);
         return { listeners: audience.listeners(live.space.id), peak, unique: total, reactions: audience.reactionTotals(live) };
       });
-      const live = await deps.spaces.get(asSpaceId(request.params.id));
-      const s = live.space;
+      const s = a.space;
       reply.header('cache-control', 'private, no-store');
       return {
         space: { id: s.id, title: s.title, state: s.state, startedAt: iso(s.startedAt), endedAt: iso(s.endedAt) },

@@ -10,10 +10,9 @@ import { APPLE_CATEGORIES, type AppleCategory, FEED_DEFAULTS, type HostFeed } fr
 import { asIdentity, IDENTITY_PATTERN } from '../../ids.js';
 import { operatorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { AuthErrors, AuthWriteErrors, ErrorResponses } from '../schemas.js';
+import { AuthErrors, AuthWriteErrors, closed, ErrorResponses } from '../schemas.js';
 import { HTTP_URL, TEXT_LINE } from '../validation.js';
 
-const closed = { additionalProperties: false } as const;
 const HostParam = Type.Object({ identity: Type.String({ pattern: IDENTITY_PATTERN }) }, closed);
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, format: TEXT_LINE });
 const Url = Type.String({ maxLength: 2048, format: HTTP_URL, description: 'An http or https URL.' });

@@ -12,6 +12,7 @@ import { newSecret } from '../../webhooks/signature.js';
 import type { DeliverySummary, WebhookEndpoint } from '../../webhooks/webhook-store.js';
 import { operatorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
+import { iso } from '../present.js';
 import { AuthErrors, AuthWriteErrors, EmptyBody, ErrorResponses, Ok } from '../schemas.js';
 import {
   CreatedWebhook,
@@ -23,8 +24,6 @@ import {
   WebhookIdParam,
   WebhookList,
 } from '../webhook-schemas.js';
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function presentWebhook(w: WebhookEndpoint) {
   return { id: w.id, url: w.url, events: w.events, description: w.description, createdAt: iso(w.createdAt) as string };

@@ -90,6 +90,7 @@ export class SqliteSpaceStore implements SpaceStore {
       listReminders: db.prepare(
         'SELECT identity, registered_at FROM reminders WHERE space_id = ? ORDER BY registered_at, identity LIMIT ? OFFSET ?',
       ),
+      appendTally: db.prepare('INSERT INTO space_tallies (space_id, at, listeners, reactions) VALUES (?, ?, ?, ?)'),
       ping: db.prepare('SELECT 1'),
       epoch: db.prepare('SELECT owner_epoch FROM spaces WHERE id = ?'),
       claim: db.prepare('UPDATE spaces SET owner_epoch = owner_epoch + 1, owner_node = ? WHERE id = ? RETURNING owner_epoch'),
@@ -247,9 +248,7 @@ export class SqliteSpaceStore implements SpaceStore {
         appendEvent(this.db, op.event);
         return;
       case 'tally.append':
-        this.db
-          .prepare('INSERT INTO space_tallies (space_id, at, listeners, reactions) VALUES (?, ?, ?, ?)')
-          .run(id, op.tally.at, op.tally.listeners, JSON.stringify(op.tally.reactions));
+        s.appendTally.run(id, op.tally.at, op.tally.listeners, JSON.stringify(op.tally.reactions));
         return;
     }
   }
