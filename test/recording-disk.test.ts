@@ -72,8 +72,8 @@ interface Run {
 
 async function serve(dataDir: string): Promise<Run> {
   const server = await spawnServer(dataDir, ENV);
-  const log: string[] = [];
-  server.child.stdout!.on('data', (c: Buffer) => log.push(...c.toString().split('\n').filter(Boolean)));
+  // Every line from the start: what the server logs before it listens (recordings it finishes at start-up) too.
+  const log = server.lines;
   const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
   return { server, api: new Api(server.url), log, creds, operator: createToken({ ...creds, identity: 'operator', operator: true }) };
 }
