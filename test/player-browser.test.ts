@@ -7,12 +7,14 @@
  * <audio>. hls.js's own latency figures are printed as diagnostics, not asserted (benchmarks do that).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { SpeakerBot } from '../src/bots/speaker-bot.js';
 import { launchBrowser } from './helpers/browser.js';
 import { createSpace } from './helpers/fixture.js';
+import { probeDuration } from './helpers/media.js';
 import { ROOT, startTestServer, type TestServer } from './helpers/server.js';
 
 const HLS_JS = path.join(ROOT, 'node_modules/hls.js/dist/hls.min.js');
@@ -377,5 +379,59 @@ describe('a real player: hls.js in Chromium', { timeout: 60_000 }, () => {
     assert.ok(Math.abs(file.duration - listed) < 0.5, `recording ${file.duration} s vs playlist ${listed} s`);
     assert.equal(file.playError, '');
     ctx.diagnostic(`recording.m4a in a plain <audio>: duration ${file.duration} s, playing at ${file.currentTime.toFixed(2)} s`);
+    await page.evaluate(() => (globalThis as any).players.file.audio.pause());
+  });
+
+  test('a replay its host trimmed plays in hls.js from its new start to its new end, and its file lasts the trim', async (ctx) => {
+    const whole = await (await fetch(`${t.url}/hls/${id}/index.m3u8`)).text();
+    const listed = [...whole.matchAll(/^#EXTINF:([\d.]+),/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const trimmed = await t.api.call('PUT', `/api/spaces/${id}/replay/trim`, {
+      token: t.token(id, 'h', 'host'),
+      body: { start: 1.3, end: listed - 1.3 },
+    });
+    assert.equal(trimmed.status, 200, JSON.stringify(trimmed.body));
+    const kept = trimmed.body.kept as number;
+    // The replay page's URL, as the state document gives it (it names the trim, so no cache serves the old playlist).
+    const state = (await t.api.get(`/api/spaces/${id}/state`)).body as { playlistUrl: string; recordingUrl: string };
+    assert.match(state.playlistUrl, /\?trim=/);
+
+    await startPlayer(page, 'trimmed', state.playlistUrl);
+    await waitFor(
+      page,
+      'trimmed',
+      'Number.isFinite(audio.duration) && audio.currentTime > 0.5 && !audio.paused',
+      10_000,
+      'the trimmed replay plays',
+    );
+    const loaded = await stateOf(page, 'trimmed');
+    assert.ok(loaded.details && !loaded.details.live, 'a VOD playlist');
+    assert.ok(Math.abs(loaded.duration - kept) < 0.3, `hls.js: ${loaded.duration} s; the trim keeps ${kept} s`);
+    const tone = await heard(page, 'trimmed', TONE_HZ, 1500);
+    assert.ok(Math.abs(tone.peakHz - TONE_HZ) < 10, `the trimmed replay holds the tone: ${JSON.stringify(tone)}`);
+    await page.evaluate(() => {
+      const { audio } = (globalThis as any).players.trimmed;
+      audio.currentTime = audio.duration - 1.5;
+    });
+    await waitFor(page, 'trimmed', 'audio.ended', 10_000, 'the trimmed replay plays to its end');
+    const ended = await stateOf(page, 'trimmed');
+    assert.deepEqual(fatal(ended), [], 'no fatal hls.js error');
+    assert.equal(ended.playError, '');
+    const sliced = requests.filter((u) => /\/\d+\.p\d+-\d+\.m4s$/.test(u));
+    assert.equal(sliced.length, 2, `both edges were played as slices: ${sliced.join(', ')}`);
+
+    // The file, made again from the parts kept.
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      const response = await fetch(state.recordingUrl, { headers: { range: 'bytes=0-0' } });
+      await response.arrayBuffer();
+      status = response.status;
+      if (status !== 200 && status !== 206) await sleep(200);
+      else break;
+    }
+    const file = path.join(t.dataDir, 'trimmed.m4a');
+    fs.writeFileSync(file, Buffer.from(await (await fetch(state.recordingUrl)).arrayBuffer()));
+    const probed = await probeDuration(file);
+    assert.ok(Math.abs(probed - kept) < 0.05, `recording.m4a lasts ${probed} s (ffprobe); the trim keeps ${kept} s`);
+    ctx.diagnostic(`trimmed replay: ${listed.toFixed(3)} s → ${kept} s kept; hls.js duration ${loaded.duration}; file ${probed} s`);
   });
 });

@@ -38,6 +38,7 @@ import { hostRoutes } from './routes/hosts.js';
 import { listenRoutes } from './routes/listen.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
+import { replayRoutes } from './routes/replay.js';
 import { spaceRoutes } from './routes/spaces.js';
 import { stageRoutes } from './routes/stage.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -239,6 +240,7 @@ export async function createApp(deps: ApiDeps, options: AppOptions): Promise<Fas
   webhookRoutes(app, deps);
   hostRoutes(app, deps);
   analyticsRoutes(app, deps);
+  replayRoutes(app, deps);
   pageRoutes(app, deps, shell);
   registerPreflight(app, methods);
 

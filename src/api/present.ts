@@ -22,6 +22,7 @@ export function presentSpace(s: Space, urls: Urls) {
     peakListeners: s.peakListeners,
     totalListeners: s.totalListeners,
     pinnedLink: presentLink(s.pinnedLink),
+    replayTrim: s.replayTrim,
     listenUrl: urls.page(s.id),
     stateUrl: urls.state(s.id),
   };

@@ -49,6 +49,14 @@ export class RateCounter implements RateCounting {
       window = { requests: 0, endsAt: now + this.windowMs };
       this.windows.set(key, window);
       if (this.windows.size > this.capacity) this.windows.delete(this.windows.keys().next().value!);
+      // Windows that are over are forgotten as new ones begin (two for each: the map shrinks back to
+      // the keys in use), not only past the bound — a long run of short-lived keys (every listener's
+      // token) otherwise keeps every one of them until the bound is reached.
+      for (let i = 0; i < 2; i++) {
+        const oldest = this.windows.entries().next().value;
+        if (oldest === undefined || oldest[1].endsAt > now) break;
+        this.windows.delete(oldest[0]);
+      }
     }
     window.requests++;
     return window.requests > this.max ? window.endsAt - now : 0;

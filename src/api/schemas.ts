@@ -123,6 +123,9 @@ export const Space = Type.Object({
   peakListeners: Type.Integer(),
   totalListeners: Type.Integer(),
   pinnedLink: PinnedLinkView,
+  replayTrim: Type.Union([Type.Object({ start: Type.Number(), end: Type.Number() }), Type.Null()], {
+    description: 'Where the host trimmed the replay (seconds from the start of the recording, at part boundaries), or null.',
+  }),
   listenUrl: Type.String(),
   stateUrl: Type.String(),
   ownerNode: Type.Optional(

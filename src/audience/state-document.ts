@@ -10,6 +10,7 @@ import type { Urls } from '../api/urls.js';
 import type { Bus, Disposer } from '../bus/bus.js';
 import type { EventName } from '../bus/events.js';
 import type { LiveSpace } from '../control/live-space.js';
+import type { Space } from '../control/model.js';
 import type { SpaceId } from '../ids.js';
 import type { AudienceService } from './audience-service.js';
 import type { InviteTags } from './invite-tags.js';
@@ -84,8 +85,10 @@ export class StateDocuments {
       reactions: this.audience.reactionTotals(live),
       pinnedLink: presentLink(s.pinnedLink),
       // The broadcast while live; once ended, the same playlist is the replay (if it was recorded).
-      ...(s.state === 'live' || (s.state === 'ended' && s.recording) ? { playlistUrl: this.urls.playlist(s.id) } : {}),
-      ...(s.state === 'ended' && s.recording ? { recordingUrl: this.urls.recording(s.id) } : {}),
+      // A trimmed replay's URLs name the trim: a page loaded after an edit gets the new playlist and
+      // file at once, not what a cache (its own, or an edge's) kept of the old one.
+      ...(s.state === 'live' || (s.state === 'ended' && s.recording) ? { playlistUrl: this.urls.playlist(s.id) + trimQuery(s) } : {}),
+      ...(s.state === 'ended' && s.recording ? { recordingUrl: this.urls.recording(s.id) + trimQuery(s) } : {}),
     };
   }
 
@@ -94,3 +97,6 @@ export class StateDocuments {
     this.cache.clear();
   }
 }
+
+/** `?trim=<start>-<end>` for a trimmed replay (the server ignores it: it only keys caches), else nothing. */
+const trimQuery = (s: Space): string => (s.state === 'ended' && s.replayTrim ? `?trim=${s.replayTrim.start}-${s.replayTrim.end}` : '');

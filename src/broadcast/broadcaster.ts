@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Bus, Disposer } from '../bus/bus.js';
+import { fail } from '../errors.js';
 import type { SpaceId } from '../ids.js';
 import type { MediaPlane } from '../media/media-plane.js';
 import type { MixOptions } from '../media/space-mix.js';
@@ -16,6 +17,7 @@ import { type LiveStream, StreamCounters, type StreamEdges } from './live-stream
 import { Packager, type PackagerOptions } from './packager.js';
 import type { SegmentRecord } from './playlist.js';
 import type { Recording, RecordingInfo, RecordingStore } from './recording-store.js';
+import { type ReplayTrim, timelineLength, trimRecords } from './replay-trim.js';
 import { SpaceBroadcast } from './space-broadcast.js';
 
 /** A recording file that could not be made is tried again after 1 s, then twice as long each time, up to a minute. */
@@ -23,7 +25,7 @@ const FINALIZE_RETRY_FIRST_MS = 1000;
 const FINALIZE_RETRY_MAX_MS = 60_000;
 /** How long shutdown waits for recording files being made. */
 const CLOSE_FINISH_MS = 5000;
-/** Ended broadcasts whose segment index is kept in memory for replay requests. */
+/** Replays whose segment index is kept in memory for replay requests (the most recently asked for). */
 const REPLAYS_KEPT = 64;
 
 export interface BroadcasterOptions {
@@ -38,7 +40,12 @@ export class Broadcaster {
   private readonly live = new Map<SpaceId, SpaceBroadcast>();
   /** Broadcasts opening (their recording being read) — a request for one waits for it. */
   private readonly opening = new Map<SpaceId, Promise<SpaceBroadcast | undefined>>();
-  private readonly replays = new Map<SpaceId, Packager>();
+  /**
+   * Replays asked for lately, each as read with a trim (its key: replayKey): the most recently used
+   * last, at most REPLAYS_KEPT. A broadcast that just ended is served by its live packager until its
+   * file is made, then dropped: its live window's bytes are not kept for the life of the process.
+   */
+  private readonly replays = new Map<SpaceId, { key: string; packager: Packager }>();
   /** Recordings whose file is being made (or retried), and the recording making it. */
   private readonly finishing = new Map<SpaceId, { done: Promise<RecordingInfo | undefined>; recording: Recording }>();
   /** Aborted when the node stops: a recording file's retry waits no longer. */
@@ -107,13 +114,14 @@ export class Broadcaster {
     await this.opening.get(spaceId);
     const broadcast = this.live.get(spaceId);
     if (!broadcast) return undefined;
-    this.replays.set(spaceId, broadcast.packager);
+    // Until its file is made, the replay is what the live packager holds (its last segments may still
+    // be on their way to the recording); a space just ended has no trim.
+    this.keepReplay(spaceId, replayKey(null), broadcast.packager);
     const done = broadcast
       .end(keepRecording)
       .then(() => {
         this.live.delete(spaceId);
         if (keepRecording) return this.makeFile(spaceId, broadcast.recording, broadcast.packager.segments);
-        this.replays.delete(spaceId);
         this.log.info({ spaceId }, 'broadcast ended, not recorded');
         return undefined;
       })
@@ -122,28 +130,42 @@ export class Broadcaster {
         this.log.error({ err, spaceId }, 'could not end the broadcast');
         return undefined;
       })
-      .finally(() => this.finishing.delete(spaceId));
+      .finally(() => {
+        if (this.replays.get(spaceId)?.packager === broadcast.packager) this.replays.delete(spaceId);
+        if (this.finishing.get(spaceId)?.done === done) this.finishing.delete(spaceId);
+      });
     this.finishing.set(spaceId, { done, recording: broadcast.recording });
     return done;
   }
 
   /**
    * Makes the files of ended recordings that have none (the disk was full or ffmpeg failed at the
-   * end, and the node stopped before a retry worked): at start-up. `endedWithRecording` says whether
-   * the store says the space ended with its recording kept (a live space's recording has no file yet).
+   * end, or a trim was being applied, and the node stopped before it was done): at start-up. `ended`
+   * says, for a space that ended (a live space's recording has no file yet), whether its recording is
+   * kept and how its host trimmed it; one that is not kept is deleted.
    */
-  async finishUnfinished(endedWithRecording: (spaceId: SpaceId) => Promise<boolean>): Promise<void> {
+  async finishUnfinished(ended: (spaceId: SpaceId) => Promise<{ recording: boolean; trim: ReplayTrim | null } | undefined>): Promise<void> {
     for (const spaceId of await this.options.recordings.unfinished()) {
-      if (this.finishing.has(spaceId) || this.live.has(spaceId) || !(await endedWithRecording(spaceId))) continue;
+      if (this.finishing.has(spaceId) || this.live.has(spaceId)) continue;
+      const space = await ended(spaceId);
+      if (!space) continue;
       const recording = this.recording(spaceId);
+      if (!space.recording) {
+        // What a deletion (or an end with recording off) left behind when the node stopped half way.
+        await recording.remove().catch((err: unknown) => this.log.error({ err, spaceId }, 'could not delete a recording that is off'));
+        this.log.warn({ spaceId }, 'deleted what was left of a recording that is off');
+        continue;
+      }
       const done = recording
         .load()
-        .then((segments) => this.makeFile(spaceId, recording, segments))
+        .then((segments) => this.makeFile(spaceId, recording, applyTrim(segments, space.trim)))
         .catch((err: unknown) => {
           this.log.error({ err, spaceId }, 'could not make the recording file');
           return undefined;
         })
-        .finally(() => this.finishing.delete(spaceId));
+        .finally(() => {
+          if (this.finishing.get(spaceId)?.done === done) this.finishing.delete(spaceId);
+        });
       this.finishing.set(spaceId, { done, recording });
       this.log.warn({ spaceId }, 'an ended recording has no file yet: making it');
     }
@@ -154,12 +176,17 @@ export class Broadcaster {
    * logged and retried with backoff for as long as this node runs — meanwhile the recording answers
    * recording_pending with Retry-After, and the next start tries again (finishUnfinished).
    */
-  private async makeFile(spaceId: SpaceId, recording: Recording, segments: readonly SegmentRecord[]): Promise<RecordingInfo | undefined> {
+  private async makeFile(
+    spaceId: SpaceId,
+    recording: Recording,
+    segments: readonly SegmentRecord[],
+    options: { again?: boolean } = {},
+  ): Promise<RecordingInfo | undefined> {
     const counters = this.options.recordings.counters;
     let delay = FINALIZE_RETRY_FIRST_MS;
     for (;;) {
       try {
-        const info = await recording.finalize(this.options.mix.ffmpeg, [...segments]);
+        const info = await recording.finalize(this.options.mix.ffmpeg, [...segments], options);
         this.log.info({ spaceId, recording: info ?? null }, 'recording ready');
         if (info) this.bus.publish('recording.ready', { spaceId, duration: info.duration, bytes: info.bytes });
         return info;
@@ -192,24 +219,86 @@ export class Broadcaster {
     return this.finishing.has(spaceId);
   }
 
-  /** The live packager of a space, or its replay (loaded from its recording once the space has ended). */
-  async packager(spaceId: SpaceId, ended: boolean): Promise<Packager | undefined> {
+  /**
+   * The live packager of a space, or its replay once the space has ended: loaded from its recording
+   * and cut as the host trimmed it (`trim`, from the space).
+   */
+  async packager(spaceId: SpaceId, ended: boolean, trim: ReplayTrim | null = null): Promise<Packager | undefined> {
     const live = this.live.get(spaceId) ?? (await this.opening.get(spaceId));
     if (live && !ended) return live.packager;
     if (!ended) return undefined;
-    let replay = this.replays.get(spaceId);
-    if (!replay) {
-      const recording = this.options.recordings.open(spaceId);
-      const records = await recording.load();
-      if (records.length === 0) return undefined;
-      replay = new Packager(recording, this.options.packager, records);
-      replay.end();
-      // Shared recordings: a replay asked for before the owner's last writes landed is not kept.
-      if (this.options.recordings.shared && !(await recording.info())) return replay;
-      this.replays.set(spaceId, replay);
-      if (this.replays.size > REPLAYS_KEPT) this.replays.delete(this.replays.keys().next().value as SpaceId);
+    const key = replayKey(trim);
+    const kept = this.replays.get(spaceId);
+    if (kept && (kept.key === key || this.finishing.has(spaceId))) {
+      this.keepReplay(spaceId, kept.key, kept.packager); // the most recently used, again
+      return kept.packager;
     }
+    const recording = this.options.recordings.open(spaceId);
+    const records = applyTrim(await recording.load(), trim);
+    if (records.length === 0) return undefined;
+    const replay = new Packager(recording, this.options.packager, records);
+    replay.end();
+    // Shared recordings: a replay asked for before the owner's last writes landed is not kept.
+    if (this.options.recordings.shared && !(await recording.info())) return replay;
+    this.keepReplay(spaceId, key, replay);
     return replay;
+  }
+
+  private keepReplay(spaceId: SpaceId, key: string, packager: Packager): void {
+    this.replays.delete(spaceId);
+    this.replays.set(spaceId, { key, packager });
+    if (this.replays.size > REPLAYS_KEPT) this.replays.delete(this.replays.keys().next().value as SpaceId);
+  }
+
+  /**
+   * Where a trim of a space's replay falls at part boundaries (what the replay will then hold);
+   * replay_trim_empty when it would leave no audio, recording_not_found when there is no recording.
+   */
+  async snapTrim(spaceId: SpaceId, trim: ReplayTrim): Promise<{ trim: ReplayTrim; duration: number }> {
+    const records = await this.options.recordings.open(spaceId).load();
+    if (records.length === 0) throw fail('recording_not_found');
+    const cut = trimRecords(records, trim);
+    if (!cut)
+      throw fail(
+        'replay_trim_empty',
+        `The recording lasts ${timelineLength(records).toFixed(3)} s; nothing of it lies between ${trim.start} and ${trim.end} s.`,
+      );
+    return { trim: cut.snapped, duration: timelineLength(records) };
+  }
+
+  /**
+   * The host trimmed a replay (or undid the trim: null): the replay is read afresh with it, and the
+   * recording's file is made again from what it keeps (no re-encode), after any making under way.
+   * Resolves once the file is made; meanwhile a download answers recording_pending.
+   */
+  retrim(spaceId: SpaceId, trim: ReplayTrim | null): Promise<RecordingInfo | undefined> {
+    const before = this.finishing.get(spaceId)?.done ?? Promise.resolve(undefined);
+    const recording = this.recording(spaceId);
+    const done = before
+      .then(() => recording.load())
+      .then((segments) => {
+        this.replays.delete(spaceId);
+        return this.makeFile(spaceId, recording, applyTrim(segments, trim), { again: true });
+      })
+      .catch((err: unknown) => {
+        this.log.error({ err, spaceId }, 'could not make the trimmed recording file');
+        return undefined;
+      })
+      .finally(() => {
+        if (this.finishing.get(spaceId)?.done === done) this.finishing.delete(spaceId);
+      });
+    this.finishing.set(spaceId, { done, recording });
+    this.replays.delete(spaceId);
+    return done;
+  }
+
+  /** Deletes an ended space's recording (its segments and its file), after any making under way. */
+  async removeRecording(spaceId: SpaceId): Promise<void> {
+    await this.finishing.get(spaceId)?.done;
+    this.replays.delete(spaceId);
+    await this.recording(spaceId).remove();
+    this.replays.delete(spaceId);
+    this.log.info({ spaceId }, 'recording deleted');
   }
 
   /** The progressive stream of a space live on this node (waiting for one that is opening). */
@@ -250,4 +339,15 @@ export class Broadcaster {
     await Promise.all([...this.live.values()].map((b) => b.stop()));
     this.live.clear();
   }
+}
+
+/** The cache key of a replay read with `trim`. */
+const replayKey = (trim: ReplayTrim | null): string => (trim ? `${trim.start}-${trim.end}` : 'whole');
+
+/** A recording's segments as a replay trimmed with `trim` lists them (all of them without one). */
+function applyTrim(records: SegmentRecord[], trim: ReplayTrim | null): SegmentRecord[] {
+  if (!trim) return records;
+  // A trim that no longer leaves anything (it cannot: it was checked when set) would hide the whole
+  // recording; the untrimmed one is served rather than nothing.
+  return trimRecords(records, trim)?.records ?? records;
 }

@@ -18,6 +18,7 @@ import {
   segmentDuration,
 } from './playlist.js';
 import type { Recording } from './recording-store.js';
+import { sliceSegment } from './replay-trim.js';
 
 export interface PackagerOptions {
   /** Part length, parts per segment (8 × 256 ms ≈ 2 s), target duration and how long a request is held (config.ts). */
@@ -301,11 +302,18 @@ export class Packager {
     return this.bytes.get(msn)?.parts[index];
   }
 
-  /** A complete segment's bytes: from memory in the live window, else from the recording (a gap has none). */
-  async segment(msn: number): Promise<Buffer | undefined> {
+  /**
+   * A complete segment's bytes: from memory in the live window, else from the recording (a gap has
+   * none). A trimmed replay's edge segment is a slice of its parts, and answers only to its slice's
+   * name (`slice`: the [first, end) parts that name asks for): never whole, never another slice.
+   */
+  async segment(msn: number, slice?: readonly [number, number]): Promise<Buffer | undefined> {
     const record = this.record(msn);
     if (!record || record.gap) return undefined;
-    return this.bytes.get(msn)?.segment ?? this.recording.readSegment(msn);
+    if ((record.slice === undefined) !== (slice === undefined)) return undefined;
+    if (record.slice && slice && (record.slice[0] !== slice[0] || record.slice[1] !== slice[1])) return undefined;
+    const data = this.bytes.get(msn)?.segment ?? (await this.recording.readSegment(msn));
+    return data && record.slice ? sliceSegment(data, record.slice) : data;
   }
 
   async init(runNumber: number): Promise<Buffer | undefined> {

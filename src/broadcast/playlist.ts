@@ -33,7 +33,20 @@ export interface SegmentRecord {
    * them for a year), and players skip it by the playlist's own rule.
    */
   gap?: true;
+  /**
+   * Only some of the recorded segment's parts (a trimmed replay's first or last segment: replay-trim.ts):
+   * [first, end) of the `of` parts it was recorded with. Served under a name of its own (sliceName).
+   * Never recorded: a trim applies when a replay is read.
+   */
+  slice?: SegmentSlice;
 }
+
+/** Parts [first, end) of a segment recorded with `of` parts. */
+export type SegmentSlice = readonly [first: number, end: number, of: number];
+
+/** The name a segment is served under: `<msn>.m4s`, or for a slice of it `<msn>.p<first>-<end>.m4s`. */
+export const segmentName = (s: Pick<SegmentRecord, 'msn' | 'slice'>): string =>
+  s.slice ? `${s.msn}.p${s.slice[0]}-${s.slice[1]}.m4s` : `${s.msn}.m4s`;
 
 export interface PlaylistSegment extends SegmentRecord {
   /** False for the segment still being filled (listed only as parts). */
@@ -100,7 +113,7 @@ export function renderPlaylist(view: PlaylistView, kind: PlaylistKind): string {
         lines.push(`#EXT-X-PART:DURATION=${secs(d)},URI="${segment.msn}.${i}.m4s",INDEPENDENT=YES`);
       });
     }
-    if (segment.complete) lines.push(`#EXTINF:${secs(segmentDuration(segment))},`, `${segment.msn}.m4s`);
+    if (segment.complete) lines.push(`#EXTINF:${secs(segmentDuration(segment))},`, segmentName(segment));
   }
   if (ll) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${view.nextPart[0]}.${view.nextPart[1]}.m4s"`);
   if (view.ended) lines.push('#EXT-X-ENDLIST');

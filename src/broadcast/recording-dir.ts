@@ -17,7 +17,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { SpaceId } from '../ids.js';
-import { appendDurably, writeDurably } from './durable-file.js';
+import { appendDurably, syncDir, writeDurably } from './durable-file.js';
 import { isWholeSegment } from './fmp4.js';
 import { asGap, type SegmentRecord } from './playlist.js';
 import type { Recording, RecordingInfo, RecordingStore } from './recording-store.js';
@@ -193,8 +193,18 @@ export class RecordingDir implements Recording {
   }
 
   /** Makes recording.m4a from the segments (one init + every segment, remuxed by ffmpeg, no re-encode). */
-  async finalize(ffmpeg: string, segments: readonly SegmentRecord[]): Promise<RecordingInfo | undefined> {
+  async finalize(
+    ffmpeg: string,
+    segments: readonly SegmentRecord[],
+    options: { again?: boolean } = {},
+  ): Promise<RecordingInfo | undefined> {
     await this.flushed();
+    // Made again (a trim): the file is unfinished until it is remade, so a crash meanwhile leaves it
+    // to the next start (unfinished(), Broadcaster.finishUnfinished) rather than the old cut.
+    if (options.again) {
+      await fsp.rm(path.join(this.dir, 'recording.json'), { force: true });
+      await syncDir(this.dir);
+    }
     const info = await remuxRecording(ffmpeg, this, segments, this.recordingPath);
     if (!info) return undefined;
     await writeDurably(path.join(this.dir, 'recording.json'), Buffer.from(JSON.stringify(info)));

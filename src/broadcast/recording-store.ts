@@ -42,8 +42,11 @@ export interface Recording {
   readonly writeError: Error | undefined;
   readSegment(msn: number): Promise<Buffer | undefined>;
   readInit(run: number): Promise<Buffer | undefined>;
-  /** Makes the whole recording as one file from these segments (remuxed by ffmpeg, no re-encode). */
-  finalize(ffmpeg: string, segments: readonly SegmentRecord[]): Promise<RecordingInfo | undefined>;
+  /**
+   * Makes the whole recording as one file from these segments (remuxed by ffmpeg, no re-encode).
+   * `again`: it was made already and is made anew (a trim); until then it counts as unfinished.
+   */
+  finalize(ffmpeg: string, segments: readonly SegmentRecord[], options?: { again?: boolean }): Promise<RecordingInfo | undefined>;
   /** The finished file's figures, once it is made. */
   info(): Promise<RecordingInfo | undefined>;
   /** Whether the file is being made now (by whichever node ended the space). */

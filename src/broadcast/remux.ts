@@ -12,6 +12,7 @@ import { syncDir, syncFile } from './durable-file.js';
 import { isWholeSegment, movieDuration } from './fmp4.js';
 import type { SegmentRecord } from './playlist.js';
 import type { RecordingInfo } from './recording-store.js';
+import { sliceSegment } from './replay-trim.js';
 
 const run = promisify(execFile);
 
@@ -37,7 +38,9 @@ export async function remuxRecording(
     for (const s of segments) {
       if (s.gap) continue;
       // A segment missing or damaged since it was written is left out (recording-dir.ts counts and logs it on reading).
-      const data = await source.readSegment(s.msn);
+      const read = await source.readSegment(s.msn);
+      // A trimmed replay's edge segment: only its slice of parts (replay-trim.ts).
+      const data = read && s.slice ? sliceSegment(read, s.slice) : read;
       if (data && isWholeSegment(data)) await handle.write(data);
     }
   } finally {

@@ -5,6 +5,7 @@ import { CliError } from './client.js';
 import { clusterCommand } from './cluster.js';
 import { feedCommand } from './feed.js';
 import { loadtestCommand } from './loadtest.js';
+import { replayCommand } from './replay.js';
 import { serveCommand } from './serve.js';
 import { spaceCommand } from './space.js';
 import { tokenCommand } from './token.js';
@@ -19,6 +20,7 @@ const program = new Command('rostrum')
   .addCommand(tokenCommand())
   .addCommand(webhookCommand())
   .addCommand(feedCommand())
+  .addCommand(replayCommand())
   .addCommand(botCommand())
   .addCommand(loadtestCommand())
   .addCommand(clusterCommand());

@@ -65,7 +65,7 @@ export async function resumeAtStart(d: PlacementDeps): Promise<void> {
   void d.broadcaster
     .finishUnfinished(async (id) => {
       const space = (await d.store.loadSpace(id))?.space;
-      return space?.state === 'ended' && space.recording;
+      return space?.state === 'ended' ? { recording: space.recording, trim: space.replayTrim } : undefined;
     })
     .catch((err: unknown) => d.log.error({ err }, 'could not look for recordings without a file'));
 }

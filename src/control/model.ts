@@ -2,6 +2,8 @@
  * The control plane's vocabulary: a space, who is on its stage, who asked to speak, who was invited,
  * who was removed. Times are epoch milliseconds inside the server and ISO-8601 at the API boundary.
  */
+
+import type { ReplayTrim } from '../broadcast/replay-trim.js';
 import type { Identity, SpaceId } from '../ids.js';
 
 export const SPACE_STATES = ['scheduled', 'live', 'ended'] as const;
@@ -43,6 +45,8 @@ export interface Space {
   reactions: Record<string, number>;
   /** The one link the host or a co-host pinned for listeners (kept with the replay), or null. */
   pinnedLink: PinnedLink | null;
+  /** Where the host cut the replay's start and end (broadcast/replay-trim.ts), or null: the whole recording. */
+  replayTrim: ReplayTrim | null;
 }
 
 export interface PinnedLink {

@@ -35,6 +35,7 @@ export const ACTIONS = [
   'link.pin',
   'analytics.view',
   'audience.view',
+  'replay.edit',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -61,6 +62,8 @@ export const PERMISSIONS: Record<Action, Rule> = {
   'link.pin': { by: MODERATORS },
   'analytics.view': { by: MODERATORS },
   'audience.view': { by: MODERATORS },
+  // Trimming the replay, deleting the recording: the host's (or the operator's), as ending the space is.
+  'replay.edit': { by: HOST_ONLY },
   'request.create': { self: ['listener'] },
   'request.cancel': { self: ['listener'] },
   'request.approve': { by: { host: ['listener'], cohost: ['listener'], operator: ['listener'] } },

@@ -2,6 +2,7 @@
  * Space lifecycle: create (scheduled or straight to live), start, end, update. scheduled → live →
  * ended; an ended space never comes back. Every change is durable before it is acknowledged.
  */
+import type { ReplayTrim } from '../broadcast/replay-trim.js';
 import { fail } from '../errors.js';
 import { type Identity, newSpaceId, type SpaceId } from '../ids.js';
 import type { SpacePatch, SpaceQuery, SpaceStore, StoreOp } from '../store/space-store.js';
@@ -62,6 +63,7 @@ export class SpaceService {
       totalListeners: 0,
       reactions: {},
       pinnedLink: null,
+      replayTrim: null,
     };
     const host: StageMember = { identity: input.hostIdentity, name: input.hostName, role: 'host', muted: false, joinedAt: now };
     const events: AnyEvent[] = [
@@ -188,6 +190,33 @@ export class SpaceService {
     }));
   }
 
+  /**
+   * An ended space whose replay the actor may edit (the host, the operator), its recording kept:
+   * checked before the replay's media is read or changed (broadcast/replay-trim.ts).
+   */
+  async replayToEdit(actor: Actor, id: SpaceId): Promise<Space> {
+    const live = await this.runner.registry.get(id);
+    checkReplayEdit(live, actor);
+    return live.space;
+  }
+
+  /** Trims the replay (null: the whole recording again) or, `recording: false`, records its deletion. */
+  editReplay(actor: Actor, id: SpaceId, patch: { replayTrim: ReplayTrim | null } | { recording: false; replayTrim: null }): Promise<Space> {
+    return this.runner.run(id, (live) => {
+      checkReplayEdit(live, actor);
+      const now = this.now();
+      const next: Space = { ...live.space, ...patch, updatedAt: now };
+      return {
+        ops: [
+          { op: 'space.update', patch: { ...patch, updatedAt: now } },
+          { op: 'action.append', action: { at: now, actor: actor.identity, action: 'replay.edit', target: null } },
+        ],
+        events: [['space.updated', { spaceId: id, space: next }]],
+        result: next,
+      };
+    });
+  }
+
   /** The shared shape of start/end/update: authorise, refuse an ended space, patch, log, publish. */
   private transition(
     actor: Actor,
@@ -212,4 +241,10 @@ export class SpaceService {
       };
     });
   }
+}
+
+function checkReplayEdit(live: LiveSpace, actor: Actor): void {
+  authorize('replay.edit', roleIn(live, actor));
+  if (live.space.state !== 'ended') throw fail('space_not_ended');
+  if (!live.space.recording) throw fail('recording_not_found');
 }

@@ -3,6 +3,7 @@
  * into a Space. The engines differ only in how a boolean and the reactions come back (SQLite: 0/1 and
  * JSON text; PostgreSQL: boolean and JSONB), which each store passes in.
  */
+import type { ReplayTrim } from '../broadcast/replay-trim.js';
 import type { PinnedLink, Space, SpaceState } from '../control/model.js';
 import type { Identity, SpaceId } from '../ids.js';
 import type { SpacePatch } from './space-store.js';
@@ -22,6 +23,7 @@ export const SPACE_COLUMNS: Record<keyof SpacePatch, string> = {
   totalListeners: 'total_listeners',
   reactions: 'reactions',
   pinnedLink: 'pinned_link',
+  replayTrim: 'replay_trim',
 };
 
 /** `json` reads a JSON column (SQLite: text; PostgreSQL: already parsed). */
@@ -43,5 +45,6 @@ export function spaceFromRow(r: Row, decode: { boolean(v: unknown): boolean; jso
     totalListeners: r.total_listeners as number,
     reactions: decode.json(r.reactions) as Record<string, number>,
     pinnedLink: r.pinned_link === null || r.pinned_link === undefined ? null : (decode.json(r.pinned_link) as PinnedLink),
+    replayTrim: r.replay_trim === null || r.replay_trim === undefined ? null : (decode.json(r.replay_trim) as ReplayTrim),
   };
 }

@@ -42,6 +42,7 @@ export type SpacePatch = Partial<
     | 'totalListeners'
     | 'reactions'
     | 'pinnedLink'
+    | 'replayTrim'
   >
 >;
 

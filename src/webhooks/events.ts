@@ -96,11 +96,21 @@ export function webhookEvents(
   return out;
 }
 
-/** A space's recording made into one file: one event per space, whichever node makes it and however often. */
+/**
+ * A space's recording made into one file: one event per space, whichever node makes it and however
+ * often — and one more each time its host edits the replay (a trim, or undoing it: the file is made
+ * again, its duration changes), told apart by when the space was last changed.
+ */
 export function recordingReady(space: Space, duration: number, bytes: number, now: number): OutboxEvent {
+  const edited = space.endedAt !== null && space.updatedAt > space.endedAt;
   return {
-    ...event('recording.ready', space, now, { duration, bytes, path: `/api/spaces/${space.id}/recording.m4a` }),
-    id: `evt_recording_${space.id}`,
+    ...event('recording.ready', space, now, {
+      duration,
+      bytes,
+      path: `/api/spaces/${space.id}/recording.m4a`,
+      trim: space.replayTrim,
+    }),
+    id: edited ? `evt_recording_${space.id}_${space.updatedAt}` : `evt_recording_${space.id}`,
   };
 }
 

@@ -147,4 +147,11 @@ describe('RateCounter', () => {
     assert.equal(counter.size, 3, 'no more keys than the bound');
     assert.equal(counter.hit('a', 10_001), 0, 'a (its window began before c, d and e) was forgotten, and starts afresh');
   });
+
+  test('forgets windows that are over as new keys come, long before its bound: a stream of one-off keys stays small', () => {
+    const counter = new RateCounter(5, 1_000, 100_000);
+    // 10,000 listeners' tokens, 50 a second, each seen once: about a window's worth (50) are in use at any time.
+    for (let i = 0; i < 10_000; i++) counter.hit(`token-${i}`, i * 20);
+    assert.ok(counter.size <= 60, `keys remembered: ${counter.size}`);
+  });
 });

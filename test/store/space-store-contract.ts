@@ -46,6 +46,7 @@ export function makeSpace(id: string, overrides: Partial<Space> = {}): Space {
     totalListeners: 0,
     reactions: {},
     pinnedLink: null,
+    replayTrim: null,
     ...overrides,
   } as Space;
 }
@@ -538,6 +539,11 @@ export function runSpaceStoreContract(name: string, open: () => Promise<OpenedSt
           assert.deepEqual((await store.listSpaces({ limit: 5 }))[0]?.pinnedLink, link);
           await store.commit(space.id, [{ op: 'space.update', patch: { pinnedLink: null } }]);
           assert.equal((await load(store, 's')).space.pinnedLink, null);
+          const trim = { start: 2.56, end: 61.44 };
+          await store.commit(space.id, [{ op: 'space.update', patch: { replayTrim: trim } }]);
+          assert.deepEqual((await load(store, 's')).space.replayTrim, trim, 'a replay trim is kept');
+          await store.commit(space.id, [{ op: 'space.update', patch: { replayTrim: null } }]);
+          assert.equal((await load(store, 's')).space.replayTrim, null);
         }));
     });
 

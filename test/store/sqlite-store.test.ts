@@ -138,6 +138,7 @@ describe('SqliteSpaceStore', () => {
         totalListeners: 0,
         reactions: {},
         pinnedLink: null,
+        replayTrim: null,
       };
       const first = new SqliteSpaceStore(file);
       await first.createSpace(space, { identity: space.hostIdentity, name: 'Host', role: 'host', muted: false, joinedAt: 1 });

@@ -25,7 +25,8 @@ import { ErrorResponses, NotModified, SpaceIdParam } from '../schemas.js';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** How long a request for a live space whose broadcast is starting here waits for it, ms. */
 export const STARTING_WAIT_MS = 2000;
-const HLS_FILE = /^(?:init-(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,3})\.m4s)$/;
+/** init-N.mp4, M.m4s, M.P.m4s (a part), M.pA-B.m4s (parts A to B−1 of segment M: a trimmed replay's edge, replay-trim.ts). */
+const HLS_FILE = /^(?:init-(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,3})\.m4s|(\d{1,9})\.p(\d{1,3})-(\d{1,3})\.m4s)$/;
 
 const BlockingQuery = Type.Object(
   {
@@ -55,7 +56,9 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const packagerOf = async (id: string): Promise<{ live: LiveSpace; packager: Packager }> => {
     const live = await spaceOf(id);
     const ended = live.space.state === 'ended';
-    let packager = live.space.state === 'scheduled' ? undefined : await broadcaster.packager(live.space.id, ended);
+    // Its recording off, or deleted by its host: nothing of it is served, whatever is left on a disk.
+    if (ended && !live.space.recording) throw fail('broadcast_not_found');
+    let packager = live.space.state === 'scheduled' ? undefined : await broadcaster.packager(live.space.id, ended, live.space.replayTrim);
     // Live, but its broadcast is not running here yet: it is starting (the node just took the space
     // over, or just started). A moment's wait, then a retry-able 503 — a 404 would tell a player
     // the stream is gone.
@@ -91,7 +94,8 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (packager.ended && msn === undefined) deps.replays.play(asSpaceId(id));
     reply
       .type(PLAYLIST)
-      .header('cache-control', packager.ended ? 'public, max-age=3600' : msn !== undefined ? 'public, max-age=6' : 'public, max-age=1');
+      // A replay's playlist changes when its host trims it: an edge keeps it a minute.
+      .header('cache-control', packager.ended ? 'public, max-age=60' : msn !== undefined ? 'public, max-age=6' : 'public, max-age=1');
     return reply.send(packager.playlist(kind));
   };
 
@@ -135,7 +139,7 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
       config: reads,
       schema: schema(
         'getMediaObject',
-        'An init segment (init-N.mp4), a segment (M.m4s) or a part (M.P.m4s)',
+        "An init segment (init-N.mp4), a segment (M.m4s), a part (M.P.m4s) or a trimmed replay's slice of a segment (M.pA-B.m4s)",
         body('audio/mp4', 'The object (fragmented MP4, AAC); immutable.', 'binary'),
         { params: FileParams },
       ),
@@ -147,6 +151,7 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
       let body: Buffer | undefined;
       if (match[1] !== undefined) body = await packager.init(Number(match[1]));
       else if (match[2] !== undefined) body = await packager.segment(Number(match[2]));
+      else if (match[5] !== undefined) body = await packager.segment(Number(match[5]), [Number(match[6]), Number(match[7])]);
       else {
         const msn = Number(match[3]);
         const index = Number(match[4]);
@@ -196,7 +201,8 @@ export function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): void {
         acceptRanges: true,
         etag: true,
         lastModified: true,
-        maxAge: 86_400_000,
+        // Made again when the host trims the replay: caches keep it a minute, then revalidate (ETag).
+        maxAge: 60_000,
       });
       const raw = reply as FastifyReply; // the body is a file stream, outside the JSON response schemas
       return raw

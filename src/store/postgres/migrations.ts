@@ -169,4 +169,6 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX space_tallies_space ON space_tallies (space_id, at);
    CREATE TABLE replay_counts (space_id TEXT PRIMARY KEY, plays BIGINT NOT NULL, downloads BIGINT NOT NULL);`,
+  // 8: where the host trimmed the replay (start and end, seconds; broadcast/replay-trim.ts).
+  `ALTER TABLE spaces ADD COLUMN replay_trim JSONB;`,
 ];

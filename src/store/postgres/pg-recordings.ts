@@ -33,6 +33,8 @@ import { openPool, translate, unavailable } from './pg-pool.js';
 const CHUNK_BYTES = 1 << 20;
 /** A file "being made" for longer than this was abandoned (its node died): another node may make it. */
 const MAKING_STALE_MS = 5 * 60_000;
+/** How long a node trusts a finished file's figures before it asks the database again. */
+const INFO_HELD_MS = 5000;
 /** An hour of audio (about 29 MB at 64 kbit/s) waits in memory for a database that is away. */
 const DEFAULT_BACKLOG_SECONDS = 3600;
 
@@ -41,8 +43,12 @@ export class PostgresRecordingStore implements RecordingStore {
   readonly shared = true;
   readonly pool: pg.Pool;
   readonly counters: RecordingCounters;
-  /** Finished files' figures (immutable once ready) and the fetches of files into the cache. */
-  private readonly ready = new Map<SpaceId, RecordingInfo>();
+  /**
+   * Finished files' figures, each held for INFO_HELD_MS (a file is made again when its host trims
+   * the replay, on whichever node: the others learn within that time), and the fetches of files into
+   * the cache.
+   */
+  private readonly ready = new Map<SpaceId, RecordingInfo & { heldUntil: number }>();
   private readonly fetching = new Map<SpaceId, Promise<string | undefined>>();
   closed = false;
 
@@ -98,11 +104,17 @@ export class PostgresRecordingStore implements RecordingStore {
 
   async info(id: SpaceId): Promise<RecordingInfo | undefined> {
     const known = this.ready.get(id);
-    if (known) return known;
+    if (known && known.heldUntil > Date.now()) {
+      const { heldUntil: _, ...info } = known;
+      return info;
+    }
     const [row] = await this.query(`SELECT duration, bytes, created_at FROM recordings WHERE space_id = $1 AND state = 'ready'`, [id]);
-    if (!row) return undefined;
+    if (!row) {
+      this.ready.delete(id);
+      return undefined;
+    }
     const info = toInfo(row);
-    this.ready.set(id, info);
+    this.ready.set(id, { ...info, heldUntil: Date.now() + INFO_HELD_MS });
     return info;
   }
 
@@ -125,7 +137,9 @@ export class PostgresRecordingStore implements RecordingStore {
     if (!info) return undefined;
     const file = this.cachePath(id);
     const held = await fsp.stat(file).catch(() => undefined);
-    if (held?.size === info.bytes) return file;
+    // The copy held is this file when it has its size and the time it was made (stamp); one made
+    // before a trim is fetched again.
+    if (held?.size === info.bytes && Math.round(held.mtimeMs) === info.createdAt) return file;
     await fsp.mkdir(this.cacheDir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     const handle = await fsp.open(tmp, 'w');
@@ -235,19 +249,26 @@ class PgRecording implements Recording {
     return row?.data as Buffer | undefined;
   }
 
-  async finalize(ffmpeg: string, segments: readonly SegmentRecord[]): Promise<RecordingInfo | undefined> {
+  async finalize(
+    ffmpeg: string,
+    segments: readonly SegmentRecord[],
+    options: { again?: boolean } = {},
+  ): Promise<RecordingInfo | undefined> {
     await this.flushed();
     if (segments.length === 0) return undefined;
     const id = this.spaceId;
     const now = Date.now();
-    // Say it is being made (other nodes answer recording_pending), unless another node is making it now.
+    // Say it is being made (other nodes answer recording_pending), unless another node is making it
+    // now. Made again (a trim), a ready file is taken back to making: until the new one is stored,
+    // it counts as unfinished, so a node that dies meanwhile leaves it to the next start.
     const [claimed] = await this.store.query(
       `INSERT INTO recordings (space_id, state, updated_at) VALUES ($1, 'making', $2)
-       ON CONFLICT (space_id) DO UPDATE SET updated_at = $2
-         WHERE recordings.state = 'making' AND recordings.updated_at < $3
+       ON CONFLICT (space_id) DO UPDATE SET state = 'making', updated_at = $2
+         WHERE (recordings.state = 'making' AND recordings.updated_at < $3) OR (recordings.state = 'ready' AND $4)
        RETURNING space_id`,
-      [id, now, now - MAKING_STALE_MS],
+      [id, now, now - MAKING_STALE_MS, options.again === true],
     );
+    this.store.forget(id);
     if (!claimed) return this.store.info(id);
     await fsp.mkdir(this.store.cacheDir, { recursive: true });
     const file = this.store.cachePath(id);

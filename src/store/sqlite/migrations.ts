@@ -132,4 +132,6 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX space_tallies_space ON space_tallies (space_id, at);
    CREATE TABLE replay_counts (space_id TEXT PRIMARY KEY, plays INTEGER NOT NULL, downloads INTEGER NOT NULL);`,
+  // 9: where the host trimmed the replay (JSON: start and end, seconds; broadcast/replay-trim.ts).
+  `ALTER TABLE spaces ADD COLUMN replay_trim TEXT;`,
 ];
