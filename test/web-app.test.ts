@@ -169,6 +169,26 @@ describe('the web app with three people at once', () => {
     assert.equal(await lobby.getByRole('link', { name: 'Podcast feed' }).getAttribute('href'), '/feeds/h.rss');
   });
 
+  test("the host trims the replay from the console, and listeners' replay follows", async () => {
+    const editor = host.getByRole('form', { name: 'Edit the replay' });
+    await editor.waitFor({ timeout: 10_000 });
+    await editor.getByLabel('Replay starts at').fill('0:01.5');
+    await editor.getByLabel('Replay ends at').fill('0:04');
+    await editor.getByRole('button', { name: 'Trim', exact: true }).click();
+    const status = editor.getByRole('status');
+    await status.filter({ hasText: 'Trimmed:' }).waitFor({ timeout: 10_000 });
+    const said = await status.textContent();
+    const state = (await t.api.get(`/api/spaces/${id}/state`)).body as { replayTrim: { start: number; end: number }; playlistUrl: string };
+    assert.ok(Math.abs(state.replayTrim.start - 1.5) <= 0.13 && Math.abs(state.replayTrim.end - 4) <= 0.13, `${said}`);
+    // The listener's page follows the state document to the trimmed replay's URL, and it plays.
+    await lobby.waitForFunction(() => (globalThis as any).document.querySelector('section.replay audio, #player') !== null);
+    const playlist = await (await fetch(state.playlistUrl)).text();
+    const listed = [...playlist.matchAll(/^#EXTINF:([\d.]+),/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    assert.ok(Math.abs(listed - (state.replayTrim.end - state.replayTrim.start)) < 0.002, `the replay lists ${listed} s`);
+    await editor.getByRole('button', { name: 'Undo trim' }).click();
+    await status.filter({ hasText: 'whole recording' }).waitFor({ timeout: 10_000 });
+  });
+
   test('no page raised a Content-Security-Policy violation: host console, lobby, live playback, stage, replay', () => {
     assert.equal(csp.length, 3);
     assert.deepEqual(

@@ -180,6 +180,12 @@ export const StateDocument = Type.Object(
     reactions: Type.Record(Type.String(), Type.Integer()),
     pinnedLink: PinnedLinkView,
     playlistUrl: Type.Optional(Type.String()),
+    recordingUrl: Type.Optional(Type.String()),
+    replayTrim: Type.Optional(
+      Type.Union([Type.Object({ start: Type.Number(), end: Type.Number() }), Type.Null()], {
+        description: 'A replay: where its host trimmed it (seconds from the start of the recording), or null.',
+      }),
+    ),
   },
   { description: 'Cacheable for one second by any shared cache; never holds private data.' },
 );

@@ -89,6 +89,7 @@ export class StateDocuments {
       // file at once, not what a cache (its own, or an edge's) kept of the old one.
       ...(s.state === 'live' || (s.state === 'ended' && s.recording) ? { playlistUrl: this.urls.playlist(s.id) + trimQuery(s) } : {}),
       ...(s.state === 'ended' && s.recording ? { recordingUrl: this.urls.recording(s.id) + trimQuery(s) } : {}),
+      ...(s.state === 'ended' && s.recording ? { replayTrim: s.replayTrim } : {}),
     };
   }
 

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { SegmentRecord } from '../../src/broadcast/playlist.js';
 import type { RecordingStore } from '../../src/broadcast/recording-store.js';
+import { trimRecords } from '../../src/broadcast/replay-trim.js';
 import type { SpaceId } from '../../src/ids.js';
 import { ffmpeg, probeDuration } from '../helpers/media.js';
 
@@ -205,6 +206,44 @@ export function runRecordingContract(
           assert.equal(sha(fs.readFileSync(there)), sha(fs.readFileSync(file)));
           assert.equal(fs.statSync(there).mtimeMs, fs.statSync(file).mtimeMs, 'the same Last-Modified (and ETag) on every node');
           assert.deepEqual((await reader.infos([id, newSpace()])).get(id), info);
+        }
+      }));
+
+    test('a file made again (its replay trimmed) replaces the first for every reader, its stale copies too', () =>
+      opened(async (o, id) => {
+        const w = o.store.open(id);
+        w.writeInit(0, audio.init);
+        for (const s of audio.segments) w.appendSegment(s.record, s.data);
+        const records = audio.segments.map((s) => s.record);
+        const first = await w.finalize(ffmpeg, records);
+        assert.ok(first);
+        const other = await o.another();
+        // Another node has read the first file (its figures and a copy in its cache).
+        const copied = await other?.open(id).file();
+        if (other) assert.ok(copied);
+        const cut = trimRecords(records, { start: 1.2, end: 4.8 });
+        assert.ok(cut);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const again = await w.finalize(ffmpeg, cut.records, { again: true });
+        assert.ok(again, 'made again');
+        // The fixture's records give every part the same length (the last fragment is in fact shorter):
+        // the file holds the parts kept, within a fraction of one part (0.5 s).
+        const parts = (rs: readonly SegmentRecord[]) => rs.reduce((n, r) => n + r.parts.length, 0);
+        const kept = (first.duration * parts(cut.records)) / parts(records);
+        assert.ok(parts(cut.records) < parts(records));
+        assert.ok(Math.abs(again.duration - kept) < 0.1, `the file lasts the parts kept: ${again.duration} s of ${kept} s`);
+        assert.ok(again.createdAt > first.createdAt);
+        assert.deepEqual(await w.info(), again);
+        assert.ok(!(await o.store.unfinished()).includes(id), 'finished again');
+        // A node trusts a file's figures for a few seconds (pg-recordings.ts): past them, every reader has the new file.
+        if (other) await new Promise((resolve) => setTimeout(resolve, 5200));
+        for (const reader of [await o.reopen(), other].filter((s): s is RecordingStore => s !== undefined)) {
+          const r = reader.open(id);
+          assert.deepEqual(await r.info(), again);
+          const there = await r.file();
+          assert.ok(there);
+          assert.equal(fs.statSync(there).size, again.bytes);
+          assert.ok(Math.abs((await probeDuration(there)) - again.duration) < 0.05, 'the copy is the new file');
         }
       }));
 

@@ -1,13 +1,14 @@
 /**
  * The host's and co-hosts' console: go live, end (with confirmation), the recording switch (host),
  * the queue of requests to speak with approve and decline, and inviting someone from the audience
- * by identity. Per-speaker actions sit on the stage list (stage-view.tsx).
+ * by identity; once ended, the host's replay editor (replay-editor.tsx). Per-speaker actions sit on the stage list (stage-view.tsx).
  */
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { AnalyticsPanel } from './analytics.js';
 import { api } from './api.js';
+import { ReplayEditor } from './replay-editor.js';
 import type { SpaceState } from './state.js';
 
 interface Request {
@@ -132,6 +133,7 @@ export function HostConsole(props: { doc: SpaceState; token: string; isHost: boo
           </form>
         </>
       )}
+      {doc.state === 'ended' && props.isHost && <ReplayEditor doc={doc} token={token} refresh={props.refresh} />}
       {doc.state !== 'scheduled' && <AnalyticsPanel spaceId={doc.id} token={token} live={doc.state === 'live'} />}
       {doc.state !== 'ended' && (
         <form

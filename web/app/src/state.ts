@@ -35,6 +35,8 @@ export interface SpaceState {
   pinnedLink: { url: string; title: string; pinnedAt: string } | null;
   playlistUrl?: string;
   recordingUrl?: string;
+  /** A replay: where its host trimmed it (seconds from the start of the recording), or null. */
+  replayTrim?: { start: number; end: number } | null;
 }
 
 /**
