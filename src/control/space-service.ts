@@ -209,7 +209,16 @@ export class SpaceService {
       return {
         ops: [
           { op: 'space.update', patch: { ...patch, updatedAt: now } },
-          { op: 'action.append', action: { at: now, actor: actor.identity, action: 'replay.edit', target: null } },
+          // The moderation log says which edit it was.
+          {
+            op: 'action.append',
+            action: {
+              at: now,
+              actor: actor.identity,
+              action: 'recording' in patch ? 'recording.delete' : patch.replayTrim ? 'replay.trim' : 'replay.untrim',
+              target: null,
+            },
+          },
         ],
         events: [['space.updated', { spaceId: id, space: next }]],
         result: next,

@@ -8,26 +8,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fragmentTiming } from '../../src/broadcast/fmp4.js';
 import { Packager } from '../../src/broadcast/packager.js';
-import type { SegmentRecord } from '../../src/broadcast/playlist.js';
 import { broadcastTiming } from '../../src/config.js';
+import { MemoryRecording } from './memory-recording.js';
 import { makeFragments } from './recording-contract.js';
-
-class MemoryRecording {
-  readonly segments = new Map<number, { record: SegmentRecord; data: Buffer }>();
-  readonly inits = new Map<number, Buffer>();
-  writeInit(run: number, data: Buffer): void {
-    this.inits.set(run, data);
-  }
-  appendSegment(record: SegmentRecord, data: Buffer): void {
-    this.segments.set(record.msn, { record, data });
-  }
-  async readSegment(msn: number): Promise<Buffer | undefined> {
-    return this.segments.get(msn)?.data;
-  }
-  async readInit(run: number): Promise<Buffer | undefined> {
-    return this.inits.get(run);
-  }
-}
 
 test('a resumed broadcast marks the segment that was in the making missing, and goes on after it', async () => {
   const { init, fragments } = makeFragments();

@@ -14,24 +14,8 @@ import { remuxRecording } from '../../src/broadcast/remux.js';
 import { sliceSegment, timelineLength, trimRecords } from '../../src/broadcast/replay-trim.js';
 import { broadcastTiming } from '../../src/config.js';
 import { ffmpeg, probeDuration } from '../helpers/media.js';
+import { MemoryRecording } from './memory-recording.js';
 import { makeFragments } from './recording-contract.js';
-
-class MemoryRecording {
-  readonly segments = new Map<number, { record: SegmentRecord; data: Buffer }>();
-  readonly inits = new Map<number, Buffer>();
-  writeInit(run: number, data: Buffer): void {
-    this.inits.set(run, data);
-  }
-  appendSegment(record: SegmentRecord, data: Buffer): void {
-    this.segments.set(record.msn, { record, data });
-  }
-  async readSegment(msn: number): Promise<Buffer | undefined> {
-    return this.segments.get(msn)?.data;
-  }
-  async readInit(run: number): Promise<Buffer | undefined> {
-    return this.inits.get(run);
-  }
-}
 
 /** A recorded broadcast: its records, the recording, and every part's bytes and start on the timeline. */
 function recorded() {

@@ -7,8 +7,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import type { Actor } from '../../control/actor.js';
+import type { Space as SpaceRecord } from '../../control/model.js';
 import { fail } from '../../errors.js';
-import { asSpaceId } from '../../ids.js';
+import { asSpaceId, type SpaceId } from '../../ids.js';
 import { actorOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { presentSpace } from '../present.js';
@@ -62,55 +64,59 @@ export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return {
         space: presentSpace(space, urls),
         trim: snapped.trim,
-        kept: snapped.trim.end - snapped.trim.start,
+        kept: Math.round((snapped.trim.end - snapped.trim.start) * 1000) / 1000,
         recorded: snapped.duration,
       };
     },
   );
 
-  r.delete(
-    '/api/spaces/:id/replay/trim',
-    {
-      schema: {
-        tags: ['spaces'],
-        operationId: 'untrimReplay',
-        summary: 'Undo the trim: the whole recording is the replay again (host, operator)',
-        params: SpaceIdParam,
-        body: EmptyBody,
-        response: { 200: Space, ...AuthWriteErrors },
+  /** An edit that answers with the space: `edit` runs once the actor may edit this replay (the space before it). */
+  const spaceEdit = (
+    path: string,
+    operationId: string,
+    summary: string,
+    edit: (actor: Actor, id: SpaceId, before: SpaceRecord) => Promise<SpaceRecord>,
+  ) =>
+    r.delete(
+      path,
+      {
+        schema: {
+          tags: ['spaces'],
+          operationId,
+          summary,
+          params: SpaceIdParam,
+          body: EmptyBody,
+          response: { 200: Space, ...AuthWriteErrors },
+        },
       },
-    },
-    async (request) => {
-      const actor = actorOf(request, tokens);
-      const id = asSpaceId(request.params.id);
-      const before = await spaces.replayToEdit(actor, id);
+      async (request) => {
+        const actor = actorOf(request, tokens);
+        const id = asSpaceId(request.params.id);
+        return presentSpace(await edit(actor, id, await spaces.replayToEdit(actor, id)), urls);
+      },
+    );
+
+  spaceEdit(
+    '/api/spaces/:id/replay/trim',
+    'untrimReplay',
+    'Undo the trim: the whole recording is the replay again (host, operator)',
+    async (actor, id, before) => {
       const space = await spaces.editReplay(actor, id, { replayTrim: null });
       if (before.replayTrim !== null) void broadcaster.retrim(id, null);
-      return presentSpace(space, urls);
+      return space;
     },
   );
 
-  r.delete(
+  spaceEdit(
     '/api/spaces/:id/recording',
-    {
-      schema: {
-        tags: ['spaces'],
-        operationId: 'deleteRecording',
-        summary: 'Delete the recording for good: its replay, its file and its feed item (host, operator)',
-        params: SpaceIdParam,
-        body: EmptyBody,
-        response: { 200: Space, ...AuthWriteErrors },
-      },
-    },
-    async (request) => {
-      const actor = actorOf(request, tokens);
-      const id = asSpaceId(request.params.id);
-      await spaces.replayToEdit(actor, id);
+    'deleteRecording',
+    'Delete the recording for good: its replay, its file and its feed item (host, operator)',
+    async (actor, id) => {
       // Said first: from then on nothing serves it, even if deleting the bytes fails half way (logged;
-      // a recording of a space whose recording is off is deleted again at the next start).
+      // what is left of a recording that is off is deleted at the next start).
       const space = await spaces.editReplay(actor, id, { recording: false, replayTrim: null });
       await broadcaster.removeRecording(id);
-      return presentSpace(space, urls);
+      return space;
     },
   );
 }
