@@ -214,7 +214,9 @@ describe('replay editing: trim, undo, delete', { timeout: 120_000 }, () => {
     assert.equal(again.status, 404);
     assert.equal(again.body.error.code, 'recording_not_found');
 
-    const log = (await t.api.get(`/api/spaces/${id}/actions`, { token: host })).body as { actions: Array<{ actor: string; action: string }> };
+    const log = (await t.api.get(`/api/spaces/${id}/actions`, { token: host })).body as {
+      actions: Array<{ actor: string; action: string }>;
+    };
     assert.deepEqual(
       log.actions.filter((a) => /^(replay|recording)\./.test(a.action)).map((a) => `${a.actor} ${a.action}`),
       ['h replay.trim', 'operator replay.untrim', 'h recording.delete'],
