@@ -292,13 +292,21 @@ export class Broadcaster {
     return done;
   }
 
-  /** Deletes an ended space's recording (its segments and its file), after any making under way. */
+  /**
+   * Deletes an ended space's recording (its segments and its file), after any making under way. The
+   * space says it has none already, so nothing serves it; bytes that could not be deleted now (a disk
+   * error) are logged — and, when their finished file is gone, deleted at the next start (finishUnfinished).
+   */
   async removeRecording(spaceId: SpaceId): Promise<void> {
     await this.finishing.get(spaceId)?.done;
     this.replays.delete(spaceId);
-    await this.recording(spaceId).remove();
+    try {
+      await this.recording(spaceId).remove();
+      this.log.info({ spaceId }, 'recording deleted');
+    } catch (err) {
+      this.log.error({ err, spaceId }, 'could not delete all of a recording (it is no longer served)');
+    }
     this.replays.delete(spaceId);
-    this.log.info({ spaceId }, 'recording deleted');
   }
 
   /** The progressive stream of a space live on this node (waiting for one that is opening). */

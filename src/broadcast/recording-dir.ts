@@ -236,6 +236,9 @@ export class RecordingDir implements Recording {
   async remove(): Promise<void> {
     this.writes.abandon('recording removed', true);
     await this.flushed();
+    // The finished file's figures first: segments a failure leaves behind are then unfinished, and
+    // the next start deletes them (Broadcaster.finishUnfinished).
+    await fsp.rm(path.join(this.dir, 'recording.json'), { force: true });
     await fsp.rm(this.dir, { recursive: true, force: true });
   }
 

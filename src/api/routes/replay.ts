@@ -113,7 +113,7 @@ export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
     'Delete the recording for good: its replay, its file and its feed item (host, operator)',
     async (actor, id) => {
       // Said first: from then on nothing serves it, even if deleting the bytes fails half way (logged;
-      // what is left of a recording that is off is deleted at the next start).
+      // segments left without their finished file are deleted at the next start).
       const space = await spaces.editReplay(actor, id, { recording: false, replayTrim: null });
       await broadcaster.removeRecording(id);
       return space;

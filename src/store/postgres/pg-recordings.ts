@@ -331,7 +331,9 @@ class PgRecording implements Recording {
     this.writes.abandon('recording removed', true);
     await this.flushed();
     const id = this.spaceId;
-    for (const table of ['recording_chunks', 'recording_segments', 'recording_inits', 'recordings']) {
+    // The file's row first: segments a failure leaves behind are then unfinished, and the next start
+    // deletes them (Broadcaster.finishUnfinished).
+    for (const table of ['recordings', 'recording_chunks', 'recording_segments', 'recording_inits']) {
       await this.store.query(`DELETE FROM ${table} WHERE space_id = $1`, [id]);
     }
     this.store.forget(id);
