@@ -52,9 +52,18 @@ export interface Config {
    * 10000), the retries' backoff base and cap (ROSTRUM_WEBHOOK_BACKOFF_MS, 5000;
    * ROSTRUM_WEBHOOK_BACKOFF_CAP_MS, 3600000), how long a delivery is retried before it is parked as
    * failed (ROSTRUM_WEBHOOK_RETRY_FOR_MS, 86400000: a day), attempts in flight per node
-   * (ROSTRUM_WEBHOOK_CONCURRENCY, 16).
+   * (ROSTRUM_WEBHOOK_CONCURRENCY, 16), how long finished deliveries and their attempts are kept
+   * (ROSTRUM_WEBHOOK_KEEP_DAYS, 30; webhooks/delivery-pruner.ts).
    */
-  webhooks: { timeoutMs: number; backoffMs: number; backoffCapMs: number; retryForMs: number; concurrency: number; pollMs: number };
+  webhooks: {
+    timeoutMs: number;
+    backoffMs: number;
+    backoffCapMs: number;
+    retryForMs: number;
+    concurrency: number;
+    pollMs: number;
+    keepMs: number;
+  };
   /**
    * Connections one client address may hold open at once (a trusted proxy's are not counted);
    * beyond it new ones are closed at once. 0 = no cap. Default 256 (ROSTRUM_ADDRESS_CONNECTIONS).
@@ -262,6 +271,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       retryForMs: intFrom(env.ROSTRUM_WEBHOOK_RETRY_FOR_MS, 86_400_000, 'ROSTRUM_WEBHOOK_RETRY_FOR_MS', 0),
       concurrency: intFrom(env.ROSTRUM_WEBHOOK_CONCURRENCY, 16, 'ROSTRUM_WEBHOOK_CONCURRENCY', 1),
       pollMs: 1000,
+      keepMs: intFrom(env.ROSTRUM_WEBHOOK_KEEP_DAYS, 30, 'ROSTRUM_WEBHOOK_KEEP_DAYS', 1) * 86_400_000,
     },
     addressConnections: intFrom(env.ROSTRUM_ADDRESS_CONNECTIONS, 256, 'ROSTRUM_ADDRESS_CONNECTIONS'),
     bodyLimit: intFrom(env.ROSTRUM_BODY_LIMIT, 16 * 1024, 'ROSTRUM_BODY_LIMIT', 1024),

@@ -96,4 +96,10 @@ export interface WebhookStore {
   ): Promise<Array<{ type: WebhookEventType; occurredAt: number; data: Record<string, unknown> }>>;
   /** Makes a delivery pending again, due at `now`, its retries counted from `now`; false if unknown. */
   retryDelivery(id: string, now: number): Promise<boolean>;
+  /**
+   * Deletes up to `limit` finished deliveries (delivered, or parked as failed) made before `before`,
+   * with their attempts, oldest first; returns how many. Pending ones are never deleted, nor events
+   * (analytics reads the stage's from them).
+   */
+  pruneDeliveries(before: number, limit: number): Promise<number>;
 }

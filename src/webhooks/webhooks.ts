@@ -9,12 +9,14 @@ import type { Config } from '../config.js';
 import type { SpaceRegistry } from '../control/space-registry.js';
 import type { SpaceId } from '../ids.js';
 import type { SpaceStore } from '../store/space-store.js';
+import { DeliveryPruner } from './delivery-pruner.js';
 import { DeliveryWorker } from './delivery-worker.js';
 import { recordingReady } from './events.js';
 import { ReminderClock } from './reminder-clock.js';
 
 export interface NodeWebhooks {
   worker: DeliveryWorker;
+  pruner: DeliveryPruner;
   close(): Promise<void>;
 }
 
@@ -56,12 +58,16 @@ export async function startWebhooks(options: {
   );
   await reminders.start();
   worker.start();
+  const pruner = new DeliveryPruner(store.webhooks, options.config.webhooks.keepMs, log);
+  pruner.start();
   return {
     worker,
+    pruner,
     close: async () => {
       unsubscribe();
       for (const dispose of nudges) dispose();
       reminders.close();
+      pruner.close();
       await worker.close();
     },
   };

@@ -139,6 +139,48 @@ export function runWebhookStoreContract(name: string, open: () => Promise<Opened
         assert.equal(await w.getDelivery(d.id), undefined);
       }));
 
+    test('finished deliveries older than the cut-off are deleted with their attempts, a batch at a time; pending ones and events stay', () =>
+      withStore(async (store) => {
+        const w = store.webhooks;
+        await w.addEndpoint(endpoint('whk_all0000001', ['*']));
+        const space = makeSpace('s1');
+        await store.createSpace(space, makeHost(space));
+        // Five events a minute apart: the first three delivered, the fourth parked as failed, the last still pending.
+        for (let i = 0; i < 5; i++) {
+          await store.commit(sid('s1'), [
+            { op: 'event.append', event: event('s1', i % 2 ? 'stage.left' : 'stage.joined', { occurredAt: T0 + i * 60_000 }) },
+          ]);
+        }
+        const due = await w.takeDue('a', T0 + 10 * 60_000, T0 + 11 * 60_000, 10);
+        assert.equal(due.length, 5);
+        const byTime = [...due].sort((a, b) => a.occurredAt - b.occurredAt);
+        const attempt = (at: number) => ({ at, status: 204, error: null, durationMs: 3, node: 'a' });
+        for (const d of byTime.slice(0, 3)) await w.recordAttempt(d.id, attempt(d.occurredAt + 1), { state: 'delivered' });
+        await w.recordAttempt(byTime[3]!.id, { ...attempt(T0 + 3 * 60_000 + 1), status: 500 }, { state: 'failed' });
+        await w.recordAttempt(
+          byTime[4]!.id,
+          { ...attempt(T0 + 4 * 60_000 + 1), status: 500 },
+          { state: 'pending', retryAt: T0 + 20 * 60_000 },
+        );
+
+        assert.equal(await w.pruneDeliveries(T0 + 2 * 60_000, 1), 1, 'one a batch');
+        assert.equal(await w.getDelivery(byTime[0]!.id), undefined, 'the oldest first');
+        assert.equal(await w.pruneDeliveries(T0 + 2 * 60_000, 10), 1, 'then the next made before the cut-off');
+        assert.equal(await w.pruneDeliveries(T0 + 2 * 60_000, 10), 0);
+        assert.equal(await w.pruneDeliveries(T0 + 60 * 60_000, 10), 2, 'the failed one goes too, the pending one stays');
+        const left = await w.listDeliveries({ limit: 10 });
+        assert.deepEqual(
+          left.map((d) => [d.id, d.state]),
+          [[byTime[4]!.id, 'pending']],
+        );
+        assert.equal((await w.getDelivery(byTime[4]!.id))?.attemptLog.length, 1, 'its attempts are kept');
+        assert.equal(
+          (await w.spaceEvents(sid('s1'), ['stage.joined', 'stage.left'])).length,
+          5,
+          'every event is kept (analytics reads them)',
+        );
+      }));
+
     test('a space’s events of some types, in their sequence, whether or not anyone subscribed', () =>
       withStore(async (store) => {
         const space = makeSpace('s1');

@@ -148,4 +148,16 @@ export class PgWebhooks implements WebhookStore {
     );
     return rows.length > 0;
   }
+
+  async pruneDeliveries(before: number, limit: number): Promise<number> {
+    // Their attempts go with them (ON DELETE CASCADE); rows another node holds now are left to the next turn.
+    const rows = await this.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries WHERE state IN ('delivered', 'failed') AND created_at < $1
+         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [before, limit],
+    );
+    return rows.length;
+  }
 }

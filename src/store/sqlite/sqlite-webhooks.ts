@@ -170,4 +170,17 @@ export class SqliteWebhooks implements WebhookStore {
           .run(now, now, id).changes > 0,
     );
   }
+
+  async pruneDeliveries(before: number, limit: number): Promise<number> {
+    // Their attempts go with them (ON DELETE CASCADE; the connection enforces foreign keys).
+    return this.guard(
+      () =>
+        this.db
+          .prepare(
+            `DELETE FROM webhook_deliveries WHERE id IN (
+               SELECT id FROM webhook_deliveries WHERE state IN ('delivered', 'failed') AND created_at < ? ORDER BY created_at LIMIT ?)`,
+          )
+          .run(before, limit).changes,
+    );
+  }
 }
