@@ -6,6 +6,7 @@ import path from 'node:path';
 import { LIMITS } from './control/model.js';
 import { parseAddresses, parsePortRange } from './stage/rtc-network.js';
 import { parseIceUrls } from './stage/turn-credentials.js';
+import type { DeliverySettings } from './webhooks/delivery-worker.js';
 
 export interface Config {
   /** Interface to listen on. Default 127.0.0.1 (ROSTRUM_HOST, --host). */
@@ -55,15 +56,7 @@ export interface Config {
    * (ROSTRUM_WEBHOOK_CONCURRENCY, 16), how long finished deliveries and their attempts are kept
    * (ROSTRUM_WEBHOOK_KEEP_DAYS, 30; webhooks/delivery-pruner.ts).
    */
-  webhooks: {
-    timeoutMs: number;
-    backoffMs: number;
-    backoffCapMs: number;
-    retryForMs: number;
-    concurrency: number;
-    pollMs: number;
-    keepMs: number;
-  };
+  webhooks: DeliverySettings & { keepMs: number };
   /**
    * Connections one client address may hold open at once (a trusted proxy's are not counted);
    * beyond it new ones are closed at once. 0 = no cap. Default 256 (ROSTRUM_ADDRESS_CONNECTIONS).
