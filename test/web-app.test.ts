@@ -178,6 +178,9 @@ describe('the web app with three people at once', () => {
     const status = editor.getByRole('status');
     await status.filter({ hasText: 'Trimmed:' }).waitFor({ timeout: 10_000 });
     const said = await status.textContent();
+    // The README's picture of the editor, with ROSTRUM_SCREENSHOT_DIR set.
+    if (process.env.ROSTRUM_SCREENSHOT_DIR)
+      await editor.screenshot({ path: path.join(process.env.ROSTRUM_SCREENSHOT_DIR, 'replay-editor.png') });
     const state = (await t.api.get(`/api/spaces/${id}/state`)).body as { replayTrim: { start: number; end: number }; playlistUrl: string };
     assert.ok(Math.abs(state.replayTrim.start - 1.5) <= 0.13 && Math.abs(state.replayTrim.end - 4) <= 0.13, `${said}`);
     // The listener's page follows the state document to the trimmed replay's URL, and it plays.
