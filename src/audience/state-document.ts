@@ -88,8 +88,7 @@ export class StateDocuments {
       // A trimmed replay's URLs name the trim: a page loaded after an edit gets the new playlist and
       // file at once, not what a cache (its own, or an edge's) kept of the old one.
       ...(s.state === 'live' || (s.state === 'ended' && s.recording) ? { playlistUrl: this.urls.playlist(s.id) + trimQuery(s) } : {}),
-      ...(s.state === 'ended' && s.recording ? { recordingUrl: this.urls.recording(s.id) + trimQuery(s) } : {}),
-      ...(s.state === 'ended' && s.recording ? { replayTrim: s.replayTrim } : {}),
+      ...(s.state === 'ended' && s.recording ? { recordingUrl: this.urls.recording(s.id) + trimQuery(s), replayTrim: s.replayTrim } : {}),
     };
   }
 

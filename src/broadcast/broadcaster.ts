@@ -229,7 +229,7 @@ export class Broadcaster {
     if (!ended) return undefined;
     const key = replayKey(trim);
     const kept = this.replays.get(spaceId);
-    if (kept && (kept.key === key || this.finishing.has(spaceId))) {
+    if (kept?.key === key) {
       this.keepReplay(spaceId, kept.key, kept.packager); // the most recently used, again
       return kept.packager;
     }
@@ -276,10 +276,7 @@ export class Broadcaster {
     const recording = this.recording(spaceId);
     const done = before
       .then(() => recording.load())
-      .then((segments) => {
-        this.replays.delete(spaceId);
-        return this.makeFile(spaceId, recording, applyTrim(segments, trim), { again: true });
-      })
+      .then((segments) => this.makeFile(spaceId, recording, applyTrim(segments, trim), { again: true }))
       .catch((err: unknown) => {
         this.log.error({ err, spaceId }, 'could not make the trimmed recording file');
         return undefined;
@@ -306,7 +303,6 @@ export class Broadcaster {
     } catch (err) {
       this.log.error({ err, spaceId }, 'could not delete all of a recording (it is no longer served)');
     }
-    this.replays.delete(spaceId);
   }
 
   /** The progressive stream of a space live on this node (waiting for one that is opening). */

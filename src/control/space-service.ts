@@ -196,46 +196,33 @@ export class SpaceService {
    */
   async replayToEdit(actor: Actor, id: SpaceId): Promise<Space> {
     const live = await this.runner.registry.get(id);
-    checkReplayEdit(live, actor);
+    authorize('replay.edit', roleIn(live, actor));
+    replayEditable(live.space);
     return live.space;
   }
 
   /** Trims the replay (null: the whole recording again) or, `recording: false`, records its deletion. */
   editReplay(actor: Actor, id: SpaceId, patch: { replayTrim: ReplayTrim | null } | { recording: false; replayTrim: null }): Promise<Space> {
-    return this.runner.run(id, (live) => {
-      checkReplayEdit(live, actor);
-      const now = this.now();
-      const next: Space = { ...live.space, ...patch, updatedAt: now };
-      return {
-        ops: [
-          { op: 'space.update', patch: { ...patch, updatedAt: now } },
-          // The moderation log says which edit it was.
-          {
-            op: 'action.append',
-            action: {
-              at: now,
-              actor: actor.identity,
-              action: 'recording' in patch ? 'recording.delete' : patch.replayTrim ? 'replay.trim' : 'replay.untrim',
-              target: null,
-            },
-          },
-        ],
-        events: [['space.updated', { spaceId: id, space: next }]],
-        result: next,
-      };
-    });
+    // The moderation log says which edit it was.
+    const logAs = 'recording' in patch ? 'recording.delete' : patch.replayTrim ? 'replay.trim' : 'replay.untrim';
+    return this.transition(actor, id, 'replay.edit', () => ({ patch, events: [] }), { guard: replayEditable, logAs });
   }
 
-  /** The shared shape of start/end/update: authorise, refuse an ended space, patch, log, publish. */
+  /**
+   * The shared shape of start/end/update and replay edits: authorise, check the space's state (by
+   * default: refuse an ended space), patch, log (as `logAs`, by default the action), publish.
+   */
   private transition(
     actor: Actor,
     id: SpaceId,
     action: Action,
     decide: (space: Space, now: number, live: LiveSpace) => { patch: SpacePatch; extra?: StoreOp[]; events: Change<unknown>['events'] },
+    options: { guard?: (space: Space) => void; logAs?: string } = {},
   ): Promise<Space> {
+    const { guard = notEnded, logAs = action } = options;
     return this.runner.run(id, (live) => {
       authorize(action, roleIn(live, actor));
-      if (live.space.state === 'ended') throw fail('space_ended');
+      guard(live.space);
       const now = this.now();
       const { patch, extra = [], events } = decide(live.space, now, live);
       const next: Space = { ...live.space, ...patch, updatedAt: now };
@@ -243,7 +230,7 @@ export class SpaceService {
         ops: [
           { op: 'space.update', patch: { ...patch, updatedAt: now } },
           ...extra,
-          { op: 'action.append', action: { at: now, actor: actor.identity, action, target: null } },
+          { op: 'action.append', action: { at: now, actor: actor.identity, action: logAs, target: null } },
         ],
         events: [...events, ['space.updated', { spaceId: id, space: next }]],
         result: next,
@@ -252,8 +239,12 @@ export class SpaceService {
   }
 }
 
-function checkReplayEdit(live: LiveSpace, actor: Actor): void {
-  authorize('replay.edit', roleIn(live, actor));
-  if (live.space.state !== 'ended') throw fail('space_not_ended');
-  if (!live.space.recording) throw fail('recording_not_found');
+function notEnded(space: Space): void {
+  if (space.state === 'ended') throw fail('space_ended');
+}
+
+/** A replay is edited once its space has ended, while it has a recording. */
+function replayEditable(space: Space): void {
+  if (space.state !== 'ended') throw fail('space_not_ended');
+  if (!space.recording) throw fail('recording_not_found');
 }
